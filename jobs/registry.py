@@ -1,0 +1,43 @@
+"""The kinds of job the daemon can run, by name.
+
+Import-light on purpose: the daemon reads this to check a submission, and only the worker
+process imports a kind's module (which may load polars or LightGBM).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from jobs import selfcheck
+from jobs.context import JobContext
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    target: str
+    """"module:function" run in the worker as function(params, context) -> result."""
+    check_params: Callable[[dict[str, Any]], dict[str, Any]]
+    idempotent: bool
+    description: str
+
+    def load(self) -> Callable[[dict[str, Any], JobContext], Any]:
+        module, _, function = self.target.partition(":")
+        return getattr(importlib.import_module(module), function)
+
+
+KINDS: dict[str, JobKind] = {
+    kind.name: kind
+    for kind in [
+        JobKind(
+            name="selfcheck",
+            target="jobs.selfcheck:run",
+            check_params=selfcheck.check_params,
+            idempotent=True,
+            description=selfcheck.DESCRIPTION,
+        ),
+    ]
+}

@@ -1,0 +1,37 @@
+"""The daemon's HTTP API: FastAPI for the control plane (typed bodies, OpenAPI for free).
+
+Auth and error catching are plain ASGI middleware, cheap enough for the prediction path
+that later lives in the same app.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from mlopsd import __version__
+from mlopsd.api import job_routes, system_routes
+from mlopsd.api.auth import TokenAuthMiddleware
+from mlopsd.api.errors import CatchAllMiddleware, install_error_handlers
+
+
+def create_app(daemon: Any) -> FastAPI:
+    app = FastAPI(
+        title="mlopsd",
+        version=__version__,
+        description="The mlops daemon's API. Mutating calls need `Authorization: Bearer "
+        "<token>` (HOME/token); when the daemon listens beyond loopback, every call does.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.daemon = daemon
+    install_error_handlers(app)
+    app.include_router(system_routes.router)
+    app.include_router(job_routes.router)
+    app.add_middleware(
+        TokenAuthMiddleware, token=daemon.token,
+        require_for_reads=daemon.require_token_for_reads,
+    )
+    app.add_middleware(CatchAllMiddleware)
+    return app

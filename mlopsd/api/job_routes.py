@@ -1,0 +1,88 @@
+"""Jobs: queue by kind, list, show, cancel, read the log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from jobs.registry import KINDS
+from mlopsd.api.errors import ApiError
+from mlopsd.wire import JobCancel, JobKindOut, JobLog, JobOut, JobSubmit
+from store import jobs as job_repo
+
+router = APIRouter(prefix="/api/v1", tags=["jobs"])
+
+MAX_LOG_CHUNK = 1 << 20
+
+
+def actor_of(request: Request) -> str:
+    """Who asked: the client names itself (`X-Mlops-Actor`); the token vouches for it."""
+    return request.headers.get("x-mlops-actor", "api")[:200]
+
+
+def _out(job: job_repo.Job) -> JobOut:
+    return JobOut.model_validate(job, from_attributes=True)
+
+
+@router.get("/job-kinds", response_model=list[JobKindOut], summary="The kinds of job")
+def job_kinds() -> list[JobKindOut]:
+    return [
+        JobKindOut(name=k.name, idempotent=k.idempotent, description=k.description)
+        for k in KINDS.values()
+    ]
+
+
+@router.get("/jobs", response_model=list[JobOut], summary="Jobs, newest first")
+def list_jobs(
+    request: Request,
+    state: Annotated[str | None, Query(description="queued, running, succeeded…")] = None,
+    kind: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> list[JobOut]:
+    if state is not None and state not in job_repo.STATES:
+        raise ApiError(422, f"unknown state {state!r} (one of {', '.join(job_repo.STATES)})",
+                       field="state")
+    store = request.app.state.daemon.store
+    return [_out(j) for j in job_repo.list_jobs(store, state=state, kind=kind, limit=limit)]
+
+
+@router.post("/jobs", response_model=JobOut, status_code=202, summary="Queue a job")
+def submit_job(request: Request, body: JobSubmit) -> JobOut:
+    runner = request.app.state.daemon.runner
+    return _out(runner.submit(body.kind, body.params, actor=actor_of(request)))
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, summary="One job")
+def get_job(request: Request, job_id: int) -> JobOut:
+    return _out(job_repo.get_job(request.app.state.daemon.store, job_id))
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobOut, status_code=202,
+             summary="Cancel a queued or running job")
+def cancel_job(request: Request, job_id: int, body: JobCancel | None = None) -> JobOut:
+    runner = request.app.state.daemon.runner
+    reason = body.reason if body else None
+    return _out(runner.cancel(job_id, actor=actor_of(request), reason=reason))
+
+
+@router.get("/jobs/{job_id}/log", response_model=JobLog, summary="A job's log, from an offset")
+def job_log(
+    request: Request, job_id: int, offset: Annotated[int, Query(ge=0)] = 0
+) -> JobLog:
+    job = job_repo.get_job(request.app.state.daemon.store, job_id)
+    complete = job.state in job_repo.FINAL_STATES
+    if not job.log_path:
+        return JobLog(job_id=job_id, offset=offset, next_offset=offset, text="", complete=complete)
+    try:
+        with open(job.log_path, "rb") as f:
+            f.seek(offset)
+            chunk = f.read(MAX_LOG_CHUNK)
+    except FileNotFoundError:
+        chunk = b""
+    # Cut at the last whole line (or UTF-8 character) so a reader can resume cleanly.
+    if chunk and not complete and b"\n" in chunk:
+        chunk = chunk[: chunk.rindex(b"\n") + 1]
+    text = chunk.decode("utf-8", errors="replace")
+    return JobLog(job_id=job_id, offset=offset, next_offset=offset + len(chunk), text=text,
+                  complete=complete and len(chunk) < MAX_LOG_CHUNK)

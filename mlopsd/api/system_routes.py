@@ -1,0 +1,122 @@
+"""Health, status, the event stream and the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Header, Query, Request
+from starlette.responses import StreamingResponse
+
+from mlopsd import __version__
+from mlopsd.wire import AuditEntryOut, Health, SchedulerStatus, Status, WorkerPool
+from store import audit
+from store import jobs as job_repo
+
+router = APIRouter(prefix="/api/v1", tags=["system"])
+
+SSE_KEEPALIVE_S = 15.0
+
+
+@router.get("/health", response_model=Health, summary="Liveness: answers while the daemon runs")
+async def health() -> Health:
+    return Health(version=__version__)
+
+
+@router.get("/status", response_model=Status, summary="What the daemon is and is doing")
+def status(request: Request) -> Status:
+    d = request.app.state.daemon
+    counts = job_repo.count_by_state(d.store)
+    return Status(
+        version=__version__,
+        pid=d.pid,
+        home=str(d.home.root),
+        host=d.host,
+        port=d.port,
+        started_at=d.started_at,
+        uptime_s=round(time.monotonic() - d.started_monotonic, 3),
+        schema_version=d.store.schema_version(),
+        scheduler=SchedulerStatus(
+            running=d.scheduler.running,
+            entries=[
+                {"id": e.id, "name": e.name, "trigger": e.trigger, "next_run_at": e.next_run_at}
+                for e in d.scheduler.entries()
+            ],
+        ),
+        workers=WorkerPool(
+            size=d.runner.workers, running=d.runner.running_jobs(), queued=counts.get("queued", 0)
+        ),
+        jobs=counts,
+        watched_dirs=[str(p) for p in d.watched_dirs()],
+        auth="all" if d.require_token_for_reads else "mutating",
+    )
+
+
+@router.get(
+    "/events",
+    summary="Server-Sent Events of what happens in the daemon",
+    description=(
+        "Each event is `id:`, `event:` (its type, e.g. `job.succeeded`) and `data:` (JSON). "
+        "Reconnect with `Last-Event-ID` (or `after`) to receive what was missed from the "
+        "recent history. `types` filters by type or prefix (`job` matches `job.*`)."
+    ),
+    response_class=StreamingResponse,
+)
+async def events(
+    request: Request,
+    types: Annotated[str | None, Query(description="comma-separated types or prefixes")] = None,
+    after: Annotated[int | None, Query(description="replay events after this id")] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    bus = request.app.state.daemon.bus
+    wanted = frozenset(t.strip() for t in types.split(",") if t.strip()) if types else None
+    if after is None and last_event_id and last_event_id.isdigit():
+        after = int(last_event_id)
+    sub, backlog = bus.subscribe(wanted, after)
+
+    async def stream() -> AsyncIterator[bytes]:
+        try:
+            yield b": connected\n\n"
+            for event in backlog:
+                yield _sse(event.id, event.type, event.as_dict())
+            while True:
+                try:
+                    event = await asyncio.wait_for(sub.queue.get(), SSE_KEEPALIVE_S)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                if sub.dropped:
+                    lost, sub.dropped = sub.dropped, 0
+                    yield _sse(None, "stream.lost", {"type": "stream.lost", "data": {"lost": lost}})
+                yield _sse(event.id, event.type, event.as_dict())
+        finally:
+            bus.unsubscribe(sub)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _sse(event_id: int | None, type: str, payload: dict) -> bytes:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {type}\ndata: ".encode() + orjson.dumps(payload) + b"\n\n"
+
+
+@router.get("/audit", response_model=list[AuditEntryOut], summary="The audit log, newest first")
+def audit_log(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    action: str | None = None,
+    subject: str | None = None,
+    after_id: int | None = None,
+) -> list[AuditEntryOut]:
+    store = request.app.state.daemon.store
+    entries = audit.list_entries(
+        store, limit=limit, action=action, subject=subject, after_id=after_id
+    )
+    return [AuditEntryOut.model_validate(e, from_attributes=True) for e in entries]

@@ -1,0 +1,254 @@
+"""`mlops`: the command line client. Every command talks to the daemon over HTTP, except
+`init`, which creates a home. Every listing has --json."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from mlopsd.cli.output import print_fields, print_json, print_table
+from mlopsd.client import ApiError, Client, MlopsError
+from mlopsd.home import HomeError, init_home, resolve_home
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _client(args: argparse.Namespace) -> Client:
+    return Client.from_home(args.home)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    home = resolve_home(args.home)
+    created = init_home(home)
+    if args.json:
+        print_json({"home": str(home.root), "created": [str(p) for p in created]})
+    elif created:
+        print(f"initialised {home.root}")
+        for path in created:
+            print(f"  created {path.relative_to(home.root.parent)}")
+        print(f"start the daemon with: mlopsd --home {home.root}")
+    else:
+        print(f"{home.root} is already initialised; nothing changed")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        status = client.status()
+    if args.json:
+        print_json(status)
+        return 0
+    next_runs = ", ".join(f"{e['name']} at {e['next_run_at']}" for e in status.scheduler.entries)
+    print_fields([
+        ("daemon", f"mlopsd {status.version}, pid {status.pid}"),
+        ("listening", f"http://{status.host}:{status.port} (token needed for: {status.auth})"),
+        ("home", status.home),
+        ("uptime", f"{status.uptime_s:.0f} s (since {status.started_at:%Y-%m-%d %H:%M:%S} UTC)"),
+        ("store", f"schema version {status.schema_version}"),
+        ("scheduler", ("running" if status.scheduler.running else "stopped")
+         + (f"; next: {next_runs}" if next_runs else "; nothing scheduled")),
+        ("workers", f"{status.workers.size} process(es), running jobs "
+         f"{status.workers.running or 'none'}, {status.workers.queued} queued"),
+        ("jobs", ", ".join(f"{k} {v}" for k, v in sorted(status.jobs.items())) or "none yet"),
+        ("watched dirs", ", ".join(status.watched_dirs) or "none"),
+    ])
+    return 0
+
+
+def _job_rows(jobs: list[Any]) -> list[list[Any]]:
+    return [
+        [j.id, j.kind, j.state, j.attempt, j.actor, j.created_at,
+         _duration(j), j.error or ""]
+        for j in jobs
+    ]
+
+
+def _duration(job: Any) -> str:
+    if not job.started_at:
+        return "-"
+    end = job.ended_at or None
+    if end is None:
+        return "running"
+    return f"{(end - job.started_at).total_seconds():.2f}s"
+
+
+def cmd_jobs_list(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        jobs = client.list_jobs(state=args.state, kind=args.kind, limit=args.limit)
+    if args.json:
+        print_json(jobs)
+    else:
+        print_table(_job_rows(jobs),
+                    ["id", "kind", "state", "try", "actor", "created", "took", "error"])
+    return 0
+
+
+def cmd_jobs_show(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        job = client.get_job(args.id)
+    if args.json:
+        print_json(job)
+        return 0
+    print_fields([(k, v) for k, v in job.model_dump().items()])
+    return 0
+
+
+def _parse_param(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return key, raw
+
+
+def cmd_jobs_submit(args: argparse.Namespace) -> int:
+    params = dict(args.param or [])
+    with _client(args) as client:
+        job = client.submit_job(args.kind, params)
+        if args.wait:
+            job = client.wait_job(job.id, timeout=args.timeout)
+    if args.json:
+        print_json(job)
+    else:
+        print(f"job {job.id} ({job.kind}) {job.state}" + (f": {job.error}" if job.error else ""))
+    return 0 if job.state in ("queued", "running", "succeeded") else 1
+
+
+def cmd_jobs_cancel(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        job = client.cancel_job(args.id, args.reason)
+    if args.json:
+        print_json(job)
+    else:
+        print(f"job {job.id}: cancel requested (was {job.state})")
+    return 0
+
+
+def cmd_jobs_log(args: argparse.Namespace) -> int:
+    offset = 0
+    with _client(args) as client:
+        while True:
+            chunk = client.job_log(args.id, offset)
+            sys.stdout.write(chunk.text)
+            sys.stdout.flush()
+            offset = chunk.next_offset
+            if not args.follow or (chunk.complete and not chunk.text):
+                return 0
+            if not chunk.text:
+                time.sleep(0.3)
+
+
+def cmd_jobs_kinds(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        kinds = client.job_kinds()
+    if args.json:
+        print_json(kinds)
+    else:
+        print_table([[k.name, k.idempotent, k.description] for k in kinds],
+                    ["kind", "idempotent", "description"], max_width=100)
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        entries = client.audit(limit=args.limit, action=args.action, subject=args.subject)
+    if args.json:
+        print_json(entries)
+    else:
+        print_table([[e.id, e.at, e.actor, e.action, e.subject, e.reason or ""] for e in entries],
+                    ["id", "at", "actor", "action", "subject", "reason"])
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        for event in client.events(types=args.type, after=args.after, timeout=args.timeout):
+            if args.json:
+                sys.stdout.write(orjson.dumps(event.model_dump(mode="json")).decode() + "\n")
+            else:
+                data = " ".join(f"{k}={v}" for k, v in event.data.items())
+                print(f"{event.at[11:19]}  #{event.id:<6} {event.type:<20} {data}")
+            sys.stdout.flush()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", default=argparse.SUPPRESS,
+                        help="the home folder (default: $MLOPS_HOME or ./mlops-home)")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print JSON instead of a table")
+
+    parser = argparse.ArgumentParser(prog="mlops", parents=[common],
+                                     description="Talk to the mlops daemon.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help: str, parent: Any = sub) -> argparse.ArgumentParser:
+        p = parent.add_parser(name, parents=[common], help=help, description=help)
+        p.set_defaults(handler=handler)
+        return p
+
+    add("init", cmd_init, "create a home: folders, mlops.toml with defaults, token")
+    add("status", cmd_status, "the daemon's version, uptime, port, scheduler, workers")
+
+    jobs = sub.add_parser("jobs", parents=[common], help="list, queue, cancel jobs; read logs")
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", metavar="JOBS_COMMAND")
+    jobs.set_defaults(handler=cmd_jobs_list, state=None, kind=None, limit=50)
+    p = add("list", cmd_jobs_list, "jobs, newest first", jobs_sub)
+    p.add_argument("--state")
+    p.add_argument("--kind")
+    p.add_argument("--limit", type=int, default=50)
+    p = add("show", cmd_jobs_show, "one job, all fields", jobs_sub)
+    p.add_argument("id", type=int)
+    p = add("submit", cmd_jobs_submit, "queue a job of a kind", jobs_sub)
+    p.add_argument("kind")
+    p.add_argument("--param", "-p", action="append", type=_parse_param, metavar="KEY=VALUE",
+                   help="a parameter (VALUE is read as JSON when it parses, else as text)")
+    p.add_argument("--wait", action="store_true", help="wait until the job ends")
+    p.add_argument("--timeout", type=float, default=600.0)
+    p = add("cancel", cmd_jobs_cancel, "cancel a queued or running job", jobs_sub)
+    p.add_argument("id", type=int)
+    p.add_argument("--reason")
+    p = add("log", cmd_jobs_log, "print a job's log", jobs_sub)
+    p.add_argument("id", type=int)
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing until it ends")
+    add("kinds", cmd_jobs_kinds, "the kinds of job the daemon runs", jobs_sub)
+
+    p = add("audit", cmd_audit, "the audit log, newest first")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--action")
+    p.add_argument("--subject")
+
+    p = add("events", cmd_events, "follow the daemon's event stream")
+    p.add_argument("--type", action="append", help="only this type or prefix (repeatable)")
+    p.add_argument("--after", type=int, help="replay recent events after this id first")
+    p.add_argument("--timeout", type=float, help="stop after this many quiet seconds")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.home = getattr(args, "home", None)
+    args.json = getattr(args, "json", False)
+    try:
+        return args.handler(args)
+    except ApiError as exc:
+        where = f" (field: {exc.field})" if exc.field else ""
+        print(f"mlops: {exc.message}{where}", file=sys.stderr)
+        return 1
+    except (MlopsError, HomeError, TimeoutError) as exc:
+        print(f"mlops: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

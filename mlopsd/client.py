@@ -1,0 +1,222 @@
+"""The one Python way to talk to the daemon: used by the CLI, the TUI and the tests.
+
+Import-light by contract (checked by import-linter and a test): httpx and pydantic, never
+the store, the jobs, DuckDB, LightGBM or SciPy.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import orjson
+
+from mlopsd.home import Home, resolve_home
+from mlopsd.wire import (
+    AuditEntryOut,
+    EventOut,
+    Health,
+    JobKindOut,
+    JobLog,
+    JobOut,
+    Status,
+)
+
+FINAL_JOB_STATES = ("succeeded", "failed", "interrupted", "cancelled")
+
+
+class MlopsError(Exception):
+    """Base of the client's errors."""
+
+
+class DaemonNotRunning(MlopsError):
+    def __init__(self, home: Home, detail: str = "") -> None:
+        self.home = home
+        super().__init__(
+            f"no daemon is running for {home.root}; start it with `mlopsd --home {home.root}`"
+            + (f" ({detail})" if detail else "")
+        )
+
+
+class ApiError(MlopsError):
+    """The daemon answered with an error: its status, code, message and the field at fault."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        self.status, self.code, self.message, self.field = status, code, message, field
+        super().__init__(f"{message} [{status} {code}]")
+
+
+def _default_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+class Client:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        actor: str | None = None,
+        timeout: float = 30.0,
+        home: Home | None = None,
+    ) -> None:
+        headers = {"X-Mlops-Actor": actor or _default_actor()}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.base_url = base_url.rstrip("/")
+        self.home = home
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    @classmethod
+    def from_home(
+        cls, home: str | os.PathLike[str] | Home | None = None, **kwargs: Any
+    ) -> Client:
+        """A client for the daemon of `home` (default: $MLOPS_HOME or ./mlops-home)."""
+        h = home if isinstance(home, Home) else resolve_home(home)
+        try:
+            info = orjson.loads(h.daemon_json.read_bytes())
+        except FileNotFoundError:
+            raise DaemonNotRunning(h) from None
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise DaemonNotRunning(h, f"unreadable {h.daemon_json}: {exc}") from None
+        host = info.get("host", "127.0.0.1")
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        try:
+            token = h.read_token()
+        except OSError:
+            token = None
+        return cls(f"http://{host}:{info['port']}", token=token, home=h, **kwargs)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.ConnectError as exc:
+            if self.home is not None:
+                raise DaemonNotRunning(self.home, f"nothing answers at {self.base_url}") from exc
+            raise MlopsError(f"cannot reach the daemon at {self.base_url}: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise MlopsError(f"{method} {path} failed: {exc}") from exc
+        if response.status_code >= 400:
+            raise _api_error(response)
+        return response.json() if response.content else None
+
+    # --- system --------------------------------------------------------------------------
+
+    def health(self) -> Health:
+        return Health.model_validate(self._request("GET", "/api/v1/health"))
+
+    def status(self) -> Status:
+        return Status.model_validate(self._request("GET", "/api/v1/status"))
+
+    def audit(
+        self, *, limit: int = 100, action: str | None = None, subject: str | None = None
+    ) -> list[AuditEntryOut]:
+        params = _clean({"limit": limit, "action": action, "subject": subject})
+        return [AuditEntryOut.model_validate(e) for e in self._request("GET", "/api/v1/audit",
+                                                                        params=params)]
+
+    def events(
+        self, *, types: list[str] | None = None, after: int | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[EventOut]:
+        """Follow the event stream; `timeout` ends the iteration after that long quiet."""
+        params = _clean({"types": ",".join(types) if types else None, "after": after})
+        read_timeout = timeout if timeout is not None else None
+        try:
+            with self._http.stream(
+                "GET", "/api/v1/events", params=params,
+                timeout=httpx.Timeout(10.0, read=read_timeout),
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _api_error(response)
+                data: list[str] = []
+                for line in response.iter_lines():
+                    if line.startswith("data:"):
+                        data.append(line[5:].strip())
+                    elif line == "" and data:
+                        payload = orjson.loads("\n".join(data))
+                        data = []
+                        if "id" in payload:
+                            yield EventOut.model_validate(payload)
+        except httpx.ReadTimeout:
+            return
+        except httpx.ConnectError as exc:
+            if self.home is not None:
+                raise DaemonNotRunning(self.home, f"nothing answers at {self.base_url}") from exc
+            raise MlopsError(f"cannot reach the daemon at {self.base_url}: {exc}") from exc
+
+    # --- jobs ----------------------------------------------------------------------------
+
+    def job_kinds(self) -> list[JobKindOut]:
+        return [JobKindOut.model_validate(k) for k in self._request("GET", "/api/v1/job-kinds")]
+
+    def list_jobs(
+        self, *, state: str | None = None, kind: str | None = None, limit: int = 100
+    ) -> list[JobOut]:
+        params = _clean({"state": state, "kind": kind, "limit": limit})
+        return [JobOut.model_validate(j) for j in self._request("GET", "/api/v1/jobs",
+                                                                 params=params)]
+
+    def get_job(self, job_id: int) -> JobOut:
+        return JobOut.model_validate(self._request("GET", f"/api/v1/jobs/{job_id}"))
+
+    def submit_job(self, kind: str, params: dict[str, Any] | None = None) -> JobOut:
+        body = {"kind": kind, "params": params or {}}
+        return JobOut.model_validate(self._request("POST", "/api/v1/jobs", json=body))
+
+    def cancel_job(self, job_id: int, reason: str | None = None) -> JobOut:
+        return JobOut.model_validate(
+            self._request("POST", f"/api/v1/jobs/{job_id}/cancel", json={"reason": reason})
+        )
+
+    def job_log(self, job_id: int, offset: int = 0) -> JobLog:
+        return JobLog.model_validate(
+            self._request("GET", f"/api/v1/jobs/{job_id}/log", params={"offset": offset})
+        )
+
+    def wait_job(self, job_id: int, *, timeout: float = 300.0, poll: float = 0.1) -> JobOut:
+        """Block until the job ends; raise TimeoutError (with its state) if it does not."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.get_job(job_id)
+            if job.state in FINAL_JOB_STATES:
+                return job
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} is still {job.state} after {timeout} s")
+            time.sleep(poll)
+
+
+def _clean(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def _api_error(response: httpx.Response) -> ApiError:
+    try:
+        body = response.json()["error"]
+        return ApiError(response.status_code, body.get("code", "error"), body.get("message", ""),
+                        body.get("field"))
+    except (ValueError, KeyError, TypeError):
+        message = response.text[:500] or response.reason_phrase
+        return ApiError(response.status_code, "error", message)

@@ -1,0 +1,174 @@
+"""The daemon: owns the store, the job runner, the scheduler and the HTTP server.
+
+Start-up order matters for "touch nothing on refusal": lock, config, bind, store. Each
+refusal has its own exit code (see `ExitCode`) and a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from enum import IntEnum
+from pathlib import Path
+
+import orjson
+import uvicorn
+
+from mlopsd import __version__
+from mlopsd.api.app import create_app
+from mlopsd.api.auth import is_loopback
+from mlopsd.atomic import write_bytes_atomic
+from mlopsd.config import Config
+from mlopsd.events import EventBus
+from mlopsd.home import Home
+from mlopsd.runner import JobRunner
+from mlopsd.scheduler import Scheduler
+from store import audit
+from store.artifacts import ArtifactStore
+from store.db import Store, open_store
+
+log = logging.getLogger("mlops.daemon")
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    ALREADY_RUNNING = 1
+    CONFIG = 2
+    STORE = 3
+    BIND = 4
+    HOME = 5
+
+
+class StartError(Exception):
+    def __init__(self, code: ExitCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Server(uvicorn.Server):
+    """Uvicorn re-raises SIGTERM after a graceful stop, which would end us with -15 instead
+    of 0; the daemon installs its own handlers instead."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        hint = " (in use: pick another with --port, or 0 for any free port)" if (
+            exc.errno == 98) else ""
+        raise StartError(ExitCode.BIND, f"cannot listen on {host}:{port}: {exc.strerror}{hint}") \
+            from exc
+    sock.listen(2048)
+    sock.set_inheritable(False)
+    return sock
+
+
+class Daemon:
+    def __init__(self, home: Home, config: Config, *, host: str, port: int) -> None:
+        self.home, self.config = home, config
+        self.host, self.requested_port = host, port
+        self.port = port
+        self.pid = os.getpid()
+        self.require_token_for_reads = not is_loopback(host)
+        self.token = home.read_token()
+        self.bus = EventBus()
+        self.scheduler = Scheduler()
+        self.started_at = datetime.now(UTC)
+        self.started_monotonic = time.monotonic()
+        self.store: Store
+        self.runner: JobRunner
+        self._server: _Server | None = None
+
+    def watched_dirs(self) -> list[Path]:
+        return []
+
+    def open(self, sock: socket.socket) -> None:
+        """Open the store and start the parts; the socket is already bound."""
+        self.port = sock.getsockname()[1]
+        self.store = open_store(self.home.db)
+        removed = ArtifactStore(self.home.artifacts).clean_tmp()
+        if removed:
+            log.info("removed %s partial artifact file(s) left by a crash", removed)
+        self.runner = JobRunner(
+            store=self.store,
+            bus=self.bus,
+            job_logs=self.home.job_logs,
+            artifacts_root=self.home.artifacts,
+            workers=self.config.daemon.worker_count(),
+        )
+        requeued = self.runner.recover()
+        if requeued:
+            log.info("queued %s interrupted job(s) again", len(requeued))
+        self.runner.warm_up()
+        self.runner.start()
+        self.scheduler.start()
+        audit.append(self.store, actor="mlopsd", action="daemon.start",
+                     subject=str(self.home.root),
+                     details={"pid": self.pid, "port": self.port, "version": __version__})
+        self._write_daemon_json()
+        self.bus.publish("daemon.started", pid=self.pid, port=self.port)
+
+    def _write_daemon_json(self) -> None:
+        info = {
+            "pid": self.pid,
+            "host": self.host,
+            "port": self.port,
+            "started_at": self.started_at.isoformat(),
+            "version": __version__,
+        }
+        write_bytes_atomic(self.home.daemon_json, orjson.dumps(info, option=orjson.OPT_INDENT_2))
+
+    def serve(self, sock: socket.socket) -> None:
+        config = uvicorn.Config(
+            create_app(self),
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            loop="uvloop",
+            http="httptools",
+            timeout_graceful_shutdown=5,
+        )
+        self._server = _Server(config)
+        log.info("mlopsd %s listening on http://%s:%s (home %s)", __version__, self.host,
+                 self.port, self.home.root)
+        asyncio.run(self._serve_until_signalled(sock))
+
+    async def _serve_until_signalled(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._request_stop, sig)
+        assert self._server is not None
+        await self._server.serve(sockets=[sock])
+
+    def _request_stop(self, sig: int) -> None:
+        assert self._server is not None
+        if self._server.should_exit:
+            self._server.force_exit = True
+            return
+        log.info("received %s: stopping", signal.Signals(sig).name)
+        self._server.should_exit = True
+
+    def close(self) -> None:
+        """Stop the parts in reverse order; leave a store that opens cleanly."""
+        self.bus.publish("daemon.stopping", pid=self.pid)
+        self.scheduler.shutdown()
+        self.runner.stop(self.config.daemon.shutdown_grace_s)
+        audit.append(self.store, actor="mlopsd", action="daemon.stop",
+                     subject=str(self.home.root), details={"pid": self.pid})
+        self.store.checkpoint()
+        self.store.close()

@@ -1,0 +1,309 @@
+"""The job runner: a durable queue in the store, worker processes, results written back.
+
+Each job gets a process of its own, forked from a forkserver that has the heavy libraries
+loaded: one job crashing (segfault, OOM kill) cannot take others down, cancelling is
+terminating a process, and the kernel tells us how a worker died. One dispatcher thread
+owns all worker handles; everything else talks to it through the store and a wake pipe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from jobs.context import InvalidParams
+from jobs.registry import KINDS
+from mlopsd.events import EventBus
+from store import audit
+from store import jobs as job_repo
+from store.db import Store
+from store.errors import Conflict
+from store.jobs import Job
+
+log = logging.getLogger("mlops.runner")
+
+# Loaded once in the forkserver, so each job's fork starts with them imported.
+_PRELOAD = ["mlopsd.worker", "numpy", "polars", "lightgbm"]
+
+
+class UnknownJobKind(Exception):
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"unknown job kind {kind!r} (known: {', '.join(sorted(KINDS))})")
+
+
+@dataclass
+class _Running:
+    job: Job
+    process: BaseProcess
+    conn: Connection
+    outcome: tuple[str, Any] | None = None
+    cancelled_by: str | None = None
+    kill_at: float | None = None
+
+
+@dataclass
+class JobRunner:
+    store: Store
+    bus: EventBus
+    job_logs: Path
+    artifacts_root: Path
+    workers: int
+    on_finished: Callable[[Job], None] | None = None
+    _ctx: Any = field(init=False)
+    _running: dict[int, _Running] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stopping: bool = False
+    _thread: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        self._ctx = multiprocessing.get_context("forkserver")
+        self._ctx.set_forkserver_preload(_PRELOAD)
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+
+    # --- life cycle -------------------------------------------------------------------
+
+    def recover(self) -> list[Job]:
+        """Jobs a crash left running become interrupted; idempotent ones are queued again."""
+        requeued = []
+        for job in job_repo.interrupt_running(
+            self.store, "interrupted: the daemon stopped while this job ran"
+        ):
+            self.bus.publish("job.interrupted", job_id=job.id, kind=job.kind)
+            if job.idempotent:
+                retry = job_repo.create_job(
+                    self.store,
+                    job.kind,
+                    job.params,
+                    idempotent=True,
+                    actor="mlopsd:recovery",
+                    retry_of=job.id,
+                    attempt=job.attempt + 1,
+                )
+                log.info("job %s was interrupted; queued again as job %s", job.id, retry.id)
+                self.bus.publish("job.queued", job_id=retry.id, kind=retry.kind, retry_of=job.id)
+                requeued.append(retry)
+            else:
+                log.warning("job %s (%s) was interrupted and is not retried", job.id, job.kind)
+        return requeued
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="job-runner", daemon=True)
+        self._thread.start()
+
+    def stop(self, grace_s: float) -> None:
+        """Stop dispatching; give running jobs `grace_s` to finish, then interrupt them."""
+        self._stopping = True
+        self._wake()
+        deadline = time.monotonic() + grace_s
+        while self._running_count() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with self._lock:
+            for entry in self._running.values():
+                if entry.process.is_alive():
+                    entry.process.kill()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    # --- requests from other threads -----------------------------------------------------
+
+    def submit(self, kind: str, params: dict[str, Any], *, actor: str) -> Job:
+        spec = KINDS.get(kind)
+        if spec is None:
+            raise UnknownJobKind(kind)
+        checked = spec.check_params(dict(params))
+        job = job_repo.create_job(
+            self.store, kind, checked, idempotent=spec.idempotent, actor=actor
+        )
+        audit.append(
+            self.store, actor=actor, action="job.submit", subject=f"job:{job.id}",
+            details={"kind": kind, "params": checked},
+        )
+        self.bus.publish("job.queued", job_id=job.id, kind=kind)
+        self._wake()
+        return job
+
+    def cancel(self, job_id: int, *, actor: str, reason: str | None = None) -> Job:
+        job = job_repo.get_job(self.store, job_id)
+        message = f"cancelled by {actor}" + (f": {reason}" if reason else "")
+        audit.append(
+            self.store, actor=actor, action="job.cancel", subject=f"job:{job_id}", reason=reason
+        )
+        with self._lock:
+            entry = self._running.get(job_id)
+            if entry is not None:
+                entry.cancelled_by = message
+                entry.process.terminate()
+                entry.kill_at = time.monotonic() + 5
+                return job
+        if job.state != "queued":
+            raise Conflict(f"job {job_id} is already {job.state}")
+        try:
+            cancelled = job_repo.finish_job(self.store, job_id, "cancelled", error=message)
+        except Conflict:
+            # It was claimed between our read and our update: cancel the live process.
+            with self._lock:
+                entry = self._running.get(job_id)
+                if entry is None:
+                    raise
+                entry.cancelled_by = message
+                entry.process.terminate()
+            return job_repo.get_job(self.store, job_id)
+        self.bus.publish("job.cancelled", job_id=job_id, kind=job.kind)
+        return cancelled
+
+    def running_jobs(self) -> list[int]:
+        with self._lock:
+            return sorted(self._running)
+
+    def warm_up(self) -> None:
+        """Start the forkserver now, so the first job does not pay for its imports."""
+        from multiprocessing import forkserver
+
+        threading.Thread(target=forkserver.ensure_running, name="forkserver-warmup",
+                         daemon=True).start()
+
+    # --- the dispatcher thread -----------------------------------------------------------
+
+    def _wake(self) -> None:
+        # BlockingIOError: the pipe is full, so a wake-up is already pending.
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._wake_w, b"x")
+
+    def _running_count(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    def _loop(self) -> None:
+        while True:
+            if not self._stopping:
+                try:
+                    self._fill_slots()
+                except Exception:
+                    log.exception("could not start a job; retrying shortly")
+            with self._lock:
+                entries = list(self._running.values())
+            if self._stopping and not entries:
+                return
+            waitables: list[Any] = [self._wake_r]
+            for entry in entries:
+                waitables.append(entry.conn)
+                waitables.append(entry.process.sentinel)
+            ready = wait(waitables, timeout=1.0)
+            if self._wake_r in ready:
+                os.read(self._wake_r, 4096)
+            for entry in entries:
+                if entry.conn in ready:
+                    self._drain(entry)
+                if entry.process.sentinel in ready:
+                    self._finish(entry)
+                elif entry.kill_at and time.monotonic() > entry.kill_at:
+                    entry.process.kill()
+
+    def _fill_slots(self) -> None:
+        while self._running_count() < self.workers and not self._stopping:
+            job = job_repo.claim_next_queued(self.store)
+            if job is None:
+                return
+            self._launch(job)
+
+    def _launch(self, job: Job) -> None:
+        log_path = self.job_logs / f"{job.id}.log"
+        parent_conn, child_conn = self._ctx.Pipe(duplex=False)
+        from mlopsd.worker import run_job
+
+        process = self._ctx.Process(
+            target=run_job,
+            name=f"mlops-job-{job.id}",
+            args=(child_conn, job.id, job.kind, job.params, str(log_path),
+                  str(self.artifacts_root)),
+            daemon=True,
+        )
+        try:
+            process.start()
+        except Exception as exc:
+            child_conn.close()
+            parent_conn.close()
+            job_repo.finish_job(self.store, job.id, "failed",
+                                error=f"could not start a worker process: {exc}")
+            self.bus.publish("job.failed", job_id=job.id, kind=job.kind, error=str(exc))
+            return
+        child_conn.close()
+        with self._lock:
+            self._running[job.id] = _Running(job, process, parent_conn)
+        job_repo.set_worker(self.store, job.id, process.pid or 0, str(log_path))
+        log.info("job %s (%s) started in worker pid %s", job.id, job.kind, process.pid)
+        self.bus.publish("job.started", job_id=job.id, kind=job.kind, pid=process.pid)
+
+    def _drain(self, entry: _Running) -> None:
+        try:
+            while entry.conn.poll(0):
+                message = entry.conn.recv()
+                if message[0] == "event":
+                    self.bus.publish(message[1], **message[2])
+                else:
+                    entry.outcome = (message[0], message[1])
+        except (EOFError, OSError):
+            pass
+
+    def _finish(self, entry: _Running) -> None:
+        self._drain(entry)
+        entry.process.join(timeout=5)
+        entry.conn.close()
+        job, code = entry.job, entry.process.exitcode
+        if entry.cancelled_by:
+            state, error, result = "cancelled", entry.cancelled_by, None
+        elif entry.outcome and entry.outcome[0] == "result":
+            state, error, result = "succeeded", None, entry.outcome[1]
+        elif entry.outcome and entry.outcome[0] == "error":
+            state, error, result = "failed", entry.outcome[1], None
+        elif self._stopping:
+            state, error, result = "interrupted", "interrupted: the daemon was stopped", None
+        else:
+            state, error, result = "failed", _death_reason(code), None
+        try:
+            finished = job_repo.finish_job(self.store, job.id, state, error=error, result=result)
+        except Exception:
+            log.exception("could not record the end of job %s", job.id)
+            finished = None
+        with self._lock:
+            self._running.pop(job.id, None)
+        log.log(
+            logging.INFO if state == "succeeded" else logging.WARNING,
+            "job %s (%s) %s%s", job.id, job.kind, state, f": {error}" if error else "",
+        )
+        self.bus.publish(f"job.{state}", job_id=job.id, kind=job.kind, error=error)
+        if finished and self.on_finished:
+            try:
+                self.on_finished(finished)
+            except Exception:
+                log.exception("handler for the end of job %s failed", job.id)
+
+
+def _death_reason(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "the worker process did not exit"
+    if exitcode < 0:
+        name = signal.Signals(-exitcode).name if -exitcode in signal.valid_signals() else exitcode
+        hint = {
+            "SIGKILL": " (killed: out of memory, or from outside)",
+            "SIGSEGV": " (segmentation fault in native code)",
+            "SIGABRT": " (aborted by native code)",
+            "SIGBUS": " (bus error in native code)",
+        }.get(str(name), "")
+        return f"the worker process died from {name}{hint} without a result"
+    return f"the worker process exited with code {exitcode} without a result"
+
+
+__all__ = ["InvalidParams", "JobRunner", "UnknownJobKind"]

@@ -1,0 +1,77 @@
+"""The entry of a job's worker process: run one job, send back its result, exit.
+
+Runs in a child of the forkserver, which preloads this module and the heavy libraries so a
+job starts in milliseconds. The child dies with its parent (PR_SET_PDEATHSIG), so a job
+never outlives a killed daemon; it reports over a pipe and never touches the store.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import signal
+import traceback
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from jobs.context import JobContext, JobError
+from jobs.registry import KINDS
+from store.artifacts import ArtifactStore
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass  # not Linux: the runner still reaps its children on a clean stop
+
+
+def _job_logger(job_id: int, log_path: Path) -> logging.Logger:
+    logger = logging.getLogger(f"mlops.job.{job_id}")
+    logger.handlers.clear()
+    logger.propagate = False
+    handler = logging.FileHandler(log_path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return logger
+
+
+def run_job(
+    conn: Connection,
+    job_id: int,
+    kind: str,
+    params: dict[str, Any],
+    log_path: str,
+    artifacts_root: str,
+) -> None:
+    _die_with_parent()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    log = _job_logger(job_id, Path(log_path))
+
+    def emit(type: str, **data: Any) -> None:
+        conn.send(("event", type, data))
+
+    artifacts = ArtifactStore(Path(artifacts_root))
+    ctx = JobContext(job_id=job_id, log=log, artifacts=artifacts, emit=emit)
+    log.info("job %s (%s) started with %s", job_id, kind, params)
+    try:
+        result = KINDS[kind].load()(params, ctx)
+    except JobError as exc:
+        log.error("failed: %s", exc)
+        conn.send(("error", str(exc)))
+    except Exception as exc:
+        log.error("failed with an unexpected error:\n%s", traceback.format_exc())
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    else:
+        log.info("succeeded")
+        conn.send(("result", result))
+    finally:
+        for handler in log.handlers:
+            handler.flush()
+        conn.close()

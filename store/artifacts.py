@@ -1,0 +1,114 @@
+"""Content-addressed artifact store: blobs under `artifacts/sha256/ab/abcdef…`.
+
+Process-safe (plain files, no DuckDB), so worker processes write their outputs here and
+hand back only the hash. A blob is written temp + fsync + rename and never overwritten:
+the same bytes always land at the same name, so a second writer's rename is harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from store.errors import ArtifactError
+
+_CHUNK = 1 << 20
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class ArtifactStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._blobs = self.root / "sha256"
+        self._tmp = self.root / "tmp"
+
+    def path(self, sha: str) -> Path:
+        if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+            raise ArtifactError(f"{sha!r} is not a sha256 hex digest")
+        return self._blobs / sha[:2] / sha
+
+    def exists(self, sha: str) -> bool:
+        return self.path(sha).is_file()
+
+    def put_bytes(self, data: bytes) -> str:
+        return self.put_stream(iter([data]))
+
+    def put_file(self, source: Path) -> str:
+        with Path(source).open("rb") as f:
+            return self.put_stream(iter(lambda: f.read(_CHUNK), b""))
+
+    def put_stream(self, chunks: Iterator[bytes]) -> str:
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="blob-")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            sha = digest.hexdigest()
+            final = self.path(sha)
+            if final.exists():
+                tmp.unlink()
+                return sha
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp, 0o444)
+            tmp.replace(final)
+            _fsync_dir(final.parent)
+            return sha
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def read_bytes(self, sha: str) -> bytes:
+        """The blob's bytes, after checking they still hash to `sha`."""
+        path = self.path(sha)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise ArtifactError(f"artifact {sha} is missing from {self._blobs}") from exc
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise ArtifactError(f"artifact {sha} is corrupt: its bytes no longer match its hash")
+        return data
+
+    def verify(self, sha: str) -> Path:
+        """Check a (possibly large) blob by streaming it; return its path when it is intact."""
+        path = self.path(sha)
+        digest = hashlib.sha256()
+        try:
+            with path.open("rb") as f:
+                _copy_into(f, digest)
+        except FileNotFoundError as exc:
+            raise ArtifactError(f"artifact {sha} is missing from {self._blobs}") from exc
+        if digest.hexdigest() != sha:
+            raise ArtifactError(f"artifact {sha} is corrupt: its bytes no longer match its hash")
+        return path
+
+    def clean_tmp(self) -> int:
+        """Remove temp files a killed writer left behind; returns how many."""
+        if not self._tmp.is_dir():
+            return 0
+        removed = 0
+        for leftover in self._tmp.iterdir():
+            leftover.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+
+def _copy_into(f: BinaryIO, digest: hashlib._Hash) -> None:
+    for chunk in iter(lambda: f.read(_CHUNK), b""):
+        digest.update(chunk)

@@ -1,0 +1,198 @@
+"""Opening the DuckDB metadata store, its numbered migrations and its transactions.
+
+Only the daemon process calls `open_store`. One connection is shared by the daemon's
+threads; each transaction takes a lock and a cursor of its own, because a DuckDB
+connection is not thread-safe and funnelling writes through one lock also avoids
+write-write conflicts (see ../shared/TRAPS.md).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from store.errors import StoreError
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+# DuckDB writes this magic at byte 8 of every database file it creates.
+_DUCKDB_MAGIC = b"DUCK"
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def migrations() -> list[Migration]:
+    """All shipped migrations, in version order; versions are 1, 2, 3… without gaps."""
+    found = []
+    for entry in resources.files("store.migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    for expected, migration in enumerate(found, start=1):
+        if migration.version != expected:
+            raise RuntimeError(f"migration {expected:04d} is missing (found {migration.name})")
+    return found
+
+
+def latest_schema_version() -> int:
+    return len(migrations())
+
+
+def utcnow() -> datetime:
+    """Naive UTC: the store keeps TIMESTAMP columns in UTC without a zone."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Store:
+    """A migrated metadata store. Create it with `open_store`."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
+        self._con = con
+        self._lock = threading.RLock()
+        self.path = path
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One store transaction: everything inside commits together or not at all."""
+        with self._lock:
+            cur = self._con.cursor()
+            try:
+                cur.execute("BEGIN TRANSACTION")
+                try:
+                    yield cur
+                except BaseException:
+                    cur.execute("ROLLBACK")
+                    raise
+                cur.execute("COMMIT")
+            finally:
+                cur.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for reads that need no transaction of their own."""
+        with self._lock:
+            cur = self._con.cursor()
+            try:
+                yield cur
+            finally:
+                cur.close()
+
+    def schema_version(self) -> int:
+        with self.reading() as cur:
+            return _schema_version(cur)
+
+    def checkpoint(self) -> None:
+        with self.reading() as cur:
+            cur.execute("CHECKPOINT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+
+def _schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()
+    if not exists or exists[0] == 0:
+        return 0
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _check_is_duckdb_file(path: Path) -> None:
+    """Refuse a file that is not a DuckDB database before DuckDB gets a chance to touch it."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as f:
+        head = f.read(16)
+    if head[8:12] != _DUCKDB_MAGIC:
+        raise StoreError(
+            f"{path} is not a DuckDB database (corrupt or replaced?); "
+            "refusing to open it, nothing was changed. Restore it from a backup "
+            "(meta.duckdb.pre-v*.bak beside it) or move it away to start afresh."
+        )
+
+
+def _apply(con: duckdb.DuckDBPyConnection, migration: Migration) -> None:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if migration.version == 1:
+            con.execute(
+                "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+                "applied_at TIMESTAMP NOT NULL)"
+            )
+        con.execute(migration.sql)
+        con.execute(
+            "INSERT INTO schema_version VALUES (?, ?, ?)",
+            [migration.version, migration.name, utcnow()],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _backup(path: Path, version: int) -> Path:
+    backup = path.with_name(f"{path.name}.pre-v{version + 1}.bak")
+    tmp = backup.with_name(backup.name + ".tmp")
+    shutil.copyfile(path, tmp)
+    with tmp.open("rb+") as f:
+        os.fsync(f.fileno())
+    tmp.replace(backup)
+    return backup
+
+
+def open_store(path: Path, *, upto: int | None = None) -> Store:
+    """Open (creating if absent) and migrate the store at `path`.
+
+    `upto` stops migrating at that schema version; tests use it to build stores as every
+    earlier release left them. Before migrating a store that already holds data, a copy is
+    kept as `meta.duckdb.pre-vN.bak`, so a failed upgrade loses nothing.
+    """
+    path = Path(path)
+    _check_is_duckdb_file(path)
+    target = latest_schema_version() if upto is None else upto
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot open the metadata store {path}: {exc}") from exc
+    try:
+        current = _schema_version(con)
+        latest = latest_schema_version()
+        if current > latest:
+            raise StoreError(
+                f"{path} has schema version {current}, newer than this mlops "
+                f"understands ({latest}); refusing to start, nothing was changed. "
+                "Run the newer mlops release that wrote it."
+            )
+        pending = [m for m in migrations() if current < m.version <= target]
+        if pending and current > 0:
+            con.execute("CHECKPOINT")
+            _backup(path, current)
+        for migration in pending:
+            _apply(con, migration)
+        if pending:
+            con.execute("CHECKPOINT")
+    except duckdb.Error as exc:
+        con.close()
+        raise StoreError(f"cannot use the metadata store {path}: {exc}") from exc
+    except BaseException:
+        con.close()
+        raise
+    return Store(con, path)

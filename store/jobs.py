@@ -1,0 +1,160 @@
+"""The job table: the daemon's durable queue and the record of every job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from store.db import Store, utcnow
+from store.errors import Conflict, NotFound
+from store.rows import aware, from_json, to_json
+
+FINAL_STATES = ("succeeded", "failed", "interrupted", "cancelled")
+STATES = ("queued", "running", *FINAL_STATES)
+
+_COLUMNS = (
+    "id, kind, params, state, idempotent, attempt, retry_of, actor, created_at, started_at, "
+    "ended_at, worker_pid, log_path, error, result"
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    params: dict[str, Any]
+    state: str
+    idempotent: bool
+    attempt: int
+    retry_of: int | None
+    actor: str
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    worker_pid: int | None
+    log_path: str | None
+    error: str | None
+    result: Any
+
+
+def _job(row: tuple) -> Job:
+    return Job(
+        id=row[0],
+        kind=row[1],
+        params=from_json(row[2]),
+        state=row[3],
+        idempotent=row[4],
+        attempt=row[5],
+        retry_of=row[6],
+        actor=row[7],
+        created_at=aware(row[8]),
+        started_at=aware(row[9]),
+        ended_at=aware(row[10]),
+        worker_pid=row[11],
+        log_path=row[12],
+        error=row[13],
+        result=from_json(row[14]),
+    )
+
+
+def create_job(
+    store: Store,
+    kind: str,
+    params: dict[str, Any],
+    *,
+    idempotent: bool,
+    actor: str,
+    retry_of: int | None = None,
+    attempt: int = 1,
+) -> Job:
+    with store.transaction() as cur:
+        row = cur.execute(
+            f"INSERT INTO jobs (kind, params, state, idempotent, attempt, retry_of, actor, "
+            f"created_at) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+            [kind, to_json(params), idempotent, attempt, retry_of, actor, utcnow()],
+        ).fetchone()
+    return _job(row)
+
+
+def get_job(store: Store, job_id: int) -> Job:
+    with store.reading() as cur:
+        row = cur.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", [job_id]).fetchone()
+    if row is None:
+        raise NotFound(f"no job with id {job_id}")
+    return _job(row)
+
+
+def list_jobs(
+    store: Store, *, state: str | None = None, kind: str | None = None, limit: int = 100
+) -> list[Job]:
+    where, args = [], []
+    if state:
+        where.append("state = ?")
+        args.append(state)
+    if kind:
+        where.append("kind = ?")
+        args.append(kind)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    with store.reading() as cur:
+        rows = cur.execute(
+            f"SELECT {_COLUMNS} FROM jobs {clause} ORDER BY id DESC LIMIT ?", [*args, limit]
+        ).fetchall()
+    return [_job(r) for r in rows]
+
+
+def count_by_state(store: Store) -> dict[str, int]:
+    with store.reading() as cur:
+        rows = cur.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall()
+    return {state: int(n) for state, n in rows}
+
+
+def claim_next_queued(store: Store) -> Job | None:
+    """Move the oldest queued job to running and return it (None when the queue is empty)."""
+    with store.transaction() as cur:
+        row = cur.execute(
+            "SELECT id FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        claimed = cur.execute(
+            f"UPDATE jobs SET state = 'running', started_at = ? WHERE id = ? "
+            f"RETURNING {_COLUMNS}",
+            [utcnow(), row[0]],
+        ).fetchone()
+    return _job(claimed)
+
+
+def set_worker(store: Store, job_id: int, pid: int, log_path: str) -> None:
+    with store.transaction() as cur:
+        cur.execute(
+            "UPDATE jobs SET worker_pid = ?, log_path = ? WHERE id = ?", [pid, log_path, job_id]
+        )
+
+
+def finish_job(
+    store: Store, job_id: int, state: str, *, error: str | None = None, result: Any = None
+) -> Job:
+    if state not in FINAL_STATES:
+        raise ValueError(f"{state!r} is not a final job state")
+    with store.transaction() as cur:
+        row = cur.execute(
+            f"UPDATE jobs SET state = ?, ended_at = ?, error = ?, result = ? "
+            f"WHERE id = ? AND state IN ('queued', 'running') RETURNING {_COLUMNS}",
+            [state, utcnow(), error, to_json(result), job_id],
+        ).fetchone()
+    if row is None:
+        current = get_job(store, job_id)
+        raise Conflict(f"job {job_id} is already {current.state}")
+    return _job(row)
+
+
+def interrupt_running(store: Store, reason: str) -> list[Job]:
+    """At start-up: jobs a crashed daemon left running can no longer finish."""
+    with store.transaction() as cur:
+        rows = cur.execute(
+            f"UPDATE jobs SET state = 'interrupted', ended_at = ?, error = ? "
+            f"WHERE state = 'running' RETURNING {_COLUMNS}",
+            [utcnow(), reason],
+        ).fetchall()
+    return sorted((_job(r) for r in rows), key=lambda j: j.id)

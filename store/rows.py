@@ -1,0 +1,21 @@
+"""Small helpers shared by the repositories: JSON columns and UTC timestamps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+
+def to_json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def from_json(text: str | None) -> Any:
+    return None if text is None else orjson.loads(text)
+
+
+def aware(ts: datetime | None) -> datetime | None:
+    """Store timestamps are naive UTC; hand them out zone-aware."""
+    return None if ts is None else ts.replace(tzinfo=UTC)
