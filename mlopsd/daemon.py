@@ -168,7 +168,12 @@ class Daemon:
         self.bus.publish("daemon.stopping", pid=self.pid)
         self.scheduler.shutdown()
         self.runner.stop(self.config.daemon.shutdown_grace_s)
-        audit.append(self.store, actor="mlopsd", action="daemon.stop",
-                     subject=str(self.home.root), details={"pid": self.pid})
-        self.store.checkpoint()
-        self.store.close()
+        try:
+            audit.append(self.store, actor="mlopsd", action="daemon.stop",
+                         subject=str(self.home.root), details={"pid": self.pid})
+            self.store.checkpoint()
+        except Exception:
+            # The WAL still holds every committed change; the next start replays it.
+            log.exception("could not checkpoint the store on the way out")
+        finally:
+            self.store.close()

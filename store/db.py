@@ -106,13 +106,16 @@ class Store:
 
 
 def _schema_version(con: duckdb.DuckDBPyConnection) -> int:
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-    ).fetchone()
-    if not exists or exists[0] == 0:
-        return 0
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+    # A cursor closed at once: an unconsumed result on the shared connection would keep a
+    # transaction open, and CHECKPOINT then refuses to run.
+    with con.cursor() as cur:
+        exists = cur.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        ).fetchall()
+        if exists[0][0] == 0:
+            return 0
+        rows = cur.execute("SELECT max(version) FROM schema_version").fetchall()
+    return int(rows[0][0]) if rows[0][0] is not None else 0
 
 
 def _check_is_duckdb_file(path: Path) -> None:
