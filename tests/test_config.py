@@ -24,9 +24,9 @@ def test_the_template_is_all_defaults(tmp_path: Path) -> None:
 
 
 def test_values_are_read(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, '[daemon]\nport = 9001\nworkers = 3\nshutdown_grace_s = 2\n'))
-    assert (config.daemon.port, config.daemon.worker_count(), config.daemon.shutdown_grace_s) == (
-        9001, 3, 2.0)
+    text = "[daemon]\nport = 9001\nworkers = 3\nshutdown_grace_s = 2\n"
+    d = load_config(write(tmp_path, text)).daemon
+    assert (d.port, d.worker_count(), d.shutdown_grace_s) == (9001, 3, 2.0)
 
 
 def test_unknown_key_names_line_and_key(tmp_path: Path) -> None:

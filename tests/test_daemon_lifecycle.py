@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import orjson
-import pytest
 
 from mlopsd.home import Home, init_home
 from store import jobs as job_repo
