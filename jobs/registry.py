@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from jobs import selfcheck
+from jobs import materialise, selfcheck
 from jobs.context import JobContext
 
 
@@ -38,6 +38,13 @@ KINDS: dict[str, JobKind] = {
             check_params=selfcheck.check_params,
             idempotent=True,
             description=selfcheck.DESCRIPTION,
+        ),
+        JobKind(
+            name="materialise",
+            target="jobs.materialise:run",
+            check_params=materialise.check_params,
+            idempotent=True,
+            description=materialise.DESCRIPTION,
         ),
     ]
 }

@@ -17,13 +17,20 @@ import orjson
 
 from mlopsd.home import Home, resolve_home
 from mlopsd.wire import (
+    AlertOut,
     AuditEntryOut,
+    DatasetOut,
+    DataVersionOut,
     EventOut,
     Health,
+    IngestOut,
     JobKindOut,
     JobLog,
     JobOut,
+    Requeued,
+    ResolvedSelectorOut,
     Status,
+    Upload,
 )
 
 FINAL_JOB_STATES = ("succeeded", "failed", "interrupted", "cancelled")
@@ -206,6 +213,75 @@ class Client:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} is still {job.state} after {timeout} s")
             time.sleep(poll)
+
+
+    # --- data --------------------------------------------------------------------------
+
+    def list_datasets(self) -> list[DatasetOut]:
+        return [DatasetOut.model_validate(d) for d in self._request("GET", "/api/v1/datasets")]
+
+    def get_dataset(self, name: str) -> DatasetOut:
+        return DatasetOut.model_validate(self._request("GET", f"/api/v1/datasets/{name}"))
+
+    def list_versions(self, dataset: str) -> list[DataVersionOut]:
+        return [DataVersionOut.model_validate(v)
+                for v in self._request("GET", f"/api/v1/datasets/{dataset}/versions")]
+
+    def get_version(self, dataset: str, version: int) -> DataVersionOut:
+        return DataVersionOut.model_validate(
+            self._request("GET", f"/api/v1/datasets/{dataset}/versions/{version}"))
+
+    def list_ingests(self, *, dataset: str | None = None, outcome: str | None = None,
+                     limit: int = 100) -> list[IngestOut]:
+        params = _clean({"dataset": dataset, "outcome": outcome, "limit": limit})
+        return [IngestOut.model_validate(i)
+                for i in self._request("GET", "/api/v1/ingests", params=params)]
+
+    def upload(self, dataset: str, path: str | os.PathLike[str],
+               filename: str | None = None) -> Upload:
+        """Drop a local file into the dataset's inbox (streamed, not read into memory)."""
+        name = filename or os.path.basename(path)
+        with open(path, "rb") as f:
+            chunks = iter(lambda: f.read(1 << 20), b"")
+            body = self._request("POST", f"/api/v1/datasets/{dataset}/files",
+                                 params={"filename": name}, content=chunks)
+        return Upload.model_validate(body)
+
+    def quarantine(self, dataset: str | None = None) -> list[IngestOut]:
+        return [IngestOut.model_validate(i) for i in self._request(
+            "GET", "/api/v1/quarantine", params=_clean({"dataset": dataset}))]
+
+    def requeue(self, file: str) -> Requeued:
+        return Requeued.model_validate(
+            self._request("POST", "/api/v1/quarantine/requeue", json={"file": file}))
+
+    def resolve_selector(self, selector: str) -> ResolvedSelectorOut:
+        return ResolvedSelectorOut.model_validate(
+            self._request("POST", "/api/v1/selectors/resolve", json={"selector": selector}))
+
+    def materialise(self, selector: str) -> JobOut:
+        return JobOut.model_validate(
+            self._request("POST", "/api/v1/materialise", json={"selector": selector}))
+
+    def download_artifact(self, sha: str, dest: str | os.PathLike[str]) -> None:
+        """Write an artifact to `dest` (temp file + fsync + rename)."""
+        tmp = f"{dest}.part"
+        with self._http.stream("GET", f"/api/v1/artifacts/{sha}") as response:
+            if response.status_code >= 400:
+                response.read()
+                raise _api_error(response)
+            with open(tmp, "wb") as out:
+                for chunk in response.iter_bytes(1 << 20):
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+        os.replace(tmp, dest)
+
+    def alerts(self, *, state: str | None = None, rule: str | None = None,
+               limit: int = 100) -> list[AlertOut]:
+        params = _clean({"state": state, "rule": rule, "limit": limit})
+        return [AlertOut.model_validate(a)
+                for a in self._request("GET", "/api/v1/alerts", params=params)]
 
 
 def _clean(params: dict[str, Any]) -> dict[str, Any]:

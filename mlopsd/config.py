@@ -1,7 +1,8 @@
 """mlops.toml: the daemon's configuration, checked strictly at start-up.
 
 Every error names the file, the line and the key: an unknown key is an error (a typo must
-not silently fall back to a default).
+not silently fall back to a default). Sections are dataclasses; `_build` turns a TOML table
+into one, recursing into nested tables, and knows where each key stands in the text.
 """
 
 from __future__ import annotations
@@ -9,13 +10,17 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, fields
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from mlopsd.toml_lines import locate
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+DTYPES = ("int64", "float64", "bool", "string", "date", "datetime")
+DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)")
 
 
@@ -44,71 +49,177 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True)
+class IngestConfig:
+    auto_create: bool = True
+    settle_s: float = 0.5
+    rescan_interval_s: float = 30.0
+    polling: bool = False
+    max_attempts: int = 2
+
+
+@dataclass(frozen=True)
+class DatasetRules:
+    max_null_share: float | None = None
+    max_out_of_range_share: float = 0.01
+    max_unseen_share: float = 0.01
+    max_duplicate_share: float = 0.01
+    range_margin: float = 0.1
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    dtype: str | None = None
+    min: float | None = None
+    max: float | None = None
+    max_null_share: float | None = None
+    allowed: list[Any] | None = None
+    level: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    name: str
+    schema: dict[str, str] | None = None
+    target: str | None = None
+    time_column: str | None = None
+    id_column: str | None = None
+    delimiter: str = ","
+    on_schema_change: str = "quarantine"
+    rules: DatasetRules = field(default_factory=DatasetRules)
+    columns: dict[str, ColumnRule] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    dataset: tuple[DatasetConfig, ...] = ()
+
+    def datasets(self) -> dict[str, DatasetConfig]:
+        return {d.name: d for d in self.dataset}
 
 
-_SECTIONS = {"daemon": DaemonConfig}
+class _Reader:
+    """Builds dataclasses from TOML tables, naming file, line and key in every error."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path, self.text = path, text
+
+    def fail(self, where: tuple[str | int, ...], key: str | None, message: str) -> typing.NoReturn:
+        line = locate(self.text, where, key) if key is not None else locate(self.text, where)
+        if line is None and where:
+            line = locate(self.text, where[:-1], str(where[-1]))
+        dotted = ".".join(str(p) for p in where if not isinstance(p, int))
+        name = ".".join(p for p in (dotted, key) if p)
+        raise ConfigError(self.path, message, line=line, key=name)
+
+    def build(self, cls: type, raw: Any, where: tuple[str | int, ...]) -> Any:
+        if not isinstance(raw, dict):
+            self.fail(where, None, "must be a table")
+        hints = typing.get_type_hints(cls)
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key not in known:
+                self.fail(where, key, f"unknown key (known: {', '.join(sorted(known))})")
+            values[key] = self.value(hints[key], value, where, key)
+        for name, f in known.items():
+            if name not in values and f.default is MISSING and f.default_factory is MISSING:
+                self.fail(where, None, f"missing required key {name!r}")
+        return cls(**values)
+
+    def value(self, hint: Any, value: Any, where: tuple[str | int, ...], key: str) -> Any:
+        origin = typing.get_origin(hint)
+        args = typing.get_args(hint)
+        if origin in (typing.Union, types.UnionType):
+            options = [a for a in args if a is not type(None)]
+            return self.value(options[0], value, where, key)
+        if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
+            return self.build(hint, value, (*where, key))
+        if origin is dict:
+            if not isinstance(value, dict):
+                self.fail(where, key, "must be a table")
+            return {k: self.value(args[1], v, (*where, key), k) for k, v in value.items()}
+        if origin is list:
+            if not isinstance(value, list):
+                self.fail(where, key, f"must be a list, got {value!r}")
+            return list(value)
+        if hint is Any:
+            return value
+        if hint is bool:
+            if not isinstance(value, bool):
+                self.fail(where, key, f"must be true or false, got {value!r}")
+            return value
+        if hint is int:
+            if not isinstance(value, int) or isinstance(value, bool):
+                self.fail(where, key, f"must be a whole number, got {value!r}")
+            return value
+        if hint is float:
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                self.fail(where, key, f"must be a number, got {value!r}")
+            return float(value)
+        if hint is str:
+            if not isinstance(value, str):
+                self.fail(where, key, f"must be a string, got {value!r}")
+            return value
+        raise TypeError(f"no reader for {hint}")
 
 
-def _check_value(name: str, value: Any, default: Any) -> str | None:
-    """The problem with a value for a key whose default is `default`, or None."""
-    if isinstance(default, bool):
-        return None if isinstance(value, bool) else "must be true or false"
-    if isinstance(default, int):
-        return None if isinstance(value, int) and not isinstance(value, bool) else (
-            "must be a whole number"
-        )
-    if isinstance(default, float):
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return None if ok else "must be a number"
-    if isinstance(default, str):
-        return None if isinstance(value, str) else "must be a string"
-    return None
+def _check(reader: _Reader, config: Config) -> None:
+    d = config.daemon
 
+    def bad(key: str, message: str, where: tuple[str | int, ...] = ("daemon",)) -> None:
+        reader.fail(where, key, message)
 
-def _section(path: Path, text: str, name: str, raw: Any, cls: type) -> Any:
-    if not isinstance(raw, dict):
-        raise ConfigError(path, f"must be a table ([{name}])", line=locate(text, (), name),
-                          key=name)
-    known = {f.name: f for f in fields(cls)}
-    values = {}
-    for key, value in raw.items():
-        line = locate(text, (name,), key)
-        if key not in known:
-            raise ConfigError(
-                path,
-                f"unknown key (known keys of [{name}]: {', '.join(sorted(known))})",
-                line=line,
-                key=f"{name}.{key}",
-            )
-        problem = _check_value(key, value, known[key].default)
-        if problem:
-            raise ConfigError(path, f"{problem}, got {value!r}", line=line, key=f"{name}.{key}")
-        values[key] = float(value) if isinstance(known[key].default, float) else value
-    section = cls(**values)
-    _validate_section(path, text, name, section)
-    return section
-
-
-def _validate_section(path: Path, text: str, name: str, section: Any) -> None:
-    def fail(key: str, message: str) -> None:
-        raise ConfigError(path, message, line=locate(text, (name,), key), key=f"{name}.{key}")
-
-    if isinstance(section, DaemonConfig):
-        if not 0 <= section.port <= 65535:
-            fail("port", f"must be between 0 and 65535, got {section.port}")
-        if section.workers < 0:
-            fail("workers", f"must be 0 (automatic) or more, got {section.workers}")
-        if section.log_level not in LOG_LEVELS:
-            fail("log_level", f"must be one of {', '.join(LOG_LEVELS)}, got {section.log_level!r}")
-        if section.log_max_bytes < 1024:
-            fail("log_max_bytes", "must be at least 1024")
-        if section.log_backups < 0:
-            fail("log_backups", "must be 0 or more")
-        if section.shutdown_grace_s < 0:
-            fail("shutdown_grace_s", "must be 0 or more")
+    if not 0 <= d.port <= 65535:
+        bad("port", f"must be between 0 and 65535, got {d.port}")
+    if d.workers < 0:
+        bad("workers", f"must be 0 (automatic) or more, got {d.workers}")
+    if d.log_level not in LOG_LEVELS:
+        bad("log_level", f"must be one of {', '.join(LOG_LEVELS)}, got {d.log_level!r}")
+    if d.log_max_bytes < 1024:
+        bad("log_max_bytes", "must be at least 1024")
+    if d.log_backups < 0:
+        bad("log_backups", "must be 0 or more")
+    if d.shutdown_grace_s < 0:
+        bad("shutdown_grace_s", "must be 0 or more")
+    i = config.ingest
+    if i.settle_s < 0:
+        bad("settle_s", "must be 0 or more", ("ingest",))
+    if i.rescan_interval_s < 1:
+        bad("rescan_interval_s", "must be at least 1", ("ingest",))
+    if i.max_attempts < 1:
+        bad("max_attempts", "must be at least 1", ("ingest",))
+    seen: set[str] = set()
+    for n, ds in enumerate(config.dataset):
+        where: tuple[str | int, ...] = ("dataset", n)
+        if not DATASET_NAME.match(ds.name):
+            bad("name", "must start with a letter or digit and hold only letters, digits, "
+                "'_', '.', '-' (at most 128)", where)
+        if ds.name in seen:
+            bad("name", f"dataset {ds.name!r} is declared twice", where)
+        seen.add(ds.name)
+        if ds.on_schema_change not in ("quarantine", "accept"):
+            bad("on_schema_change", "must be 'quarantine' or 'accept'", where)
+        if len(ds.delimiter) != 1:
+            bad("delimiter", "must be one character", where)
+        for column, dtype in (ds.schema or {}).items():
+            if dtype not in DTYPES:
+                bad(column, f"unknown dtype {dtype!r} (one of {', '.join(DTYPES)})",
+                    (*where, "schema"))
+        for column, rule in ds.columns.items():
+            cw = (*where, "columns", column)
+            if rule.dtype is not None and rule.dtype not in DTYPES:
+                bad("dtype", f"unknown dtype {rule.dtype!r} (one of {', '.join(DTYPES)})", cw)
+            if rule.level is not None and rule.level not in ("error", "warning"):
+                bad("level", "must be 'error' or 'warning'", cw)
+            if rule.max_null_share is not None and not 0 <= rule.max_null_share <= 1:
+                bad("max_null_share", "must be between 0 and 1", cw)
+        rules = ds.rules
+        for key in ("max_out_of_range_share", "max_unseen_share", "max_duplicate_share"):
+            if not 0 <= getattr(rules, key) <= 1:
+                bad(key, "must be between 0 and 1", (*where, "rules"))
 
 
 def load_config(path: Path) -> Config:
@@ -127,14 +238,22 @@ def load_config(path: Path) -> Config:
         line = int(where[1]) if where else None
         message = _TOML_POSITION.sub("", str(exc)).strip()
         raise ConfigError(path, f"not valid TOML: {message}", line=line) from exc
+    reader = _Reader(path, text)
     sections: dict[str, Any] = {}
     for name, value in raw.items():
-        if name not in _SECTIONS:
-            raise ConfigError(
-                path,
-                f"unknown section (known: {', '.join(sorted(_SECTIONS))})",
-                line=locate(text, (name,)) or locate(text, (), name),
-                key=name,
+        if name in ("daemon", "ingest"):
+            cls = DaemonConfig if name == "daemon" else IngestConfig
+            sections[name] = reader.build(cls, value, (name,))
+        elif name == "dataset":
+            if not isinstance(value, list):
+                reader.fail((), name, "must be an array of tables: write [[dataset]]")
+            sections[name] = tuple(
+                reader.build(DatasetConfig, item, ("dataset", n)) for n, item in enumerate(value)
             )
-        sections[name] = _section(path, text, name, value, _SECTIONS[name])
-    return Config(path=path, **sections)
+        else:
+            line = locate(text, (name,)) or locate(text, (), name)
+            raise ConfigError(path, "unknown section (known: daemon, dataset, ingest)",
+                              line=line, key=name)
+    config = Config(path=path, **sections)
+    _check(reader, config)
+    return config

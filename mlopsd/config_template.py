@@ -13,4 +13,39 @@ CONFIG_TEMPLATE = """\
 # log_max_bytes = 10485760  # logs/daemon.log is rotated at this size
 # log_backups = 5           # rotated files kept
 # shutdown_grace_s = 10.0   # on stop, running jobs get this long before they are interrupted
+
+[ingest]
+# auto_create = true        # a folder made in inbox/ creates a dataset; its first file fixes
+#                           # the schema
+# settle_s = 0.5            # a file seen without a close event counts once its size and
+#                           # mtime held still this long
+# rescan_interval_s = 30.0  # inboxes are rescanned this often (inotify can drop events)
+# polling = false           # watch by polling instead of inotify (network file systems)
+# max_attempts = 2          # an ingest whose worker crashes this often is quarantined
+
+# A declared dataset (one [[dataset]] per dataset). Only `name` is required.
+# [[dataset]]
+# name = "bikeshare"
+# target = "bikers"                  # checked present and not all-null in every file
+# time_column = "ts"                 # enables time windows in selectors and time splits
+# id_column = "id"                   # joins feedback labels later
+# delimiter = ","                    # CSV delimiter
+# on_schema_change = "quarantine"    # or "accept": a new schema version
+#
+# [dataset.schema]                   # optional dtypes: int64 float64 bool string date datetime
+# temp = "float64"
+#
+# [dataset.rules]                    # dataset-wide defaults (learned ones apply otherwise)
+# max_null_share = 0.05              # default: the reference's share + 0.05
+# max_out_of_range_share = 0.01      # of values outside the reference range (+/- margin)
+# max_unseen_share = 0.01            # of categories never seen in the reference
+# max_duplicate_share = 0.01         # of duplicate rows
+# range_margin = 0.1                 # the learned range is widened by this share of its span
+#
+# [dataset.columns.temp]             # per-column rules
+# min = 0.0                          # declared bounds: outside them is an error
+# max = 1.0
+# max_null_share = 0.0
+# allowed = []                       # the only values allowed
+# level = "warning"                  # "error" makes this column's warnings quarantine the file
 """

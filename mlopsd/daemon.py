@@ -28,6 +28,7 @@ from mlopsd.atomic import write_bytes_atomic
 from mlopsd.config import Config
 from mlopsd.events import EventBus
 from mlopsd.home import Home
+from mlopsd.ingest_service import IngestService
 from mlopsd.runner import JobRunner
 from mlopsd.scheduler import Scheduler
 from store import audit
@@ -92,10 +93,11 @@ class Daemon:
         self.started_monotonic = time.monotonic()
         self.store: Store
         self.runner: JobRunner
+        self.ingest: IngestService
         self._server: _Server | None = None
 
     def watched_dirs(self) -> list[Path]:
-        return []
+        return self.ingest.watched_dirs()
 
     def open(self, sock: socket.socket) -> None:
         """Open the store and start the parts; the socket is already bound."""
@@ -114,9 +116,15 @@ class Daemon:
         requeued = self.runner.recover()
         if requeued:
             log.info("queued %s interrupted job(s) again", len(requeued))
+        self.ingest = IngestService(self.home, self.config, self.store, self.runner, self.bus)
         self.runner.warm_up()
         self.runner.start()
+        self.ingest.start()
         self.scheduler.start()
+        self.scheduler.aps.add_job(
+            self.ingest.rescan, "interval", seconds=self.config.ingest.rescan_interval_s,
+            id="inbox-rescan", name="inbox rescan",
+        )
         audit.append(self.store, actor="mlopsd", action="daemon.start",
                      subject=str(self.home.root),
                      details={"pid": self.pid, "port": self.port, "version": __version__})
@@ -167,6 +175,7 @@ class Daemon:
         """Stop the parts in reverse order; leave a store that opens cleanly."""
         self.bus.publish("daemon.stopping", pid=self.pid)
         self.scheduler.shutdown()
+        self.ingest.stop()
         self.runner.stop(self.config.daemon.shutdown_grace_s)
         try:
             audit.append(self.store, actor="mlopsd", action="daemon.stop",

@@ -59,7 +59,10 @@ class JobRunner:
     job_logs: Path
     artifacts_root: Path
     workers: int
-    on_finished: Callable[[Job], None] | None = None
+    completions: dict[str, Callable[[Job, Any], Any]] = field(default_factory=dict)
+    """Per kind: turns a worker's result into store state before the job counts as done;
+    what it returns is kept as the job's result, and if it raises the job fails."""
+    finished_hooks: list[Callable[[Job], None]] = field(default_factory=list)
     _ctx: Any = field(init=False)
     _running: dict[int, _Running] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -266,6 +269,13 @@ class JobRunner:
             state, error, result = "cancelled", entry.cancelled_by, None
         elif entry.outcome and entry.outcome[0] == "result":
             state, error, result = "succeeded", None, entry.outcome[1]
+            complete = self.completions.get(job.kind)
+            if complete is not None:
+                try:
+                    result = complete(job, result)
+                except Exception as exc:
+                    log.exception("recording the result of job %s failed", job.id)
+                    state, error, result = "failed", f"recording the result failed: {exc}", None
         elif entry.outcome and entry.outcome[0] == "error":
             state, error, result = "failed", entry.outcome[1], None
         elif self._stopping:
@@ -284,9 +294,9 @@ class JobRunner:
             "job %s (%s) %s%s", job.id, job.kind, state, f": {error}" if error else "",
         )
         self.bus.publish(f"job.{state}", job_id=job.id, kind=job.kind, error=error)
-        if finished and self.on_finished:
+        for hook in self.finished_hooks if finished else []:
             try:
-                self.on_finished(finished)
+                hook(finished)
             except Exception:
                 log.exception("handler for the end of job %s failed", job.id)
 

@@ -31,7 +31,14 @@ def locate(text: str, table: tuple[str | int, ...], key: str | None = None) -> i
                 array_counts[parts] = index
                 current = (*parts, str(index))
             else:
-                current = parts
+                # [dataset.columns.x] after [[dataset]] belongs to the last dataset.
+                resolved: list[str] = []
+                for part in parts:
+                    resolved.append(part)
+                    index = array_counts.get(tuple(p for p in resolved if not p.isdigit()))
+                    if index is not None:
+                        resolved.append(str(index))
+                current = tuple(resolved)
             if key is None and current == want:
                 return lineno
             continue

@@ -109,3 +109,99 @@ class EventOut(BaseModel):
     at: str
     type: str
     data: dict[str, Any]
+
+
+class DatasetOut(BaseModel):
+    name: str
+    created_at: datetime
+    schema_: dict[str, str] | None = Field(default=None, alias="schema")
+    schema_version: int
+    target: str | None
+    time_column: str | None
+    id_column: str | None
+    reference_version: int | None
+    versions: int = 0
+    latest_version: int | None = None
+    rows: int = 0
+    last_committed_at: datetime | None = None
+
+    model_config = {"populate_by_name": True}
+
+
+class DataVersionOut(BaseModel):
+    dataset: str
+    version: int
+    content_hash: str
+    snapshot_sha: str
+    schema_hash: str
+    schema_version: int
+    n_rows: int
+    n_columns: int
+    source_name: str
+    received_at: datetime
+    committed_at: datetime
+    profile: dict[str, Any] | None = None
+
+
+class IngestOut(BaseModel):
+    id: int
+    dataset: str
+    source_name: str
+    outcome: str
+    version: int | None
+    content_hash: str | None
+    size_bytes: int | None
+    received_at: datetime
+    finished_at: datetime
+    job_id: int | None
+    quarantine_path: str | None
+    issues: Any
+    schema_change: Any
+    requeued_at: datetime | None
+
+
+class Upload(BaseModel):
+    dataset: str
+    path: str
+    job_id: int | None = Field(description="the ingest job, unless the file was in flight")
+
+
+class RequeueRequest(BaseModel):
+    file: str = Field(description="the quarantined file's name (as `mlops data quarantine` "
+                      "lists it) or its path")
+
+
+class Requeued(BaseModel):
+    dataset: str
+    path: str
+
+
+class SelectorRequest(BaseModel):
+    selector: str = Field(description="e.g. bikeshare@latest, bikeshare@2..5, "
+                          "bikeshare@last:3, bikeshare@all[2011-03-01..2011-04-01]")
+
+
+class ResolvedSelectorOut(BaseModel):
+    selector: str
+    canonical: str
+    dataset: str
+    versions: list[int]
+    rows: int
+    time_column: str | None
+    start: datetime | None
+    end: datetime | None
+
+
+class AlertOut(BaseModel):
+    id: int
+    rule: str
+    subject: str
+    severity: str
+    state: str
+    message: str
+    detail: Any
+    count: int
+    opened_at: datetime
+    last_seen_at: datetime
+    updated_at: datetime
+    note: str | None

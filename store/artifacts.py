@@ -74,6 +74,43 @@ class ArtifactStore:
             tmp.unlink(missing_ok=True)
             raise
 
+    def tmp_path(self, suffix: str = "") -> Path:
+        """A fresh, unique (empty, created) file in `root/tmp` for a writer to fill, then adopt."""
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self._tmp, prefix="work-", suffix=suffix)
+        os.close(fd)
+        return Path(name)
+
+    def adopt(self, tmp_path: Path) -> str:
+        """Store a file already written in `root/tmp` under its hash, without copying it.
+
+        The file is taken over: renamed into place, or removed when the blob already exists
+        (or when anything fails), so the caller must not use the path afterwards.
+        """
+        tmp = Path(tmp_path)
+        try:
+            if tmp.resolve().parent != self._tmp.resolve():
+                raise ArtifactError(f"{tmp} is not in {self._tmp}: only files there are adopted")
+            digest = hashlib.sha256()
+            with tmp.open("rb") as f:
+                _copy_into(f, digest)
+                # fsync through a read-only descriptor still flushes the file's data on Linux
+                os.fsync(f.fileno())
+            sha = digest.hexdigest()
+            final = self.path(sha)
+            if final.exists():
+                tmp.unlink()
+                return sha
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp, 0o444)
+            tmp.replace(final)
+            _fsync_dir(final.parent)
+            return sha
+        except BaseException:
+            if tmp.resolve().parent == self._tmp.resolve():
+                tmp.unlink(missing_ok=True)
+            raise
+
     def read_bytes(self, sha: str) -> bytes:
         """The blob's bytes, after checking they still hash to `sha`."""
         path = self.path(sha)

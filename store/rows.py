@@ -16,6 +16,11 @@ def from_json(text: str | None) -> Any:
     return None if text is None else orjson.loads(text)
 
 
+def naive_utc(ts: datetime) -> datetime:
+    """What the store keeps: UTC without a zone (a zone-aware value is converted)."""
+    return ts if ts.tzinfo is None else ts.astimezone(UTC).replace(tzinfo=None)
+
+
 def aware(ts: datetime | None) -> datetime | None:
     """Store timestamps are naive UTC; hand them out zone-aware."""
     return None if ts is None else ts.replace(tzinfo=UTC)

@@ -63,3 +63,64 @@ def test_unknown_section(tmp_path: Path) -> None:
 
 def test_missing_file_means_defaults(tmp_path: Path) -> None:
     assert load_config(tmp_path / "absent.toml").daemon.port == 8765
+
+
+DATASETS = """\
+[ingest]
+settle_s = 0.2
+
+[[dataset]]
+name = "bikeshare"
+target = "bikers"
+on_schema_change = "accept"
+
+[dataset.schema]
+temp = "float64"
+
+[dataset.rules]
+max_duplicate_share = 0.05
+
+[dataset.columns.temp]
+min = 0
+max = 1
+
+[[dataset]]
+name = "other"
+
+[dataset.columns.x]
+level = "loud"
+"""
+
+
+def test_datasets_with_nested_tables(tmp_path: Path) -> None:
+    text = DATASETS.replace('level = "loud"', 'level = "error"')
+    config = load_config(write(tmp_path, text))
+    bikes = config.datasets()["bikeshare"]
+    assert bikes.target == "bikers" and bikes.on_schema_change == "accept"
+    assert bikes.schema == {"temp": "float64"}
+    assert bikes.rules.max_duplicate_share == 0.05
+    assert bikes.columns["temp"].min == 0.0 and bikes.columns["temp"].max == 1.0
+    assert config.datasets()["other"].columns["x"].level == "error"
+    assert config.ingest.settle_s == 0.2
+
+
+def test_errors_inside_the_second_dataset_name_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, DATASETS)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert err.value.line == 23
+    assert err.value.key == "dataset.columns.x.level"
+
+
+def test_unknown_key_in_a_nested_table(tmp_path: Path) -> None:
+    path = write(tmp_path, DATASETS.replace("max = 1", "maximum = 1"))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert err.value.line == 17 and err.value.key == "dataset.columns.temp.maximum"
+
+
+def test_bad_dtype_and_missing_name(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r":4: dataset.schema.t: unknown dtype 'float'"):
+        load_config(write(tmp_path, '[[dataset]]\nname = "a"\n[dataset.schema]\nt = "float"\n'))
+    with pytest.raises(ConfigError, match="missing required key 'name'"):
+        load_config(write(tmp_path, '[[dataset]]\ntarget = "y"\n'))

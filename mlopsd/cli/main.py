@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from mlopsd.cli import data_commands
 from mlopsd.cli.output import print_fields, print_json, print_table
 from mlopsd.client import ApiError, Client, MlopsError
 from mlopsd.home import HomeError, init_home, resolve_home
@@ -220,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", type=int)
     p.add_argument("--follow", "-f", action="store_true", help="keep printing until it ends")
     add("kinds", cmd_jobs_kinds, "the kinds of job the daemon runs", jobs_sub)
+
+    data_commands.add_commands(sub, common)
 
     p = add("audit", cmd_audit, "the audit log, newest first")
     p.add_argument("--limit", type=int, default=50)

@@ -1,5 +1,7 @@
 -- Everything the design names beyond jobs and audit: data, runs, registry, serving,
 -- monitoring, alerts, schedules. Repositories per family live in store/<family>.py.
+-- No FOREIGN KEYs: DuckDB refuses ALTER TABLE on a table that others reference, which
+-- would block every later migration; the repositories keep references consistent.
 
 CREATE TABLE datasets (
     name          VARCHAR PRIMARY KEY,
@@ -12,7 +14,7 @@ CREATE TABLE datasets (
 );
 
 CREATE TABLE data_versions (
-    dataset        VARCHAR NOT NULL REFERENCES datasets(name),
+    dataset        VARCHAR NOT NULL,
     version        INTEGER NOT NULL,
     content_hash   VARCHAR NOT NULL,
     snapshot_sha   VARCHAR NOT NULL,
@@ -35,7 +37,7 @@ CREATE TABLE experiments (
 
 CREATE TABLE runs (
     id            VARCHAR PRIMARY KEY,
-    experiment    VARCHAR NOT NULL REFERENCES experiments(name),
+    experiment    VARCHAR NOT NULL,
     state         VARCHAR NOT NULL CHECK (state IN ('running', 'finished', 'failed', 'killed')),
     started_at    TIMESTAMP NOT NULL,
     ended_at      TIMESTAMP,
@@ -72,7 +74,7 @@ CREATE TABLE models (
     description VARCHAR
 );
 CREATE TABLE model_versions (
-    model          VARCHAR NOT NULL REFERENCES models(name),
+    model          VARCHAR NOT NULL,
     version        VARCHAR NOT NULL,
     created_at     TIMESTAMP NOT NULL,
     artifact_sha   VARCHAR NOT NULL,

@@ -1,0 +1,124 @@
+"""The dropped file itself: what it is, its content hash, its decompressed bytes, and whether
+it changed while it was being read.
+
+The daemon owns the file (it moves it away afterwards), so nothing here moves or deletes it,
+and nothing follows a symlink: a link could point anywhere on the machine.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import stat
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobs.ingest.issues import Rejected, issue
+
+CHUNK = 1 << 20
+
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".ndjson": "ndjson",
+           ".jsonl": "ndjson"}
+COMPRESSIONS = {".gz": "gzip", ".zst": "zstd"}
+
+
+class Changed(Exception):
+    """The file was replaced or rewritten while it was read: the daemon reads it again later."""
+
+
+@dataclass(frozen=True)
+class Source:
+    path: Path
+    format: str | None
+    compression: str | None
+    size: int
+    stamp: tuple[int, int, int, int]
+    """(device, inode, size, mtime_ns) when first seen: any change means it was replaced."""
+
+
+def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def detect(name: str) -> tuple[str | None, str | None]:
+    """(format, compression) from the file name; format None when it is not one we read."""
+    lower = name.lower()
+    compression = None
+    for ext, kind in COMPRESSIONS.items():
+        if lower.endswith(ext):
+            compression, lower = kind, lower[: -len(ext)]
+    return FORMATS.get(os.path.splitext(lower)[1]), compression
+
+
+def inspect(path: Path) -> Source:
+    """The file as it is now; Rejected for a symlink or anything but a regular file."""
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        raise Rejected(issue(
+            "symlink", f"{path.name} is a symbolic link; symlinks are not followed "
+            "(drop the file itself into the inbox)"))
+    if not stat.S_ISREG(st.st_mode):
+        raise Rejected(issue("not_a_file", f"{path.name} is not a regular file"))
+    fmt, compression = detect(path.name)
+    return Source(path, fmt, compression, st.st_size, _stamp(st))
+
+
+def _open(source: Source) -> int:
+    fd = os.open(source.path, os.O_RDONLY | os.O_NOFOLLOW)
+    if _stamp(os.fstat(fd))[:2] != source.stamp[:2]:
+        os.close(fd)
+        raise Changed(source.path.name)
+    return fd
+
+
+def sha256(source: Source) -> str:
+    digest = hashlib.sha256()
+    with os.fdopen(_open(source), "rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def unchanged(source: Source) -> bool:
+    """Whether the path still holds the very file first seen (FileNotFoundError if gone)."""
+    return _stamp(os.lstat(source.path)) == source.stamp
+
+
+def decompress(source: Source, dest: Path) -> int:
+    """Stream the decompressed bytes into `dest` (bounded memory); returns their size."""
+    try:
+        with os.fdopen(_open(source), "rb") as raw, dest.open("wb") as out:
+            if source.compression == "gzip":
+                with gzip.GzipFile(fileobj=raw) as stream:
+                    shutil.copyfileobj(stream, out, CHUNK)
+            else:
+                import zstandard
+
+                reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+                with reader:
+                    shutil.copyfileobj(reader, out, CHUNK)
+                if raw.read(1):
+                    raise ValueError("data after the end of the last zstd frame")
+            return out.tell()
+    except (OSError, EOFError, zlib.error, ValueError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise Rejected(_decompress_issue(source, exc)) from exc
+    except Exception as exc:  # zstandard.ZstdError, imported lazily
+        if type(exc).__name__ != "ZstdError":
+            raise
+        raise Rejected(_decompress_issue(source, exc)) from exc
+
+
+def _decompress_issue(source: Source, exc: BaseException) -> dict:
+    reason = str(exc) or type(exc).__name__
+    if isinstance(exc, EOFError):
+        reason = "the compressed stream ends early (the file is truncated)"
+    return issue(
+        "decompress",
+        f"{source.path.name} could not be decompressed as {source.compression}: {reason}",
+        rule={"compression": source.compression},
+    )

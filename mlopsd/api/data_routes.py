@@ -1,0 +1,200 @@
+"""Datasets, data versions, drops (upload), quarantine, selectors, artifacts, alerts."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import FileResponse
+
+from mlopsd.api.errors import ApiError
+from mlopsd.api.job_routes import actor_of
+from mlopsd.config import DATASET_NAME
+from mlopsd.selectors import SelectorError, resolve
+from mlopsd.watcher import is_temp_name
+from mlopsd.wire import (
+    AlertOut,
+    DatasetOut,
+    DataVersionOut,
+    IngestOut,
+    JobOut,
+    Requeued,
+    RequeueRequest,
+    ResolvedSelectorOut,
+    SelectorRequest,
+    Upload,
+)
+from store import alerts
+from store import data as data_repo
+from store.artifacts import ArtifactStore
+from store.errors import ArtifactError
+
+router = APIRouter(prefix="/api/v1", tags=["data"])
+
+MAX_NAME_BYTES = 200
+
+
+def _dataset_out(summary: data_repo.DatasetSummary) -> DatasetOut:
+    d = summary.dataset
+    return DatasetOut(
+        name=d.name, created_at=d.created_at, schema=d.schema, schema_version=d.schema_version,
+        target=d.target, time_column=d.time_column, id_column=d.id_column,
+        reference_version=d.reference_version, versions=summary.versions,
+        latest_version=summary.latest_version, rows=summary.rows,
+        last_committed_at=summary.last_committed_at,
+    )
+
+
+@router.get("/datasets", response_model=list[DatasetOut], summary="Datasets")
+def list_datasets(request: Request) -> list[DatasetOut]:
+    return [_dataset_out(s) for s in data_repo.list_datasets(request.app.state.daemon.store)]
+
+
+@router.get("/datasets/{name}", response_model=DatasetOut, summary="One dataset")
+def get_dataset(request: Request, name: str) -> DatasetOut:
+    store = request.app.state.daemon.store
+    data_repo.get_dataset(store, name)
+    summary = next(s for s in data_repo.list_datasets(store) if s.dataset.name == name)
+    return _dataset_out(summary)
+
+
+@router.get("/datasets/{name}/versions", response_model=list[DataVersionOut],
+            summary="A dataset's data versions, oldest first")
+def list_versions(request: Request, name: str) -> list[DataVersionOut]:
+    store = request.app.state.daemon.store
+    data_repo.get_dataset(store, name)
+    return [DataVersionOut.model_validate(v, from_attributes=True)
+            for v in data_repo.list_versions(store, name)]
+
+
+@router.get("/datasets/{name}/versions/{version}", response_model=DataVersionOut,
+            summary="One data version with its per-column profile")
+def get_version(request: Request, name: str, version: int) -> DataVersionOut:
+    v = data_repo.get_version(request.app.state.daemon.store, name, version)
+    return DataVersionOut.model_validate(v, from_attributes=True)
+
+
+@router.get("/ingests", response_model=list[IngestOut], summary="What became of dropped files")
+def list_ingests(
+    request: Request,
+    dataset: str | None = None,
+    outcome: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> list[IngestOut]:
+    if outcome is not None and outcome not in data_repo.INGEST_OUTCOMES:
+        raise ApiError(422, f"unknown outcome {outcome!r} (one of "
+                       f"{', '.join(data_repo.INGEST_OUTCOMES)})", field="outcome")
+    rows = data_repo.list_ingests(request.app.state.daemon.store, dataset=dataset,
+                                  outcome=outcome, limit=limit)
+    return [IngestOut.model_validate(i, from_attributes=True) for i in rows]
+
+
+@router.post(
+    "/datasets/{name}/files", response_model=Upload, status_code=202,
+    summary="Drop a file into a dataset's inbox (the body is the file's bytes)",
+    description="Written to a temp name, fsynced and renamed in: the same path as a file "
+    "dropped into HOME/inbox/NAME/. The ingest job is queued at once.",
+)
+async def upload(
+    request: Request, name: str, filename: Annotated[str, Query(description="the file's name")]
+) -> Upload:
+    daemon = request.app.state.daemon
+    if "/" in filename or "\x00" in filename or filename in ("", ".", "..") or is_temp_name(
+        filename
+    ) or len(filename.encode()) > MAX_NAME_BYTES:
+        raise ApiError(422, f"{filename!r} is not a usable file name (no '/', not hidden or "
+                       "a temp name, at most 200 bytes)", field="filename")
+    if not DATASET_NAME.match(name):
+        raise ApiError(422, f"{name!r} is not a valid dataset name", field="name")
+    folder: Path = daemon.home.inbox / name
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / filename
+    if final.exists() or final.is_symlink():
+        raise ApiError(409, f"{final} already exists and is waiting to be ingested",
+                       field="filename")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            async for chunk in request.stream():
+                out.write(chunk)
+            out.flush()
+            await run_in_threadpool(os.fsync, out.fileno())
+        os.link(tmp, final)  # fails if the name was taken meanwhile, unlike rename
+    except FileExistsError:
+        raise ApiError(409, f"{final} already exists", field="filename") from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    job = await run_in_threadpool(daemon.ingest.file_ready, final, actor=actor_of(request))
+    return Upload(dataset=name, path=str(final), job_id=job.id if job else None)
+
+
+@router.get("/quarantine", response_model=list[IngestOut],
+            summary="Rejected files still in quarantine, with their reasons")
+def quarantine(request: Request, dataset: str | None = None) -> list[IngestOut]:
+    rows = data_repo.quarantined(request.app.state.daemon.store, dataset)
+    return [IngestOut.model_validate(i, from_attributes=True) for i in rows]
+
+
+@router.post("/quarantine/requeue", response_model=Requeued, status_code=202,
+             summary="Put a quarantined file back into its inbox to be ingested again")
+def requeue(request: Request, body: RequeueRequest) -> Requeued:
+    daemon = request.app.state.daemon
+    back = daemon.ingest.requeue(body.file, actor=actor_of(request))
+    return Requeued(dataset=back.parent.name, path=str(back))
+
+
+def _resolve(request: Request, text: str):
+    try:
+        return resolve(request.app.state.daemon.store, text)
+    except SelectorError as exc:
+        raise ApiError(422, str(exc), field="selector") from None
+
+
+@router.post("/selectors/resolve", response_model=ResolvedSelectorOut,
+             summary="Which exact data versions a selector names now")
+def resolve_selector(request: Request, body: SelectorRequest) -> ResolvedSelectorOut:
+    r = _resolve(request, body.selector)
+    return ResolvedSelectorOut(
+        selector=body.selector, canonical=r.canonical, dataset=r.dataset,
+        versions=[v.version for v in r.versions], rows=sum(v.n_rows for v in r.versions),
+        time_column=r.time_column, start=r.start, end=r.end,
+    )
+
+
+@router.post("/materialise", response_model=JobOut, status_code=202,
+             summary="Queue a job writing the selector's rows to one Parquet artifact")
+def materialise(request: Request, body: SelectorRequest) -> JobOut:
+    r = _resolve(request, body.selector)
+    job = request.app.state.daemon.runner.submit("materialise", r.job_params(),
+                                                 actor=actor_of(request))
+    return JobOut.model_validate(job, from_attributes=True)
+
+
+@router.get("/artifacts/{sha}", summary="Download an artifact (its hash is checked first)",
+            response_class=FileResponse)
+def artifact(request: Request, sha: str) -> FileResponse:
+    store = ArtifactStore(request.app.state.daemon.home.artifacts)
+    try:
+        path = store.verify(sha)
+    except ArtifactError as exc:
+        status = 404 if "missing" in str(exc) or "not a sha256" in str(exc) else 500
+        raise ApiError(status, str(exc), field="sha") from None
+    return FileResponse(path, media_type="application/octet-stream",
+                        headers={"X-Content-SHA256": sha})
+
+
+@router.get("/alerts", response_model=list[AlertOut], summary="Alerts, most recent first")
+def list_alerts(
+    request: Request,
+    state: Annotated[str | None, Query(description="open, acknowledged, resolved, "
+                                       "or active (not resolved)")] = None,
+    rule: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> list[AlertOut]:
+    rows = alerts.list_alerts(request.app.state.daemon.store, state=state, rule=rule,
+                              limit=limit)
+    return [AlertOut.model_validate(a, from_attributes=True) for a in rows]

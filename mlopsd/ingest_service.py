@@ -1,0 +1,396 @@
+"""File-drop ingestion, the daemon's side: from "a file is complete" to a committed data
+version, a duplicate record, or a quarantined file with its reason.
+
+The worker (`jobs.ingest`) reads, validates, profiles and snapshots; this module decides
+which dataset a file belongs to, what the worker is told (schema, rules, the reference
+profile, the hashes already stored), and afterwards writes the outcome in one store
+transaction and only then moves the original. A crash between the two leaves the file in
+the inbox; its next ingest finds the content already stored and records a duplicate, so a
+file is never lost and never stored twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from mlopsd.config import DATASET_NAME, Config, DatasetConfig
+from mlopsd.events import EventBus
+from mlopsd.file_moves import (
+    move_into,
+    quarantine_file,
+    reason_path_of,
+    remove_orphan_reasons,
+)
+from mlopsd.home import Home
+from mlopsd.runner import JobRunner
+from mlopsd.watcher import FileIdentity, InboxWatcher
+from store import alerts, audit
+from store import data as data_repo
+from store import jobs as job_repo
+from store.db import Store
+from store.errors import NotFound
+from store.jobs import Job
+
+log = logging.getLogger("mlops.ingest")
+
+
+@dataclass
+class _InFlight:
+    identity: FileIdentity
+    job_id: int
+    recheck: bool = False
+
+
+class IngestService:
+    def __init__(
+        self, home: Home, config: Config, store: Store, runner: JobRunner, bus: EventBus
+    ) -> None:
+        self.home, self.config, self.store, self.runner, self.bus = (
+            home, config, store, runner, bus)
+        self.declared = config.datasets()
+        self._lock = threading.Lock()
+        self._in_flight: dict[Path, _InFlight] = {}
+        self._failures: dict[FileIdentity, int] = {}
+        self.watcher = InboxWatcher(
+            home.inbox, self.file_ready, settle_s=config.ingest.settle_s,
+            polling=config.ingest.polling,
+        )
+        runner.completions["ingest"] = self._complete
+        runner.finished_hooks.append(self._finished)
+
+    # --- start-up ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        for ds in self.declared.values():
+            self._ensure(ds.name)
+            (self.home.inbox / ds.name).mkdir(parents=True, exist_ok=True)
+        removed = remove_orphan_reasons(self.home.quarantine)
+        if removed:
+            log.info("removed %s quarantine reason(s) whose file never arrived", removed)
+        # Ingests queued before a crash run again; the scan must not queue them twice.
+        for job in job_repo.list_jobs(self.store, state="queued", kind="ingest", limit=10_000):
+            identity = _identity_from(job.params)
+            if identity is not None:
+                self._in_flight[identity.path] = _InFlight(identity, job.id)
+        self.watcher.start()
+        found = self.watcher.scan()
+        if found:
+            log.info("found %s file(s) in the inboxes at start-up", found)
+
+    def stop(self) -> None:
+        self.watcher.stop()
+
+    def rescan(self) -> None:
+        self.watcher.scan()
+
+    def watched_dirs(self) -> list[Path]:
+        return [self.home.inbox] if self.watcher.mode != "stopped" else []
+
+    # --- a file is complete -------------------------------------------------------------
+
+    def file_ready(self, path: Path, *, actor: str = "watcher") -> Job | None:
+        """Queue an ingest of `path` unless the same version of it is already in flight."""
+        identity = FileIdentity.of(path)
+        if identity is None:
+            return None
+        dataset = path.parent.name
+        with self._lock:
+            current = self._in_flight.get(path)
+            if current is not None:
+                if current.identity != identity:
+                    current.recheck = True
+                return None
+            params = self._params(dataset, path, identity)
+            if params is None:
+                return None
+            job = self.runner.submit("ingest", params, actor=actor)
+            self._in_flight[path] = _InFlight(identity, job.id)
+        self.bus.publish("ingest.queued", dataset=dataset, file=path.name, job_id=job.id)
+        return job
+
+    def _params(self, dataset: str, path: Path, identity: FileIdentity) -> dict[str, Any] | None:
+        if not DATASET_NAME.match(dataset):
+            self._reject_without_job(path, dataset, "bad_dataset_name",
+                                     f"{dataset!r} is not a valid dataset name (letters, digits, "
+                                     "'_', '.', '-'; starting with a letter or digit)")
+            return None
+        ds_row = data_repo.find_dataset(self.store, dataset)
+        if ds_row is None:
+            if not self.config.ingest.auto_create:
+                self._reject_without_job(
+                    path, dataset, "unknown_dataset",
+                    f"no dataset {dataset!r} is declared in mlops.toml and auto_create is off")
+                return None
+            ds_row = self._ensure(dataset)
+            self.bus.publish("dataset.created", dataset=dataset, by="first drop")
+        reference = self._reference(ds_row)
+        return {
+            "dataset": dataset,
+            "path": str(path),
+            "identity": {"size": identity.size, "mtime_ns": identity.mtime_ns,
+                         "inode": identity.inode},
+            "received_at": datetime.now(UTC).isoformat(),
+            "spec": self._spec(ds_row),
+            "reference": reference,
+            "known_hashes": data_repo.known_hashes(self.store, dataset),
+        }
+
+    def _ensure(self, name: str) -> data_repo.Dataset:
+        ds = self.declared.get(name) or DatasetConfig(name=name)
+        declared = bool(ds.schema) or any(c.dtype for c in ds.columns.values())
+        return data_repo.ensure_dataset(
+            self.store, name, target=ds.target, time_column=ds.time_column,
+            id_column=ds.id_column, schema_declared=declared, config=dataclasses.asdict(ds),
+        )
+
+    def _spec(self, ds_row: data_repo.Dataset) -> dict[str, Any]:
+        ds = self.declared.get(ds_row.name) or DatasetConfig(name=ds_row.name)
+        declared = dict(ds.schema or {})
+        declared.update({c: r.dtype for c, r in ds.columns.items() if r.dtype})
+        if ds_row.schema is not None:
+            schema: dict[str, str] | None = {**ds_row.schema, **declared}
+        else:
+            schema = declared or None
+        return {
+            "schema": schema,
+            "schema_declared": bool(declared),
+            "target": ds.target,
+            "time_column": ds.time_column,
+            "id_column": ds.id_column,
+            "delimiter": ds.delimiter,
+            "on_schema_change": ds.on_schema_change,
+            "rules": dataclasses.asdict(ds.rules),
+            "columns": {
+                c: {k: v for k, v in dataclasses.asdict(r).items() if v is not None}
+                for c, r in ds.columns.items()
+            },
+        }
+
+    def _reference(self, ds_row: data_repo.Dataset) -> dict[str, Any] | None:
+        if ds_row.reference_version is None:
+            return None
+        version = data_repo.get_version(self.store, ds_row.name, ds_row.reference_version)
+        columns = {}
+        for name, p in (version.profile or {}).items():
+            categories = p.get("categories")
+            columns[name] = {
+                "dtype": p.get("dtype"),
+                "min": p.get("min"),
+                "max": p.get("max"),
+                "null_share": p.get("null_share"),
+                "categories": sorted(categories) if isinstance(categories, dict) else None,
+            }
+        return {"version": version.version, "columns": columns}
+
+    # --- the worker is done ---------------------------------------------------------------
+
+    def _complete(self, job: Job, result: dict[str, Any]) -> dict[str, Any]:
+        path = Path(job.params["path"])
+        dataset = job.params["dataset"]
+        received_at = datetime.fromisoformat(job.params["received_at"])
+        outcome = result["outcome"]
+        summary: dict[str, Any] = {"dataset": dataset, "file": path.name, "outcome": outcome}
+        if outcome == "accepted":
+            commit = data_repo.commit_version(self.store, dataset, data_repo.NewVersion(
+                content_hash=result["content_hash"], snapshot_sha=result["snapshot_sha"],
+                schema=result["schema"], schema_hash=result["schema_hash"],
+                n_rows=result["n_rows"], n_columns=result["n_columns"], source_name=path.name,
+                size_bytes=result["size"], received_at=received_at,
+                profile=result["profile"], issues=result.get("warnings") or [],
+                schema_change=result.get("schema_change"), job_id=job.id,
+            ))
+            done = self._move_done(path, dataset)
+            if commit.version is not None:
+                summary.update(version=commit.version.version, rows=commit.version.n_rows,
+                               done_as=str(done) if done else None)
+                self.bus.publish("ingest.committed", dataset=dataset, file=path.name,
+                                 version=commit.version.version, rows=commit.version.n_rows)
+                if commit.schema_version_changed:
+                    self._schema_changed(dataset, path.name, result.get("schema_change"),
+                                         accepted=True)
+                if result.get("warnings"):
+                    self._quality_alert(dataset, path.name, commit.version.version,
+                                        result["warnings"])
+            else:
+                summary.update(outcome="duplicate", duplicate_of=commit.duplicate_of)
+                self.bus.publish("ingest.duplicate", dataset=dataset, file=path.name,
+                                 duplicate_of=commit.duplicate_of)
+        elif outcome == "duplicate":
+            data_repo.record_ingest(
+                self.store, dataset, path.name, "duplicate", received_at=received_at,
+                content_hash=result["content_hash"], size_bytes=result.get("size"),
+                job_id=job.id, version=result["duplicate_of"],
+            )
+            self._move_done(path, dataset)
+            summary["duplicate_of"] = result["duplicate_of"]
+            self.bus.publish("ingest.duplicate", dataset=dataset, file=path.name,
+                             duplicate_of=result["duplicate_of"])
+        elif outcome == "rejected":
+            where = self._quarantine(path, dataset, job.id, result, received_at)
+            summary.update(quarantined_as=str(where) if where else None,
+                           errors=[e["message"] for e in result.get("errors", [])][:5])
+        elif outcome == "vanished":
+            data_repo.record_ingest(self.store, dataset, path.name, "vanished",
+                                    received_at=received_at, job_id=job.id,
+                                    issues=result.get("errors"))
+            self.bus.publish("ingest.vanished", dataset=dataset, file=path.name)
+        elif outcome == "changed":
+            self.bus.publish("ingest.changed", dataset=dataset, file=path.name)
+        return summary
+
+    def _finished(self, job: Job) -> None:
+        if job.kind != "ingest":
+            return
+        path = Path(job.params["path"])
+        with self._lock:
+            entry = self._in_flight.pop(path, None)
+        failed = job.state in ("failed", "cancelled")
+        identity = _identity_from(job.params)
+        if failed and identity is not None and FileIdentity.of(path) == identity:
+            attempts = self._failures.get(identity, 0) + 1
+            self._failures[identity] = attempts
+            if job.state == "cancelled" or attempts >= self.config.ingest.max_attempts:
+                self._failures.pop(identity, None)
+                self._quarantine(path, job.params["dataset"], job.id, {
+                    "outcome": "rejected",
+                    "errors": [{"check": "ingest_failed", "column": None, "rows": [],
+                                "values": [], "rule": {"max_attempts":
+                                                       self.config.ingest.max_attempts},
+                                "message": f"the ingest job failed {attempts} time(s); "
+                                           f"last: {job.error}"}],
+                }, datetime.fromisoformat(job.params["received_at"]))
+                return
+        changed = job.result and job.result.get("outcome") == "changed"
+        if (failed or changed or (entry and entry.recheck)) and path.exists():
+            self.watcher.touch(path)
+
+    # --- outcomes ------------------------------------------------------------------------
+
+    def _move_done(self, path: Path, dataset: str) -> Path | None:
+        try:
+            return move_into(path, self.home.inbox / dataset / ".done")
+        except FileNotFoundError:
+            return None
+
+    def _quarantine(self, path: Path, dataset: str, job_id: int | None,
+                    result: dict[str, Any], received_at: datetime) -> Path | None:
+        errors = result.get("errors") or []
+        reason = {
+            "file": path.name,
+            "dataset": dataset,
+            "quarantined_at": datetime.now(UTC).isoformat(),
+            "received_at": received_at.isoformat(),
+            "size": result.get("size"),
+            "content_hash": result.get("content_hash"),
+            "job_id": job_id,
+            "errors": errors,
+            "warnings": result.get("warnings") or [],
+            "schema_change": result.get("schema_change"),
+            "retry": "fix the cause (the file, or the dataset's config and restart), then "
+                     "`mlops data requeue <quarantined file name>`",
+        }
+        try:
+            where = quarantine_file(path, self.home.quarantine / dataset,
+                                    orjson.dumps(reason, option=orjson.OPT_INDENT_2))
+        except FileNotFoundError:
+            where = None
+        data_repo.record_ingest(
+            self.store, dataset, path.name, "rejected", received_at=received_at,
+            content_hash=result.get("content_hash"), size_bytes=result.get("size"),
+            job_id=job_id, quarantine_path=str(where) if where else None, issues=errors,
+            schema_change=result.get("schema_change"),
+        )
+        first = errors[0]["message"] if errors else "rejected"
+        self._alert("quarantined_file", dataset, "warning",
+                    f"{path.name} was quarantined: {first}",
+                    {"file": path.name, "quarantined_as": str(where), "errors": errors[:10]})
+        self.bus.publish("ingest.quarantined", dataset=dataset, file=path.name,
+                         quarantined_as=str(where), reason=first)
+        if result.get("schema_change"):
+            self._schema_changed(dataset, path.name, result["schema_change"], accepted=False)
+        log.warning("%s/%s quarantined: %s", dataset, path.name, first)
+        return where
+
+    def _reject_without_job(self, path: Path, dataset: str, check: str, message: str) -> None:
+        issue = {"check": check, "column": None, "rows": [], "values": [], "rule": {},
+                 "message": message}
+        safe = dataset if DATASET_NAME.match(dataset) else "_invalid"
+        self._quarantine(path, safe, None, {"errors": [issue]}, datetime.now(UTC))
+
+    def _schema_changed(self, dataset: str, file: str, change: Any, *, accepted: bool) -> None:
+        self.bus.publish("dataset.schema_changed", dataset=dataset, file=file, change=change,
+                         accepted=accepted)
+        audit.append(self.store, actor="mlopsd:ingest", action="dataset.schema_change",
+                     subject=f"dataset:{dataset}",
+                     reason="accepted as a new schema version" if accepted else "quarantined",
+                     details={"file": file, "change": change})
+        self._alert("schema_change", dataset, "warning",
+                    f"schema change in {file}: {_describe_change(change)}"
+                    + (" (accepted as a new schema version)" if accepted else " (quarantined)"),
+                    {"file": file, "change": change, "accepted": accepted})
+
+    def _quality_alert(self, dataset: str, file: str, version: int,
+                       warnings: list[dict[str, Any]]) -> None:
+        self._alert("data_quality", dataset, "warning",
+                    f"{dataset}@{version} ({file}): {len(warnings)} data quality warning(s); "
+                    f"first: {warnings[0]['message']}",
+                    {"file": file, "version": version, "warnings": warnings[:20]})
+
+    def _alert(self, rule: str, dataset: str, severity: str, message: str, detail: Any) -> None:
+        alert, new = alerts.raise_alert(self.store, rule=rule, subject=f"dataset:{dataset}",
+                                        severity=severity, message=message, detail=detail)
+        self.bus.publish("alert.raised", alert_id=alert.id, rule=rule,
+                         subject=alert.subject, count=alert.count, new=new, message=message)
+
+    # --- requests from clients ---------------------------------------------------------------
+
+    def requeue(self, name: str, *, actor: str) -> Path:
+        """Put a quarantined file back into its inbox, under its original name."""
+        for ingest in data_repo.quarantined(self.store):
+            q = Path(ingest.quarantine_path or "")
+            if name in (q.name, str(q), f"{ingest.dataset}/{q.name}"):
+                break
+        else:
+            raise NotFound(f"no quarantined file named {name!r}; `mlops data quarantine` "
+                           "lists them")
+        if not q.exists() and not q.is_symlink():
+            raise NotFound(f"{q} is recorded as quarantined but is no longer there")
+        back = move_into(q, self.home.inbox / ingest.dataset, ingest.source_name)
+        data_repo.mark_requeued(self.store, ingest.id)
+        reason_path_of(q).unlink(missing_ok=True)
+        audit.append(self.store, actor=actor, action="data.requeue",
+                     subject=f"dataset:{ingest.dataset}", details={"file": q.name,
+                                                                   "back_as": back.name})
+        self.bus.publish("ingest.requeued", dataset=ingest.dataset, file=back.name)
+        self.watcher.touch(back)
+        return back
+
+
+def _identity_from(params: dict[str, Any]) -> FileIdentity | None:
+    try:
+        i = params["identity"]
+        return FileIdentity(Path(params["path"]), i["size"], i["mtime_ns"], i["inode"])
+    except (KeyError, TypeError):
+        return None
+
+
+def _describe_change(change: Any) -> str:
+    if not isinstance(change, dict):
+        return "columns differ"
+    parts = []
+    if change.get("added"):
+        parts.append("added " + ", ".join(change["added"]))
+    if change.get("removed"):
+        parts.append("removed " + ", ".join(change["removed"]))
+    if change.get("retyped"):
+        parts.append("retyped " + ", ".join(f"{c} {a}->{b}"
+                                            for c, (a, b) in change["retyped"].items()))
+    return "; ".join(parts) or "columns differ"

@@ -1,0 +1,234 @@
+"""The inbox watcher: tells when a dropped file is complete, once per version of the file.
+
+A file counts when it is closed after writing (inotify's close event) or renamed in. A file
+that only appears (moved in from another file system, or seen by the polling observer,
+which has no close events) counts once its size and mtime have held still for `settle_s`.
+Temp names are ignored until renamed. Duplicate events are harmless: the ingest service
+drops a file it already has in flight. inotify can drop events under load, so `scan()`
+(at start-up and on a schedule) finds whatever the events missed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from watchdog.events import (
+    DirCreatedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+log = logging.getLogger("mlops.watcher")
+
+
+def is_temp_name(name: str) -> bool:
+    """Names a writer uses while a file is incomplete: never ingested until renamed."""
+    return (
+        name.startswith((".", "~"))
+        or name.endswith((".tmp", ".part", ".crdownload", "~"))
+        or name.endswith(".reason.json")
+    )
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """What makes a dropped file "the same file": a rewrite changes it."""
+
+    path: Path
+    size: int
+    mtime_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileIdentity | None:
+        try:
+            st = path.lstat()
+        except OSError:
+            return None
+        return cls(path, st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@dataclass
+class _Pending:
+    identity: FileIdentity | None
+    since: float
+
+
+class InboxWatcher:
+    def __init__(
+        self,
+        root: Path,
+        on_ready: Callable[[Path], None],
+        *,
+        settle_s: float = 0.5,
+        polling: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.root = root
+        self._on_ready = on_ready
+        self._settle_s = settle_s
+        self._clock = clock
+        self._pending: dict[Path, _Pending] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._observer: BaseObserver | None = None
+        self._polling = polling
+        self._settler: threading.Thread | None = None
+        self.mode = "stopped"
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        handler = _Handler(self)
+        observer: BaseObserver
+        if self._polling:
+            observer, self.mode = PollingObserver(timeout=1.0), "polling"
+        else:
+            observer, self.mode = Observer(), "inotify"
+        try:
+            observer.schedule(handler, str(self.root), recursive=True)
+            observer.start()
+        except OSError as exc:
+            # inotify limits reached, or a file system without inotify: poll instead.
+            log.warning("inotify unavailable (%s); watching %s by polling", exc, self.root)
+            observer, self.mode = PollingObserver(timeout=1.0), "polling"
+            observer.schedule(handler, str(self.root), recursive=True)
+            observer.start()
+        self._observer = observer
+        self._settler = threading.Thread(target=self._settle_loop, name="inbox-settle",
+                                         daemon=True)
+        self._settler.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+        if self._settler is not None:
+            self._settler.join(timeout=5)
+        self.mode = "stopped"
+
+    # --- what counts ----------------------------------------------------------------------
+
+    def candidate(self, path: Path) -> bool:
+        """A file directly inside inbox/<dataset>/, not hidden, not a temp name."""
+        try:
+            relative = path.relative_to(self.root)
+        except ValueError:
+            return False
+        parts = relative.parts
+        return len(parts) == 2 and not parts[0].startswith(".") and not is_temp_name(parts[1])
+
+    def scan(self) -> int:
+        """Look at every file in the inboxes; each settles before it counts. Returns how many
+        were looked at."""
+        seen = 0
+        try:
+            folders = [p for p in self.root.iterdir() if p.is_dir() and not p.is_symlink()]
+        except OSError:
+            return 0
+        for folder in folders:
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                path = Path(entry.path)
+                if self.candidate(path) and not entry.is_dir(follow_symlinks=False):
+                    self.touch(path)
+                    seen += 1
+        return seen
+
+    def ready(self, path: Path) -> None:
+        with self._lock:
+            self._pending.pop(path, None)
+        if self.candidate(path) and (path.exists() or path.is_symlink()):
+            self._on_ready(path)
+
+    def touch(self, path: Path) -> None:
+        """Something happened to `path`: it counts once it holds still for settle_s."""
+        with self._lock:
+            self._pending[path] = _Pending(None, self._clock())
+
+    def forget(self, path: Path) -> None:
+        with self._lock:
+            self._pending.pop(path, None)
+
+    def _settle_loop(self) -> None:
+        interval = min(0.1, max(self._settle_s / 4, 0.01))
+        while not self._stop.wait(interval):
+            self.settle()
+
+    def settle(self) -> None:
+        now = self._clock()
+        due: list[Path] = []
+        with self._lock:
+            for path, pending in list(self._pending.items()):
+                if now - pending.since < self._settle_s:
+                    continue
+                identity = FileIdentity.of(path)
+                if identity is None:
+                    del self._pending[path]
+                elif identity == pending.identity:
+                    del self._pending[path]
+                    due.append(path)
+                else:
+                    self._pending[path] = _Pending(identity, now)
+        for path in due:
+            try:
+                self._on_ready(path)
+            except Exception:
+                log.exception("handling %s failed", path)
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, watcher: InboxWatcher) -> None:
+        self.w = watcher
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        try:
+            self._dispatch(event)
+        except Exception:
+            log.exception("watcher event %s failed", event)
+
+    def _dispatch(self, event: FileSystemEvent) -> None:
+        w = self.w
+        if isinstance(event, DirCreatedEvent | DirMovedEvent):
+            # A whole folder moved or created in inbox/: whatever is inside it counts too.
+            target = Path(os.fsdecode(getattr(event, "dest_path", "") or event.src_path))
+            if target.parent == w.root:
+                for entry in target.iterdir() if target.is_dir() else []:
+                    if w.candidate(entry):
+                        w.touch(entry)
+            return
+        if isinstance(event, FileMovedEvent):
+            w.forget(Path(os.fsdecode(event.src_path)))
+            dest = Path(os.fsdecode(event.dest_path))
+            if w.candidate(dest):
+                w.ready(dest)
+            return
+        path = Path(os.fsdecode(event.src_path))
+        if not w.candidate(path):
+            return
+        if isinstance(event, FileClosedEvent):
+            w.ready(path)
+        elif isinstance(event, FileCreatedEvent | FileModifiedEvent):
+            w.touch(path)
+        elif isinstance(event, FileDeletedEvent):
+            w.forget(path)

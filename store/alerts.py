@@ -1,0 +1,83 @@
+"""Alerts: one open alert per rule and subject; a repeat raises its count, not a new row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from store.db import Store, utcnow
+from store.rows import aware, from_json, to_json
+
+SEVERITIES = ("info", "warning", "critical")
+_COLUMNS = (
+    "id, rule, subject, severity, state, message, detail, count, opened_at, last_seen_at, "
+    "updated_at, note"
+)
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: int
+    rule: str
+    subject: str
+    severity: str
+    state: str
+    message: str
+    detail: Any
+    count: int
+    opened_at: datetime
+    last_seen_at: datetime
+    updated_at: datetime
+    note: str | None
+
+
+def _alert(row: tuple) -> Alert:
+    return Alert(row[0], row[1], row[2], row[3], row[4], row[5], from_json(row[6]), row[7],
+                 aware(row[8]), aware(row[9]), aware(row[10]), row[11])
+
+
+def raise_alert(
+    store: Store, *, rule: str, subject: str, severity: str, message: str, detail: Any = None
+) -> tuple[Alert, bool]:
+    """Open an alert, or count a repeat of the one still open; returns (alert, is_new)."""
+    if severity not in SEVERITIES:
+        raise ValueError(f"severity must be one of {SEVERITIES}")
+    now = utcnow()
+    with store.transaction() as cur:
+        row = cur.execute(
+            f"UPDATE alerts SET count = count + 1, last_seen_at = ?, updated_at = ?, message = ?, "
+            f"detail = ?, severity = ? WHERE rule = ? AND subject = ? AND state <> 'resolved' "
+            f"RETURNING {_COLUMNS}",
+            [now, now, message, to_json(detail), severity, rule, subject],
+        ).fetchone()
+        if row is not None:
+            return _alert(row), False
+        row = cur.execute(
+            f"INSERT INTO alerts (rule, subject, severity, state, message, detail, opened_at, "
+            f"last_seen_at, updated_at) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?) "
+            f"RETURNING {_COLUMNS}",
+            [rule, subject, severity, message, to_json(detail), now, now, now],
+        ).fetchone()
+    return _alert(row), True
+
+
+def list_alerts(
+    store: Store, *, state: str | None = None, rule: str | None = None, limit: int = 100
+) -> list[Alert]:
+    where, args = [], []
+    if state == "active":
+        where.append("state <> 'resolved'")
+    elif state:
+        where.append("state = ?")
+        args.append(state)
+    if rule:
+        where.append("rule = ?")
+        args.append(rule)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    with store.reading() as cur:
+        rows = cur.execute(
+            f"SELECT {_COLUMNS} FROM alerts {clause} ORDER BY last_seen_at DESC, id DESC LIMIT ?",
+            [*args, limit],
+        ).fetchall()
+    return [_alert(r) for r in rows]
