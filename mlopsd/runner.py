@@ -48,6 +48,7 @@ class _Running:
     process: BaseProcess
     conn: Connection
     outcome: tuple[str, Any] | None = None
+    usage: dict[str, float] | None = None
     cancelled_by: str | None = None
     kill_at: float | None = None
 
@@ -255,6 +256,8 @@ class JobRunner:
                 message = entry.conn.recv()
                 if message[0] == "event":
                     self.bus.publish(message[1], **message[2])
+                elif message[0] == "usage":
+                    entry.usage = message[1]
                 else:
                     entry.outcome = (message[0], message[1])
         except (EOFError, OSError):
@@ -283,7 +286,11 @@ class JobRunner:
         else:
             state, error, result = "failed", _death_reason(code), None
         try:
-            finished = job_repo.finish_job(self.store, job.id, state, error=error, result=result)
+            usage = entry.usage or {}
+            finished = job_repo.finish_job(
+                self.store, job.id, state, error=error, result=result,
+                cpu_s=usage.get("cpu_s"), max_rss_mb=usage.get("max_rss_mb"),
+            )
         except Exception:
             log.exception("could not record the end of job %s", job.id)
             finished = None

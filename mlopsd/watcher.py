@@ -1,8 +1,11 @@
 """The inbox watcher: tells when a dropped file is complete, once per version of the file.
 
 A file counts when it is closed after writing (inotify's close event) or renamed in. A file
-that only appears (moved in from another file system, or seen by the polling observer,
-which has no close events) counts once its size and mtime have held still for `settle_s`.
+that only appears (renamed in from outside the watched tree, or seen by the polling
+observer, which has no close events) counts once its size and mtime have held still for
+`settle_s`. Under inotify, a file being written is left alone until it is closed, however
+long the writer pauses; only if no close comes for `writing_timeout_s` does it fall back to
+settling (a close event lost to an inotify overflow).
 Temp names are ignored until renamed. Duplicate events are harmless: the ingest service
 drops a file it already has in flight. inotify can drop events under load, so `scan()`
 (at start-up and on a schedule) finds whatever the events missed.
@@ -77,13 +80,16 @@ class InboxWatcher:
         *,
         settle_s: float = 0.5,
         polling: bool = False,
+        writing_timeout_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.root = root
         self._on_ready = on_ready
         self._settle_s = settle_s
+        self._writing_timeout_s = writing_timeout_s
         self._clock = clock
         self._pending: dict[Path, _Pending] = {}
+        self._writing: dict[Path, float] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._observer: BaseObserver | None = None
@@ -151,13 +157,31 @@ class InboxWatcher:
             for entry in entries:
                 path = Path(entry.path)
                 if self.candidate(path) and not entry.is_dir(follow_symlinks=False):
-                    self.touch(path)
+                    if not self._being_written(path):
+                        self.touch(path)
                     seen += 1
         return seen
+
+    def _being_written(self, path: Path) -> bool:
+        with self._lock:
+            since = self._writing.get(path)
+            if since is None:
+                return False
+            if self._clock() - since > self._writing_timeout_s:
+                del self._writing[path]
+                return False
+            return True
+
+    def writing(self, path: Path) -> None:
+        """inotify saw a write: the close event will say when the file is complete."""
+        with self._lock:
+            self._pending.pop(path, None)
+            self._writing[path] = self._clock()
 
     def ready(self, path: Path) -> None:
         with self._lock:
             self._pending.pop(path, None)
+            self._writing.pop(path, None)
         if self.candidate(path) and (path.exists() or path.is_symlink()):
             self._on_ready(path)
 
@@ -169,6 +193,7 @@ class InboxWatcher:
     def forget(self, path: Path) -> None:
         with self._lock:
             self._pending.pop(path, None)
+            self._writing.pop(path, None)
 
     def _settle_loop(self) -> None:
         interval = min(0.1, max(self._settle_s / 4, 0.01))
@@ -228,6 +253,8 @@ class _Handler(FileSystemEventHandler):
             return
         if isinstance(event, FileClosedEvent):
             w.ready(path)
+        elif isinstance(event, FileModifiedEvent) and w.mode == "inotify":
+            w.writing(path)
         elif isinstance(event, FileCreatedEvent | FileModifiedEvent):
             w.touch(path)
         elif isinstance(event, FileDeletedEvent):

@@ -78,6 +78,8 @@ class JobOut(BaseModel):
     worker_pid: int | None
     error: str | None
     result: Any
+    cpu_s: float | None = None
+    max_rss_mb: float | None = None
 
 
 class JobKindOut(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import resource
 import signal
 import traceback
 from multiprocessing.connection import Connection
@@ -41,6 +42,15 @@ def _job_logger(job_id: int, log_path: Path) -> logging.Logger:
     return logger
 
 
+def _usage() -> dict[str, float]:
+    """CPU time and peak resident memory of this worker (the forkserver's preloaded
+    libraries count in its resident memory, as they would in any process using them)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return {"cpu_s": round(cpu, 3), "max_rss_mb": round(own.ru_maxrss / 1024, 1)}
+
+
 def run_job(
     conn: Connection,
     job_id: int,
@@ -64,12 +74,15 @@ def run_job(
         result = KINDS[kind].load()(params, ctx)
     except JobError as exc:
         log.error("failed: %s", exc)
+        conn.send(("usage", _usage()))
         conn.send(("error", str(exc)))
     except Exception as exc:
         log.error("failed with an unexpected error:\n%s", traceback.format_exc())
+        conn.send(("usage", _usage()))
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
     else:
         log.info("succeeded")
+        conn.send(("usage", _usage()))
         conn.send(("result", result))
     finally:
         for handler in log.handlers:

@@ -15,7 +15,7 @@ STATES = ("queued", "running", *FINAL_STATES)
 
 _COLUMNS = (
     "id, kind, params, state, idempotent, attempt, retry_of, actor, created_at, started_at, "
-    "ended_at, worker_pid, log_path, error, result"
+    "ended_at, worker_pid, log_path, error, result, cpu_s, max_rss_mb"
 )
 
 
@@ -36,6 +36,8 @@ class Job:
     log_path: str | None
     error: str | None
     result: Any
+    cpu_s: float | None = None
+    max_rss_mb: float | None = None
 
 
 def _job(row: tuple) -> Job:
@@ -55,6 +57,8 @@ def _job(row: tuple) -> Job:
         log_path=row[12],
         error=row[13],
         result=from_json(row[14]),
+        cpu_s=row[15],
+        max_rss_mb=row[16],
     )
 
 
@@ -133,15 +137,23 @@ def set_worker(store: Store, job_id: int, pid: int, log_path: str) -> None:
 
 
 def finish_job(
-    store: Store, job_id: int, state: str, *, error: str | None = None, result: Any = None
+    store: Store,
+    job_id: int,
+    state: str,
+    *,
+    error: str | None = None,
+    result: Any = None,
+    cpu_s: float | None = None,
+    max_rss_mb: float | None = None,
 ) -> Job:
     if state not in FINAL_STATES:
         raise ValueError(f"{state!r} is not a final job state")
     with store.transaction() as cur:
         row = cur.execute(
-            f"UPDATE jobs SET state = ?, ended_at = ?, error = ?, result = ? "
-            f"WHERE id = ? AND state IN ('queued', 'running') RETURNING {_COLUMNS}",
-            [state, utcnow(), error, to_json(result), job_id],
+            f"UPDATE jobs SET state = ?, ended_at = ?, error = ?, result = ?, cpu_s = ?, "
+            f"max_rss_mb = ? WHERE id = ? AND state IN ('queued', 'running') "
+            f"RETURNING {_COLUMNS}",
+            [state, utcnow(), error, to_json(result), cpu_s, max_rss_mb, job_id],
         ).fetchone()
     if row is None:
         current = get_job(store, job_id)

@@ -30,14 +30,17 @@ def run_mlops(home: Path, *args: str, timeout: float = 60) -> subprocess.Complet
 
 
 class DaemonProcess:
-    def __init__(self, home: Path, *args: str) -> None:
+    def __init__(self, home: Path, *args: str, config: str | None = None) -> None:
         self.home = Home(home)
         self.args = args
+        self.config = config
         self.proc: subprocess.Popen[str] | None = None
         self.client: Client | None = None
 
     def start(self, timeout: float = 30.0) -> DaemonProcess:
         init_home(self.home)
+        if self.config is not None:
+            self.home.config.write_text(self.config)
         self.proc = subprocess.Popen(
             mlopsd_cmd(self.home.root, "--port", "0", *self.args),
             stdout=subprocess.PIPE,

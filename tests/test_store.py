@@ -50,14 +50,23 @@ def test_upgrade_from_every_earlier_version(tmp_path: Path, start: int) -> None:
     old = open_store(db, upto=start)
     assert old.schema_version() == start
     if start >= 1:
-        job = job_repo.create_job(old, "selfcheck", {"seconds": 1}, idempotent=True, actor="t")
-        audit.append(old, actor="t", action="test", subject="s", reason="before upgrade")
+        # Raw SQL with the columns of schema 1: the repositories speak the latest schema.
+        with old.transaction() as cur:
+            job_id = cur.execute(
+                "INSERT INTO jobs (kind, params, state, idempotent, actor, created_at) "
+                "VALUES ('selfcheck', '{\"seconds\": 1}', 'queued', true, 't', now()) "
+                "RETURNING id"
+            ).fetchone()[0]
+            cur.execute(
+                "INSERT INTO audit_log (occurred_at, actor, action, subject, reason) "
+                "VALUES (now(), 't', 'test', 's', 'before upgrade')"
+            )
     old.close()
 
     new = open_store(db)
     assert new.schema_version() == latest_schema_version()
     if start >= 1:
-        assert job_repo.get_job(new, job.id).params == {"seconds": 1}
+        assert job_repo.get_job(new, job_id).params == {"seconds": 1}
         assert audit.list_entries(new)[0].reason == "before upgrade"
         backup = db.with_name(f"meta.duckdb.pre-v{start + 1}.bak")
         assert backup.exists(), "an upgrade of a store with data keeps a backup"

@@ -1,0 +1,246 @@
+"""File-drop ingestion through a real daemon, a real watcher and real files."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import polars as pl
+import pytest
+
+from mlopsd.client import Client
+from tests.daemon_process import DaemonProcess, run_mlops, wait_until
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "bikeshare" / "bikeshare-2011-hourly.csv"
+
+CONFIG = """\
+[ingest]
+settle_s = 0.3
+
+[[dataset]]
+name = "bikes"
+target = "bikers"
+"""
+
+
+@pytest.fixture(scope="module")
+def months(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The example data as monthly CSV files, as an upstream system would drop them."""
+    folder = tmp_path_factory.mktemp("months")
+    frame = pl.read_csv(EXAMPLE)
+    out = {}
+    for month in ["Jan", "Feb", "Mar", "Apr"]:
+        path = folder / f"{month.lower()}.csv"
+        frame.filter(pl.col("mnth") == month).write_csv(path)
+        out[month.lower()] = path
+    return out
+
+
+@pytest.fixture
+def d(home: Path) -> Iterator[DaemonProcess]:
+    daemon = DaemonProcess(home, config=CONFIG).start()
+    yield daemon
+    daemon.kill()
+
+
+def client_of(d: DaemonProcess) -> Client:
+    assert d.client is not None
+    return d.client
+
+
+def inbox(d: DaemonProcess, dataset: str = "bikes") -> Path:
+    folder = d.home.inbox / dataset
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def ingests(d: DaemonProcess, n: int, dataset: str = "bikes", timeout: float = 60):
+    client = client_of(d)
+    return wait_until(lambda: (rows := client.list_ingests(dataset=dataset)) and len(rows) >= n
+                      and rows, timeout=timeout, what=f"{n} ingest(s) of {dataset}")
+
+
+def write_in_place(path: Path, data: bytes, pieces: int = 4) -> None:
+    with path.open("wb") as f:
+        step = max(1, len(data) // pieces)
+        for i in range(0, len(data), step):
+            f.write(data[i : i + step])
+            f.flush()
+
+
+def test_written_in_place_and_renamed_in_become_versions(d: DaemonProcess, months) -> None:
+    client = client_of(d)
+    write_in_place(inbox(d) / "jan.csv", months["jan"].read_bytes())
+    first = ingests(d, 1)[0]
+    assert first.outcome == "accepted" and first.version == 1
+    tmp = inbox(d) / "feb.csv.part"
+    tmp.write_bytes(months["feb"].read_bytes())
+    os.rename(tmp, inbox(d) / "feb.csv")
+    second = ingests(d, 2)[0]
+    assert second.outcome == "accepted" and second.version == 2
+
+    versions = client.list_versions("bikes")
+    assert [v.version for v in versions] == [1, 2]
+    assert versions[0].n_rows == pl.read_csv(months["jan"]).height
+    assert versions[0].content_hash == hashlib.sha256(months["jan"].read_bytes()).hexdigest()
+    assert versions[0].source_name == "jan.csv"
+    assert versions[0].received_at <= versions[0].committed_at
+    assert sorted(p.name for p in (inbox(d) / ".done").iterdir()) == ["feb.csv", "jan.csv"]
+    assert not (inbox(d) / "jan.csv").exists()
+    profile = client.get_version("bikes", 1).profile
+    assert profile["temp"]["min"] >= 0 and profile["temp"]["max"] <= 1
+    assert profile["bikers"]["count"] == versions[0].n_rows
+    summary = client.list_datasets()[0]
+    assert (summary.name, summary.versions, summary.target) == ("bikes", 2, "bikers")
+
+
+def test_duplicate_content_is_stored_once(d: DaemonProcess, months) -> None:
+    client = client_of(d)
+    shutil.copy(months["jan"], inbox(d) / "jan.csv")
+    ingests(d, 1)
+    shutil.copy(months["jan"], inbox(d) / "jan-again.csv")
+    latest = ingests(d, 2)[0]
+    assert latest.outcome == "duplicate" and latest.version == 1
+    assert len(client.list_versions("bikes")) == 1
+    blobs = list((d.home.artifacts / "sha256").rglob("*"))
+    assert len([b for b in blobs if b.is_file()]) == 1, "one snapshot, not two"
+    assert (inbox(d) / ".done" / "jan-again.csv").exists()
+
+
+def test_compressed_and_other_formats(d: DaemonProcess, months, tmp_path: Path) -> None:
+    frame = pl.read_csv(months["mar"])
+    (inbox(d) / "mar.csv.gz").write_bytes(gzip.compress(months["mar"].read_bytes()))
+    frame.head(100).write_parquet(tmp_path / "x.parquet")
+    shutil.copy(tmp_path / "x.parquet", inbox(d) / "x.parquet")
+    rows = ingests(d, 2)
+    assert {r.outcome for r in rows} == {"accepted"}, [r.issues for r in rows]
+
+
+def test_bad_files_are_quarantined_with_reasons(d: DaemonProcess, months, tmp_path) -> None:
+    client = client_of(d)
+    shutil.copy(months["jan"], inbox(d) / "jan.csv")
+    ingests(d, 1)
+    outside = tmp_path / "secret.csv"
+    outside.write_bytes(months["feb"].read_bytes())
+    bad = {
+        "junk.csv": os.urandom(5000),
+        "cut.csv": months["feb"].read_bytes()[:-25],
+        "semicolons.csv": months["feb"].read_bytes().replace(b",", b";"),
+        "latin1.csv": months["feb"].read_bytes().replace(b"clear", b"cl\xe9ar", 1),
+    }
+    for name, data in bad.items():
+        (inbox(d) / name).write_bytes(data)
+    os.symlink(outside, inbox(d) / "link.csv")
+    rows = ingests(d, 1 + len(bad) + 1, timeout=90)
+    rejected = {r.source_name: r for r in rows if r.outcome == "rejected"}
+    assert set(rejected) == {*bad, "link.csv"}, {r.source_name: r.outcome for r in rows}
+    for name, data in bad.items():
+        q = Path(rejected[name].quarantine_path)
+        assert q.parent == d.home.quarantine / "bikes"
+        assert q.name.endswith(f"-{name}")
+        assert q.read_bytes() == data, "kept byte for byte"
+        reason = orjson.loads(q.with_name(q.name + ".reason.json").read_bytes())
+        assert reason["file"] == name and reason["errors"], reason
+        assert reason["errors"][0]["message"]
+    assert "delimiter" in str(rejected["semicolons.csv"].issues)
+    assert "symlink" in str(rejected["link.csv"].issues)
+    assert outside.read_bytes() == months["feb"].read_bytes(), "the link's target is untouched"
+    alerts = client.alerts(rule="quarantined_file")
+    assert alerts and alerts[0].count == len(bad) + 1 and alerts[0].state == "open"
+    listed = run_mlops(d.home.root, "data", "quarantine")
+    assert "junk.csv" in listed.stdout
+    assert client.health().status == "ok"
+    assert [v.version for v in client.list_versions("bikes")] == [1]
+
+
+def test_files_dropped_while_down_are_ingested_at_start(home: Path, months) -> None:
+    d = DaemonProcess(home, config=CONFIG)
+    folder = home / "inbox" / "bikes"
+    folder.mkdir(parents=True)
+    shutil.copy(months["jan"], folder / "jan.csv")
+    shutil.copy(months["feb"], folder / "feb.csv")
+    d.start()
+    try:
+        rows = ingests(d, 2)
+        assert {r.outcome for r in rows} == {"accepted"}
+    finally:
+        assert d.stop() == 0
+
+
+def test_new_folder_creates_a_dataset_and_schema_change_is_quarantined(d: DaemonProcess,
+                                                                        months) -> None:
+    client = client_of(d)
+    trips = inbox(d, "trips")
+    shutil.copy(months["jan"], trips / "jan.csv")
+    ingests(d, 1, "trips")
+    assert client.get_dataset("trips").schema_version == 1
+    changed = pl.read_csv(months["feb"]).drop("windspeed").with_columns(extra=pl.lit(1))
+    changed.write_csv(trips / "feb.csv")
+    row = ingests(d, 2, "trips")[0]
+    assert row.outcome == "rejected"
+    assert row.schema_change["removed"] == ["windspeed"]
+    assert row.schema_change["added"] == ["extra"]
+    assert client.alerts(rule="schema_change")
+    assert [e.action for e in client.audit(action="dataset.schema_change")]
+
+
+def test_cli_ingest_and_requeue(d: DaemonProcess, months, tmp_path: Path) -> None:
+    home = d.home.root
+    accepted = run_mlops(home, "data", "ingest", str(months["jan"]), "--dataset", "bikes",
+                         "--wait")
+    assert accepted.returncode == 0, accepted.stderr
+    assert "accepted: bikes@1" in accepted.stdout
+    again = run_mlops(home, "data", "ingest", str(months["jan"]), "--dataset", "bikes",
+                      "--name", "copy.csv", "--wait")
+    assert "duplicate of bikes@1" in again.stdout
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(months["feb"].read_bytes().replace(b"\n", b"\nnot,enough\n", 1))
+    rejected = run_mlops(home, "data", "ingest", str(broken), "--dataset", "bikes", "--wait")
+    assert rejected.returncode == 1 and "rejected" in rejected.stdout
+    quarantined = client_of(d).quarantine("bikes")[0]
+    name = Path(quarantined.quarantine_path).name
+    # Fix the file where it lies, then requeue it.
+    Path(quarantined.quarantine_path).write_bytes(months["feb"].read_bytes())
+    requeued = run_mlops(home, "data", "requeue", name)
+    assert requeued.returncode == 0, requeued.stderr
+    rows = ingests(d, 4)
+    assert rows[0].outcome == "accepted" and rows[0].version == 2
+    assert client_of(d).quarantine("bikes") == []
+    assert not Path(quarantined.quarantine_path + ".reason.json").exists()
+
+
+def test_selector_materialised_twice_gives_identical_bytes(d: DaemonProcess, months,
+                                                           tmp_path: Path) -> None:
+    for month in ["jan", "feb", "mar"]:
+        shutil.copy(months[month], inbox(d) / f"{month}.csv")
+        ingests(d, ["jan", "feb", "mar"].index(month) + 1)
+    client = client_of(d)
+    resolved = client.resolve_selector("bikes@last:2")
+    assert resolved.canonical == "bikes@2,3" and resolved.versions == [2, 3]
+    assert client.resolve_selector("bikes@latest").versions == [3]
+    assert client.resolve_selector("bikes@1..2").versions == [1, 2]
+    for _ in range(2):
+        result = run_mlops(d.home.root, "data", "materialise", "bikes@2..3", "--out",
+                           str(tmp_path / f"m{_}.parquet"))
+        assert result.returncode == 0, result.stderr
+    a, b = (tmp_path / "m0.parquet").read_bytes(), (tmp_path / "m1.parquet").read_bytes()
+    assert a == b
+    frame = pl.read_parquet(tmp_path / "m0.parquet")
+    expected = pl.concat([pl.read_csv(months["feb"]), pl.read_csv(months["mar"])])
+    assert frame.height == expected.height
+    assert frame["bikers"].to_list() == expected["bikers"].to_list()
+    bad = run_mlops(d.home.root, "data", "resolve", "bikes@9")
+    assert bad.returncode == 1 and "no version 9" in bad.stderr
+
+
+def test_ingest_events_reach_the_stream(d: DaemonProcess, months) -> None:
+    shutil.copy(months["jan"], inbox(d) / "jan.csv")
+    ingests(d, 1)
+    types = [e.type for e in client_of(d).events(types=["ingest", "dataset"], after=0,
+                                                   timeout=1)]
+    assert "ingest.queued" in types and "ingest.committed" in types
