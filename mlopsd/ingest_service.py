@@ -75,6 +75,7 @@ class IngestService:
         removed = remove_orphan_reasons(self.home.quarantine)
         if removed:
             log.info("removed %s quarantine reason(s) whose file never arrived", removed)
+        self._record_unrecorded_quarantine()
         # Ingests queued before a crash run again; the scan must not queue them twice.
         for job in job_repo.list_jobs(self.store, state="queued", kind="ingest", limit=10_000):
             identity = _identity_from(job.params)
@@ -84,6 +85,28 @@ class IngestService:
         found = self.watcher.scan()
         if found:
             log.info("found %s file(s) in the inboxes at start-up", found)
+
+    def _record_unrecorded_quarantine(self) -> None:
+        """A crash after a file was quarantined but before the store heard of it leaves the
+        file and its reason on disk: record them now, so they are listed and requeueable."""
+        known = {i.quarantine_path for i in data_repo.quarantined(self.store)}
+        for reason_path in sorted(self.home.quarantine.glob("*/*.reason.json")):
+            file = reason_path.with_name(reason_path.name.removesuffix(".reason.json"))
+            if str(file) in known or not (file.exists() or file.is_symlink()):
+                continue
+            try:
+                reason = orjson.loads(reason_path.read_bytes())
+                received = datetime.fromisoformat(reason["received_at"])
+            except (OSError, ValueError, KeyError, TypeError):
+                reason, received = {}, datetime.now(UTC)
+            data_repo.record_ingest(
+                self.store, file.parent.name, reason.get("file", file.name), "rejected",
+                received_at=received, content_hash=reason.get("content_hash"),
+                size_bytes=reason.get("size"), job_id=reason.get("job_id"),
+                quarantine_path=str(file), issues=reason.get("errors"),
+                schema_change=reason.get("schema_change"),
+            )
+            log.info("recorded %s, quarantined before a crash", file)
 
     def stop(self) -> None:
         self.watcher.stop()
