@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from jobs import materialise, selfcheck
+from jobs import ingest, materialise, selfcheck
 from jobs.context import JobContext
 
 
@@ -38,6 +38,13 @@ KINDS: dict[str, JobKind] = {
             check_params=selfcheck.check_params,
             idempotent=True,
             description=selfcheck.DESCRIPTION,
+        ),
+        JobKind(
+            name="ingest",
+            target="jobs.ingest:run",
+            check_params=ingest.check_params,
+            idempotent=True,
+            description=ingest.DESCRIPTION,
         ),
         JobKind(
             name="materialise",

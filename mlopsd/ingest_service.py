@@ -175,26 +175,26 @@ class IngestService:
         )
 
     def _spec(self, ds_row: data_repo.Dataset) -> dict[str, Any]:
+        """What the worker checks a file against. The schema is the one the dataset's
+        accepted files fixed (None before the first); dtypes declared in the config travel
+        as column rules, which makes those columns required and strictly typed."""
         ds = self.declared.get(ds_row.name) or DatasetConfig(name=ds_row.name)
-        declared = dict(ds.schema or {})
-        declared.update({c: r.dtype for c, r in ds.columns.items() if r.dtype})
-        if ds_row.schema is not None:
-            schema: dict[str, str] | None = {**ds_row.schema, **declared}
-        else:
-            schema = declared or None
+        columns = {
+            c: {k: v for k, v in dataclasses.asdict(r).items() if v is not None}
+            for c, r in ds.columns.items()
+        }
+        for column, dtype in (ds.schema or {}).items():
+            columns.setdefault(column, {})["dtype"] = dtype
         return {
-            "schema": schema,
-            "schema_declared": bool(declared),
+            "schema": ds_row.schema,
+            "schema_declared": False,
             "target": ds.target,
             "time_column": ds.time_column,
             "id_column": ds.id_column,
             "delimiter": ds.delimiter,
             "on_schema_change": ds.on_schema_change,
             "rules": dataclasses.asdict(ds.rules),
-            "columns": {
-                c: {k: v for k, v in dataclasses.asdict(r).items() if v is not None}
-                for c, r in ds.columns.items()
-            },
+            "columns": columns,
         }
 
     def _reference(self, ds_row: data_repo.Dataset) -> dict[str, Any] | None:

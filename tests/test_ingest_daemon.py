@@ -34,10 +34,12 @@ def months(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("months")
     frame = pl.read_csv(EXAMPLE)
     out = {}
-    for month in ["Jan", "Feb", "Mar", "Apr"]:
-        path = folder / f"{month.lower()}.csv"
-        frame.filter(pl.col("mnth") == month).write_csv(path)
-        out[month.lower()] = path
+    for month in ["Jan", "Feb", "March", "April"]:
+        path = folder / f"{month[:3].lower()}.csv"
+        part = frame.filter(pl.col("mnth") == month)
+        assert part.height > 600
+        part.write_csv(path)
+        out[month[:3].lower()] = path
     return out
 
 
@@ -244,3 +246,34 @@ def test_ingest_events_reach_the_stream(d: DaemonProcess, months) -> None:
     types = [e.type for e in client_of(d).events(types=["ingest", "dataset"], after=0,
                                                    timeout=1)]
     assert "ingest.queued" in types and "ingest.committed" in types
+
+
+def test_odd_names_are_just_names(d: DaemonProcess, months) -> None:
+    name = "we..ird $(touch pwned); `x` & name's.csv"
+    shutil.copy(months["jan"], inbox(d) / name)
+    row = ingests(d, 1)[0]
+    assert row.outcome == "accepted" and row.source_name == name
+    assert (inbox(d) / ".done" / name).exists()
+    assert not Path("pwned").exists() and not (inbox(d) / "pwned").exists()
+
+
+def test_a_file_replaced_while_read_is_read_again(d: DaemonProcess, tmp_path: Path) -> None:
+    client = client_of(d)
+    big = pl.concat([pl.read_csv(EXAMPLE)] * 60)
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    big.write_csv(first)
+    big.with_columns(pl.col("day") + 10_000).write_csv(second)
+    staged = inbox(d) / ".staged"
+    shutil.copy(first, staged)
+    os.rename(staged, inbox(d) / "big.csv")
+    wait_until(lambda: any(j.state == "running" for j in client.list_jobs(kind="ingest")),
+               what="the ingest to start")
+    shutil.copy(second, staged)
+    os.rename(staged, inbox(d) / "big.csv")
+    wait_until(lambda: len(client.list_versions("bikes")) >= 1 and not (
+        inbox(d) / "big.csv").exists(), timeout=120, what="the replaced file to be ingested")
+    versions = client.list_versions("bikes")
+    expected = hashlib.sha256(second.read_bytes()).hexdigest()
+    assert expected in {v.content_hash for v in versions}
+    done = inbox(d) / ".done" / "big.csv"
+    assert hashlib.sha256(done.read_bytes()).hexdigest() in {v.content_hash for v in versions}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import polars as pl
 
-DTYPES = ("int64", "float64", "bool", "string", "date", "datetime")
-
 _POLARS: dict[str, pl.DataType] = {
     "int64": pl.Int64(),
     "float64": pl.Float64(),

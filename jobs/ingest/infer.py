@@ -12,17 +12,18 @@ SAMPLE_ROWS = 10_000
 SAMPLE_BYTES = 4 << 20
 
 # tried in order on text columns; the first that takes every value wins
-_TEXT_CANDIDATES = ("int64", "float64", "bool", "date", "datetime")
+TEXT_CANDIDATES = ("int64", "float64", "bool", "date", "datetime")
 
 
-def text_dtype(values: pl.Series) -> str:
-    """The narrowest dtype every non-null text value parses as ('string' if none)."""
-    present = values.drop_nulls()
-    if present.len() == 0:
+def text_dtype(values: pl.Series, candidates: tuple[str, ...] = TEXT_CANDIDATES) -> str:
+    """The first of `candidates` every non-null text value parses as ('string' if none)."""
+    present = values.drop_nulls().to_frame("v")
+    if present.height == 0:
         return "string"
-    frame = present.to_frame("v")
-    for name in _TEXT_CANDIDATES:
-        if frame.select(parse_text(pl.col("v"), name).null_count()).item() == 0:
+    for name in candidates:
+        # most text is not a date: a few values usually tell, before all of them are parsed
+        if all(part.select(parse_text(pl.col("v"), name).null_count()).item() == 0
+               for part in (present.head(20), present)):
             return name
     return "string"
 
@@ -31,8 +32,9 @@ def csv_sample(path: Path, delimiter: str) -> dict[str, str | None]:
     """Dtypes guessed from the first rows: a name per column, None when it was all empty.
 
     polars' own date detection (try_parse_dates) is slow on thousands of rows, so polars infers
-    numbers and booleans and text columns are then tried as dates here; a failure to read the
-    sample just means the whole file is inferred instead ({}).
+    numbers and booleans, and what it calls text is then tried here as floats (it takes "nan"
+    and "inf" for text) and as dates. A sample that fails to read means the whole file is
+    inferred instead ({}).
     """
     with path.open("rb") as f:
         head = f.read(SAMPLE_BYTES + 1)
@@ -52,8 +54,8 @@ def csv_sample(path: Path, delimiter: str) -> dict[str, str | None]:
         if column.null_count() == column.len():
             guessed[name] = None
         elif dtype == pl.String:
-            found = text_dtype(column)
-            guessed[name] = found if found in ("date", "datetime") else "string"
+            # polars has ruled out integers and booleans, and takes "nan" or "inf" for text
+            guessed[name] = text_dtype(column, ("float64", "date", "datetime"))
         else:
             guessed[name] = from_polars(dtype) or "string"
     return guessed

@@ -15,10 +15,13 @@ import stat
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from jobs.ingest.issues import Rejected, issue
 
 CHUNK = 1 << 20
+_ZSTD_CHUNK = 64 << 10
+"""Compressed bytes per step: small, since one step's output can be ~1000 times larger."""
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".ndjson": "ndjson",
            ".jsonl": "ndjson"}
@@ -82,6 +85,11 @@ def sha256(source: Source) -> str:
     return digest.hexdigest()
 
 
+def matches(source: Source, identity: dict[str, int]) -> bool:
+    """Whether the file is still the one the daemon judged complete."""
+    return (identity["inode"], identity["size"], identity["mtime_ns"]) == source.stamp[1:]
+
+
 def unchanged(source: Source) -> bool:
     """Whether the path still holds the very file first seen (FileNotFoundError if gone)."""
     return _stamp(os.lstat(source.path)) == source.stamp
@@ -95,13 +103,7 @@ def decompress(source: Source, dest: Path) -> int:
                 with gzip.GzipFile(fileobj=raw) as stream:
                     shutil.copyfileobj(stream, out, CHUNK)
             else:
-                import zstandard
-
-                reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-                with reader:
-                    shutil.copyfileobj(reader, out, CHUNK)
-                if raw.read(1):
-                    raise ValueError("data after the end of the last zstd frame")
+                _unzstd(raw, out)
             return out.tell()
     except (OSError, EOFError, zlib.error, ValueError) as exc:
         if isinstance(exc, FileNotFoundError):
@@ -111,6 +113,24 @@ def decompress(source: Source, dest: Path) -> int:
         if type(exc).__name__ != "ZstdError":
             raise
         raise Rejected(_decompress_issue(source, exc)) from exc
+
+
+def _unzstd(raw: BinaryIO, out: BinaryIO) -> None:
+    """Frame by frame, so a stream cut short is an error (zstandard's reader just stops)."""
+    import zstandard
+
+    context = zstandard.ZstdDecompressor()
+    frame, started = context.decompressobj(), False
+    while chunk := raw.read(_ZSTD_CHUNK):
+        while chunk:
+            out.write(frame.decompress(chunk))
+            started = True
+            if not frame.eof:
+                break
+            chunk = frame.unused_data  # the next frame begins here
+            frame, started = context.decompressobj(), False
+    if started:
+        raise EOFError("zstd stream ends inside a frame")
 
 
 def _decompress_issue(source: Source, exc: BaseException) -> dict:

@@ -31,7 +31,7 @@ def check_not_binary(path: Path) -> None:
     if b"\x00" in head:
         at = head.index(b"\x00")
         raise Rejected(issue(
-            "binary", f"{path.name} is not text: it has a NUL byte at byte offset {at} "
+            "binary", f"the file is not text: it has a NUL byte at byte offset {at} "
             "(binary data, or a text encoding other than UTF-8 such as UTF-16)",
             values=[head[max(0, at - 8): at + 8].hex(" ")]))
 
@@ -46,7 +46,7 @@ def read_header(path: Path, delimiter: str) -> list[str]:
     except csv.Error as exc:
         raise Rejected(issue("header", f"the header line cannot be read as CSV: {exc}")) from exc
     if not names:
-        raise Rejected(issue("empty", f"{path.name} has no header line (the file is empty)"))
+        raise Rejected(issue("empty", "empty file: there is no header line"))
     if len(names) == 1:
         seen = [d for d in OTHER_DELIMITERS if d != delimiter and d in names[0]]
         if seen:
@@ -108,19 +108,19 @@ def find_invalid_utf8(path: Path) -> Issue | None:
                     carry = data[exc.start:]  # a character split between two chunks
                     data = data[: exc.start]
                 else:
-                    return _utf8_issue(path, offset + exc.start, line + data[: exc.start].count(
+                    return _utf8_issue(offset + exc.start, line + data[: exc.start].count(
                         b"\n"), data[exc.start: exc.start + 4])
             line += data.count(b"\n")
             offset += len(data)
     if carry:
-        return _utf8_issue(path, offset, line, carry)
+        return _utf8_issue(offset, line, carry)
     return None
 
 
-def _utf8_issue(path: Path, offset: int, line: int, sample: bytes) -> Issue:
+def _utf8_issue(offset: int, line: int, sample: bytes) -> Issue:
     return issue(
         "encoding",
-        f"{path.name} is not valid UTF-8: invalid byte 0x{sample[0]:02x} at byte offset "
+        f"the file is not valid UTF-8: invalid byte 0x{sample[0]:02x} at byte offset "
         f"{offset} (line {line}); save the file as UTF-8",
         values=[sample.hex(" ")], rule={"encoding": "utf-8", "byte_offset": offset, "line": line})
 
@@ -133,30 +133,37 @@ def unclosed_quote_issue(path: Path) -> Issue | None:
             count += chunk.count(b'"')
     if count % 2 == 0:
         return None
-    return issue("truncated", "truncated: the file ends inside a quoted field (a '\"' is "
-                 "never closed); was it cut off while being written?")
+    return issue("quotes", "unbalanced quotes: a '\"' is never closed, so the file ends inside "
+                 "a quoted field (cut off while being written, or a value with a stray '\"' "
+                 "that should be doubled)")
 
 
 def ragged_row_issue(path: Path, delimiter: str, n_fields: int) -> Issue | None:
     """The first data row whose field count differs from the header's (slow: Python csv)."""
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
         reader = csv.reader(f, delimiter=delimiter)
-        next(reader, None)
-        for row_number, fields in enumerate(reader, start=1):
-            if fields and len(fields) != n_fields:
-                return issue(
-                    "fields",
-                    f"row {row_number} has {len(fields)} fields but the header has {n_fields}",
-                    rows=[row_number], values=[delimiter.join(fields)],
-                    rule={"fields": n_fields})
+        try:
+            next(reader, None)
+            for row_number, fields in enumerate(reader, start=1):
+                if fields and len(fields) != n_fields:
+                    return issue(
+                        "fields",
+                        f"row {row_number} has {len(fields)} fields but the header has "
+                        f"{n_fields}", rows=[row_number], values=[delimiter.join(fields)],
+                        rule={"fields": n_fields})
+        except csv.Error:  # e.g. a field over the csv module's size limit: no verdict
+            return None
     return None
 
 
 def bad_json_line_issue(path: Path) -> Issue | None:
+    """The first line that is not a JSON object, or no_rows when no line holds anything."""
+    seen = False
     with path.open(encoding="utf-8", errors="replace") as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
+            seen = True
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as exc:
@@ -165,4 +172,4 @@ def bad_json_line_issue(path: Path) -> Issue | None:
             if not isinstance(value, dict):
                 return issue("json", f"line {number} is not a JSON object (one record per line "
                              "is expected)", rows=[number], values=[line.strip()])
-    return None
+    return None if seen else issue("no_rows", "no data rows: the file holds no records")
