@@ -65,6 +65,8 @@ class IngestService:
         )
         runner.completions["ingest"] = self._complete
         runner.finished_hooks.append(self._finished)
+        runner.preparers["ingest"] = self._prepare
+        runner.exclusive["ingest"] = lambda params: params["dataset"]
 
     # --- start-up ----------------------------------------------------------------------
 
@@ -154,16 +156,22 @@ class IngestService:
                 return None
             ds_row = self._ensure(dataset)
             self.bus.publish("dataset.created", dataset=dataset, by="first drop")
-        reference = self._reference(ds_row)
         return {
             "dataset": dataset,
             "path": str(path),
             "identity": {"size": identity.size, "mtime_ns": identity.mtime_ns,
                          "inode": identity.inode},
             "received_at": datetime.now(UTC).isoformat(),
+        }
+
+    def _prepare(self, job: Job) -> dict[str, Any]:
+        """At the job's start: the dataset as it is now (the ingest before it committed)."""
+        ds_row = data_repo.get_dataset(self.store, job.params["dataset"])
+        return {
+            **job.params,
             "spec": self._spec(ds_row),
-            "reference": reference,
-            "known_hashes": data_repo.known_hashes(self.store, dataset),
+            "reference": self._reference(ds_row),
+            "known_hashes": data_repo.known_hashes(self.store, ds_row.name),
         }
 
     def _ensure(self, name: str) -> data_repo.Dataset:

@@ -13,9 +13,11 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -35,6 +37,20 @@ log = logging.getLogger("mlops.runner")
 
 # Loaded once in the forkserver, so each job's fork starts with them imported.
 _PRELOAD = ["mlopsd.worker", "numpy", "polars", "lightgbm"]
+
+
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Job targets live in mlopsd.worker, never in __main__. Unless __main__ is hidden while
+    a process starts, multiprocessing makes every child re-run the daemon's entry script
+    (importing the whole HTTP stack: ~0.8 s) before its job can begin; with it, ~10 ms.
+    (Preloading "__main__" in the forkserver would do it, but not on Python 3.11.)"""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 class UnknownJobKind(Exception):
@@ -64,6 +80,12 @@ class JobRunner:
     """Per kind: turns a worker's result into store state before the job counts as done;
     what it returns is kept as the job's result, and if it raises the job fails."""
     finished_hooks: list[Callable[[Job], None]] = field(default_factory=list)
+    preparers: dict[str, Callable[[Job], dict[str, Any]]] = field(default_factory=dict)
+    """Per kind: the params the worker gets, built from the store when the job starts (not
+    when it was queued), so it sees everything committed before it."""
+    exclusive: dict[str, Callable[[dict[str, Any]], str]] = field(default_factory=dict)
+    """Per kind: a key; two jobs with the same key never run at once (one ingest per
+    dataset, one training per model), so each sees what the one before it committed."""
     _ctx: Any = field(init=False)
     _running: dict[int, _Running] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -215,11 +237,31 @@ class JobRunner:
                 elif entry.kill_at and time.monotonic() > entry.kill_at:
                     entry.process.kill()
 
+    def _key(self, job: Job) -> str | None:
+        key_of = self.exclusive.get(job.kind)
+        return f"{job.kind}:{key_of(job.params)}" if key_of else None
+
     def _fill_slots(self) -> None:
         while self._running_count() < self.workers and not self._stopping:
-            job = job_repo.claim_next_queued(self.store)
+            with self._lock:
+                busy = {self._key(e.job) for e in self._running.values()} - {None}
+            job = job_repo.claim_next_queued(
+                self.store, lambda j, busy=busy: self._key(j) not in busy)
             if job is None:
                 return
+            prepare = self.preparers.get(job.kind)
+            if prepare is not None:
+                try:
+                    job = job_repo.set_params(self.store, job.id, prepare(job))
+                except Exception as exc:
+                    log.exception("preparing job %s failed", job.id)
+                    failed = job_repo.finish_job(self.store, job.id, "failed",
+                                                 error=f"preparing the job failed: {exc}")
+                    self.bus.publish("job.failed", job_id=job.id, kind=job.kind,
+                                     error=failed.error)
+                    for hook in self.finished_hooks:
+                        hook(failed)
+                    continue
             self._launch(job)
 
     def _launch(self, job: Job) -> None:
@@ -235,7 +277,8 @@ class JobRunner:
             daemon=True,
         )
         try:
-            process.start()
+            with _main_module_hidden():
+                process.start()
         except Exception as exc:
             child_conn.close()
             parent_conn.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -113,20 +114,36 @@ def count_by_state(store: Store) -> dict[str, int]:
     return {state: int(n) for state, n in rows}
 
 
-def claim_next_queued(store: Store) -> Job | None:
-    """Move the oldest queued job to running and return it (None when the queue is empty)."""
+def claim_next_queued(
+    store: Store, accept: Callable[[Job], bool] = lambda job: True, *, look_ahead: int = 500
+) -> Job | None:
+    """Move the oldest queued job that `accept` takes to running and return it (None when
+    there is none)."""
     with store.transaction() as cur:
-        row = cur.execute(
-            "SELECT id FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1"
-        ).fetchone()
-        if row is None:
+        rows = cur.execute(
+            f"SELECT {_COLUMNS} FROM jobs WHERE state = 'queued' ORDER BY id LIMIT ?",
+            [look_ahead],
+        ).fetchall()
+        chosen = next((job for job in map(_job, rows) if accept(job)), None)
+        if chosen is None:
             return None
         claimed = cur.execute(
             f"UPDATE jobs SET state = 'running', started_at = ? WHERE id = ? "
             f"RETURNING {_COLUMNS}",
-            [utcnow(), row[0]],
+            [utcnow(), chosen.id],
         ).fetchone()
     return _job(claimed)
+
+
+def set_params(store: Store, job_id: int, params: dict[str, Any]) -> Job:
+    with store.transaction() as cur:
+        row = cur.execute(
+            f"UPDATE jobs SET params = ? WHERE id = ? RETURNING {_COLUMNS}",
+            [to_json(params), job_id],
+        ).fetchone()
+    if row is None:
+        raise NotFound(f"no job with id {job_id}")
+    return _job(row)
 
 
 def set_worker(store: Store, job_id: int, pid: int, log_path: str) -> None:

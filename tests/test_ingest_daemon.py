@@ -277,3 +277,31 @@ def test_a_file_replaced_while_read_is_read_again(d: DaemonProcess, tmp_path: Pa
     assert expected in {v.content_hash for v in versions}
     done = inbox(d) / ".done" / "big.csv"
     assert hashlib.sha256(done.read_bytes()).hexdigest() in {v.content_hash for v in versions}
+
+
+def test_files_dropped_together_are_checked_against_each_other(home: Path, months) -> None:
+    """Ingests of one dataset run one at a time and read the dataset when they start: the
+    first file fixes the schema and the reference even when all arrive at once."""
+    d = DaemonProcess(home, "--workers", "2", config=CONFIG).start()
+    try:
+        client = client_of(d)
+        staging = home / "staging"
+        staging.mkdir()
+        changed = pl.read_csv(months["feb"]).drop("windspeed")
+        changed.write_csv(staging / "feb.csv")
+        shutil.copy(months["jan"], staging / "jan.csv")
+        shutil.copy(months["apr"], staging / "apr.csv")
+        for name in ["jan.csv", "feb.csv", "apr.csv"]:
+            os.rename(staging / name, inbox(d) / name)
+        rows = {r.source_name: r for r in ingests(d, 3)}
+        assert rows["jan.csv"].outcome == "accepted"
+        assert rows["feb.csv"].outcome == "rejected"
+        assert rows["feb.csv"].schema_change["removed"] == ["windspeed"]
+        assert rows["apr.csv"].outcome == "accepted"
+        assert client.get_dataset("bikes").schema_version == 1
+        # April is checked against January's learned ranges: spring is warmer.
+        checks = {w["check"] for w in rows["apr.csv"].issues}
+        assert "out_of_range" in checks, rows["apr.csv"].issues
+        assert client.alerts(rule="data_quality")
+    finally:
+        assert d.stop() == 0
