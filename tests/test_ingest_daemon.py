@@ -62,9 +62,18 @@ def inbox(d: DaemonProcess, dataset: str = "bikes") -> Path:
 
 
 def ingests(d: DaemonProcess, n: int, dataset: str = "bikes", timeout: float = 60):
+    """The dataset's ingest records, once there are `n` and their jobs have ended (alerts,
+    audit entries and file moves are done by then)."""
     client = client_of(d)
-    return wait_until(lambda: (rows := client.list_ingests(dataset=dataset)) and len(rows) >= n
-                      and rows, timeout=timeout, what=f"{n} ingest(s) of {dataset}")
+
+    def settled():
+        rows = client.list_ingests(dataset=dataset)
+        if len(rows) < n:
+            return None
+        jobs = [client.get_job(r.job_id) for r in rows if r.job_id]
+        return rows if all(j.state not in ("queued", "running") for j in jobs) else None
+
+    return wait_until(settled, timeout=timeout, what=f"{n} ingest(s) of {dataset}")
 
 
 def write_in_place(path: Path, data: bytes, pieces: int = 4) -> None:
