@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -22,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from benchmarks.common import daemon, median, run_python, table, wait_for
+from benchmarks.common import daemon, median, run_python, table
+from mlopsd.client import Client
 
 CONFIG = """\
 [daemon]
@@ -80,6 +82,30 @@ def drop(staging: Path, inbox: Path, name: str, data: bytes | None = None,
     return started
 
 
+class CommitWatch:
+    """Follows the event stream: when did each file's `ingest.committed` arrive? (Polling
+    the API instead would steal CPU from the worker being measured.)"""
+
+    def __init__(self, client: Client) -> None:
+        self._seen: dict[str, float] = {}
+        self._cond = threading.Condition()
+        follower = Client(client.base_url, actor="bench")
+        threading.Thread(target=self._follow, args=(follower,), daemon=True).start()
+        time.sleep(0.3)
+
+    def _follow(self, client: Client) -> None:
+        for event in client.events(types=["ingest.committed"]):
+            with self._cond:
+                self._seen[event.data["file"]] = time.perf_counter()
+                self._cond.notify_all()
+
+    def wait(self, name: str, timeout: float = 600) -> float:
+        with self._cond:
+            if not self._cond.wait_for(lambda: name in self._seen, timeout):
+                raise TimeoutError(f"{name} was not committed in {timeout} s")
+            return self._seen[name]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -105,16 +131,16 @@ def main() -> None:
         try:
             client = d.client
             assert client is not None
+            committed = CommitWatch(client)
             inbox = d.home.inbox / "bench"
             inbox.mkdir(parents=True, exist_ok=True)
             full, peaks = [], []
             for i, csv in enumerate(csvs):
                 name = f"big{i}.csv"
                 started = drop(staging, inbox, name, source=csv)
-                row = wait_for(lambda n=name: next(
-                    (r for r in client.list_ingests(dataset="bench", limit=5)
-                     if r.source_name == n), None))
-                full.append(time.perf_counter() - started)
+                full.append(committed.wait(name) - started)
+                row = next(r for r in client.list_ingests(dataset="bench", limit=5)
+                           if r.source_name == name)
                 assert row.outcome == "accepted", row.issues
                 job = client.get_job(row.job_id)
                 peaks.append(job.max_rss_mb or float("nan"))
@@ -126,9 +152,7 @@ def main() -> None:
                 path = staging / f"{name}.src"
                 chunk.write_csv(path)
                 started = drop(staging, inbox, name, data=path.read_bytes())
-                wait_for(lambda n=name: any(r.source_name == n for r in
-                                            client.list_ingests(dataset="bench", limit=5)))
-                latencies.append(time.perf_counter() - started)
+                latencies.append(committed.wait(name) - started)
         finally:
             d.stop()
 

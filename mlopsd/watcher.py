@@ -1,11 +1,12 @@
 """The inbox watcher: tells when a dropped file is complete, once per version of the file.
 
-A file counts when it is closed after writing (inotify's close event) or renamed in. A file
-that only appears (renamed in from outside the watched tree, or seen by the polling
-observer, which has no close events) counts once its size and mtime have held still for
-`settle_s`. Under inotify, a file being written is left alone until it is closed, however
-long the writer pauses; only if no close comes for `writing_timeout_s` does it fall back to
-settling (a close event lost to an inotify overflow).
+A file counts when it is closed after writing (inotify's close event) or renamed in. Under
+inotify, a rename from outside the watched tree looks like a creation: a file created and
+not opened within `_OPEN_GRACE_S` was renamed in, and counts at once; one that is opened
+or written is left alone until it is closed, however long the writer pauses (only if no
+close comes for `writing_timeout_s` does it fall back to settling: a close event lost to an
+inotify overflow). The polling observer has no open or close events: there a file counts
+once its size and mtime have held still for `settle_s`.
 Temp names are ignored until renamed. Duplicate events are harmless: the ingest service
 drops a file it already has in flight. inotify can drop events under load, so `scan()`
 (at start-up and on a schedule) finds whatever the events missed.
@@ -29,6 +30,7 @@ from watchdog.events import (
     FileDeletedEvent,
     FileModifiedEvent,
     FileMovedEvent,
+    FileOpenedEvent,
     FileSystemEvent,
     FileSystemEventHandler,
 )
@@ -37,6 +39,10 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 log = logging.getLogger("mlops.watcher")
+
+# inotify reports IN_CREATE then IN_OPEN for a file a writer creates; a file renamed in gets
+# no IN_OPEN. This is how long a new file may wait for its IN_OPEN.
+_OPEN_GRACE_S = 0.05
 
 
 def is_temp_name(name: str) -> bool:
@@ -90,6 +96,7 @@ class InboxWatcher:
         self._clock = clock
         self._pending: dict[Path, _Pending] = {}
         self._writing: dict[Path, float] = {}
+        self._created: dict[Path, float] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._observer: BaseObserver | None = None
@@ -176,12 +183,25 @@ class InboxWatcher:
         """inotify saw a write: the close event will say when the file is complete."""
         with self._lock:
             self._pending.pop(path, None)
+            self._created.pop(path, None)
             self._writing[path] = self._clock()
+
+    def created(self, path: Path) -> None:
+        """inotify saw a new file: renamed in (complete) unless it is opened right away."""
+        with self._lock:
+            self._created[path] = self._clock()
+
+    def opened(self, path: Path) -> None:
+        with self._lock:
+            just_created = self._created.pop(path, None) is not None
+        if just_created:
+            self.writing(path)
 
     def ready(self, path: Path) -> None:
         with self._lock:
             self._pending.pop(path, None)
             self._writing.pop(path, None)
+            self._created.pop(path, None)
         if self.candidate(path) and (path.exists() or path.is_symlink()):
             self._on_ready(path)
 
@@ -194,9 +214,10 @@ class InboxWatcher:
         with self._lock:
             self._pending.pop(path, None)
             self._writing.pop(path, None)
+            self._created.pop(path, None)
 
     def _settle_loop(self) -> None:
-        interval = min(0.1, max(self._settle_s / 4, 0.01))
+        interval = min(0.02, max(self._settle_s / 4, 0.005))
         while not self._stop.wait(interval):
             self.settle()
 
@@ -204,6 +225,10 @@ class InboxWatcher:
         now = self._clock()
         due: list[Path] = []
         with self._lock:
+            for path, since in list(self._created.items()):
+                if now - since >= _OPEN_GRACE_S:
+                    del self._created[path]
+                    due.append(path)
             for path, pending in list(self._pending.items()):
                 if now - pending.since < self._settle_s:
                     continue
@@ -253,7 +278,11 @@ class _Handler(FileSystemEventHandler):
             return
         if isinstance(event, FileClosedEvent):
             w.ready(path)
-        elif isinstance(event, FileModifiedEvent) and w.mode == "inotify":
+        elif w.mode == "inotify" and isinstance(event, FileCreatedEvent):
+            w.created(path)
+        elif w.mode == "inotify" and isinstance(event, FileOpenedEvent):
+            w.opened(path)
+        elif w.mode == "inotify" and isinstance(event, FileModifiedEvent):
             w.writing(path)
         elif isinstance(event, FileCreatedEvent | FileModifiedEvent):
             w.touch(path)
