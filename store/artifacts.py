@@ -60,19 +60,23 @@ class ArtifactStore:
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            sha = digest.hexdigest()
-            final = self.path(sha)
-            if final.exists():
-                tmp.unlink()
-                return sha
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(tmp, 0o444)
-            tmp.replace(final)
-            _fsync_dir(final.parent)
-            return sha
+            return self._install(tmp, digest.hexdigest())
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+    def _install(self, tmp: Path, sha: str) -> str:
+        """Move a complete, fsynced temp file to its content address (or drop it when the
+        same bytes are already there: a blob is never overwritten)."""
+        final = self.path(sha)
+        if final.exists():
+            tmp.unlink()
+            return sha
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(tmp, 0o444)
+        tmp.replace(final)
+        _fsync_dir(final.parent)
+        return sha
 
     def tmp_path(self, suffix: str = "") -> Path:
         """A fresh, unique (empty, created) file in `root/tmp` for a writer to fill, then adopt."""
@@ -96,16 +100,7 @@ class ArtifactStore:
                 _copy_into(f, digest)
                 # fsync through a read-only descriptor still flushes the file's data on Linux
                 os.fsync(f.fileno())
-            sha = digest.hexdigest()
-            final = self.path(sha)
-            if final.exists():
-                tmp.unlink()
-                return sha
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(tmp, 0o444)
-            tmp.replace(final)
-            _fsync_dir(final.parent)
-            return sha
+            return self._install(tmp, digest.hexdigest())
         except BaseException:
             if tmp.resolve().parent == self._tmp.resolve():
                 tmp.unlink(missing_ok=True)
