@@ -314,3 +314,57 @@ def test_files_dropped_together_are_checked_against_each_other(home: Path, month
         assert client.alerts(rule="data_quality")
     finally:
         assert d.stop() == 0
+
+
+def test_polling_watcher_and_temp_names(home: Path, months) -> None:
+    """Where inotify is unavailable the watcher polls; files settle before they count, and
+    temp names wait for their rename."""
+    config = CONFIG.replace("[ingest]\n", "[ingest]\npolling = true\n")
+    d = DaemonProcess(home, config=config).start()
+    try:
+        folder = inbox(d)
+        (folder / "feb.csv.tmp").write_bytes(months["feb"].read_bytes())
+        (folder / ".hidden.csv").write_bytes(months["feb"].read_bytes())
+        write_in_place(folder / "jan.csv", months["jan"].read_bytes())
+        rows = ingests(d, 1)
+        assert [(r.source_name, r.outcome) for r in rows] == [("jan.csv", "accepted")]
+        assert (folder / "feb.csv.tmp").exists() and (folder / ".hidden.csv").exists()
+        os.rename(folder / "feb.csv.tmp", folder / "feb.csv")
+        assert ingests(d, 2)[0].source_name == "feb.csv"
+        assert client_of(d).status().watched_dirs == [str(d.home.inbox)]
+    finally:
+        assert d.stop() == 0
+
+
+def test_time_window_selector(home: Path, tmp_path: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "make_drops", EXAMPLE.with_name("make_drops.py"))
+    assert spec and spec.loader
+    make_drops = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_drops)
+    config = CONFIG.replace('target = "bikers"', 'target = "bikers"\ntime_column = "ts"\n'
+                            '[dataset.schema]\nts = "datetime"')
+    d = DaemonProcess(home, config=config).start()
+    try:
+        frames = make_drops.monthly_frames()[:3]
+        for name, frame in frames:
+            frame.write_csv(inbox(d) / f"{name}.csv")
+        ingests(d, 3)
+        client = client_of(d)
+        assert client.get_dataset("bikes").time_column == "ts"
+        out = tmp_path / "window.parquet"
+        result = run_mlops(d.home.root, "data", "materialise",
+                           "bikes@all[2011-01-15..2011-02-15]", "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        window = pl.read_parquet(out)
+        everything = pl.concat([f for _, f in frames])
+        expected = everything.filter((pl.col("ts") >= pl.datetime(2011, 1, 15))
+                                     & (pl.col("ts") < pl.datetime(2011, 2, 15)))
+        assert window.height == expected.height > 0
+        assert window["ts"].min() >= everything["ts"].min()
+        bad = run_mlops(d.home.root, "data", "resolve", "bikes@all[2011-02-15..2011-01-15]")
+        assert bad.returncode == 1 and "not before its end" in bad.stderr
+    finally:
+        assert d.stop() == 0
