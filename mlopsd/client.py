@@ -18,6 +18,7 @@ import orjson
 from mlopsd.home import Home, resolve_home
 from mlopsd.wire import (
     AlertOut,
+    AliasMoveOut,
     AuditEntryOut,
     DatasetOut,
     DataVersionOut,
@@ -27,8 +28,12 @@ from mlopsd.wire import (
     JobKindOut,
     JobLog,
     JobOut,
+    MetricPointOut,
+    ModelOut,
+    ModelVersionOut,
     Requeued,
     ResolvedSelectorOut,
+    RunOut,
     Status,
     Upload,
 )
@@ -282,6 +287,60 @@ class Client:
         params = _clean({"state": state, "rule": rule, "limit": limit})
         return [AlertOut.model_validate(a)
                 for a in self._request("GET", "/api/v1/alerts", params=params)]
+
+
+    # --- training, runs, registry ------------------------------------------------------
+
+    def train(self, model: str, *, reason: str | None = None,
+              tags: dict[str, str] | None = None) -> JobOut:
+        return JobOut.model_validate(self._request(
+            "POST", f"/api/v1/models/{model}/train", json={"reason": reason, "tags": tags or {}}))
+
+    def list_models(self) -> list[ModelOut]:
+        return [ModelOut.model_validate(m) for m in self._request("GET", "/api/v1/models")]
+
+    def get_model(self, name: str) -> ModelOut:
+        return ModelOut.model_validate(self._request("GET", f"/api/v1/models/{name}"))
+
+    def model_versions(self, name: str) -> list[ModelVersionOut]:
+        return [ModelVersionOut.model_validate(v)
+                for v in self._request("GET", f"/api/v1/models/{name}/versions")]
+
+    def model_version(self, name: str, version: str) -> ModelVersionOut:
+        return ModelVersionOut.model_validate(
+            self._request("GET", f"/api/v1/models/{name}/versions/{version}"))
+
+    def promote(self, name: str, version: str, *, to: str = "production",
+                reason: str | None = None) -> AliasMoveOut:
+        return AliasMoveOut.model_validate(self._request(
+            "POST", f"/api/v1/models/{name}/aliases/{to}",
+            json={"version": version, "reason": reason}))
+
+    def rollback(self, name: str, *, alias: str = "production",
+                 reason: str | None = None) -> AliasMoveOut:
+        return AliasMoveOut.model_validate(self._request(
+            "POST", f"/api/v1/models/{name}/rollback", json={"alias": alias, "reason": reason}))
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasMoveOut]:
+        return [AliasMoveOut.model_validate(m) for m in self._request(
+            "GET", f"/api/v1/models/{name}/aliases/history", params=_clean({"alias": alias}))]
+
+    def archive(self, name: str, version: str) -> ModelVersionOut:
+        return ModelVersionOut.model_validate(
+            self._request("POST", f"/api/v1/models/{name}/versions/{version}/archive"))
+
+    def list_runs(self, *, experiment: str | None = None, model: str | None = None,
+                  limit: int = 100) -> list[RunOut]:
+        params = _clean({"experiment": experiment, "model": model, "limit": limit})
+        return [RunOut.model_validate(r) for r in self._request("GET", "/api/v1/runs",
+                                                                 params=params)]
+
+    def get_run(self, run_id: str) -> RunOut:
+        return RunOut.model_validate(self._request("GET", f"/api/v1/runs/{run_id}"))
+
+    def metric_history(self, run_id: str, key: str) -> list[MetricPointOut]:
+        return [MetricPointOut.model_validate(p)
+                for p in self._request("GET", f"/api/v1/runs/{run_id}/metrics/{key}")]
 
 
 def _clean(params: dict[str, Any]) -> dict[str, Any]:

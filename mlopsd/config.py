@@ -89,15 +89,50 @@ class DatasetConfig:
     columns: dict[str, ColumnRule] = field(default_factory=dict)
 
 
+TASKS = ("regression", "binary", "multiclass")
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    holdout: float = 0.2
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    data: str
+    """A data selector: bikeshare@all, bikeshare@last:3, bikeshare@all[2011-03-01..]…"""
+    target: str
+    task: str = "regression"
+    include: list[str] | None = None
+    exclude: list[str] = field(default_factory=list)
+    categorical: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    rounds: int = 500
+    early_stopping: int | None = 50
+    split: SplitConfig = field(default_factory=SplitConfig)
+    threshold: float = 0.5
+    min_rows: int = 50
+    seed: int = 42
+    num_threads: int = 2
+    experiment: str | None = None
+    description: str = ""
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     dataset: tuple[DatasetConfig, ...] = ()
+    model: tuple[ModelConfig, ...] = ()
 
     def datasets(self) -> dict[str, DatasetConfig]:
         return {d.name: d for d in self.dataset}
+
+    def models(self) -> dict[str, ModelConfig]:
+        return {m.name: m for m in self.model}
 
 
 class _Reader:
@@ -146,6 +181,10 @@ class _Reader:
                 self.fail(where, key, f"must be a list, got {value!r}")
             return list(value)
         if hint is Any:
+            return value
+        if origin is None and hint is dict:
+            if not isinstance(value, dict):
+                self.fail(where, key, "must be a table")
             return value
         if hint is bool:
             if not isinstance(value, bool):
@@ -220,6 +259,30 @@ def _check(reader: _Reader, config: Config) -> None:
         for key in ("max_out_of_range_share", "max_unseen_share", "max_duplicate_share"):
             if not 0 <= getattr(rules, key) <= 1:
                 bad(key, "must be between 0 and 1", (*where, "rules"))
+    names: set[str] = set()
+    for n, m in enumerate(config.model):
+        where = ("model", n)
+        if not DATASET_NAME.match(m.name):
+            bad("name", "must start with a letter or digit and hold only letters, digits, "
+                "'_', '.', '-' (at most 128)", where)
+        if m.name in names:
+            bad("name", f"model {m.name!r} is declared twice", where)
+        names.add(m.name)
+        if m.task not in TASKS:
+            bad("task", f"must be one of {', '.join(TASKS)}, got {m.task!r}", where)
+        if "@" not in m.data and not DATASET_NAME.match(m.data):
+            bad("data", "must be a data selector such as bikeshare@all", where)
+        if m.rounds < 1:
+            bad("rounds", "must be at least 1", where)
+        if m.early_stopping is not None and m.early_stopping < 1:
+            bad("early_stopping", "must be at least 1 (leave it out to train all rounds)",
+                where)
+        if not 0 < m.split.holdout < 1:
+            bad("holdout", "must be between 0 and 1 (exclusive)", (*where, "split"))
+        if not 0 < m.threshold < 1:
+            bad("threshold", "must be between 0 and 1 (exclusive)", where)
+        if m.num_threads < 1:
+            bad("num_threads", "must be at least 1", where)
 
 
 def load_config(path: Path) -> Config:
@@ -244,15 +307,16 @@ def load_config(path: Path) -> Config:
         if name in ("daemon", "ingest"):
             cls = DaemonConfig if name == "daemon" else IngestConfig
             sections[name] = reader.build(cls, value, (name,))
-        elif name == "dataset":
+        elif name in ("dataset", "model"):
+            cls = DatasetConfig if name == "dataset" else ModelConfig
             if not isinstance(value, list):
-                reader.fail((), name, "must be an array of tables: write [[dataset]]")
+                reader.fail((), name, f"must be an array of tables: write [[{name}]]")
             sections[name] = tuple(
-                reader.build(DatasetConfig, item, ("dataset", n)) for n, item in enumerate(value)
+                reader.build(cls, item, (name, n)) for n, item in enumerate(value)
             )
         else:
             line = locate(text, (name,)) or locate(text, (), name)
-            raise ConfigError(path, "unknown section (known: daemon, dataset, ingest)",
+            raise ConfigError(path, "unknown section (known: daemon, dataset, ingest, model)",
                               line=line, key=name)
     config = Config(path=path, **sections)
     _check(reader, config)

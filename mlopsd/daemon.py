@@ -31,6 +31,7 @@ from mlopsd.home import Home
 from mlopsd.ingest_service import IngestService
 from mlopsd.runner import JobRunner
 from mlopsd.scheduler import Scheduler
+from mlopsd.training import TrainService
 from store import audit
 from store.artifacts import ArtifactStore
 from store.db import Store, open_store
@@ -94,6 +95,7 @@ class Daemon:
         self.store: Store
         self.runner: JobRunner
         self.ingest: IngestService
+        self.training: TrainService
         self._server: _Server | None = None
 
     def watched_dirs(self) -> list[Path]:
@@ -117,6 +119,7 @@ class Daemon:
         if requeued:
             log.info("queued %s interrupted job(s) again", len(requeued))
         self.ingest = IngestService(self.home, self.config, self.store, self.runner, self.bus)
+        self.training = TrainService(self.config, self.store, self.runner, self.bus)
         self.runner.warm_up()
         self.runner.start()
         self.ingest.start()

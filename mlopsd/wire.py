@@ -207,3 +207,78 @@ class AlertOut(BaseModel):
     last_seen_at: datetime
     updated_at: datetime
     note: str | None
+
+
+class TrainRequest(BaseModel):
+    reason: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class AliasRequest(BaseModel):
+    version: str
+    reason: str | None = None
+
+
+class RollbackRequest(BaseModel):
+    alias: str = "production"
+    reason: str | None = None
+
+
+class ModelOut(BaseModel):
+    name: str
+    created_at: datetime
+    task: str
+    description: str | None
+    aliases: dict[str, str]
+    latest: str | None
+
+
+class ModelVersionOut(BaseModel):
+    model: str
+    version: str
+    created_at: datetime
+    artifact_sha: str
+    signature: Any
+    metrics: Any
+    run_id: str | None
+    archived: bool
+    signature_hash: str | None
+    data_key: str | None
+    config_hash: str | None
+    bump_reason: str | None
+
+
+class AliasMoveOut(BaseModel):
+    id: int
+    model: str
+    alias: str
+    from_version: str | None
+    to_version: str | None
+    actor: str
+    reason: str | None
+    at: datetime
+    kind: str
+
+
+class RunOut(BaseModel):
+    id: str
+    experiment: str
+    state: str
+    started_at: datetime
+    ended_at: datetime | None
+    last_seen_at: datetime
+    note: str | None
+    lineage: Any
+    job_id: int | None
+    model: str | None
+    error: str | None
+    params: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    metrics: dict[str, float] = Field(default_factory=dict)
+
+
+class MetricPointOut(BaseModel):
+    key: str
+    value: float
+    step: int
+    at: datetime

@@ -14,7 +14,7 @@ from starlette.responses import FileResponse
 from mlopsd.api.errors import ApiError
 from mlopsd.api.job_routes import actor_of
 from mlopsd.config import DATASET_NAME
-from mlopsd.selectors import SelectorError, resolve
+from mlopsd.selectors import ResolvedSelector, SelectorError, resolve
 from mlopsd.watcher import is_temp_name
 from mlopsd.wire import (
     AlertOut,
@@ -147,7 +147,7 @@ def requeue(request: Request, body: RequeueRequest) -> Requeued:
     return Requeued(dataset=back.parent.name, path=str(back))
 
 
-def _resolve(request: Request, text: str):
+def _resolve(request: Request, text: str) -> ResolvedSelector:
     try:
         return resolve(request.app.state.daemon.store, text)
     except SelectorError as exc:

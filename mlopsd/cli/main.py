@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from mlopsd.cli import data_commands
+from mlopsd.cli import data_commands, model_commands
 from mlopsd.cli.output import print_fields, print_json, print_table
 from mlopsd.client import ApiError, Client, MlopsError
 from mlopsd.home import HomeError, init_home, resolve_home
@@ -223,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("kinds", cmd_jobs_kinds, "the kinds of job the daemon runs", jobs_sub)
 
     data_commands.add_commands(sub, common)
+    model_commands.add_commands(sub, common)
 
     p = add("audit", cmd_audit, "the audit log, newest first")
     p.add_argument("--limit", type=int, default=50)

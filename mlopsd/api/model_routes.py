@@ -1,0 +1,149 @@
+"""Training, runs and the model registry: versions, aliases, promote, rollback, archive."""
+
+from __future__ import annotations
+
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from mlopsd.api.errors import ApiError
+from mlopsd.api.job_routes import actor_of
+from mlopsd.selectors import SelectorError
+from mlopsd.wire import (
+    AliasMoveOut,
+    AliasRequest,
+    JobOut,
+    MetricPointOut,
+    ModelOut,
+    ModelVersionOut,
+    RollbackRequest,
+    RunOut,
+    TrainRequest,
+)
+from store import audit
+from store import models as model_repo
+from store import runs as run_repo
+
+router = APIRouter(prefix="/api/v1", tags=["models"])
+
+
+Wire = TypeVar("Wire", bound=BaseModel)
+
+
+def _out(obj: object, cls: type[Wire]) -> Wire:
+    """A store dataclass as its wire model."""
+    return cls.model_validate(obj, from_attributes=True)
+
+
+@router.post("/models/{name}/train", response_model=JobOut, status_code=202,
+             summary="Queue a training of a model declared in mlops.toml")
+def train(request: Request, name: str, body: TrainRequest | None = None) -> JobOut:
+    body = body or TrainRequest()
+    try:
+        job = request.app.state.daemon.training.submit(
+            name, actor=actor_of(request), reason=body.reason, tags=body.tags)
+    except SelectorError as exc:
+        raise ApiError(422, f"model {name!r}: {exc}", field="data") from None
+    return _out(job, JobOut)
+
+
+@router.get("/models", response_model=list[ModelOut], summary="Registered models")
+def list_models(request: Request) -> list[ModelOut]:
+    return [_out(m, ModelOut) for m in model_repo.list_models(request.app.state.daemon.store)]
+
+
+@router.get("/models/{name}", response_model=ModelOut, summary="One model: aliases, latest")
+def get_model(request: Request, name: str) -> ModelOut:
+    return _out(model_repo.get_model(request.app.state.daemon.store, name), ModelOut)
+
+
+@router.get("/models/{name}/versions", response_model=list[ModelVersionOut],
+            summary="A model's versions, oldest first")
+def list_versions(request: Request, name: str) -> list[ModelVersionOut]:
+    store = request.app.state.daemon.store
+    model_repo.get_model(store, name)
+    return [_out(v, ModelVersionOut) for v in model_repo.list_versions(store, name)]
+
+
+@router.get("/models/{name}/versions/{version}", response_model=ModelVersionOut,
+            summary="One version: signature, metrics, run")
+def get_version(request: Request, name: str, version: str) -> ModelVersionOut:
+    return _out(model_repo.get_version(request.app.state.daemon.store, name, version),
+                ModelVersionOut)
+
+
+@router.post("/models/{name}/aliases/{alias}", response_model=AliasMoveOut,
+             summary="Point an alias (production, staging, candidate, …) at a version")
+def move_alias(request: Request, name: str, alias: str, body: AliasRequest) -> AliasMoveOut:
+    store = request.app.state.daemon.store
+    actor = actor_of(request)
+    move = model_repo.move_alias(store, name, alias, body.version, actor=actor,
+                                 reason=body.reason)
+    audit.append(store, actor=actor, action="model.promote", subject=f"model:{name}",
+                 reason=body.reason, details={"alias": alias, "from": move.from_version,
+                                              "to": move.to_version})
+    request.app.state.daemon.bus.publish("model.alias_moved", model=name, alias=alias,
+                                         from_version=move.from_version,
+                                         to_version=move.to_version)
+    return _out(move, AliasMoveOut)
+
+
+@router.post("/models/{name}/rollback", response_model=AliasMoveOut,
+             summary="Move an alias back to the version it pointed at before")
+def rollback(request: Request, name: str, body: RollbackRequest | None = None) -> AliasMoveOut:
+    body = body or RollbackRequest()
+    store = request.app.state.daemon.store
+    target = model_repo.rollback_target(store, name, body.alias)
+    if target is None:
+        raise ApiError(409, f"{name}@{body.alias} has no earlier version to go back to",
+                       field="alias")
+    actor = actor_of(request)
+    move = model_repo.move_alias(store, name, body.alias, target, actor=actor,
+                                 reason=body.reason, kind="rollback")
+    audit.append(store, actor=actor, action="model.rollback", subject=f"model:{name}",
+                 reason=body.reason, details={"alias": body.alias, "from": move.from_version,
+                                              "to": move.to_version})
+    request.app.state.daemon.bus.publish("model.alias_moved", model=name, alias=body.alias,
+                                         from_version=move.from_version,
+                                         to_version=move.to_version, rollback=True)
+    return _out(move, AliasMoveOut)
+
+
+@router.get("/models/{name}/aliases/history", response_model=list[AliasMoveOut],
+            summary="Every alias move, newest first")
+def alias_history(request: Request, name: str, alias: str | None = None) -> list[AliasMoveOut]:
+    return [_out(m, AliasMoveOut)
+            for m in model_repo.alias_history(request.app.state.daemon.store, name, alias)]
+
+
+@router.post("/models/{name}/versions/{version}/archive", response_model=ModelVersionOut,
+             summary="Archive a version (it keeps its record; it can no longer take an alias)")
+def archive(request: Request, name: str, version: str) -> ModelVersionOut:
+    store = request.app.state.daemon.store
+    model_repo.set_archived(store, name, version)
+    audit.append(store, actor=actor_of(request), action="model.archive",
+                 subject=f"model:{name}", details={"version": version})
+    return _out(model_repo.get_version(store, name, version), ModelVersionOut)
+
+
+@router.get("/runs", response_model=list[RunOut], summary="Runs, newest first")
+def list_runs(request: Request, experiment: str | None = None, model: str | None = None,
+              limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[RunOut]:
+    rows = run_repo.list_runs(request.app.state.daemon.store, experiment=experiment,
+                              model=model, limit=limit)
+    return [_out(r, RunOut) for r in rows]
+
+
+@router.get("/runs/{run_id}", response_model=RunOut,
+            summary="One run: params, tags, last metric values, lineage")
+def get_run(request: Request, run_id: str) -> RunOut:
+    return _out(run_repo.get_run(request.app.state.daemon.store, run_id), RunOut)
+
+
+@router.get("/runs/{run_id}/metrics/{key}", response_model=list[MetricPointOut],
+            summary="A metric's history (per step)")
+def metric_history(request: Request, run_id: str, key: str) -> list[MetricPointOut]:
+    store = request.app.state.daemon.store
+    run_repo.get_run(store, run_id)
+    return [_out(p, MetricPointOut) for p in run_repo.metric_history(store, run_id, key)]

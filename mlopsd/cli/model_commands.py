@@ -1,0 +1,200 @@
+"""`mlops train`, `mlops runs …`, `mlops models …`, `mlops promote`, `mlops rollback`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from mlopsd.cli.output import print_fields, print_json, print_table
+from mlopsd.client import Client
+
+
+def _client(args: argparse.Namespace) -> Client:
+    return Client.from_home(args.home)
+
+
+def _headline(metrics: dict[str, Any] | None) -> str:
+    metrics = metrics or {}
+    keys = [k for k in ("auc", "rmse", "accuracy", "macro_f1", "r2", "f1", "log_loss", "mae")
+            if isinstance(metrics.get(k), int | float)][:3]
+    return ", ".join(f"{k} {metrics[k]:.4g}" for k in keys)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    tags = dict(t.split("=", 1) for t in args.tag or [])
+    with _client(args) as client:
+        job = client.train(args.model, reason=args.reason, tags=tags)
+        if args.wait:
+            job = client.wait_job(job.id, timeout=args.timeout)
+    if args.json:
+        print_json(job)
+    elif not args.wait:
+        print(f"training {args.model}: job {job.id} {job.state}")
+    elif job.state == "succeeded":
+        r = job.result
+        print(f"{r['model']}:{r['version']} registered ({r['bump_reason']}); run {r['run_id']}; "
+              f"{_headline(r['metrics'])}")
+    else:
+        print(f"training {args.model} {job.state}: {job.error}")
+    return 0 if job.state in ("queued", "running", "succeeded") else 1
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        models = client.list_models()
+    if args.json:
+        print_json(models)
+    else:
+        print_table([[m.name, m.task, m.latest, ", ".join(f"{a}={v}" for a, v in
+                                                         sorted(m.aliases.items()))]
+                     for m in models], ["model", "task", "latest", "aliases"])
+    return 0
+
+
+def cmd_model_show(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        model = client.get_model(args.name)
+        versions = client.model_versions(args.name)
+    if args.json:
+        print_json({"model": model.model_dump(mode="json"),
+                    "versions": [v.model_dump(mode="json") for v in versions]})
+        return 0
+    print_fields([("model", model.name), ("task", model.task), ("latest", model.latest),
+                  ("aliases", ", ".join(f"{a} -> {v}" for a, v in sorted(model.aliases.items()))
+                   or "none")])
+    print()
+    _print_versions(versions, model.aliases)
+    return 0
+
+
+def _print_versions(versions: list[Any], aliases: dict[str, str]) -> None:
+    by_version: dict[str, list[str]] = {}
+    for alias, version in aliases.items():
+        by_version.setdefault(version, []).append(alias)
+    print_table([[v.version, ",".join(sorted(by_version.get(v.version, []))), v.created_at,
+                  _headline(v.metrics), v.bump_reason, "archived" if v.archived else "",
+                  (v.run_id or "")[:12]] for v in versions],
+                ["version", "aliases", "created", "metrics", "why this number", "", "run"])
+
+
+def cmd_model_versions(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        versions = client.model_versions(args.name)
+        aliases = client.get_model(args.name).aliases
+    if args.json:
+        print_json(versions)
+    else:
+        _print_versions(versions, aliases)
+    return 0
+
+
+def cmd_archive(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        version = client.archive(args.name, args.version)
+    if args.json:
+        print_json(version)
+    else:
+        print(f"{version.model}:{version.version} archived")
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        move = client.promote(args.name, args.version, to=args.to, reason=args.reason)
+    if args.json:
+        print_json(move)
+    else:
+        print(f"{move.model}@{move.alias}: {move.from_version or '(none)'} -> {move.to_version}")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        move = client.rollback(args.name, alias=args.alias, reason=args.reason)
+    if args.json:
+        print_json(move)
+    else:
+        print(f"{move.model}@{move.alias} rolled back: {move.from_version} -> {move.to_version}")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        runs = client.list_runs(experiment=args.experiment, model=args.model, limit=args.limit)
+    if args.json:
+        print_json(runs)
+    else:
+        print_table([[r.id[:12], r.experiment, r.state, r.started_at, r.job_id, r.error or ""]
+                     for r in runs], ["run", "experiment", "state", "started", "job", "error"])
+    return 0
+
+
+def cmd_run_show(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        matches = [r for r in client.list_runs(limit=10_000) if r.id.startswith(args.id)]
+        if len(matches) != 1:
+            print(f"mlops: {len(matches)} runs match {args.id!r}")
+            return 1
+        run = client.get_run(matches[0].id)
+    if args.json:
+        print_json(run)
+        return 0
+    print_fields([("run", run.id), ("experiment", run.experiment), ("state", run.state),
+                  ("started", run.started_at), ("ended", run.ended_at), ("job", run.job_id),
+                  ("error", run.error)])
+    for title, values in (("params", run.params), ("tags", run.tags),
+                          ("metrics (last value)", run.metrics)):
+        print(f"\n{title}:")
+        for key in sorted(values):
+            print(f"  {key} = {values[key]}")
+    if run.lineage:
+        print("\nlineage:")
+        for key, value in run.lineage.items():
+            print(f"  {key}: {value}")
+    return 0
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    def add(parent: Any, name: str, handler: Any, help: str) -> argparse.ArgumentParser:
+        p = parent.add_parser(name, parents=[common], help=help, description=help)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add(sub, "train", cmd_train, "train a model declared in mlops.toml")
+    p.add_argument("model")
+    p.add_argument("--reason")
+    p.add_argument("--tag", action="append", metavar="KEY=VALUE")
+    p.add_argument("--wait", action="store_true")
+    p.add_argument("--timeout", type=float, default=3600.0)
+
+    models = sub.add_parser("models", parents=[common], help="registered models and versions")
+    models.set_defaults(handler=cmd_models)
+    ms = models.add_subparsers(dest="models_command", metavar="MODELS_COMMAND")
+    add(ms, "list", cmd_models, "models with their latest version and aliases")
+    p = add(ms, "show", cmd_model_show, "a model, its aliases and versions")
+    p.add_argument("name")
+    p = add(ms, "versions", cmd_model_versions, "a model's versions")
+    p.add_argument("name")
+    p = add(ms, "archive", cmd_archive, "archive a version")
+    p.add_argument("name")
+    p.add_argument("version")
+
+    p = add(sub, "promote", cmd_promote, "point an alias (default production) at a version")
+    p.add_argument("name")
+    p.add_argument("version")
+    p.add_argument("--to", default="production")
+    p.add_argument("--reason")
+    p = add(sub, "rollback", cmd_rollback, "move an alias back to its previous version")
+    p.add_argument("name")
+    p.add_argument("--alias", default="production")
+    p.add_argument("--reason")
+
+    runs = sub.add_parser("runs", parents=[common], help="experiment runs")
+    runs.set_defaults(handler=cmd_runs, experiment=None, model=None, limit=50)
+    rs = runs.add_subparsers(dest="runs_command", metavar="RUNS_COMMAND")
+    p = add(rs, "list", cmd_runs, "runs, newest first")
+    p.add_argument("--experiment")
+    p.add_argument("--model")
+    p.add_argument("--limit", type=int, default=50)
+    p = add(rs, "show", cmd_run_show, "one run: params, tags, metrics, lineage")
+    p.add_argument("id", help="a run id or a unique prefix of one")

@@ -1,0 +1,228 @@
+"""The model registry: models, semantically versioned versions, aliases and their history.
+
+Versions are numbered by rule: major when the input signature changes, minor when trained
+on new data, patch when the same data with new params or code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from store.db import Store, utcnow
+from store.errors import Conflict, NotFound
+from store.rows import aware, from_json, to_json
+
+_VERSION = (
+    "model, version, created_at, artifact_sha, signature, metrics, run_id, archived, major, "
+    "minor, patch, signature_hash, data_key, config_hash, bump_reason"
+)
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    created_at: datetime
+    task: str
+    description: str | None
+    aliases: dict[str, str]
+    latest: str | None
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    model: str
+    version: str
+    created_at: datetime
+    artifact_sha: str
+    signature: Any
+    metrics: Any
+    run_id: str | None
+    archived: bool
+    signature_hash: str | None
+    data_key: str | None
+    config_hash: str | None
+    bump_reason: str | None
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    id: int
+    model: str
+    alias: str
+    from_version: str | None
+    to_version: str | None
+    actor: str
+    reason: str | None
+    at: datetime
+    kind: str = "move"
+
+
+_MOVE = "id, model, alias, from_version, to_version, actor, reason, moved_at, kind"
+
+
+def _move(r: tuple) -> AliasMove:
+    return AliasMove(*r[:7], aware(r[7]), r[8])
+
+
+def _version(r: tuple) -> ModelVersion:
+    return ModelVersion(r[0], r[1], aware(r[2]), r[3], from_json(r[4]), from_json(r[5]), r[6],
+                        r[7], r[11], r[12], r[13], r[14])
+
+
+def next_version(previous: ModelVersion | None, previous_parts: tuple[int, int, int] | None,
+                 *, signature_hash: str, data_key: str) -> tuple[tuple[int, int, int], str]:
+    """The semver rule, and the reason for the bump."""
+    if previous is None or previous_parts is None:
+        return (1, 0, 0), "first version"
+    major, minor, patch = previous_parts
+    if previous.signature_hash != signature_hash:
+        return (major + 1, 0, 0), "the input signature changed"
+    if previous.data_key != data_key:
+        return (major, minor + 1, 0), "trained on new data"
+    return (major, minor, patch + 1), "the same data with new params or code"
+
+
+def register_version(
+    cur: Any,
+    *,
+    model: str,
+    task: str,
+    artifact_sha: str,
+    signature: Any,
+    signature_hash: str,
+    data_key: str,
+    config_hash: str,
+    metrics: Any,
+    run_id: str | None,
+    description: str | None = None,
+) -> ModelVersion:
+    """Within the caller's transaction: the next version of `model` by the semver rule (the
+    same artifact registered again gives back its existing version)."""
+    cur.execute(
+        "INSERT INTO models (name, created_at, task, description) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING", [model, utcnow(), task, description])
+    same = cur.execute(f"SELECT {_VERSION} FROM model_versions WHERE model = ? AND "
+                       "artifact_sha = ?", [model, artifact_sha]).fetchone()
+    if same is not None:
+        return _version(same)
+    latest = cur.execute(
+        f"SELECT {_VERSION} FROM model_versions WHERE model = ? "
+        "ORDER BY major DESC, minor DESC, patch DESC LIMIT 1", [model]).fetchone()
+    previous = _version(latest) if latest else None
+    parts, reason = next_version(previous, (latest[8], latest[9], latest[10]) if latest else None,
+                                 signature_hash=signature_hash, data_key=data_key)
+    name = ".".join(map(str, parts))
+    row = cur.execute(
+        f"INSERT INTO model_versions (model, version, created_at, artifact_sha, signature, "
+        f"metrics, run_id, archived, major, minor, patch, signature_hash, data_key, "
+        f"config_hash, bump_reason) VALUES (?, ?, ?, ?, ?, ?, ?, false, ?, ?, ?, ?, ?, ?, ?) "
+        f"RETURNING {_VERSION}",
+        [model, name, utcnow(), artifact_sha, to_json(signature), to_json(metrics), run_id,
+         *parts, signature_hash, data_key, config_hash, reason],
+    ).fetchone()
+    return _version(row)
+
+
+def get_model(store: Store, name: str) -> Model:
+    with store.reading() as cur:
+        row = cur.execute("SELECT name, created_at, task, description FROM models "
+                          "WHERE name = ?", [name]).fetchone()
+        if row is None:
+            raise NotFound(f"no model named {name!r}")
+        aliases = dict(cur.execute("SELECT alias, version FROM model_aliases WHERE model = ?",
+                                   [name]).fetchall())
+        latest = cur.execute("SELECT version FROM model_versions WHERE model = ? "
+                             "ORDER BY major DESC, minor DESC, patch DESC LIMIT 1",
+                             [name]).fetchone()
+    return Model(row[0], aware(row[1]), row[2], row[3], aliases, latest[0] if latest else None)
+
+
+def list_models(store: Store) -> list[Model]:
+    with store.reading() as cur:
+        names = [r[0] for r in cur.execute("SELECT name FROM models ORDER BY name").fetchall()]
+    return [get_model(store, n) for n in names]
+
+
+def list_versions(store: Store, model: str, *, include_archived: bool = True
+                  ) -> list[ModelVersion]:
+    with store.reading() as cur:
+        rows = cur.execute(
+            f"SELECT {_VERSION} FROM model_versions WHERE model = ? "
+            f"{'' if include_archived else 'AND NOT archived'} "
+            "ORDER BY major, minor, patch", [model]).fetchall()
+    return [_version(r) for r in rows]
+
+
+def get_version(store: Store, model: str, version: str) -> ModelVersion:
+    with store.reading() as cur:
+        row = cur.execute(f"SELECT {_VERSION} FROM model_versions WHERE model = ? AND "
+                          "version = ?", [model, version]).fetchone()
+    if row is None:
+        raise NotFound(f"model {model!r} has no version {version!r}")
+    return _version(row)
+
+
+def move_alias(store: Store, model: str, alias: str, to_version: str | None, *, actor: str,
+               reason: str | None, kind: str = "move") -> AliasMove:
+    """Point `alias` at `to_version` (None removes it), recording the move."""
+    with store.transaction() as cur:
+        if to_version is not None:
+            found = cur.execute("SELECT archived FROM model_versions WHERE model = ? AND "
+                                "version = ?", [model, to_version]).fetchone()
+            if found is None:
+                raise NotFound(f"model {model!r} has no version {to_version!r}")
+            if found[0]:
+                raise Conflict(f"{model}:{to_version} is archived; it cannot take an alias")
+        current = cur.execute("SELECT version FROM model_aliases WHERE model = ? AND alias = ?",
+                              [model, alias]).fetchone()
+        from_version = current[0] if current else None
+        if to_version is None:
+            cur.execute("DELETE FROM model_aliases WHERE model = ? AND alias = ?", [model, alias])
+        else:
+            cur.execute(
+                "INSERT INTO model_aliases VALUES (?, ?, ?) ON CONFLICT (model, alias) "
+                "DO UPDATE SET version = excluded.version", [model, alias, to_version])
+        row = cur.execute(
+            "INSERT INTO alias_history (model, alias, from_version, to_version, actor, reason, "
+            f"moved_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_MOVE}",
+            [model, alias, from_version, to_version, actor, reason, utcnow(), kind]).fetchone()
+    return _move(row)
+
+
+def rollback_target(store: Store, model: str, alias: str) -> str | None:
+    """The version `alias` pointed at before its current one: moves are replayed as a stack
+    (a move pushes, a rollback pops), so rolling back twice goes two steps back."""
+    stack: list[str | None] = []
+    for move in reversed(alias_history(store, model, alias)):
+        if move.kind == "rollback":
+            if stack:
+                stack.pop()
+        else:
+            stack.append(move.to_version)
+    return stack[-2] if len(stack) >= 2 else None
+
+
+def alias_history(store: Store, model: str, alias: str | None = None) -> list[AliasMove]:
+    where, args = "model = ?", [model]
+    if alias:
+        where += " AND alias = ?"
+        args.append(alias)
+    with store.reading() as cur:
+        rows = cur.execute(
+            f"SELECT {_MOVE} FROM alias_history WHERE {where} ORDER BY id DESC", args).fetchall()
+    return [_move(r) for r in rows]
+
+
+def set_archived(store: Store, model: str, version: str, archived: bool = True) -> None:
+    with store.transaction() as cur:
+        aliases = [r[0] for r in cur.execute(
+            "SELECT alias FROM model_aliases WHERE model = ? AND version = ?",
+            [model, version]).fetchall()]
+        if archived and aliases:
+            raise Conflict(f"{model}:{version} is {', '.join(aliases)}; move the alias first")
+        row = cur.execute("UPDATE model_versions SET archived = ? WHERE model = ? AND "
+                          "version = ? RETURNING version", [archived, model, version]).fetchone()
+    if row is None:
+        raise NotFound(f"model {model!r} has no version {version!r}")
