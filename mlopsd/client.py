@@ -16,6 +16,7 @@ import httpx
 import orjson
 
 from mlopsd.home import Home, resolve_home
+from mlopsd.tracking import ActiveRun
 from mlopsd.wire import (
     AlertOut,
     AliasMoveOut,
@@ -337,6 +338,15 @@ class Client:
 
     def get_run(self, run_id: str) -> RunOut:
         return RunOut.model_validate(self._request("GET", f"/api/v1/runs/{run_id}"))
+
+    def start_run(self, *, experiment: str, tags: dict[str, str] | None = None,
+                  note: str | None = None, model: str | None = None,
+                  flush_interval_s: float = 1.0) -> ActiveRun:
+        """A run to log into; use it as a context manager (see mlopsd.tracking)."""
+        run = RunOut.model_validate(self._request(
+            "POST", "/api/v1/runs",
+            json={"experiment": experiment, "tags": tags or {}, "note": note, "model": model}))
+        return ActiveRun(self, run, flush_interval_s=flush_interval_s)
 
     def metric_history(self, run_id: str, key: str) -> list[MetricPointOut]:
         return [MetricPointOut.model_validate(p)

@@ -58,6 +58,12 @@ class IngestConfig:
 
 
 @dataclass(frozen=True)
+class TrackingConfig:
+    run_timeout_s: float = 120.0
+    """A run started from the SDK that reports nothing for this long is marked failed."""
+
+
+@dataclass(frozen=True)
 class DatasetRules:
     max_null_share: float | None = None
     max_out_of_range_share: float = 0.01
@@ -125,6 +131,7 @@ class Config:
     path: Path
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
     dataset: tuple[DatasetConfig, ...] = ()
     model: tuple[ModelConfig, ...] = ()
 
@@ -230,6 +237,8 @@ def _check(reader: _Reader, config: Config) -> None:
         bad("rescan_interval_s", "must be at least 1", ("ingest",))
     if i.max_attempts < 1:
         bad("max_attempts", "must be at least 1", ("ingest",))
+    if config.tracking.run_timeout_s < 1:
+        bad("run_timeout_s", "must be at least 1", ("tracking",))
     seen: set[str] = set()
     for n, ds in enumerate(config.dataset):
         where: tuple[str | int, ...] = ("dataset", n)
@@ -285,6 +294,10 @@ def _check(reader: _Reader, config: Config) -> None:
             bad("num_threads", "must be at least 1", where)
 
 
+_TABLES: dict[str, type] = {"daemon": DaemonConfig, "ingest": IngestConfig,
+                            "tracking": TrackingConfig}
+
+
 def load_config(path: Path) -> Config:
     path = Path(path)
     try:
@@ -304,9 +317,8 @@ def load_config(path: Path) -> Config:
     reader = _Reader(path, text)
     sections: dict[str, Any] = {}
     for name, value in raw.items():
-        if name in ("daemon", "ingest"):
-            cls = DaemonConfig if name == "daemon" else IngestConfig
-            sections[name] = reader.build(cls, value, (name,))
+        if name in _TABLES:
+            sections[name] = reader.build(_TABLES[name], value, (name,))
         elif name in ("dataset", "model"):
             cls = DatasetConfig if name == "dataset" else ModelConfig
             if not isinstance(value, list):
@@ -316,8 +328,8 @@ def load_config(path: Path) -> Config:
             )
         else:
             line = locate(text, (name,)) or locate(text, (), name)
-            raise ConfigError(path, "unknown section (known: daemon, dataset, ingest, model)",
-                              line=line, key=name)
+            known = ", ".join(sorted([*_TABLES, "dataset", "model"]))
+            raise ConfigError(path, f"unknown section (known: {known})", line=line, key=name)
     config = Config(path=path, **sections)
     _check(reader, config)
     return config

@@ -23,6 +23,9 @@ CONFIG_TEMPLATE = """\
 # polling = false           # watch by polling instead of inotify (network file systems)
 # max_attempts = 2          # an ingest whose worker crashes this often is quarantined
 
+[tracking]
+# run_timeout_s = 120.0     # an SDK run that reports nothing this long is marked failed
+
 # A declared dataset (one [[dataset]] per dataset). Only `name` is required.
 # [[dataset]]
 # name = "bikeshare"
@@ -48,4 +51,28 @@ CONFIG_TEMPLATE = """\
 # max_null_share = 0.0
 # allowed = []                       # the only values allowed
 # level = "warning"                  # "error" makes this column's warnings quarantine the file
+
+# A model (one [[model]] per model). name, data and target are required.
+# [[model]]
+# name = "riders"
+# data = "bikeshare@all"             # a data selector: @all @latest @N @N..M @last:K [START..END]
+# target = "bikers"
+# task = "regression"                # regression | binary | multiclass
+# include = []                       # features to use (default: every other column)
+# exclude = ["casual", "registered"] # columns that must not be features (they leak the target)
+# categorical = []                   # extra categorical columns (text columns always are)
+# rounds = 500
+# early_stopping = 50                # on the holdout
+# threshold = 0.5                    # binary decision threshold
+# seed = 42
+# num_threads = 2                    # fixed, so the same data gives the same model text
+# experiment = "riders"              # default: the model's name
+#
+# [model.params]                     # LightGBM parameters
+# num_leaves = 31
+# learning_rate = 0.05
+#
+# [model.split]                      # by the dataset's time_column when it has one (the
+# holdout = 0.2                      # most recent share is held out), else stratified random
+# seed = 42
 """

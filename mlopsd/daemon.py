@@ -14,7 +14,7 @@ import signal
 import socket
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from mlopsd.runner import JobRunner
 from mlopsd.scheduler import Scheduler
 from mlopsd.training import TrainService
 from store import audit
+from store import runs as run_repo
 from store.artifacts import ArtifactStore
 from store.db import Store, open_store
 
@@ -128,11 +129,22 @@ class Daemon:
             self.ingest.rescan, "interval", seconds=self.config.ingest.rescan_interval_s,
             id="inbox-rescan", name="inbox rescan",
         )
+        timeout = self.config.tracking.run_timeout_s
+        self.scheduler.aps.add_job(
+            self._fail_stale_runs, "interval", seconds=max(1.0, min(30.0, timeout / 4)),
+            id="stale-runs", name="stale run check",
+        )
         audit.append(self.store, actor="mlopsd", action="daemon.start",
                      subject=str(self.home.root),
                      details={"pid": self.pid, "port": self.port, "version": __version__})
         self._write_daemon_json()
         self.bus.publish("daemon.started", pid=self.pid, port=self.port)
+
+    def _fail_stale_runs(self) -> None:
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.config.tracking.run_timeout_s)
+        for run_id in run_repo.fail_stale_runs(self.store, older_than=cutoff):
+            log.warning("run %s stopped reporting; marked failed", run_id)
+            self.bus.publish("run.ended", run_id=run_id, state="failed", stale=True)
 
     def _write_daemon_json(self) -> None:
         info = {

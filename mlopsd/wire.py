@@ -282,3 +282,33 @@ class MetricPointOut(BaseModel):
     value: float
     step: int
     at: datetime
+
+
+class RunCreate(BaseModel):
+    experiment: str
+    tags: dict[str, str] = Field(default_factory=dict)
+    note: str | None = None
+    model: str | None = None
+
+
+class MetricIn(BaseModel):
+    key: str
+    value: float
+    step: int = 0
+    at: datetime | None = None
+
+
+class RunLog(BaseModel):
+    params: dict[str, Any] = Field(default_factory=dict)
+    tags: dict[str, Any] = Field(default_factory=dict)
+    metrics: list[MetricIn] = Field(default_factory=list)
+
+
+class RunEnd(BaseModel):
+    state: str = Field(default="finished", description="finished, failed or killed")
+    error: str | None = None
+
+
+class Logged(BaseModel):
+    run_id: str
+    metrics: int

@@ -14,10 +14,14 @@ from mlopsd.wire import (
     AliasMoveOut,
     AliasRequest,
     JobOut,
+    Logged,
     MetricPointOut,
     ModelOut,
     ModelVersionOut,
     RollbackRequest,
+    RunCreate,
+    RunEnd,
+    RunLog,
     RunOut,
     TrainRequest,
 )
@@ -125,6 +129,44 @@ def archive(request: Request, name: str, version: str) -> ModelVersionOut:
     audit.append(store, actor=actor_of(request), action="model.archive",
                  subject=f"model:{name}", details={"version": version})
     return _out(model_repo.get_version(store, name, version), ModelVersionOut)
+
+
+@router.post("/runs", response_model=RunOut, status_code=201,
+             summary="Start a run (the Python SDK's start_run)")
+def create_run(request: Request, body: RunCreate) -> RunOut:
+    run = run_repo.create_run(request.app.state.daemon.store, experiment=body.experiment,
+                              model=body.model, note=body.note, tags=body.tags)
+    request.app.state.daemon.bus.publish("run.started", run_id=run.id,
+                                         experiment=body.experiment)
+    return _out(run, RunOut)
+
+
+@router.post("/runs/{run_id}/log", response_model=Logged,
+             summary="Log params, tags and metric points in one batch (also a heartbeat)")
+def log_run(request: Request, run_id: str, body: RunLog) -> Logged:
+    count = run_repo.log_batch(
+        request.app.state.daemon.store, run_id, params=body.params, tags=body.tags,
+        metrics=[(m.key, m.value, m.step, m.at) for m in body.metrics])
+    if body.metrics:
+        last: dict[str, tuple[int, float]] = {}
+        for m in body.metrics:
+            last[m.key] = (m.step, m.value)
+        request.app.state.daemon.bus.publish(
+            "run.metrics", run_id=run_id, metrics={k: v for k, (_, v) in last.items()},
+            steps={k: s for k, (s, _) in last.items()}, points=count)
+    return Logged(run_id=run_id, metrics=count)
+
+
+@router.post("/runs/{run_id}/end", response_model=RunOut, summary="End a run")
+def end_run(request: Request, run_id: str, body: RunEnd | None = None) -> RunOut:
+    body = body or RunEnd()
+    if body.state not in ("finished", "failed", "killed"):
+        raise ApiError(422, f"state must be finished, failed or killed, not {body.state!r}",
+                       field="state")
+    run = run_repo.end_run(request.app.state.daemon.store, run_id, body.state,
+                           error=body.error)
+    request.app.state.daemon.bus.publish("run.ended", run_id=run_id, state=body.state)
+    return _out(run, RunOut)
 
 
 @router.get("/runs", response_model=list[RunOut], summary="Runs, newest first")

@@ -1,0 +1,97 @@
+"""The tracking SDK against a real daemon: buffered metrics, params set once, failures and
+runs whose process died."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mlopsd.client import ApiError
+from tests.daemon_process import DaemonProcess, wait_until
+
+CONFIG = """\
+[tracking]
+run_timeout_s = 2.0
+"""
+
+
+@pytest.fixture(scope="module")
+def d(tmp_path_factory: pytest.TempPathFactory):
+    daemon = DaemonProcess(tmp_path_factory.mktemp("tracking") / "home", config=CONFIG).start()
+    yield daemon
+    assert daemon.stop() == 0
+
+
+def test_ten_thousand_points_one_call_at_a_time(d: DaemonProcess) -> None:
+    client = d.client
+    assert client is not None
+    started = time.perf_counter()
+    with client.start_run(experiment="sdk", tags={"purpose": "Q4 churn model"}) as run:
+        run.log_params({"num_leaves": 31, "learning_rate": 0.05})
+        for step in range(10_000):
+            run.log_metric("loss", 1.0 / (step + 1), step=step)
+    took = time.perf_counter() - started
+    done = client.get_run(run.id)
+    assert done.state == "finished"
+    assert done.params == {"num_leaves": "31", "learning_rate": "0.05"}
+    assert done.tags == {"purpose": "Q4 churn model"}
+    assert done.metrics["loss"] == pytest.approx(1.0 / 10_000)
+    history = client.metric_history(run.id, "loss")
+    assert [p.step for p in history] == list(range(10_000))
+    print(f"10,000 points logged and queryable in {took:.3f} s")
+
+
+def test_params_are_set_once(d: DaemonProcess) -> None:
+    client = d.client
+    assert client is not None
+    run = client.start_run(experiment="sdk")
+    run.log_params({"a": 1})
+    run.flush()
+    run.log_params({"a": 2})
+    with pytest.raises(ApiError) as err:
+        run.flush()
+    assert err.value.status == 409 and "set once" in err.value.message
+    run._params.clear()
+    run.end()
+
+
+def test_an_exception_fails_the_run(d: DaemonProcess) -> None:
+    client = d.client
+    assert client is not None
+    with pytest.raises(ZeroDivisionError), client.start_run(experiment="sdk") as run:
+        run.log_metric("x", 1.0)
+        _ = 1 / 0
+    failed = client.get_run(run.id)
+    assert failed.state == "failed" and "ZeroDivisionError" in failed.error
+    assert failed.metrics == {"x": 1.0}
+
+
+def test_a_run_whose_process_dies_is_marked_failed(d: DaemonProcess, tmp_path: Path) -> None:
+    client = d.client
+    assert client is not None
+    script = tmp_path / "train.py"
+    out = tmp_path / "run_id"
+    script.write_text(
+        "import sys, time\n"
+        "from mlopsd.client import Client\n"
+        f"c = Client.from_home({str(d.home.root)!r})\n"
+        "run = c.start_run(experiment='dies', flush_interval_s=0.2)\n"
+        f"open({str(out)!r}, 'w').write(run.id)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script)])
+    try:
+        run_id = wait_until(lambda: out.exists() and out.read_text(), what="the run to start")
+        time.sleep(1.0)
+        assert client.get_run(run_id).state == "running", "its heartbeat keeps it alive"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    failed = wait_until(lambda: (r := client.get_run(run_id)).state == "failed" and r,
+                        timeout=30, what="the dead run to be failed")
+    assert "stopped reporting" in failed.error
