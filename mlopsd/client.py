@@ -331,8 +331,12 @@ class Client:
             self._request("POST", f"/api/v1/models/{name}/versions/{version}/archive"))
 
     def list_runs(self, *, experiment: str | None = None, model: str | None = None,
+                  filter: str | None = None, order_by: str | None = None,
                   limit: int = 100) -> list[RunOut]:
-        params = _clean({"experiment": experiment, "model": model, "limit": limit})
+        """Runs, e.g. filter="metrics.auc > 0.8 and params.num_leaves = 31",
+        order_by="metrics.auc desc"."""
+        params = _clean({"experiment": experiment, "model": model, "filter": filter,
+                         "order_by": order_by, "limit": limit})
         return [RunOut.model_validate(r) for r in self._request("GET", "/api/v1/runs",
                                                                  params=params)]
 

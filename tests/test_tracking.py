@@ -95,3 +95,32 @@ def test_a_run_whose_process_dies_is_marked_failed(d: DaemonProcess, tmp_path: P
     failed = wait_until(lambda: (r := client.get_run(run_id)).state == "failed" and r,
                         timeout=30, what="the dead run to be failed")
     assert "stopped reporting" in failed.error
+
+
+def test_search_and_compare(d: DaemonProcess) -> None:
+    from tests.daemon_process import run_mlops
+
+    client = d.client
+    assert client is not None
+    ids = []
+    for leaves, auc in [(15, 0.71), (31, 0.83), (63, 0.86), (31, 0.79)]:
+        with client.start_run(experiment="search", tags={"team": "growth"}) as run:
+            run.log_params({"num_leaves": leaves})
+            run.log_metric("auc", auc - 0.1, step=0)
+            run.log_metric("auc", auc, step=1)
+        ids.append(run.id)
+    found = client.list_runs(filter="metrics.auc > 0.8 and params.num_leaves = 31",
+                             experiment="search")
+    assert [r.id for r in found] == [ids[1]]
+    best = client.list_runs(experiment="search", order_by="metrics.auc desc")
+    assert [r.metrics["auc"] for r in best] == [0.86, 0.83, 0.79, 0.71]
+    assert len(client.list_runs(filter="params.num_leaves >= 31 and tags.team = growth")) == 3
+    assert client.list_runs(filter="tags.team = 'nobody'") == []
+    with pytest.raises(ApiError) as err:
+        client.list_runs(filter="metrics.auc >> 1")
+    assert err.value.status == 422 and err.value.field == "filter"
+    compared = run_mlops(d.home.root, "runs", "compare", ids[0][:10], ids[2][:10])
+    assert compared.returncode == 0, compared.stderr
+    lines = compared.stdout.splitlines()
+    assert any(line.startswith("* params.num_leaves") for line in lines)
+    assert any(line.startswith("  tags.team") for line in lines)

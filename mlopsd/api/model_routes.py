@@ -28,6 +28,7 @@ from mlopsd.wire import (
 from store import audit
 from store import models as model_repo
 from store import runs as run_repo
+from store.run_filter import FilterError
 
 router = APIRouter(prefix="/api/v1", tags=["models"])
 
@@ -169,11 +170,26 @@ def end_run(request: Request, run_id: str, body: RunEnd | None = None) -> RunOut
     return _out(run, RunOut)
 
 
-@router.get("/runs", response_model=list[RunOut], summary="Runs, newest first")
-def list_runs(request: Request, experiment: str | None = None, model: str | None = None,
-              limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[RunOut]:
-    rows = run_repo.list_runs(request.app.state.daemon.store, experiment=experiment,
-                              model=model, limit=limit)
+@router.get("/runs", response_model=list[RunOut],
+            summary="Search runs: filter by params, metrics, tags; sort",
+            description="`filter` e.g. `metrics.auc > 0.8 and params.num_leaves = 31`; "
+            "`order_by` e.g. `metrics.rmse asc` (default: newest first).")
+def search_runs(
+    request: Request,
+    filter: str = "",
+    order_by: str | None = None,
+    experiment: str | None = None,
+    model: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> list[RunOut]:
+    expression = filter
+    if model:
+        expression = " and ".join(p for p in (expression, f"model = '{model}'") if p)
+    try:
+        rows = run_repo.search_runs(request.app.state.daemon.store, filter=expression,
+                                    experiment=experiment, order_by=order_by, limit=limit)
+    except FilterError as exc:
+        raise ApiError(422, str(exc), field="filter") from None
     return [_out(r, RunOut) for r in rows]
 
 

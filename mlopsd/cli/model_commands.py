@@ -120,22 +120,48 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        runs = client.list_runs(experiment=args.experiment, model=args.model, limit=args.limit)
+        runs = client.list_runs(experiment=args.experiment, model=args.model,
+                                filter=args.filter, order_by=args.order_by, limit=args.limit)
     if args.json:
         print_json(runs)
-    else:
-        print_table([[r.id[:12], r.experiment, r.state, r.started_at, r.job_id, r.error or ""]
-                     for r in runs], ["run", "experiment", "state", "started", "job", "error"])
+        return 0
+    shown = sorted({k for r in runs for k in r.metrics if not k.startswith(("train_",
+                                                                            "valid_"))})[:4]
+    print_table([[r.id[:12], r.experiment, r.state, r.started_at,
+                  *[r.metrics.get(k) for k in shown], r.error or ""] for r in runs],
+                ["run", "experiment", "state", "started", *shown, "error"])
+    return 0
+
+
+def _find_run(client: Client, prefix: str) -> str:
+    matches = [r.id for r in client.list_runs(limit=10_000) if r.id.startswith(prefix)]
+    if len(matches) != 1:
+        raise SystemExit(f"mlops: {len(matches)} runs match {prefix!r}; give more of the id")
+    return matches[0]
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        runs = [client.get_run(_find_run(client, prefix)) for prefix in args.ids]
+    if args.json:
+        print_json(runs)
+        return 0
+    rows = []
+    for title, attr in (("params", "params"), ("metrics", "metrics"), ("tags", "tags")):
+        keys = sorted({k for r in runs for k in getattr(r, attr)})
+        if attr == "metrics" and not args.curves:
+            keys = [k for k in keys if not k.startswith(("train_", "valid_"))]
+        for key in keys:
+            values = [getattr(r, attr).get(key) for r in runs]
+            differs = len({str(v) for v in values}) > 1
+            rows.append([("* " if differs else "  ") + f"{title}.{key}", *values])
+    print_table(rows, ["(* differs)", *[r.id[:12] for r in runs]], max_width=40)
     return 0
 
 
 def cmd_run_show(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        matches = [r for r in client.list_runs(limit=10_000) if r.id.startswith(args.id)]
-        if len(matches) != 1:
-            print(f"mlops: {len(matches)} runs match {args.id!r}")
-            return 1
-        run = client.get_run(matches[0].id)
+        run = client.get_run(_find_run(client, args.id))
     if args.json:
         print_json(run)
         return 0
@@ -190,11 +216,17 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--reason")
 
     runs = sub.add_parser("runs", parents=[common], help="experiment runs")
-    runs.set_defaults(handler=cmd_runs, experiment=None, model=None, limit=50)
+    runs.set_defaults(handler=cmd_runs, experiment=None, model=None, filter=None,
+                      order_by=None, limit=50)
     rs = runs.add_subparsers(dest="runs_command", metavar="RUNS_COMMAND")
-    p = add(rs, "list", cmd_runs, "runs, newest first")
+    p = add(rs, "list", cmd_runs, "runs: filtered, sorted")
     p.add_argument("--experiment")
     p.add_argument("--model")
+    p.add_argument("--filter", help="e.g. \"metrics.auc > 0.8 and params.num_leaves = 31\"")
+    p.add_argument("--order-by", help="e.g. \"metrics.rmse asc\"")
     p.add_argument("--limit", type=int, default=50)
+    p = add(rs, "compare", cmd_compare, "params and metrics of runs side by side")
+    p.add_argument("ids", nargs="+", metavar="RUN")
+    p.add_argument("--curves", action="store_true", help="also the per-iteration metrics")
     p = add(rs, "show", cmd_run_show, "one run: params, tags, metrics, lineage")
     p.add_argument("id", help="a run id or a unique prefix of one")
