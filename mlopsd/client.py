@@ -297,6 +297,10 @@ class Client:
         return JobOut.model_validate(self._request(
             "POST", f"/api/v1/models/{model}/train", json={"reason": reason, "tags": tags or {}}))
 
+    def reproduce(self, name: str, version: str) -> JobOut:
+        return JobOut.model_validate(
+            self._request("POST", f"/api/v1/models/{name}/versions/{version}/reproduce"))
+
     def list_models(self) -> list[ModelOut]:
         return [ModelOut.model_validate(m) for m in self._request("GET", "/api/v1/models")]
 

@@ -25,6 +25,7 @@ from mlopsd.events import EventBus
 from mlopsd.runner import JobRunner
 from mlopsd.selectors import resolve
 from store import alerts, audit
+from store import jobs as job_repo
 from store import models as model_repo
 from store import runs as run_repo
 from store.db import Store
@@ -68,6 +69,7 @@ class TrainService:
         self.models = config.models()
         self._pending: dict[int, dict[str, Any]] = {}
         runner.completions["train"] = self._complete
+        runner.completions["reproduce"] = self._compare
         runner.finished_hooks.append(self._finished)
         runner.exclusive["train"] = lambda params: params["model"]
 
@@ -144,7 +146,8 @@ class TrainService:
         ctx = self._context(job)
         name = job.params["model"]
         lineage = {**ctx["lineage"], "job_id": job.id, "versions": result.get("versions"),
-                   "model_sha": result["model_sha"]}
+                   "model_sha": result["model_sha"],
+                   "holdout_predictions_sha": result.get("holdout_predictions_sha")}
         experiment = (ctx["config"].get("experiment") or name)
         run_id = run_repo.new_run_id()
         metric_points: list[tuple[str, float, int, Any]] = [
@@ -182,7 +185,55 @@ class TrainService:
                 "bump_reason": version.bump_reason, "metrics": result["metrics"],
                 "model_sha": result["model_sha"]}
 
+    # --- reproduce -------------------------------------------------------------------------
+
+    def reproduce(self, name: str, version: str, *, actor: str) -> Job:
+        """Retrain `name:version` from its lineage (the same data versions, read back
+        hash-checked, and the same job params) and compare the result with the original."""
+        registered = model_repo.get_version(self.store, name, version)
+        if registered.run_id is None:
+            raise NotFound(f"{name}:{version} has no run to reproduce (logged from the SDK?)")
+        run = run_repo.get_run(self.store, registered.run_id)
+        original_job = (run.lineage or {}).get("job_id")
+        if original_job is None:
+            raise NotFound(f"the run of {name}:{version} records no training job")
+        params = job_repo.get_job(self.store, original_job).params
+        job = self.runner.submit("reproduce", params, actor=actor)
+        self._pending[job.id] = {"model": name, "version": version,
+                                 "model_sha": registered.artifact_sha, "lineage": run.lineage}
+        audit.append(self.store, actor=actor, action="model.reproduce",
+                     subject=f"model:{name}", details={"version": version, "job_id": job.id})
+        return job
+
+    def _compare(self, job: Job, result: dict[str, Any]) -> dict[str, Any]:
+        original = self._pending.pop(job.id, None)
+        if original is None:
+            raise RuntimeError("the daemon restarted during the reproduction; run it again")
+        lineage = original["lineage"] or {}
+        same_model = result["model_sha"] == original["model_sha"]
+        same_predictions = (result.get("holdout_predictions_sha")
+                            == lineage.get("holdout_predictions_sha"))
+        differences = []
+        if not same_model:
+            differences.append(f"model text differs: {original['model_sha'][:12]} was "
+                               f"registered, {result['model_sha'][:12]} was trained now")
+        if not same_predictions:
+            differences.append("holdout predictions differ")
+        then, now = lineage.get("versions") or {}, result.get("versions") or {}
+        for library in sorted(set(then) | set(now)):
+            if then.get(library) != now.get(library):
+                differences.append(f"{library}: {then.get(library)} then, "
+                                   f"{now.get(library)} now")
+        identical = same_model and same_predictions
+        self.bus.publish("model.reproduced", model=original["model"],
+                         version=original["version"], identical=identical)
+        return {"model": original["model"], "version": original["version"],
+                "identical": identical, "model_sha": result["model_sha"],
+                "registered_sha": original["model_sha"], "differences": differences}
+
     def _finished(self, job: Job) -> None:
+        if job.kind == "reproduce":
+            self._pending.pop(job.id, None)
         if job.kind != "train" or job.state == "succeeded":
             return
         ctx = self._context(job)

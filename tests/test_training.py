@@ -210,3 +210,12 @@ def test_reproducible_model_text(d: DaemonProcess, halves) -> None:
     assert first == second
     text = ArtifactStore(d.home.artifacts).read_bytes(first)
     assert hashlib.sha256(text).hexdigest() == first
+
+
+def test_reproduce_a_version_bit_for_bit(d: DaemonProcess, halves) -> None:
+    drop(d, halves[0], 1)
+    train(d)
+    result = run_mlops(d.home.root, "reproduce", "riders:1.0.0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "reproduced bit for bit" in result.stdout
+    assert "model.reproduce" in {e.action for e in client_of(d).audit()}

@@ -53,6 +53,13 @@ def train(request: Request, name: str, body: TrainRequest | None = None) -> JobO
     return _out(job, JobOut)
 
 
+@router.post("/models/{name}/versions/{version}/reproduce", response_model=JobOut,
+             status_code=202, summary="Retrain a version from its lineage and compare")
+def reproduce(request: Request, name: str, version: str) -> JobOut:
+    job = request.app.state.daemon.training.reproduce(name, version, actor=actor_of(request))
+    return _out(job, JobOut)
+
+
 @router.get("/models", response_model=list[ModelOut], summary="Registered models")
 def list_models(request: Request) -> list[ModelOut]:
     return [_out(m, ModelOut) for m in model_repo.list_models(request.app.state.daemon.store)]

@@ -39,6 +39,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0 if job.state in ("queued", "running", "succeeded") else 1
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    name, _, version = args.version.partition(":")
+    if not version:
+        print("mlops: write MODEL:VERSION, e.g. churn:1.4.0")
+        return 2
+    with _client(args) as client:
+        job = client.wait_job(client.reproduce(name, version).id, timeout=args.timeout)
+    if args.json:
+        print_json(job)
+        return 0 if job.state == "succeeded" and job.result["identical"] else 1
+    if job.state != "succeeded":
+        print(f"reproducing {args.version} {job.state}: {job.error}")
+        return 1
+    r = job.result
+    if r["identical"]:
+        print(f"{args.version} reproduced bit for bit: model text {r['model_sha'][:12]} and "
+              "holdout predictions identical")
+        return 0
+    print(f"{args.version} did NOT reproduce:")
+    for difference in r["differences"]:
+        print(f"  - {difference}")
+    return 1
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     with _client(args) as client:
         models = client.list_models()
@@ -191,6 +215,11 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--reason")
     p.add_argument("--tag", action="append", metavar="KEY=VALUE")
     p.add_argument("--wait", action="store_true")
+    p.add_argument("--timeout", type=float, default=3600.0)
+
+    p = add(sub, "reproduce", cmd_reproduce,
+            "retrain a version from its lineage and check it is identical")
+    p.add_argument("version", metavar="MODEL:VERSION")
     p.add_argument("--timeout", type=float, default=3600.0)
 
     models = sub.add_parser("models", parents=[common], help="registered models and versions")
