@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from jobs import ingest, materialise, selfcheck
+from jobs import ingest, materialise, selfcheck, train
 from jobs.context import JobContext
 
 
@@ -45,6 +45,21 @@ KINDS: dict[str, JobKind] = {
             check_params=ingest.check_params,
             idempotent=True,
             description=ingest.DESCRIPTION,
+        ),
+        JobKind(
+            name="train",
+            target="jobs.train:run",
+            check_params=train.check_params,
+            idempotent=True,
+            description=train.DESCRIPTION,
+        ),
+        JobKind(
+            name="reproduce",
+            target="jobs.train:run",
+            check_params=train.check_params,
+            idempotent=True,
+            description="Retrain a registered version from its lineage (the same params and "
+            "data) to check it reproduces bit for bit.",
         ),
         JobKind(
             name="materialise",

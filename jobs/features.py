@@ -1,0 +1,324 @@
+"""Model inputs: the one way a frame (or request rows) becomes LightGBM's input matrix.
+
+Training builds the signature from its training rows (`signature_from_frame`) and its
+matrices with `to_matrix`; serving calls `to_matrix` with the same signature, so a row scored
+alone gets the same float64 numbers, hence the same prediction, as in a training batch.
+
+Encoding, per input of the signature:
+- numbers and booleans → float64 (true 1.0, false 0.0);
+- date / datetime → float epoch seconds (µs since 1970-01-01 UTC ÷ 1e6; zone-aware values are
+  taken in UTC, strings are read as ISO 8601);
+- categorical (string columns, and columns named categorical) → the value's position in the
+  signature's FIXED sorted category list (the unique training values), as a float;
+- null, NaN, and a category not in the list → NaN, which LightGBM treats as missing.
+
+A value of the wrong kind (text where a number is expected, a float for an integer category)
+is a `FeatureError` naming the input, the same for frames and rows. Treat a signature as
+immutable once it has been used: the lookup tables built from it are cached.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+DTYPES = ("int64", "float64", "bool", "string", "date", "datetime")
+_NAN = math.nan
+_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+_SMALL = 64
+"""Frames up to this many rows are encoded row by row in Python (a polars select costs
+~0.5 ms whatever its size; the row path ~20 µs a row), when their dtypes convert to Python
+values exactly."""
+
+
+class FeatureError(ValueError):
+    """A frame or row that does not fit the signature, naming the input."""
+
+
+# -- the signature ---------------------------------------------------------------------------
+
+
+def signature_from_frame(frame: Any, features: Sequence[str],
+                         categorical: Iterable[str] = ()) -> dict[str, Any]:
+    """{"inputs": [{name, dtype, categorical, categories}]} for `features` of a polars frame.
+
+    String columns are always categorical; `categorical` adds integer or boolean columns.
+    Categories are the sorted unique non-null values of the frame (give it the training rows).
+    """
+    from jobs.ingest.dtypes import from_polars
+
+    extra = set(categorical)
+    missing = [name for name in (*features, *sorted(extra)) if name not in frame.schema]
+    if missing:
+        raise FeatureError(f"no column {missing[0]!r} in the frame")
+    outside = sorted(extra - set(features))
+    if outside:
+        raise FeatureError(f"categorical column {outside[0]!r} is not one of the features")
+    inputs = []
+    for name in features:
+        polars_dtype = frame.schema[name]
+        dtype = from_polars(polars_dtype)
+        if dtype is None:
+            raise FeatureError(f"column {name!r} is {polars_dtype}, which cannot be a model input")
+        is_categorical = dtype == "string" or name in extra
+        categories = None
+        if is_categorical:
+            if dtype not in ("string", "int64", "bool"):
+                raise FeatureError(f"column {name!r} is {dtype}: only string, integer and boolean "
+                                   "columns can be categorical")
+            column = frame.get_column(name)
+            if dtype == "string" and column.dtype != _polars().String:
+                column = column.cast(_polars().String)
+            categories = sorted(column.drop_nulls().unique().to_list())
+        inputs.append({"name": name, "dtype": dtype, "categorical": is_categorical,
+                       "categories": categories})
+    return {"inputs": inputs}
+
+
+def _polars() -> Any:
+    import polars
+
+    return polars
+
+
+# -- rows → matrix ---------------------------------------------------------------------------
+
+
+def _number(name: str) -> Callable[[Any], float]:
+    def convert(value: Any) -> float:
+        if value is None:
+            return _NAN
+        kind = type(value)
+        if kind is float or kind is int or kind is bool:
+            return float(value)
+        if isinstance(value, numbers.Real) and not isinstance(value, str):
+            return float(value)
+        raise FeatureError(f"input {name!r}: expected a number, got {value!r}")
+
+    return convert
+
+
+def epoch_seconds(value: date | datetime | str) -> float:
+    """Seconds since 1970-01-01 UTC as float64, exactly as the frame path computes them."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+    else:
+        value = datetime(value.year, value.month, value.day)
+    return ((value - _EPOCH) // _MICROSECOND) / 1e6
+
+
+def _time(name: str) -> Callable[[Any], float]:
+    def convert(value: Any) -> float:
+        if value is None:
+            return _NAN
+        if not isinstance(value, date | str):
+            raise FeatureError(f"input {name!r}: expected a date, datetime or ISO 8601 text, "
+                               f"got {value!r}")
+        try:
+            return epoch_seconds(value)
+        except ValueError as exc:
+            raise FeatureError(f"input {name!r}: {value!r} is not an ISO 8601 date") from exc
+
+    return convert
+
+
+_CATEGORY_TYPES = {"string": (str,), "int64": (int, np.integer), "bool": (bool, np.bool_)}
+
+
+def _category(name: str, dtype: str, categories: list) -> Callable[[Any], float]:
+    codes = {value: float(i) for i, value in enumerate(categories)}
+    accepted = _CATEGORY_TYPES[dtype]
+    kind = {"string": "text", "int64": "an integer", "bool": "true or false"}[dtype]
+
+    def convert(value: Any) -> float:
+        if value is None:
+            return _NAN
+        # bool is an int to Python (True == 1): an integer category never takes a boolean
+        if not isinstance(value, accepted) or (dtype == "int64" and isinstance(value, bool)):
+            raise FeatureError(f"input {name!r}: expected {kind}, got {value!r}")
+        return codes.get(value, _NAN)
+
+    return convert
+
+
+class _Encoder:
+    """Lookup tables and converters of one signature, built once."""
+
+    def __init__(self, signature: Mapping[str, Any]) -> None:
+        self.signature = signature  # kept so its id() cannot be reused while cached
+        self.inputs = list(signature["inputs"])
+        self.names = [item["name"] for item in self.inputs]
+        self.converters: list[Callable[[Any], float]] = []
+        for item in self.inputs:
+            if item["dtype"] not in DTYPES:
+                raise FeatureError(f"input {item['name']!r}: unknown dtype {item['dtype']!r}")
+            if item["categorical"]:
+                converter = _category(item["name"], item["dtype"], item["categories"] or [])
+            elif item["dtype"] in ("date", "datetime"):
+                converter = _time(item["name"])
+            else:
+                converter = _number(item["name"])
+            self.converters.append(converter)
+        self.pairs = list(zip(self.names, self.converters, strict=True))
+        self._fits: dict[tuple, bool] = {}
+
+    def fits_rows(self, dtypes: tuple) -> bool:
+        """Whether a small frame with these input dtypes may take the row path (its values
+        convert exactly in Python); a dtype that fits no input is a FeatureError here."""
+        fits = self._fits.get(dtypes)
+        if fits is None:
+            fits = all(map(_exact_in_python, dtypes))
+            if fits:
+                _check_frame_dtypes(dict(zip(self.names, dtypes, strict=True)), self)
+            if len(self._fits) < 64:
+                self._fits[dtypes] = fits
+        return fits
+
+    def rows(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        pairs = self.pairs
+        try:
+            values = [[convert(row[name]) for name, convert in pairs] for row in rows]
+        except KeyError as exc:
+            raise FeatureError(f"input {exc.args[0]!r} is missing from a row") from None
+        except TypeError as exc:
+            raise FeatureError(f"rows must be mappings of input name to value ({exc})") from None
+        if not values:
+            return np.empty((0, len(pairs)), dtype=np.float64)
+        return np.array(values, dtype=np.float64)
+
+
+_CACHE: OrderedDict[int, _Encoder] = OrderedDict()
+_CACHE_SIZE = 64
+_CACHE_LOCK = threading.Lock()  # serving encodes from many threads
+
+
+def _encoder(signature: Mapping[str, Any]) -> _Encoder:
+    key = id(signature)
+    with _CACHE_LOCK:
+        found = _CACHE.get(key)
+        if found is not None and found.signature is signature:
+            _CACHE.move_to_end(key)
+            return found
+    built = _Encoder(signature)
+    with _CACHE_LOCK:
+        _CACHE[key] = built
+        if len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return built
+
+
+def to_matrix(data: Any, signature: Mapping[str, Any]) -> np.ndarray:
+    """A polars DataFrame, one row (a mapping) or a list of rows → float64 C-contiguous matrix
+    with one column per signature input, in signature order. Extra columns are ignored; a
+    missing one is a FeatureError."""
+    encoder = _encoder(signature)
+    if isinstance(data, Mapping):
+        return encoder.rows([data])
+    if isinstance(data, list | tuple):
+        return encoder.rows(data)
+    return _frame(data, encoder)
+
+
+# -- frames → matrix ---------------------------------------------------------------------------
+
+
+def _frame(frame: Any, encoder: _Encoder) -> np.ndarray:
+    pl = _polars()
+    if not isinstance(frame, pl.DataFrame):
+        raise FeatureError(f"expected a polars DataFrame, a row or a list of rows, got "
+                           f"{type(frame).__name__}")
+    schema = frame.schema
+    missing = [name for name in encoder.names if name not in schema]
+    if missing:
+        raise FeatureError(f"input {missing[0]!r} is missing from the frame")
+    if not encoder.names:
+        return np.empty((frame.height, 0), dtype=np.float64)
+    if frame.height <= _SMALL and encoder.fits_rows(tuple(schema[n] for n in encoder.names)):
+        return encoder.rows(frame.to_dicts())
+    exprs = [_expr(item, schema[item["name"]], frame) for item in encoder.inputs]
+    matrix = frame.select(exprs).to_numpy(order="c")
+    if matrix.dtype != np.float64 or not matrix.flags.c_contiguous:
+        matrix = np.ascontiguousarray(matrix, dtype=np.float64)
+    return matrix
+
+
+def _exact_in_python(dtype: Any) -> bool:
+    """Whether the column's Python values convert exactly as the polars expressions do."""
+    pl = _polars()
+    if dtype.is_integer() or dtype.is_float():
+        return True
+    if isinstance(dtype, pl.Datetime):
+        return dtype.time_unit in ("us", "ms")
+    return dtype in (pl.Boolean, pl.String, pl.Null, pl.Date) or isinstance(
+        dtype, pl.Categorical | pl.Enum)
+
+
+def _kind(item: Mapping[str, Any]) -> str:
+    if item["categorical"]:
+        return "category:" + item["dtype"]
+    return "time" if item["dtype"] in ("date", "datetime") else "number"
+
+
+def _accepts(kind: str, dtype: Any) -> bool:
+    pl = _polars()
+    if dtype == pl.Null:
+        return True
+    if kind == "number":
+        return dtype.is_numeric() or dtype == pl.Boolean
+    if kind == "time":
+        return dtype in (pl.Date, pl.String) or isinstance(dtype, pl.Datetime)
+    if kind == "category:string":
+        return dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum)
+    if kind == "category:int64":
+        return dtype.is_integer()
+    return dtype == pl.Boolean
+
+
+_EXPECTED = {"number": "a number", "time": "a date, datetime or ISO 8601 text",
+             "category:string": "text", "category:int64": "an integer",
+             "category:bool": "true or false"}
+
+
+def _check_frame_dtypes(schema: Mapping[str, Any], encoder: _Encoder) -> None:
+    for item in encoder.inputs:
+        kind = _kind(item)
+        if not _accepts(kind, schema[item["name"]]):
+            raise FeatureError(f"input {item['name']!r}: expected {_EXPECTED[kind]}, got a "
+                               f"{schema[item['name']]} column")
+
+
+def _expr(item: Mapping[str, Any], dtype: Any, frame: Any) -> Any:
+    pl = _polars()
+    name, kind = item["name"], _kind(item)
+    if not _accepts(kind, dtype):
+        raise FeatureError(f"input {name!r}: expected {_EXPECTED[kind]}, got a {dtype} column")
+    col = pl.col(name)
+    if dtype == pl.Null:
+        return col.cast(pl.Float64)
+    if kind == "number":
+        return col.cast(pl.Float64)
+    if kind == "time":
+        if dtype == pl.String:
+            # parsed in Python, once per distinct value: the same parser as the row path
+            values = frame.get_column(name).drop_nulls().unique().to_list()
+            seconds = [_time(name)(v) for v in values]
+            return col.replace_strict(values, seconds, default=None, return_dtype=pl.Float64)
+        if dtype == pl.Date:
+            col = col.cast(pl.Datetime("us"))
+        return col.dt.epoch("us").cast(pl.Float64) / 1e6
+    categories = item["categories"] or []
+    if kind == "category:string" and dtype != pl.String:
+        col = col.cast(pl.String)
+    codes = [float(i) for i in range(len(categories))]
+    return col.replace_strict(categories, codes, default=None, return_dtype=pl.Float64)

@@ -1,0 +1,105 @@
+"""LightGBM training, deterministic: same params + same rows ⇒ the same model text.
+
+The effective parameters are the task's objective and metric, the user's `lgb_params`, then
+what the job owns: `seed` (LightGBM derives its bagging, feature-fraction and other seeds from
+it unless they are given), `deterministic`, `force_row_wise`, a fixed `num_threads`,
+`verbosity=-1`, `num_iterations` and `early_stopping_round`. They are returned as the exact
+dict given to `lgb.train`, so a run can be repeated from its record.
+
+Early stopping watches the holdout (the only data the model did not train on), so the holdout
+metrics are slightly optimistic: the number of trees was chosen on it. The training rows are
+evaluated too, for the train curve (LightGBM keeps their scores; that costs one metric pass an
+iteration), but never decide the stopping.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from jobs.context import JobContext
+from jobs.train.params import DEFAULT_OBJECTIVE
+from jobs.train.progress import Progress
+
+DEFAULT_METRIC = {"regression": "rmse", "binary": "binary_logloss", "multiclass": "multi_logloss"}
+TRAIN, VALID = "train", "valid"
+
+
+@dataclass
+class Fitted:
+    booster: Any
+    lgb_params: dict[str, Any]
+    curves: dict[str, dict[str, list[float | None]]]
+    iterations: int
+    """boosting rounds run (the curves' length); the model keeps `best_iteration` of them."""
+    best_iteration: int
+
+
+def effective_params(params: dict[str, Any], n_classes: int | None) -> dict[str, Any]:
+    task = params["task"]
+    out: dict[str, Any] = {"objective": DEFAULT_OBJECTIVE[task], **params["lgb_params"]}
+    if not any(k in out for k in ("metric", "metrics", "metric_types")):
+        out["metric"] = DEFAULT_METRIC[task]
+    if task == "multiclass":
+        out["num_class"] = n_classes
+    out.update(seed=params["seed"], deterministic=True, force_row_wise=True,
+               num_threads=params["num_threads"], verbosity=-1,
+               num_iterations=params["rounds"])
+    if params["early_stopping"] is not None:
+        out["early_stopping_round"] = params["early_stopping"]
+    return out
+
+
+_UNSAFE = re.compile(r'[\s"\',:\[\]{}]')
+
+
+def lgb_feature_names(names: list[str]) -> list[str]:
+    """Names LightGBM accepts in its text format (no JSON punctuation or spaces), unique."""
+    out: list[str] = []
+    taken: set[str] = set()
+    for i, name in enumerate(names):
+        safe = _UNSAFE.sub("_", name) or f"f{i}"
+        if safe in taken:
+            safe = f"{safe}__{i}"
+        taken.add(safe)
+        out.append(safe)
+    return out
+
+
+def fit(x_train: np.ndarray, y_train: np.ndarray, x_holdout: np.ndarray, y_holdout: np.ndarray,
+        signature: dict[str, Any], params: dict[str, Any], n_classes: int | None,
+        ctx: JobContext) -> Fitted:
+    import lightgbm as lgb
+
+    inputs = signature["inputs"]
+    names = lgb_feature_names([item["name"] for item in inputs])
+    categorical = [i for i, item in enumerate(inputs) if item["categorical"]]
+    lgb_params = effective_params(params, n_classes)
+    train_set = lgb.Dataset(x_train, label=y_train, feature_name=names,
+                            categorical_feature=categorical, free_raw_data=True)
+    valid_set = lgb.Dataset(x_holdout, label=y_holdout, reference=train_set, free_raw_data=True)
+    recorded: dict[str, Any] = {}
+    progress = Progress(ctx, params["model"], train_name=TRAIN, valid_name=VALID)
+    ctx.log.info("training %s (%s) on %d rows x %d features, up to %d rounds",
+                 params["model"], params["task"], len(y_train), len(names), params["rounds"])
+    booster = lgb.train(dict(lgb_params), train_set, valid_sets=[train_set, valid_set],
+                        valid_names=[TRAIN, VALID],
+                        callbacks=[lgb.record_evaluation(recorded), progress])
+    progress.finish()
+    curves = {part: {metric: [_safe(v) for v in values]
+                     for metric, values in recorded.get(part, {}).items()}
+              for part in (TRAIN, VALID)}
+    iterations = max((len(v) for part in curves.values() for v in part.values()),
+                     default=booster.current_iteration())
+    best = booster.best_iteration or iterations
+    ctx.log.info("trained %d rounds, best iteration %d (%d events sent)", iterations, best,
+                 progress.sent)
+    return Fitted(booster, lgb_params, curves, iterations, best)
+
+
+def _safe(value: float) -> float | None:
+    value = float(value)
+    return value if value == value and abs(value) != float("inf") else None
