@@ -10,6 +10,9 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from jobs.checks import a_name as _name
+from jobs.checks import an_object as _dict
+from jobs.checks import no_unknown_keys as _unknown
 from jobs.context import InvalidParams
 
 TASKS = ("regression", "binary", "multiclass")
@@ -55,27 +58,6 @@ _TOP = {"model", "task", "target", "data", "window", "time_column", "features", 
         "num_threads"}
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 MAX_SEED = 2**31 - 1
-
-
-def _unknown(given: dict, known: set[str], where: str) -> None:
-    extra = sorted(set(given) - known)
-    if extra:
-        raise InvalidParams(f"{where}{extra[0]}",
-                            "unknown key (allowed: " + ", ".join(sorted(known)) + ")")
-
-
-def _dict(value: Any, field: str) -> dict:
-    if not isinstance(value, dict):
-        raise InvalidParams(field, f"must be an object, got {type(value).__name__}")
-    return value
-
-
-def _name(value: Any, field: str, *, optional: bool = False) -> str | None:
-    if value is None and optional:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidParams(field, f"must be a non-empty string, got {value!r}")
-    return value
 
 
 def _names(value: Any, field: str) -> list[str]:

@@ -6,16 +6,12 @@ import argparse
 import re
 from typing import Any
 
+from mlopsd.cli.common import add_command, client_for
 from mlopsd.cli.output import print_fields, print_json, print_table
-from mlopsd.client import Client
-
-
-def _client(args: argparse.Namespace) -> Client:
-    return Client.from_home(args.home)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         datasets = client.list_datasets()
     if args.json:
         print_json(datasets)
@@ -30,7 +26,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         versions = client.list_versions(args.dataset)
     if args.json:
         print_json(versions)
@@ -53,7 +49,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if not match:
         print(f"mlops: expected DATASET@N, got {args.version!r}")
         return 2
-    with _client(args) as client:
+    with client_for(args) as client:
         v = client.get_version(match["name"], int(match["version"]))
     if args.json:
         print_json(v)
@@ -91,7 +87,7 @@ def _profile_summary(p: dict[str, Any]) -> str:
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         rows = client.quarantine(args.dataset)
     if args.json:
         print_json(rows)
@@ -106,7 +102,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
 
 def cmd_requeue(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         back = client.requeue(args.file)
     if args.json:
         print_json(back)
@@ -116,7 +112,7 @@ def cmd_requeue(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         upload = client.upload(args.dataset, args.file, args.name)
         job = None
         if args.wait and upload.job_id is not None:
@@ -145,7 +141,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_ingests(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         rows = client.list_ingests(dataset=args.dataset, outcome=args.outcome, limit=args.limit)
     if args.json:
         print_json(rows)
@@ -157,7 +153,7 @@ def cmd_ingests(args: argparse.Namespace) -> int:
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         resolved = client.resolve_selector(args.selector)
     if args.json:
         print_json(resolved)
@@ -168,7 +164,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 
 
 def cmd_materialise(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         job = client.materialise(args.selector)
         job = client.wait_job(job.id, timeout=args.timeout)
         if job.state != "succeeded":
@@ -185,7 +181,7 @@ def cmd_materialise(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         rows = client.alerts(state="active" if args.open else None, rule=args.rule,
                              limit=args.limit)
     if args.json:
@@ -200,9 +196,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     def add(parent: Any, name: str, handler: Any, help: str) -> argparse.ArgumentParser:
-        p = parent.add_parser(name, parents=[common], help=help, description=help)
-        p.set_defaults(handler=handler)
-        return p
+        return add_command(parent, name, handler, help, common)
 
     data = sub.add_parser("data", parents=[common], help="datasets, versions, drops, quarantine")
     data.set_defaults(handler=cmd_list)

@@ -7,21 +7,15 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from mlopsd.cli import data_commands, model_commands
+from mlopsd.cli.common import Handler, add_command, client_for
 from mlopsd.cli.output import print_fields, print_json, print_table
-from mlopsd.client import ApiError, Client, MlopsError
+from mlopsd.client import ApiError, MlopsError
 from mlopsd.home import HomeError, init_home, resolve_home
-
-Handler = Callable[[argparse.Namespace], int]
-
-
-def _client(args: argparse.Namespace) -> Client:
-    return Client.from_home(args.home)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -40,7 +34,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         status = client.status()
     if args.json:
         print_json(status)
@@ -80,7 +74,7 @@ def _duration(job: Any) -> str:
 
 
 def cmd_jobs_list(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         jobs = client.list_jobs(state=args.state, kind=args.kind, limit=args.limit)
     if args.json:
         print_json(jobs)
@@ -91,7 +85,7 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs_show(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         job = client.get_job(args.id)
     if args.json:
         print_json(job)
@@ -112,7 +106,7 @@ def _parse_param(text: str) -> tuple[str, Any]:
 
 def cmd_jobs_submit(args: argparse.Namespace) -> int:
     params = dict(args.param or [])
-    with _client(args) as client:
+    with client_for(args) as client:
         job = client.submit_job(args.kind, params)
         if args.wait:
             job = client.wait_job(job.id, timeout=args.timeout)
@@ -124,7 +118,7 @@ def cmd_jobs_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs_cancel(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         job = client.cancel_job(args.id, args.reason)
     if args.json:
         print_json(job)
@@ -135,7 +129,7 @@ def cmd_jobs_cancel(args: argparse.Namespace) -> int:
 
 def cmd_jobs_log(args: argparse.Namespace) -> int:
     offset = 0
-    with _client(args) as client:
+    with client_for(args) as client:
         while True:
             chunk = client.job_log(args.id, offset)
             sys.stdout.write(chunk.text)
@@ -148,7 +142,7 @@ def cmd_jobs_log(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs_kinds(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         kinds = client.job_kinds()
     if args.json:
         print_json(kinds)
@@ -159,7 +153,7 @@ def cmd_jobs_kinds(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         entries = client.audit(limit=args.limit, action=args.action, subject=args.subject)
     if args.json:
         print_json(entries)
@@ -170,7 +164,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         for event in client.events(types=args.type, after=args.after, timeout=args.timeout):
             if args.json:
                 sys.stdout.write(orjson.dumps(event.model_dump(mode="json")).decode() + "\n")
@@ -193,9 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, handler: Handler, help: str, parent: Any = sub) -> argparse.ArgumentParser:
-        p = parent.add_parser(name, parents=[common], help=help, description=help)
-        p.set_defaults(handler=handler)
-        return p
+        return add_command(parent, name, handler, help, common)
 
     add("init", cmd_init, "create a home: folders, mlops.toml with defaults, token")
     add("status", cmd_status, "the daemon's version, uptime, port, scheduler, workers")

@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from mlopsd.cli.common import add_command, client_for
 from mlopsd.cli.output import print_fields, print_json, print_table
 from mlopsd.client import Client
-
-
-def _client(args: argparse.Namespace) -> Client:
-    return Client.from_home(args.home)
 
 
 def _headline(metrics: dict[str, Any] | None) -> str:
@@ -22,7 +19,7 @@ def _headline(metrics: dict[str, Any] | None) -> str:
 
 def cmd_train(args: argparse.Namespace) -> int:
     tags = dict(t.split("=", 1) for t in args.tag or [])
-    with _client(args) as client:
+    with client_for(args) as client:
         job = client.train(args.model, reason=args.reason, tags=tags)
         if args.wait:
             job = client.wait_job(job.id, timeout=args.timeout)
@@ -44,7 +41,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if not version:
         print("mlops: write MODEL:VERSION, e.g. churn:1.4.0")
         return 2
-    with _client(args) as client:
+    with client_for(args) as client:
         job = client.wait_job(client.reproduce(name, version).id, timeout=args.timeout)
     if args.json:
         print_json(job)
@@ -64,7 +61,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         models = client.list_models()
     if args.json:
         print_json(models)
@@ -76,7 +73,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_model_show(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         model = client.get_model(args.name)
         versions = client.model_versions(args.name)
     if args.json:
@@ -102,7 +99,7 @@ def _print_versions(versions: list[Any], aliases: dict[str, str]) -> None:
 
 
 def cmd_model_versions(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         versions = client.model_versions(args.name)
         aliases = client.get_model(args.name).aliases
     if args.json:
@@ -113,7 +110,7 @@ def cmd_model_versions(args: argparse.Namespace) -> int:
 
 
 def cmd_archive(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         version = client.archive(args.name, args.version)
     if args.json:
         print_json(version)
@@ -123,7 +120,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         move = client.promote(args.name, args.version, to=args.to, reason=args.reason)
     if args.json:
         print_json(move)
@@ -133,7 +130,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         move = client.rollback(args.name, alias=args.alias, reason=args.reason)
     if args.json:
         print_json(move)
@@ -143,7 +140,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         runs = client.list_runs(experiment=args.experiment, model=args.model,
                                 filter=args.filter, order_by=args.order_by, limit=args.limit)
     if args.json:
@@ -165,7 +162,7 @@ def _find_run(client: Client, prefix: str) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         runs = [client.get_run(_find_run(client, prefix)) for prefix in args.ids]
     if args.json:
         print_json(runs)
@@ -184,7 +181,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_run_show(args: argparse.Namespace) -> int:
-    with _client(args) as client:
+    with client_for(args) as client:
         run = client.get_run(_find_run(client, args.id))
     if args.json:
         print_json(run)
@@ -206,9 +203,7 @@ def cmd_run_show(args: argparse.Namespace) -> int:
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     def add(parent: Any, name: str, handler: Any, help: str) -> argparse.ArgumentParser:
-        p = parent.add_parser(name, parents=[common], help=help, description=help)
-        p.set_defaults(handler=handler)
-        return p
+        return add_command(parent, name, handler, help, common)
 
     p = add(sub, "train", cmd_train, "train a model declared in mlops.toml")
     p.add_argument("model")
