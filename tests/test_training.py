@@ -219,3 +219,14 @@ def test_reproduce_a_version_bit_for_bit(d: DaemonProcess, halves) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "reproduced bit for bit" in result.stdout
     assert "model.reproduce" in {e.action for e in client_of(d).audit()}
+
+
+def test_training_curves_reach_the_event_stream(d: DaemonProcess, halves) -> None:
+    drop(d, halves[0], 1)
+    job = train(d)
+    events = [e for e in client_of(d).events(types=["train"], after=0, timeout=1)
+              if e.data.get("job_id") == job.id and e.type == "train.iteration"]
+    assert events, "per-iteration metrics are published while training runs"
+    iterations = [e.data["iteration"] for e in events]
+    assert iterations == sorted(iterations) and iterations[-1] >= 2
+    assert "rmse" in events[-1].data["valid"]
