@@ -122,6 +122,10 @@ class Client:
     # --- plumbing ------------------------------------------------------------------------
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        if "json" in kwargs:  # orjson: several times faster than the stdlib on big batches
+            kwargs["content"] = orjson.dumps(kwargs.pop("json"))
+            kwargs["headers"] = {**kwargs.get("headers", {}),
+                                 "content-type": "application/json"}
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.ConnectError as exc:
@@ -132,7 +136,7 @@ class Client:
             raise MlopsError(f"{method} {path} failed: {exc}") from exc
         if response.status_code >= 400:
             raise _api_error(response)
-        return response.json() if response.content else None
+        return orjson.loads(response.content) if response.content else None
 
     # --- system --------------------------------------------------------------------------
 
@@ -351,10 +355,8 @@ class Client:
                   note: str | None = None, model: str | None = None,
                   flush_interval_s: float = 1.0) -> ActiveRun:
         """A run to log into; use it as a context manager (see mlopsd.tracking)."""
-        run = RunOut.model_validate(self._request(
-            "POST", "/api/v1/runs",
-            json={"experiment": experiment, "tags": tags or {}, "note": note, "model": model}))
-        return ActiveRun(self, run, flush_interval_s=flush_interval_s)
+        return ActiveRun(self, experiment=experiment, tags=tags, note=note, model=model,
+                         flush_interval_s=flush_interval_s)
 
     def metric_history(self, run_id: str, key: str) -> list[MetricPointOut]:
         return [MetricPointOut.model_validate(p)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import orjson
 import uvicorn
+import uvloop
 
 from mlopsd import __version__
 from mlopsd.api.app import create_app
@@ -165,14 +166,16 @@ class Daemon:
             log_config=None,
             access_log=False,
             lifespan="off",
-            loop="uvloop",
             http="httptools",
             timeout_graceful_shutdown=5,
         )
         self._server = _Server(config)
         log.info("mlopsd %s listening on http://%s:%s (home %s)", __version__, self.host,
                  self.port, self.home.root)
-        asyncio.run(self._serve_until_signalled(sock))
+        # uvicorn's loop="uvloop" only applies inside uvicorn.run(); serving on our own
+        # socket, the loop is made here (uvloop: ~30% less loop overhead per request).
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(self._serve_until_signalled(sock))
 
     async def _serve_until_signalled(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()

@@ -6,7 +6,9 @@
             run.log_metric("loss", loss, step=step)
 
 Metric points are buffered and sent in batches (when the buffer fills, every
-`flush_interval_s`, and at the end), so a call costs microseconds, not a round trip. A
+`flush_interval_s`, and at the end), so a call costs microseconds, not a round trip. The
+run id is made by the SDK and the run reaches the daemon with its first batch; a run shorter
+than the flush interval is sent whole, as one request (200 short runs take ~1 s, not ~10). A
 background heartbeat keeps the run alive; a run whose process dies stops beating and the
 daemon marks it failed after its timeout. An exception inside the `with` ends the run as
 failed, with the error.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+import uuid
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -27,17 +30,31 @@ if TYPE_CHECKING:
 
 
 class ActiveRun:
-    def __init__(self, client: Client, run: RunOut, *, max_buffer: int = 20_000,
-                 flush_interval_s: float = 1.0) -> None:
-        self.client, self.info, self.id = client, run, run.id
-        self._buffer: list[dict[str, Any]] = []
+    """A run being logged into. Its id is made here; the daemon learns of the run with its
+    first batch: at the first flush (at most `flush_interval_s` after the start) or, for a
+    run shorter than that, at its end, when the whole run goes as one request."""
+
+    def __init__(self, client: Client, *, experiment: str, tags: dict[str, str] | None = None,
+                 note: str | None = None, model: str | None = None,
+                 max_buffer: int = 20_000, flush_interval_s: float = 1.0) -> None:
+        self.client, self.experiment = client, experiment
+        self.id = uuid.uuid4().hex
+        self._create: dict[str, Any] | None = {
+            "id": self.id, "experiment": experiment, "note": note, "model": model,
+            "started_at": datetime.now(UTC).isoformat()}
+        self._keys: list[str] = []
+        self._values: list[float] = []
+        self._steps: list[int] = []
+        self._at: list[float] = []
         self._params: dict[str, Any] = {}
-        self._tags: dict[str, Any] = {}
+        self._tags: dict[str, Any] = dict(tags or {})
         self._lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self._sent_at = 0.0
         self._max_buffer = max_buffer
         self._stop = threading.Event()
         self._flusher = threading.Thread(target=self._beat, args=(flush_interval_s,),
-                                         name=f"run-{run.id[:8]}", daemon=True)
+                                         name=f"run-{self.id[:8]}", daemon=True)
         self._flusher.start()
 
     # --- logging --------------------------------------------------------------------------
@@ -57,11 +74,13 @@ class ActiveRun:
             self._tags.update(tags)
 
     def log_metric(self, key: str, value: float, step: int = 0) -> None:
-        point = {"key": key, "value": float(value), "step": step,
-                 "at": datetime.now(UTC).isoformat()}
+        value, at = float(value), time.time()
         with self._lock:
-            self._buffer.append(point)
-            full = len(self._buffer) >= self._max_buffer
+            self._keys.append(key)
+            self._values.append(value)
+            self._steps.append(step)
+            self._at.append(at)
+            full = len(self._keys) >= self._max_buffer
         if full:
             self.flush()
 
@@ -71,28 +90,62 @@ class ActiveRun:
 
     def flush(self) -> int:
         """Send what is buffered now; returns how many metric points went."""
+        return self._send(None)
+
+    def _take(self) -> dict[str, Any]:
         with self._lock:
-            points, self._buffer = self._buffer, []
-            params, self._params = self._params, {}
-            tags, self._tags = self._tags, {}
-        if not (points or params or tags):
-            return 0
-        try:
-            self.client._request("POST", f"/api/v1/runs/{self.id}/log",
-                                 json={"params": params, "tags": tags, "metrics": points})
-        except Exception:
-            with self._lock:  # keep them for the next try, in order
-                self._buffer[:0] = points
-                self._params = {**params, **self._params}
-                self._tags = {**tags, **self._tags}
-            raise
-        return len(points)
+            batch = {"params": self._params, "tags": self._tags,
+                     "metrics": {"key": self._keys, "value": self._values,
+                                 "step": self._steps, "at": self._at}}
+            self._params, self._tags = {}, {}
+            self._keys, self._values, self._steps, self._at = [], [], [], []
+        return batch
+
+    def _put_back(self, batch: dict[str, Any]) -> None:
+        """A batch that did not reach the daemon goes back in front, for the next try."""
+        with self._lock:
+            m = batch["metrics"]
+            self._keys[:0], self._values[:0] = m["key"], m["value"]
+            self._steps[:0], self._at[:0] = m["step"], m["at"]
+            self._params = {**batch["params"], **self._params}
+            self._tags = {**batch["tags"], **self._tags}
+
+    def _send(self, end: dict[str, Any] | None) -> Any:
+        """One request: create the run (with the batch) if the daemon has not seen it yet,
+        else log the batch, or end the run with it. Returns the metric count, or the ended
+        run's record."""
+        with self._send_lock:
+            batch = self._take()
+            count = len(batch["metrics"]["key"])
+            if end is None and not (count or batch["params"] or batch["tags"]) \
+                    and self._create is None:
+                return 0
+            try:
+                if self._create is not None:
+                    reply = self.client._request("POST", "/api/v1/runs",
+                                                 json={**self._create, **batch, **(end or {})})
+                    self._create = None
+                elif end is not None:
+                    reply = self.client._request("POST", f"/api/v1/runs/{self.id}/end",
+                                                 json={**batch, **end})
+                else:
+                    self.client._request("POST", f"/api/v1/runs/{self.id}/log", json=batch)
+            except Exception:
+                self._put_back(batch)
+                raise
+            self._sent_at = time.monotonic()
+            return reply if end is not None else count
 
     def _beat(self, interval: float) -> None:
         while not self._stop.wait(interval):
             try:
-                if not self.flush():
+                sent_before = self._sent_at
+                self.flush()
+                if self._sent_at == sent_before:
+                    # Nothing went this interval: an empty batch is the heartbeat that keeps
+                    # the run alive.
                     self.client._request("POST", f"/api/v1/runs/{self.id}/log", json={})
+                    self._sent_at = time.monotonic()
             except Exception:
                 time.sleep(interval)  # the daemon may be restarting; the next beat retries
 
@@ -103,9 +156,7 @@ class ActiveRun:
 
         self._stop.set()
         self._flusher.join(timeout=5)
-        self.flush()
-        return RunOut.model_validate(self.client._request(
-            "POST", f"/api/v1/runs/{self.id}/end", json={"state": state, "error": error}))
+        return RunOut.model_validate(self._send({"state": state, "error": error}))
 
     def __enter__(self) -> ActiveRun:
         return self

@@ -7,9 +7,9 @@ the store or the jobs.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
 
 
 class ErrorBody(BaseModel):
@@ -284,13 +284,6 @@ class MetricPointOut(BaseModel):
     at: datetime
 
 
-class RunCreate(BaseModel):
-    experiment: str
-    tags: dict[str, str] = Field(default_factory=dict)
-    note: str | None = None
-    model: str | None = None
-
-
 class MetricIn(BaseModel):
     key: str
     value: float
@@ -298,13 +291,61 @@ class MetricIn(BaseModel):
     at: datetime | None = None
 
 
-class RunLog(BaseModel):
+class MetricColumnsIn(BaseModel):
+    """Metric points as parallel lists (what the SDK sends: far cheaper to encode, parse
+    and insert than one object per point). `at` is seconds since the Unix epoch."""
+
+    key: list[str]
+    value: list[float]
+    step: list[int]
+    at: list[float]
+
+    @model_validator(mode="after")
+    def _same_length(self) -> MetricColumnsIn:
+        if not len(self.key) == len(self.value) == len(self.step) == len(self.at):
+            raise ValueError("metric columns key, value, step and at must have one entry per "
+                             f"point (got {len(self.key)}, {len(self.value)}, "
+                             f"{len(self.step)}, {len(self.at)})")
+        return self
+
+
+def _metrics_form(value: Any) -> str:
+    return "rows" if isinstance(value, list) else "columns"
+
+
+# Tagged by the JSON shape, so an error names the form that was sent, not every form.
+Metrics = Annotated[
+    Annotated[list[MetricIn], Tag("rows")] | Annotated[MetricColumnsIn, Tag("columns")],
+    Discriminator(_metrics_form),
+]
+
+
+class RunBatch(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     tags: dict[str, Any] = Field(default_factory=dict)
-    metrics: list[MetricIn] = Field(default_factory=list)
+    metrics: Metrics = Field(
+        default_factory=list,
+        description="Points as a list of {key, value, step, at} or as columns "
+                    "{key: [...], value: [...], step: [...], at: [epoch seconds ...]}")
 
 
-class RunEnd(BaseModel):
+class RunCreate(RunBatch):
+    experiment: str
+    note: str | None = None
+    model: str | None = None
+    id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$",
+                           description="Chosen by the client (the SDK does), else made here")
+    started_at: datetime | None = None
+    state: str = Field(default="running",
+                       description="running, or finished/failed/killed for a run sent whole")
+    error: str | None = None
+
+
+class RunLog(RunBatch):
+    pass
+
+
+class RunEnd(RunBatch):
     state: str = Field(default="finished", description="finished, failed or killed")
     error: str | None = None
 

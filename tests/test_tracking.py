@@ -124,3 +124,44 @@ def test_search_and_compare(d: DaemonProcess) -> None:
     lines = compared.stdout.splitlines()
     assert any(line.startswith("* params.num_leaves") for line in lines)
     assert any(line.startswith("  tags.team") for line in lines)
+
+
+def test_a_short_run_is_sent_whole_and_keeps_its_start_time(d: DaemonProcess) -> None:
+    client = d.client
+    assert client is not None
+    with client.start_run(experiment="short", flush_interval_s=60) as run:
+        run.log_params({"alpha": 0.1})
+        run.log_metric("rmse", 3.0, step=0)
+        run.log_metric("rmse", 2.5, step=1)
+        time.sleep(0.3)
+        with pytest.raises(ApiError) as err:
+            client.get_run(run.id)
+        assert err.value.status == 404, "the daemon learns of the run with its first batch"
+    done = client.get_run(run.id)
+    assert done.state == "finished" and done.params == {"alpha": "0.1"}
+    assert done.metrics == {"rmse": 2.5}
+    assert done.ended_at is not None
+    assert (done.ended_at - done.started_at).total_seconds() >= 0.3
+
+
+def test_metric_points_as_rows_or_columns_over_http(d: DaemonProcess) -> None:
+    client = d.client
+    assert client is not None
+    run = client._request("POST", "/api/v1/runs", json={"experiment": "raw"})
+    client._request("POST", f"/api/v1/runs/{run['id']}/log", json={"metrics": [
+        {"key": "loss", "value": 0.9, "step": 0}, {"key": "loss", "value": 0.7, "step": 1}]})
+    client._request("POST", f"/api/v1/runs/{run['id']}/log", json={"metrics": {
+        "key": ["loss", "loss"], "value": [0.5, 0.4], "step": [2, 3],
+        "at": [time.time(), time.time()]}})
+    with pytest.raises(ApiError) as err:
+        client._request("POST", f"/api/v1/runs/{run['id']}/log", json={"metrics": {
+            "key": ["loss"], "value": [0.5, 0.4], "step": [4], "at": [time.time()]}})
+    assert err.value.status == 422 and "one entry per point" in err.value.message
+    ended = client._request("POST", f"/api/v1/runs/{run['id']}/end", json={
+        "metrics": [{"key": "loss", "value": 0.3, "step": 4}]})
+    assert ended["state"] == "finished" and ended["metrics"] == {"loss": 0.3}
+    assert [p.value for p in client.metric_history(run["id"], "loss")] == [
+        0.9, 0.7, 0.5, 0.4, 0.3]
+    with pytest.raises(ApiError) as err:
+        client._request("POST", "/api/v1/runs", json={"experiment": "raw", "id": run["id"]})
+    assert err.value.status == 409 and "exists already" in err.value.message
