@@ -40,7 +40,13 @@ values exactly."""
 
 
 class FeatureError(ValueError):
-    """A frame or row that does not fit the signature, naming the input."""
+    """A frame or row that does not fit the signature, naming the input (and the row, for
+    rows)."""
+
+    def __init__(self, message: str, *, input: str | None = None, row: int | None = None
+                 ) -> None:
+        super().__init__(message)
+        self.input, self.row = input, row
 
 
 # -- the signature ---------------------------------------------------------------------------
@@ -101,7 +107,7 @@ def _number(name: str) -> Callable[[Any], float]:
             return float(value)
         if isinstance(value, numbers.Real) and not isinstance(value, str):
             return float(value)
-        raise FeatureError(f"input {name!r}: expected a number, got {value!r}")
+        raise FeatureError(f"input {name!r}: expected a number, got {value!r}", input=name)
 
     return convert
 
@@ -124,11 +130,12 @@ def _time(name: str) -> Callable[[Any], float]:
             return _NAN
         if not isinstance(value, date | str):
             raise FeatureError(f"input {name!r}: expected a date, datetime or ISO 8601 text, "
-                               f"got {value!r}")
+                               f"got {value!r}", input=name)
         try:
             return epoch_seconds(value)
         except ValueError as exc:
-            raise FeatureError(f"input {name!r}: {value!r} is not an ISO 8601 date") from exc
+            raise FeatureError(f"input {name!r}: {value!r} is not an ISO 8601 date",
+                               input=name) from exc
 
     return convert
 
@@ -146,7 +153,7 @@ def _category(name: str, dtype: str, categories: list) -> Callable[[Any], float]
             return _NAN
         # bool is an int to Python (True == 1): an integer category never takes a boolean
         if not isinstance(value, accepted) or (dtype == "int64" and isinstance(value, bool)):
-            raise FeatureError(f"input {name!r}: expected {kind}, got {value!r}")
+            raise FeatureError(f"input {name!r}: expected {kind}, got {value!r}", input=name)
         return codes.get(value, _NAN)
 
     return convert
@@ -189,13 +196,28 @@ class _Encoder:
         pairs = self.pairs
         try:
             values = [[convert(row[name]) for name, convert in pairs] for row in rows]
-        except KeyError as exc:
-            raise FeatureError(f"input {exc.args[0]!r} is missing from a row") from None
-        except TypeError as exc:
-            raise FeatureError(f"rows must be mappings of input name to value ({exc})") from None
+        except (KeyError, TypeError, FeatureError):
+            raise self._row_error(rows) from None
         if not values:
             return np.empty((0, len(pairs)), dtype=np.float64)
         return np.array(values, dtype=np.float64)
+
+
+    def _row_error(self, rows: Sequence[Mapping[str, Any]]) -> FeatureError:
+        """The first row at fault, found again slowly (the fast path does not count rows)."""
+        for index, row in enumerate(rows):
+            if not isinstance(row, Mapping):
+                return FeatureError(f"row {index}: expected an object of input name to value, "
+                                    f"got {type(row).__name__}", row=index)
+            for name, convert in self.pairs:
+                if name not in row:
+                    return FeatureError(f"row {index}: input {name!r} is missing", input=name,
+                                        row=index)
+                try:
+                    convert(row[name])
+                except FeatureError as exc:
+                    return FeatureError(f"row {index}: {exc}", input=name, row=index)
+        return FeatureError("rows do not fit the signature")
 
 
 _CACHE: OrderedDict[int, _Encoder] = OrderedDict()

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from jobs import ingest, materialise, selfcheck, train
+from jobs import check_model, ingest, materialise, selfcheck, train
 from jobs.context import JobContext
 
 
@@ -60,6 +60,13 @@ KINDS: dict[str, JobKind] = {
             idempotent=True,
             description="Retrain a registered version from its lineage (the same params and "
             "data) to check it reproduces bit for bit.",
+        ),
+        JobKind(
+            name="check_model",
+            target="jobs.check_model:run",
+            check_params=check_model.check_params,
+            idempotent=True,
+            description=check_model.DESCRIPTION,
         ),
         JobKind(
             name="materialise",

@@ -23,6 +23,7 @@ from mlopsd.wire import (
     AuditEntryOut,
     DatasetOut,
     DataVersionOut,
+    DeploymentOut,
     EventOut,
     Health,
     IngestOut,
@@ -32,9 +33,11 @@ from mlopsd.wire import (
     MetricPointOut,
     ModelOut,
     ModelVersionOut,
+    PredictionOut,
     Requeued,
     ResolvedSelectorOut,
     RunOut,
+    ServingOut,
     Status,
     Upload,
 )
@@ -337,6 +340,44 @@ class Client:
     def archive(self, name: str, version: str) -> ModelVersionOut:
         return ModelVersionOut.model_validate(
             self._request("POST", f"/api/v1/models/{name}/versions/{version}/archive"))
+
+    # --- serving -------------------------------------------------------------------------
+
+    def predict(self, name: str, rows: list[dict[str, Any]] | None = None, *,
+                columns: dict[str, list[Any]] | None = None, version: str | None = None,
+                alias: str | None = None, explain: bool = False,
+                request_id: str | None = None) -> dict[str, Any]:
+        """Score rows (or columns) with the production version of `name`, or with a version
+        or an alias. Returns the reply: predictions (and labels, classes for classifiers),
+        model, version, request_id; with explain, features, contributions, base_value."""
+        if version is not None:
+            path = f"/v1/models/{name}/versions/{version}/predict"
+        elif alias is not None:
+            path = f"/v1/models/{name}@{alias}/predict"
+        else:
+            path = f"/v1/models/{name}/predict"
+        body = {"rows": rows} if columns is None else {"columns": columns}
+        headers = {"x-request-id": request_id} if request_id else {}
+        return self._request("POST", path, json=body, headers=headers,
+                             params={"explain": "true"} if explain else None)
+
+    def served_model(self, name: str) -> dict[str, Any]:
+        """What serves for `name`: version, aliases, signature and an example request."""
+        return self._request("GET", f"/v1/models/{name}")
+
+    def serving(self) -> ServingOut:
+        return ServingOut.model_validate(self._request("GET", "/api/v1/serving"))
+
+    def deployments(self, name: str, limit: int = 100) -> list[DeploymentOut]:
+        return [DeploymentOut.model_validate(d) for d in self._request(
+            "GET", f"/api/v1/models/{name}/deployments", params={"limit": limit})]
+
+    def predictions(self, *, model: str | None = None, request_id: str | None = None,
+                    limit: int = 100) -> list[PredictionOut]:
+        """The prediction log, newest first (one entry per scored row)."""
+        return [PredictionOut.model_validate(p) for p in self._request(
+            "GET", "/api/v1/predictions",
+            params=_clean({"model": model, "request_id": request_id, "limit": limit}))]
 
     def list_runs(self, *, experiment: str | None = None, model: str | None = None,
                   filter: str | None = None, order_by: str | None = None,

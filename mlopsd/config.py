@@ -64,6 +64,18 @@ class TrackingConfig:
 
 
 @dataclass(frozen=True)
+class ServingConfig:
+    max_rows: int = 100_000
+    """Rows in one prediction request; more is a 413 (batch files go to score/)."""
+    max_body_mb: float = 64.0
+    log_sample: float = 1.0
+    """Share of prediction requests whose rows go to the prediction log."""
+    log_queue: int = 10_000
+    """Requests waiting to be logged; when full, entries are dropped and counted and the
+    sampling rate halves until the writer catches up."""
+
+
+@dataclass(frozen=True)
 class DatasetRules:
     max_null_share: float | None = None
     max_out_of_range_share: float = 0.01
@@ -132,6 +144,7 @@ class Config:
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    serving: ServingConfig = field(default_factory=ServingConfig)
     dataset: tuple[DatasetConfig, ...] = ()
     model: tuple[ModelConfig, ...] = ()
 
@@ -239,6 +252,15 @@ def _check(reader: _Reader, config: Config) -> None:
         bad("max_attempts", "must be at least 1", ("ingest",))
     if config.tracking.run_timeout_s < 1:
         bad("run_timeout_s", "must be at least 1", ("tracking",))
+    sv = config.serving
+    if sv.max_rows < 1:
+        bad("max_rows", "must be at least 1", ("serving",))
+    if sv.max_body_mb <= 0:
+        bad("max_body_mb", "must be more than 0", ("serving",))
+    if not 0 < sv.log_sample <= 1:
+        bad("log_sample", "must be a share in (0, 1]", ("serving",))
+    if sv.log_queue < 1:
+        bad("log_queue", "must be at least 1", ("serving",))
     seen: set[str] = set()
     for n, ds in enumerate(config.dataset):
         where: tuple[str | int, ...] = ("dataset", n)
@@ -295,7 +317,7 @@ def _check(reader: _Reader, config: Config) -> None:
 
 
 _TABLES: dict[str, type] = {"daemon": DaemonConfig, "ingest": IngestConfig,
-                            "tracking": TrackingConfig}
+                            "tracking": TrackingConfig, "serving": ServingConfig}
 
 
 def load_config(path: Path) -> Config:

@@ -26,6 +26,13 @@ CONFIG_TEMPLATE = """\
 [tracking]
 # run_timeout_s = 120.0     # an SDK run that reports nothing this long is marked failed
 
+[serving]
+# max_rows = 100000         # rows in one prediction request (more: 413; drop files in score/)
+# max_body_mb = 64.0        # request body size limit (more: 413)
+# log_sample = 1.0          # share of prediction requests logged (one row per scored row)
+# log_queue = 10000         # requests waiting to be logged; when full, entries are dropped,
+#                           # counted, and the sampling rate halves until the writer catches up
+
 # A declared dataset (one [[dataset]] per dataset). Only `name` is required.
 # [[dataset]]
 # name = "bikeshare"

@@ -30,8 +30,13 @@ from mlopsd.config import Config
 from mlopsd.events import EventBus
 from mlopsd.home import Home
 from mlopsd.ingest_service import IngestService
+from mlopsd.logged_models import LoggedModels
 from mlopsd.runner import JobRunner
 from mlopsd.scheduler import Scheduler
+from mlopsd.serving.http import PredictionApp
+from mlopsd.serving.prediction_log import PredictionLogger
+from mlopsd.serving.served import ServedModels
+from mlopsd.serving.stats import ServingStats
 from mlopsd.training import TrainService
 from store import audit
 from store import runs as run_repo
@@ -101,6 +106,11 @@ class Daemon:
         self.runner: JobRunner
         self.ingest: IngestService
         self.training: TrainService
+        self.artifacts: ArtifactStore
+        self.logged_models: LoggedModels
+        self.served: ServedModels
+        self.serving_stats: ServingStats
+        self.prediction_log: PredictionLogger
         self._server: _Server | None = None
 
     def watched_dirs(self) -> list[Path]:
@@ -110,7 +120,8 @@ class Daemon:
         """Open the store and start the parts; the socket is already bound."""
         self.port = sock.getsockname()[1]
         self.store = open_store(self.home.db)
-        removed = ArtifactStore(self.home.artifacts).clean_tmp()
+        self.artifacts = ArtifactStore(self.home.artifacts)
+        removed = self.artifacts.clean_tmp()
         if removed:
             log.info("removed %s partial artifact file(s) left by a crash", removed)
         self.runner = JobRunner(
@@ -125,6 +136,13 @@ class Daemon:
             log.info("queued %s interrupted job(s) again", len(requeued))
         self.ingest = IngestService(self.home, self.config, self.store, self.runner, self.bus)
         self.training = TrainService(self.config, self.store, self.runner, self.bus)
+        self.logged_models = LoggedModels(self.store, self.artifacts, self.runner, self.bus)
+        self.served = ServedModels(self.store, self.artifacts)
+        self.served.start()
+        self.serving_stats = ServingStats()
+        self.prediction_log = PredictionLogger(self.store, sample=self.config.serving.log_sample,
+                                               queue_size=self.config.serving.log_queue)
+        self.prediction_log.start()
         self.runner.warm_up()
         self.runner.start()
         self.ingest.start()
@@ -161,8 +179,14 @@ class Daemon:
         write_bytes_atomic(self.home.daemon_json, orjson.dumps(info, option=orjson.OPT_INDENT_2))
 
     def serve(self, sock: socket.socket) -> None:
+        serving = self.config.serving
+        app = PredictionApp(
+            create_app(self), served=self.served, logger=self.prediction_log,
+            stats=self.serving_stats, token=self.token,
+            require_token=self.require_token_for_reads, max_rows=serving.max_rows,
+            max_body_bytes=int(serving.max_body_mb * 1024 * 1024))
         config = uvicorn.Config(
-            create_app(self),
+            app,
             log_config=None,
             access_log=False,
             lifespan="off",
@@ -198,6 +222,7 @@ class Daemon:
         self.scheduler.shutdown()
         self.ingest.stop()
         self.runner.stop(self.config.daemon.shutdown_grace_s)
+        self.prediction_log.stop()
         try:
             audit.append(self.store, actor="mlopsd", action="daemon.stop",
                          subject=str(self.home.root), details={"pid": self.pid})

@@ -86,6 +86,8 @@ class JobRunner:
     exclusive: dict[str, Callable[[dict[str, Any]], str]] = field(default_factory=dict)
     """Per kind: a key; two jobs with the same key never run at once (one ingest per
     dataset, one training per model), so each sees what the one before it committed."""
+    crash_hints: dict[str, str] = field(default_factory=dict)
+    """Per kind: what a worker that died without a result most likely means."""
     _ctx: Any = field(init=False)
     _running: dict[int, _Running] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -327,7 +329,9 @@ class JobRunner:
         elif self._stopping:
             state, error, result = "interrupted", "interrupted: the daemon was stopped", None
         else:
-            state, error, result = "failed", _death_reason(code), None
+            hint = self.crash_hints.get(job.kind)
+            state, result = "failed", None
+            error = _death_reason(code) + (f": {hint}" if hint else "")
         try:
             usage = entry.usage or {}
             finished = job_repo.finish_job(

@@ -20,13 +20,14 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mlopsd.client import Client
-    from mlopsd.wire import RunOut
+    from mlopsd.wire import ModelVersionOut, RunOut
 
 
 class ActiveRun:
@@ -149,6 +150,49 @@ class ActiveRun:
             except Exception:
                 time.sleep(interval)  # the daemon may be restarting; the next beat retries
 
+    # --- models ---------------------------------------------------------------------------
+
+    def log_model(self, booster: Any, *, model: str, input_example: Any = None,
+                  categorical: Iterable[str] = (), task: str | None = None,
+                  target: str | None = None, classes: list[Any] | None = None,
+                  threshold: float | None = None, metrics: dict[str, float] | None = None,
+                  data: list[str] | None = None, description: str | None = None
+                  ) -> ModelVersionOut:
+        """Register `booster` (a lightgbm.Booster or a fitted LGBMModel) as the next version
+        of `model`, made by this run. Its input signature comes from `input_example` (a polars
+        frame or a dict of columns, e.g. the training rows: dtypes and categories) or, without
+        one, from the booster (every feature a float). The version bump follows the registry's
+        rule; name the training data with `data=` (e.g. data version hashes) so that the same
+        data gives a patch, not a minor version."""
+        from mlopsd.client import MlopsError
+        from mlopsd.wire import JobOut
+
+        booster = getattr(booster, "booster_", booster)
+        text = booster.model_to_string()
+        names = booster.feature_name()
+        if input_example is not None:
+            signature = _signature_from_example(input_example, names, categorical)
+        else:
+            categorical_features = _categorical_in_text(text, names)
+            if categorical_features:
+                raise ValueError(
+                    f"feature {categorical_features[0]!r} is categorical in the model: pass "
+                    "input_example= (the training rows) so its categories are recorded")
+            signature = {"inputs": [{"name": n, "dtype": "float64", "categorical": False,
+                                     "categories": None} for n in names]}
+        signature["target"] = {"name": target, "dtype": None, "classes": classes}
+        signature["threshold"] = threshold if threshold is not None else (
+            0.5 if (task or _objective(text)).startswith("binary") else None)
+        self.flush()  # the run must exist on the daemon before a model can name it
+        job = JobOut.model_validate(self.client._request(
+            "POST", f"/api/v1/runs/{self.id}/models",
+            json={"model": model, "model_text": text, "signature": signature, "task": task,
+                  "metrics": metrics, "data": data, "description": description}))
+        done = self.client.wait_job(job.id)
+        if done.state != "succeeded":
+            raise MlopsError(f"log_model: job {job.id} {done.state}: {done.error}")
+        return self.client.model_version(model, done.result["version"])
+
     # --- ending ---------------------------------------------------------------------------
 
     def end(self, state: str = "finished", error: str | None = None) -> RunOut:
@@ -170,3 +214,32 @@ class ActiveRun:
         else:
             last = traceback.format_exception_only(kind, exc)[-1].strip()
             self.end("failed", last)
+
+
+def _objective(model_text: str) -> str:
+    return next((line.split("=", 1)[1] for line in model_text.splitlines()
+                 if line.startswith("objective=")), "")
+
+
+def _categorical_in_text(model_text: str, names: list[str]) -> list[str]:
+    """Features LightGBM treats as categorical: their `feature_infos` entry lists category
+    values (1:2:3) where a numeric feature has a range ([0:1]) or none."""
+    infos = next((line.split("=", 1)[1].split() for line in model_text.splitlines()
+                  if line.startswith("feature_infos=")), [])
+    return [name for name, info in zip(names, infos, strict=False)
+            if info != "none" and not info.startswith("[")]
+
+
+def _signature_from_example(example: Any, names: list[str],
+                            categorical: Iterable[str]) -> dict[str, Any]:
+    import polars as pl
+
+    from jobs.features import signature_from_frame
+
+    if isinstance(example, dict):
+        frame = pl.DataFrame(example)
+    elif isinstance(example, pl.DataFrame):
+        frame = example
+    else:
+        frame = pl.from_pandas(example)
+    return signature_from_frame(frame, names, categorical)

@@ -248,6 +248,43 @@ class ModelVersionOut(BaseModel):
     bump_reason: str | None
 
 
+class DeploymentOut(BaseModel):
+    id: int
+    model: str
+    strategy: str
+    from_version: str | None
+    to_version: str
+    state: str
+    detail: Any
+    actor: str
+    reason: str | None
+    started_at: datetime
+    ended_at: datetime | None
+
+
+class PredictionOut(BaseModel):
+    request_id: str
+    row_index: int
+    model: str
+    version: str
+    served_as: str
+    predicted_at: datetime
+    latency_ms: float
+    inputs: Any
+    output: Any
+    label: Any
+
+
+class ServingOut(BaseModel):
+    models: dict[str, dict[str, str | None]] = Field(
+        description="Per served model: the live version and the previous one (kept loaded "
+                    "for an instant rollback)")
+    failed: dict[str, str] = Field(description="Models whose production version cannot serve")
+    stats: dict[str, dict[str, Any]] = Field(
+        description="Per model:version: requests, errors, rows, p50/p95/p99 latency (ms)")
+    prediction_log: dict[str, Any]
+
+
 class AliasMoveOut(BaseModel):
     id: int
     model: str
@@ -348,6 +385,24 @@ class RunLog(RunBatch):
 class RunEnd(RunBatch):
     state: str = Field(default="finished", description="finished, failed or killed")
     error: str | None = None
+
+
+class ModelLog(BaseModel):
+    """A LightGBM model logged from the SDK into a run (`run.log_model`)."""
+
+    model: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+    model_text: str = Field(description="LightGBM's text format (Booster.model_to_string)")
+    signature: dict[str, Any] = Field(
+        description='{"inputs": [{name, dtype, categorical, categories}], "target": ..., '
+                    '"threshold": ...}; inputs are the model\'s features, in order')
+    task: str | None = Field(default=None, description="binary, multiclass or regression; "
+                             "read from the model's objective when left out")
+    metrics: dict[str, Any] | None = Field(
+        default=None, description="Holdout metrics; the run's last metric values if left out")
+    data: list[str] | None = Field(
+        default=None, description="What it was trained on (e.g. data version hashes): the "
+        "same list again makes a patch version, another a minor one")
+    description: str | None = None
 
 
 class Logged(BaseModel):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from store import deployments
 from store.db import Store, utcnow
 from store.errors import Conflict, NotFound
 from store.rows import aware, from_json, to_json
@@ -165,8 +166,11 @@ def get_version(store: Store, model: str, version: str) -> ModelVersion:
 
 
 def move_alias(store: Store, model: str, alias: str, to_version: str | None, *, actor: str,
-               reason: str | None, kind: str = "move") -> AliasMove:
-    """Point `alias` at `to_version` (None removes it), recording the move."""
+               reason: str | None, kind: str = "move", deploy: str | None = None,
+               deploy_detail: Any = None) -> AliasMove:
+    """Point `alias` at `to_version` (None removes it), recording the move; with `deploy`
+    (a strategy: blue-green, rollback…) the deployment step is recorded in the same
+    transaction."""
     with store.transaction() as cur:
         if to_version is not None:
             found = cur.execute("SELECT archived FROM model_versions WHERE model = ? AND "
@@ -188,6 +192,10 @@ def move_alias(store: Store, model: str, alias: str, to_version: str | None, *, 
             "INSERT INTO alias_history (model, alias, from_version, to_version, actor, reason, "
             f"moved_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_MOVE}",
             [model, alias, from_version, to_version, actor, reason, utcnow(), kind]).fetchone()
+        if deploy is not None and to_version is not None:
+            deployments.record(cur, model=model, strategy=deploy, from_version=from_version,
+                               to_version=to_version, state="done", actor=actor, reason=reason,
+                               detail=deploy_detail)
     return _move(row)
 
 

@@ -165,3 +165,93 @@ def test_metric_points_as_rows_or_columns_over_http(d: DaemonProcess) -> None:
     with pytest.raises(ApiError) as err:
         client._request("POST", "/api/v1/runs", json={"experiment": "raw", "id": run["id"]})
     assert err.value.status == 409 and "exists already" in err.value.message
+
+
+BIKES = Path(__file__).resolve().parents[1] / "examples" / "bikeshare" / "bikeshare-2011-hourly.csv"
+
+
+def _bikes_booster(features: list[str], *, leaves: int = 15, categorical: tuple = ()):
+    import lightgbm as lgb
+    import polars as pl
+
+    frame = pl.read_csv(BIKES).head(3000).with_columns(pl.col("hr").cast(pl.Int64))
+    codes = frame.select(
+        [pl.col(c).cast(pl.String).cast(pl.Categorical).to_physical() if c in categorical
+         else pl.col(c) for c in features]).to_numpy().astype(float)
+    booster = lgb.train({"objective": "regression", "num_leaves": leaves, "verbose": -1,
+                         "seed": 1, "deterministic": True, "num_threads": 1},
+                        lgb.Dataset(codes, frame["bikers"].to_numpy(), feature_name=features,
+                                    categorical_feature=list(categorical) or "auto"),
+                        num_boost_round=10)
+    return booster, frame
+
+
+def test_log_model_registers_versions_by_the_semver_rule(d: DaemonProcess,
+                                                         tmp_path: Path) -> None:
+    client = d.client
+    assert client is not None
+    numeric = ["temp", "hum", "windspeed", "hr"]
+    first, frame = _bikes_booster(numeric)
+    with client.start_run(experiment="sdk-models") as run:
+        run.log_metric("rmse", 95.0)
+        v1 = run.log_model(first, model="bikers-sdk", input_example=frame, data=["bikes@1"])
+    assert (v1.version, v1.bump_reason, v1.run_id) == ("1.0.0", "first version", run.id)
+    assert v1.signature["task"] == "regression", "read from the model's objective"
+    assert [i["name"] for i in v1.signature["inputs"]] == numeric
+    assert v1.metrics == {"rmse": 95.0}, "the run's metrics when none are given"
+    stored = tmp_path / "model.txt"
+    client.download_artifact(v1.artifact_sha, stored)
+    assert stored.read_text() == first.model_to_string()
+    assert client.get_run(run.id).tags["model_version"] == "bikers-sdk:1.0.0"
+
+    with client.start_run(experiment="sdk-models") as run:
+        again = run.log_model(first, model="bikers-sdk", input_example=frame, data=["bikes@1"])
+        params = run.log_model(_bikes_booster(numeric, leaves=7)[0], model="bikers-sdk",
+                               input_example=frame, data=["bikes@1"], metrics={"rmse": 99.0})
+        data = run.log_model(_bikes_booster(numeric, leaves=9)[0], model="bikers-sdk",
+                             input_example=frame, data=["bikes@2"])
+        wider = run.log_model(_bikes_booster([*numeric, "atemp"])[0], model="bikers-sdk",
+                              input_example=frame, data=["bikes@2"])
+        bare = run.log_model(first, model="bikers-bare")
+    assert again.version == "1.0.0", "the same model text is the same version"
+    assert (params.version, params.metrics) == ("1.0.1", {"rmse": 99.0})
+    assert (data.version, data.bump_reason) == ("1.1.0", "trained on new data")
+    assert (wider.version, wider.bump_reason) == ("2.0.0", "the input signature changed")
+    assert [(i["name"], i["dtype"]) for i in bare.signature["inputs"]] == [
+        (name, "float64") for name in numeric], "without an example, every feature a float"
+
+
+def test_log_model_records_categories_and_refuses_bad_models(d: DaemonProcess) -> None:
+    client = d.client
+    assert client is not None
+    features = ["temp", "weathersit"]
+    booster, frame = _bikes_booster(features, categorical=("weathersit",))
+    with client.start_run(experiment="sdk-models") as run:
+        with pytest.raises(ValueError, match="'weathersit' is categorical"):
+            run.log_model(booster, model="bikers-cat")
+        version = run.log_model(booster, model="bikers-cat", input_example=frame)
+        weather = version.signature["inputs"][1]
+        assert weather["categorical"] and weather["categories"] == sorted(
+            frame["weathersit"].unique().to_list())
+        text = booster.model_to_string()
+
+        def upload(**changes: object) -> str:
+            body = {"model": "bikers-cat", "signature": version.signature,
+                    "model_text": text, **changes}
+            job = client._request("POST", f"/api/v1/runs/{run.id}/models", json=body)
+            done = client.wait_job(job["id"])
+            assert done.state == "failed"
+            return done.error or ""
+
+        # Parsed in a worker: a malformed text fails the job, never the daemon.
+        assert "model_text: LightGBM's parser crashed" in upload(model_text=text[:len(text) // 2])
+        assert upload(model_text="tree\nversion=v4\n").startswith("model_text: does not load")
+        assert upload(signature={"inputs": [{"name": "hum"}, {"name": "temp"}]}).startswith(
+            "signature: its inputs ['hum', 'temp'] are not the model's features")
+        assert "does not match the model's objective" in upload(task="binary")
+        with pytest.raises(ApiError) as err:
+            client._request("POST", f"/api/v1/runs/{run.id}/models",
+                            json={"model": "bikers-cat", "signature": {}, "model_text": text})
+        assert err.value.status == 422 and err.value.field == "signature"
+    assert client.health().status == "ok"
+    assert [v.version for v in client.model_versions("bikers-cat")] == ["1.0.0"]

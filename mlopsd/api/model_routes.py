@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Query, Request
@@ -11,25 +12,33 @@ from pydantic import BaseModel
 from mlopsd.api.errors import ApiError
 from mlopsd.api.job_routes import actor_of
 from mlopsd.selectors import SelectorError
+from mlopsd.serving.loaded import LoadError
+from mlopsd.serving.served import PRODUCTION
 from mlopsd.wire import (
     AliasMoveOut,
     AliasRequest,
+    DeploymentOut,
     JobOut,
     Logged,
     MetricColumnsIn,
     MetricPointOut,
     Metrics,
+    ModelLog,
     ModelOut,
     ModelVersionOut,
+    PredictionOut,
     RollbackRequest,
     RunCreate,
     RunEnd,
     RunLog,
     RunOut,
+    ServingOut,
     TrainRequest,
 )
 from store import audit
+from store import deployments as deployment_repo
 from store import models as model_repo
+from store import predictions as prediction_repo
 from store import runs as run_repo
 from store.run_filter import FilterError
 
@@ -88,41 +97,89 @@ def get_version(request: Request, name: str, version: str) -> ModelVersionOut:
                 ModelVersionOut)
 
 
-@router.post("/models/{name}/aliases/{alias}", response_model=AliasMoveOut,
-             summary="Point an alias (production, staging, candidate, …) at a version")
-def move_alias(request: Request, name: str, alias: str, body: AliasRequest) -> AliasMoveOut:
-    store = request.app.state.daemon.store
+def _move(request: Request, name: str, alias: str, version: str | None, *, reason: str | None,
+          kind: str) -> AliasMoveOut:
+    """Move an alias; for `production` this is a blue-green deploy: the version is loaded
+    and checked in a standby first, and only then is the alias moved and the switch made
+    (a version that cannot serve leaves production as it was)."""
+    daemon = request.app.state.daemon
+    store = daemon.store
     actor = actor_of(request)
-    move = model_repo.move_alias(store, name, alias, body.version, actor=actor,
-                                 reason=body.reason)
-    audit.append(store, actor=actor, action="model.promote", subject=f"model:{name}",
-                 reason=body.reason, details={"alias": alias, "from": move.from_version,
-                                              "to": move.to_version})
-    request.app.state.daemon.bus.publish("model.alias_moved", model=name, alias=alias,
-                                         from_version=move.from_version,
-                                         to_version=move.to_version)
+    standby, detail = None, None
+    if alias == PRODUCTION and version is not None:
+        started = time.perf_counter()
+        try:
+            standby = daemon.served.prepare(name, version)
+        except LoadError as exc:
+            raise ApiError(409, f"{name}:{version} cannot serve, production is unchanged: "
+                           f"{exc}", field="version") from None
+        detail = {"checks": ["artifact hash", "signature", "warm-up prediction"],
+                  "standby_ready_ms": round((time.perf_counter() - started) * 1000, 2)}
+    move = model_repo.move_alias(
+        store, name, alias, version, actor=actor, reason=reason, kind=kind,
+        deploy=("rollback" if kind == "rollback" else "blue-green") if standby else None,
+        deploy_detail=detail)
+    if standby is not None:
+        daemon.served.switch(name, standby)
+    elif alias == PRODUCTION and version is None:
+        daemon.served.stop_serving(name)
+    else:
+        daemon.served.alias_moved(name, alias, version)
+    action = "model.rollback" if kind == "rollback" else "model.promote"
+    audit.append(store, actor=actor, action=action, subject=f"model:{name}", reason=reason,
+                 details={"alias": alias, "from": move.from_version, "to": move.to_version,
+                          **({"deploy": detail} if detail else {})})
+    daemon.bus.publish("model.alias_moved", model=name, alias=alias,
+                       from_version=move.from_version, to_version=move.to_version,
+                       rollback=kind == "rollback")
     return _out(move, AliasMoveOut)
+
+
+@router.post("/models/{name}/aliases/{alias}", response_model=AliasMoveOut,
+             summary="Point an alias (production, staging, candidate, …) at a version",
+             description="Moving `production` deploys blue-green: the version is loaded, "
+             "hash-checked and warmed up beside the live one, then switched atomically.")
+def move_alias(request: Request, name: str, alias: str, body: AliasRequest) -> AliasMoveOut:
+    return _move(request, name, alias, body.version, reason=body.reason, kind="move")
 
 
 @router.post("/models/{name}/rollback", response_model=AliasMoveOut,
              summary="Move an alias back to the version it pointed at before")
 def rollback(request: Request, name: str, body: RollbackRequest | None = None) -> AliasMoveOut:
     body = body or RollbackRequest()
-    store = request.app.state.daemon.store
-    target = model_repo.rollback_target(store, name, body.alias)
+    target = model_repo.rollback_target(request.app.state.daemon.store, name, body.alias)
     if target is None:
         raise ApiError(409, f"{name}@{body.alias} has no earlier version to go back to",
                        field="alias")
-    actor = actor_of(request)
-    move = model_repo.move_alias(store, name, body.alias, target, actor=actor,
-                                 reason=body.reason, kind="rollback")
-    audit.append(store, actor=actor, action="model.rollback", subject=f"model:{name}",
-                 reason=body.reason, details={"alias": body.alias, "from": move.from_version,
-                                              "to": move.to_version})
-    request.app.state.daemon.bus.publish("model.alias_moved", model=name, alias=body.alias,
-                                         from_version=move.from_version,
-                                         to_version=move.to_version, rollback=True)
-    return _out(move, AliasMoveOut)
+    return _move(request, name, body.alias, target, reason=body.reason, kind="rollback")
+
+
+@router.get("/models/{name}/deployments", response_model=list[DeploymentOut],
+            summary="Deployment history, newest first")
+def deployments(request: Request, name: str, limit: int = 100) -> list[DeploymentOut]:
+    return [_out(d, DeploymentOut)
+            for d in deployment_repo.history(request.app.state.daemon.store, name, limit)]
+
+
+@router.get("/predictions", response_model=list[PredictionOut],
+            summary="The prediction log, newest first: one entry per scored row")
+def predictions(request: Request, model: str | None = None, request_id: str | None = None,
+                limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[PredictionOut]:
+    return [_out(p, PredictionOut) for p in prediction_repo.list_predictions(
+        request.app.state.daemon.store, model=model, request_id=request_id, limit=limit)]
+
+
+@router.get("/serving", response_model=ServingOut,
+            summary="What serves: live and standby versions, service numbers, the log queue")
+def serving(request: Request) -> ServingOut:
+    daemon = request.app.state.daemon
+    slots = daemon.served.served()
+    return ServingOut(
+        models={name: {"live": slot.live.version,
+                       "previous": slot.previous.version if slot.previous else None}
+                for name, slot in slots.items()},
+        failed=dict(daemon.served.failed), stats=daemon.serving_stats.summary(),
+        prediction_log=daemon.prediction_log.stats())
 
 
 @router.get("/models/{name}/aliases/history", response_model=list[AliasMoveOut],
@@ -205,6 +262,22 @@ def end_run(request: Request, run_id: str, body: RunEnd | None = None) -> RunOut
     _publish_metrics(request, run_id, columns)
     request.app.state.daemon.bus.publish("run.ended", run_id=run_id, state=body.state)
     return _out(run_repo.get_run(store, run_id), RunOut)
+
+
+@router.post("/runs/{run_id}/models", response_model=JobOut, status_code=202,
+             summary="Register a LightGBM model made by this run (the SDK's log_model)",
+             description="The text is stored, then job `check_model` loads it in a worker "
+             "and checks it against the signature; the version is registered when it "
+             "passes (the job's result names it).")
+def log_model(request: Request, run_id: str, body: ModelLog) -> JobOut:
+    if not isinstance(body.signature.get("inputs"), list) or not body.signature["inputs"]:
+        raise ApiError(422, "signature needs inputs: a list of {name, dtype, categorical, "
+                       "categories}, one per model feature", field="signature")
+    job = request.app.state.daemon.logged_models.submit(
+        run_id, model=body.model, model_text=body.model_text, signature=body.signature,
+        task=body.task, metrics=body.metrics, data=body.data, description=body.description,
+        actor=actor_of(request))
+    return _out(job, JobOut)
 
 
 @router.get("/runs", response_model=list[RunOut],

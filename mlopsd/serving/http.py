@@ -1,0 +1,258 @@
+"""The prediction endpoints (`/v1/...`): a plain ASGI handler in front of the control API.
+
+Predictions skip FastAPI's routing, validation and serialisation layers: a single-row
+request is parsed, encoded, predicted and answered in a few hundred microseconds, on the
+event loop (LightGBM releases the GIL, and a one-row predict is ~80 µs). Bigger bodies are
+decoded and predicted on a thread so the loop keeps answering. Every other path goes to
+the control app unchanged.
+
+    GET  /v1/models/{name}                           signature, version, aliases, example
+    POST /v1/models/{name}/predict                   the production version answers
+    POST /v1/models/{name}@{alias}/predict           the version an alias points at
+    POST /v1/models/{name}/versions/{v}/predict      one version
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+import uuid
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mlopsd.serving.inputs import BadInput, Batch, decode
+from mlopsd.serving.loaded import LoadedModel, LoadError
+from mlopsd.serving.prediction_log import Entry, PredictionLogger
+from mlopsd.serving.served import NotServed, ServedModels
+from mlopsd.serving.stats import ServingStats
+from store.db import utcnow
+from store.errors import NotFound
+
+log = logging.getLogger("mlops.serving")
+
+INLINE_ROWS = 64
+"""Up to this many rows a request is predicted on the event loop; more go to a thread."""
+INLINE_BYTES = 64 * 1024
+
+_JSON = [(b"content-type", b"application/json")]
+_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+          413: "too_large", 415: "unsupported_media", 422: "invalid", 500: "internal",
+          503: "unavailable"}
+
+
+class _Fail(Exception):
+    def __init__(self, status: int, message: str, field: str | None = None,
+                 row: int | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field, self.row = status, message, field, row
+
+
+class PredictionApp:
+    def __init__(self, control: ASGIApp, *, served: ServedModels, logger: PredictionLogger,
+                 stats: ServingStats, token: str, require_token: bool, max_rows: int,
+                 max_body_bytes: int) -> None:
+        self.control, self.served, self.logger, self.stats = control, served, logger, stats
+        self._expected = f"Bearer {token}".encode()
+        self._require_token = require_token
+        self.max_rows, self.max_body_bytes = max_rows, max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.control(scope, receive, send)
+            return
+        request_id = ""
+        try:
+            request_id = _header(scope, b"x-request-id")[:200] or uuid.uuid4().hex
+            await self._route(scope, receive, send, request_id)
+        except _Fail as exc:
+            await _error(send, exc.status, exc.message, exc.field, exc.row, request_id)
+        except Exception:
+            ref = uuid.uuid4().hex[:12]
+            log.exception("unhandled error on %s %s (ref %s)", scope["method"], scope["path"],
+                          ref)
+            await _error(send, 500, f"internal error; the daemon log has the details (ref "
+                         f"{ref})", None, None, request_id)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+        parts = scope["path"].rstrip("/").split("/")[1:]
+        if len(parts) < 3 or parts[1] != "models":
+            raise _Fail(404, "no such endpoint: predictions are POST /v1/models/{name}/predict")
+        if self._require_token and not hmac.compare_digest(
+                _header(scope, b"authorization").encode(), self._expected):
+            raise _Fail(401, "this daemon listens beyond loopback: send 'Authorization: "
+                        "Bearer <token>' (the token is in HOME/token)")
+        name, _, alias = parts[2].partition("@")
+        rest = parts[3:]
+        method = scope["method"]
+        if not rest:
+            if method != "GET":
+                raise _Fail(405, f"{method} /v1/models/{{name}}: use GET")
+            await self._describe(send, name)
+            return
+        version = None
+        if rest[0] == "versions" and len(rest) == 3 and rest[2] == "predict":
+            version = rest[1]
+        elif rest != ["predict"]:
+            raise _Fail(404, f"no such endpoint under /v1/models/{parts[2]}: use /predict")
+        if method != "POST":
+            raise _Fail(405, f"{method} on a predict endpoint: use POST")
+        await self._predict(scope, receive, send, request_id, name, alias or None, version)
+
+    # --- predict --------------------------------------------------------------------------
+
+    async def _predict(self, scope: Scope, receive: Receive, send: Send, request_id: str,
+                       name: str, alias: str | None, version: str | None) -> None:
+        started = time.perf_counter()
+        model, served_as = await self._resolve(name, alias, version)
+        body = await self._body(scope, receive)
+        explain = _flag(scope, "explain")
+        content_type = _header(scope, b"content-type")
+        loop = asyncio.get_running_loop()
+        try:
+            if len(body) <= INLINE_BYTES:
+                batch = decode(body, content_type, model, max_rows=self.max_rows)
+            else:
+                batch = await loop.run_in_executor(
+                    None, lambda: decode(body, content_type, model, max_rows=self.max_rows))
+        except BadInput as exc:
+            self.stats.record(model.key, time.perf_counter() - started, ok=True, rows=0,
+                              client_error=True)
+            raise _Fail(exc.status, exc.message, exc.field, exc.row) from None
+        try:
+            if batch.rows <= INLINE_ROWS and not explain:
+                answer = _answer(model, batch, explain)
+            else:
+                answer = await loop.run_in_executor(None, _answer, model, batch, explain)
+        except Exception as exc:
+            elapsed = time.perf_counter() - started
+            self.stats.record(model.key, elapsed, ok=False, rows=batch.rows)
+            fallback = self._fallback(name, model, served_as)
+            if fallback is None:
+                log.exception("%s failed on request %s", model.key, request_id)
+                raise _Fail(500, f"{model.key} failed to predict: {exc}") from exc
+            log.warning("%s failed on request %s (%s); %s answered", model.key, request_id, exc,
+                        fallback.version)
+            model, served_as = fallback, "fallback"
+            answer = await loop.run_in_executor(None, _answer, model, batch, explain)
+        reply = orjson.dumps({"model": model.name, "version": model.version,
+                              "request_id": request_id, **answer})
+        latency = time.perf_counter() - started
+        headers = [*_JSON, (b"x-request-id", request_id.encode()),
+                   (b"x-model-version", model.version.encode()),
+                   (b"x-served-as", served_as.encode())]
+        if batch.ignored:
+            headers.append((b"x-ignored-columns", ",".join(batch.ignored).encode()[:4000]))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": reply})
+        self.stats.record(model.key, latency, ok=served_as != "fallback", rows=batch.rows)
+        self.logger.offer(Entry(request_id, model.name, model.version, served_as, utcnow(),
+                                latency * 1000, batch.records, answer))
+
+    async def _resolve(self, name: str, alias: str | None,
+                       version: str | None) -> tuple[LoadedModel, str]:
+        try:
+            if version is None and alias in (None, "production"):
+                return self.served.live(name), "production"
+            if version is None:
+                assert alias is not None
+                version = self.served.alias_version(name, alias)
+                served_as = alias
+            else:
+                served_as = "version"
+            found = self.served.cached(name, version)
+            if found is None:
+                loop = asyncio.get_running_loop()
+                found = await loop.run_in_executor(None, self.served.version, name, version)
+            return found, served_as
+        except NotServed as exc:
+            raise _Fail(404, str(exc)) from None
+        except NotFound as exc:
+            raise _Fail(404, str(exc)) from None
+        except LoadError as exc:
+            raise _Fail(503, str(exc)) from None
+
+    def _fallback(self, name: str, failed: LoadedModel, served_as: str) -> LoadedModel | None:
+        if served_as != "production":
+            return None
+        slot = self.served.served().get(name)
+        if slot is None or slot.previous is None or slot.previous is failed:
+            return None
+        return slot.previous
+
+    async def _body(self, scope: Scope, receive: Receive) -> bytes:
+        declared = _header(scope, b"content-length")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise _Fail(413, f"the body is {int(declared):,} bytes; this daemon takes at most "
+                        f"{self.max_body_bytes:,} ([serving] max_body_mb)", "body")
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Fail(400, "the client went away before sending its whole body")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise _Fail(413, f"the body is over {self.max_body_bytes:,} bytes "
+                            "([serving] max_body_mb)", "body")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    # --- describe -------------------------------------------------------------------------
+
+    async def _describe(self, send: Send, name: str) -> None:
+        try:
+            model = self.served.live(name)
+        except NotServed as exc:
+            raise _Fail(404, str(exc)) from None
+        aliases = self.served.aliases_of(name)
+        example = {"rows": [model.example_row()]}
+        body = orjson.dumps({
+            "model": name, "version": model.version, "task": model.task,
+            "aliases": aliases, "signature": model.signature, "features": model.features,
+            "example_request": {"method": "POST", "path": f"/v1/models/{name}/predict",
+                                "body": example},
+        })
+        await send({"type": "http.response.start", "status": 200, "headers": _JSON})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _answer(model: LoadedModel, batch: Batch, explain: bool) -> dict[str, Any]:
+    answer = model.answer(model.predict(batch.matrix))
+    if explain:
+        answer.update(model.explain(model.contributions(batch.matrix)))
+    return answer
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+def _flag(scope: Scope, name: str) -> bool:
+    query = scope.get("query_string", b"")
+    if not query:
+        return False
+    values = parse_qs(query.decode("latin-1")).get(name, [])
+    return bool(values) and values[-1].lower() in ("1", "true", "yes")
+
+
+async def _error(send: Send, status: int, message: str, field: str | None, row: int | None,
+                 request_id: str) -> None:
+    error: dict[str, Any] = {"code": _CODES.get(status, "error"), "message": message}
+    if field:
+        error["field"] = field
+    if row is not None:
+        error["row"] = row
+    headers = list(_JSON)
+    if request_id:
+        headers.append((b"x-request-id", request_id.encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": orjson.dumps({"error": error})})

@@ -1,0 +1,191 @@
+"""Prediction request bodies → the model's input matrix, with errors that name the field and
+the row at fault.
+
+JSON (`{"rows": [{...}]}` or `{"columns": {"f1": [...]}}`) goes through the same encoder as
+training (jobs.features), so a row scored here gets the numbers it would get in a training
+batch. CSV, Parquet and Arrow IPC bodies are read with polars, CSV with the signature's
+dtypes. Columns the model does not use are ignored and reported.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+
+from jobs.features import FeatureError, to_matrix
+from mlopsd.serving.loaded import LoadedModel
+
+JSON, CSV, PARQUET, ARROW = "json", "csv", "parquet", "arrow"
+_MEDIA = {
+    "application/json": JSON, "text/csv": CSV, "application/csv": CSV,
+    "application/vnd.apache.parquet": PARQUET, "application/x-parquet": PARQUET,
+    "application/parquet": PARQUET,
+    "application/vnd.apache.arrow.stream": ARROW, "application/vnd.apache.arrow.file": ARROW,
+    "application/x-arrow": ARROW,
+}
+
+
+class BadInput(Exception):
+    def __init__(self, status: int, message: str, *, field: str | None = None,
+                 row: int | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field, self.row = status, message, field, row
+
+
+@dataclass
+class Batch:
+    matrix: np.ndarray
+    ignored: list[str]
+    records: Callable[[], list[dict[str, Any]]]
+    """The input rows as dicts, built only when asked (for the prediction log)."""
+
+    @property
+    def rows(self) -> int:
+        return self.matrix.shape[0]
+
+
+def body_format(content_type: str) -> str:
+    media = content_type.split(";", 1)[0].strip().lower()
+    if not media:
+        return JSON
+    found = _MEDIA.get(media)
+    if found is None:
+        raise BadInput(415, f"content type {media!r} is not accepted: send application/json, "
+                       "text/csv, application/vnd.apache.parquet or "
+                       "application/vnd.apache.arrow.stream", field="content-type")
+    return found
+
+
+def decode(body: bytes, content_type: str, model: LoadedModel, *, max_rows: int) -> Batch:
+    kind = body_format(content_type)
+    if not body:
+        raise BadInput(400, "the request has no body: send rows to predict", field="body")
+    if kind == JSON:
+        return _json(body, model, max_rows)
+    return _frame(_read_frame(body, kind, model), model, max_rows, kind)
+
+
+# -- JSON ------------------------------------------------------------------------------------
+
+
+def _json(body: bytes, model: LoadedModel, max_rows: int) -> Batch:
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadInput(400, f"the body is not valid JSON: {exc}", field="body") from None
+    if not isinstance(payload, dict) or not ("rows" in payload or "columns" in payload):
+        raise BadInput(422, 'the body needs "rows" (a list of objects) or "columns" (an '
+                       "object of equal-length lists)", field="body")
+    if "rows" in payload:
+        rows = payload["rows"]
+        if not isinstance(rows, list):
+            raise BadInput(422, '"rows" must be a list of objects', field="rows")
+        where = "rows"
+    else:
+        rows = _columns_to_rows(payload["columns"], model)
+        where = "columns"
+    _check_count(len(rows), max_rows, where)
+    try:
+        matrix = to_matrix(rows, model.signature)
+    except FeatureError as exc:
+        raise _feature_error(exc, where) from None
+    names = set(model.features)
+    extra: set[str] = set()
+    if where == "rows":
+        for row in rows:
+            if len(row) != len(names) or not names.issuperset(row):
+                extra.update(k for k in row if k not in names)
+    else:
+        extra = {k for k in payload["columns"] if k not in names}
+    return Batch(matrix, sorted(extra), lambda: rows)
+
+
+def _columns_to_rows(columns: Any, model: LoadedModel) -> list[dict[str, Any]]:
+    if not isinstance(columns, dict):
+        raise BadInput(422, '"columns" must be an object of input name to a list of values',
+                       field="columns")
+    lengths = {k: len(v) for k, v in columns.items() if isinstance(v, list)}
+    for name, values in columns.items():
+        if not isinstance(values, list):
+            raise BadInput(422, f"column {name!r} must be a list of values",
+                           field=f"columns.{name}")
+    missing = [n for n in model.features if n not in columns]
+    if missing:
+        raise BadInput(422, f"input {missing[0]!r} is missing", field=f"columns.{missing[0]}")
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{k}: {n}" for k, n in list(lengths.items())[:6])
+        raise BadInput(422, f"columns differ in length ({shown})", field="columns")
+    names = model.features
+    return [dict(zip(names, values, strict=True))
+            for values in zip(*(columns[n] for n in names), strict=True)]
+
+
+# -- CSV, Parquet, Arrow ---------------------------------------------------------------------
+
+
+def _read_frame(body: bytes, kind: str, model: LoadedModel) -> Any:
+    import polars as pl
+
+    try:
+        if kind == CSV:
+            return pl.read_csv(io.BytesIO(body), schema_overrides=_csv_dtypes(model))
+        if kind == PARQUET:
+            return pl.read_parquet(io.BytesIO(body))
+        try:
+            return pl.read_ipc_stream(io.BytesIO(body))
+        except Exception:
+            return pl.read_ipc(io.BytesIO(body))
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BadInput(422, f"the {kind} body cannot be read: {first}", field="body") from None
+
+
+def _csv_dtypes(model: LoadedModel) -> dict[str, Any]:
+    import polars as pl
+
+    dtypes: dict[str, Any] = {}
+    for item in model.signature["inputs"]:
+        dtype = item["dtype"]
+        if dtype in ("string", "date", "datetime"):
+            dtypes[item["name"]] = pl.String
+        elif dtype == "bool":
+            dtypes[item["name"]] = pl.Boolean
+        elif dtype == "int64" and item.get("categorical"):
+            dtypes[item["name"]] = pl.Int64
+        else:
+            dtypes[item["name"]] = pl.Float64
+    return dtypes
+
+
+def _frame(frame: Any, model: LoadedModel, max_rows: int, kind: str) -> Batch:
+    _check_count(frame.height, max_rows, "body")
+    try:
+        matrix = to_matrix(frame, model.signature)
+    except FeatureError as exc:
+        raise _feature_error(exc, kind) from None
+    names = set(model.features)
+    extra = [c for c in frame.columns if c not in names]
+    return Batch(matrix, extra, frame.to_dicts)
+
+
+def _check_count(rows: int, max_rows: int, where: str) -> None:
+    if rows == 0:
+        raise BadInput(422, "no rows to predict", field=where)
+    if rows > max_rows:
+        raise BadInput(413, f"{rows:,} rows is more than this daemon takes in one request "
+                       f"({max_rows:,}; [serving] max_rows): split it, or drop the file in "
+                       "score/ for a batch job", field=where)
+
+
+def _feature_error(exc: FeatureError, where: str) -> BadInput:
+    field = where
+    if exc.row is not None and where in ("rows", "columns"):
+        field = f"{where}[{exc.row}]" if where == "rows" else where
+    if exc.input is not None:
+        field = f"{field}.{exc.input}" if where != "columns" else f"columns.{exc.input}"
+    return BadInput(422, str(exc), field=field, row=exc.row)

@@ -1,0 +1,147 @@
+"""A model version loaded for serving: its booster, signature and how to answer.
+
+Loading reads the artifact back hash-checked (only our own, verified model texts are ever
+parsed in the daemon: LightGBM's parser is not hardened) and checks the booster against
+the signature; a warm-up prediction proves it answers before it takes traffic.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from jobs.features import to_matrix
+from store.artifacts import ArtifactStore
+from store.models import ModelVersion
+
+SINGLE_THREAD_ROWS = 2_000
+"""Up to this many rows a prediction runs on one thread: LightGBM's default threading gave
+12 ms p99 spikes on single rows (see ../shared/TRAPS.md), and concurrent requests already
+use the cores."""
+
+
+class LoadError(Exception):
+    """A version that cannot serve: unreadable artifact, signature mismatch, failed warm-up."""
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    version: str
+    sha: str
+    task: str
+    signature: dict[str, Any]
+    booster: Any
+    features: list[str]
+    classes: list[Any] | None
+    threshold: float | None
+    loaded_at: float = field(default_factory=time.time)
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}:{self.version}"
+
+    def predict(self, matrix: np.ndarray) -> np.ndarray:
+        threads = 1 if matrix.shape[0] <= SINGLE_THREAD_ROWS else 0
+        return self.booster.predict(matrix, num_threads=threads)
+
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        threads = 1 if matrix.shape[0] <= SINGLE_THREAD_ROWS else 0
+        return self.booster.predict(matrix, pred_contrib=True, num_threads=threads)
+
+    def answer(self, raw: np.ndarray) -> dict[str, Any]:
+        """Predictions as the API returns them: values (regression), the positive class's
+        probability and the label at the threshold (binary), class probabilities and the
+        most likely label (multiclass)."""
+        if self.task == "regression":
+            return {"predictions": _floats(raw)}
+        classes = self.classes or list(range(2 if self.task == "binary" else raw.shape[1]))
+        if self.task == "binary":
+            threshold = 0.5 if self.threshold is None else self.threshold
+            labels = [classes[1] if p >= threshold else classes[0] for p in raw.tolist()]
+            return {"predictions": _floats(raw), "labels": labels, "classes": classes,
+                    "threshold": threshold}
+        best = raw.argmax(axis=1).tolist()
+        return {"predictions": [_floats(row) for row in raw],
+                "labels": [classes[i] for i in best], "classes": classes}
+
+    def explain(self, contributions: np.ndarray) -> dict[str, Any]:
+        """pred_contrib split into per-feature contributions and the base value (per class
+        for multiclass), aligned with `features`."""
+        width = len(self.features) + 1
+        if self.task == "multiclass":
+            k = contributions.shape[1] // width
+            per_class = contributions.reshape(contributions.shape[0], k, width)
+            return {"features": self.features,
+                    "contributions": [[_floats(c[:-1]) for c in row] for row in per_class],
+                    "base_value": [[float(c[-1]) for c in row] for row in per_class]}
+        return {"features": self.features,
+                "contributions": [_floats(row[:-1]) for row in contributions],
+                "base_value": [float(row[-1]) for row in contributions]}
+
+    def example_row(self) -> dict[str, Any]:
+        """A row that fits the signature (first category, zero, a fixed date): the warm-up
+        input and the example request of GET /v1/models/{name}."""
+        row: dict[str, Any] = {}
+        for item in self.signature["inputs"]:
+            if item.get("categorical"):
+                categories = item.get("categories") or []
+                row[item["name"]] = categories[0] if categories else None
+            elif item["dtype"] in ("date", "datetime"):
+                row[item["name"]] = "2024-01-01" if item["dtype"] == "date" else (
+                    "2024-01-01T00:00:00")
+            elif item["dtype"] == "bool":
+                row[item["name"]] = False
+            else:
+                row[item["name"]] = 0
+        return row
+
+
+def _floats(values: np.ndarray) -> list[float | None]:
+    """JSON has no NaN: a NaN prediction (a model fed all-missing inputs can give one) is
+    null."""
+    out = values.tolist()
+    if any(v != v for v in out):
+        return [None if (isinstance(v, float) and math.isnan(v)) else v for v in out]
+    return out
+
+
+def load(artifacts: ArtifactStore, version: ModelVersion) -> LoadedModel:
+    """Load, check and warm up one registered version."""
+    import lightgbm as lgb
+
+    signature = version.signature or {}
+    try:
+        text = artifacts.read_bytes(version.artifact_sha).decode()
+    except Exception as exc:
+        raise LoadError(f"{version.model}:{version.version}: its model artifact "
+                        f"{version.artifact_sha[:12]} cannot be read: {exc}") from exc
+    try:
+        booster = lgb.Booster(model_str=text)
+    except lgb.basic.LightGBMError as exc:
+        raise LoadError(f"{version.model}:{version.version}: the model does not load: {exc}") \
+            from exc
+    features = booster.feature_name()
+    inputs = [i["name"] for i in signature.get("inputs", [])]
+    if inputs != features:
+        raise LoadError(f"{version.model}:{version.version}: the signature's inputs are not "
+                        "the model's features")
+    target = signature.get("target") or {}
+    loaded = LoadedModel(
+        name=version.model, version=version.version, sha=version.artifact_sha,
+        task=signature.get("task") or "regression", signature=signature, booster=booster,
+        features=features, classes=target.get("classes"), threshold=signature.get("threshold"))
+    try:
+        raw = loaded.predict(to_matrix([loaded.example_row()], signature))
+    except Exception as exc:
+        raise LoadError(f"{version.model}:{version.version}: the warm-up prediction failed: "
+                        f"{exc}") from exc
+    expected = (1, len(loaded.classes or [])) if loaded.task == "multiclass" else (1,)
+    if raw.shape != expected:
+        raise LoadError(f"{version.model}:{version.version}: the warm-up prediction has shape "
+                        f"{raw.shape}, expected {expected}")
+    return loaded

@@ -1,0 +1,140 @@
+"""Logging predictions off the request path.
+
+A request hands its entry to a bounded queue and returns; a writer thread turns entries
+into one row per scored row and inserts them in batches (one transaction per batch). When
+the queue is full the entry is dropped and counted, and the sampling rate halves so that
+the log keeps a fair sample of traffic instead of stalling requests; it climbs back as the
+queue drains. A request never waits on the store and never fails because of the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from store import predictions as prediction_repo
+from store.db import Store
+
+log = logging.getLogger("mlops.serving.log")
+
+_BATCH_ROWS = 20_000
+
+
+@dataclass
+class Entry:
+    request_id: str
+    model: str
+    version: str
+    served_as: str
+    at: datetime
+    latency_ms: float
+    records: Any
+    """The input rows (a list of dicts), or a callable that builds them."""
+    answer: dict[str, Any]
+
+
+class PredictionLogger:
+    def __init__(self, store: Store, *, sample: float = 1.0, queue_size: int = 10_000,
+                 flush_s: float = 0.2) -> None:
+        self.store = store
+        self.sample = sample
+        self.rate = sample
+        self.offered = self.logged_rows = self.dropped = self.unsampled = 0
+        self._queue: queue.Queue[Entry | None] = queue.Queue(queue_size)
+        self._queue_size = queue_size
+        self._flush_s = flush_s
+        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Write what is queued, then end the writer."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+
+    def offer(self, entry: Entry) -> None:
+        self.offered += 1
+        if self.rate < 1.0 and random.random() >= self.rate:
+            self.unsampled += 1
+            return
+        try:
+            self._queue.put_nowait(entry)
+        except queue.Full:
+            self.dropped += 1
+            self.rate = max(0.01, self.rate / 2)
+
+    def stats(self) -> dict[str, Any]:
+        return {"offered": self.offered, "logged_rows": self.logged_rows,
+                "dropped": self.dropped, "unsampled": self.unsampled,
+                "sample_rate": self.rate, "queued": self._queue.qsize()}
+
+    # --- the writer -----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            try:
+                first = self._queue.get(timeout=self._flush_s)
+            except queue.Empty:
+                continue
+            batch: list[Entry] = []
+            if first is None:
+                stopping = True
+            else:
+                batch.append(first)
+            rows = 0
+            while rows < _BATCH_ROWS:
+                try:
+                    entry = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if entry is None:
+                    stopping = True
+                    continue
+                batch.append(entry)
+                rows += len(entry.answer.get("predictions", ()))
+            if batch:
+                self._write(batch)
+            if self._queue.qsize() < self._queue_size // 4 and self.rate < self.sample:
+                self.rate = min(self.sample, self.rate * 2)
+
+    def _write(self, batch: list[Entry]) -> None:
+        columns = prediction_repo.PredictionColumns()
+        try:
+            for entry in batch:
+                _expand(entry, columns)
+            self.logged_rows += prediction_repo.insert_predictions(self.store, columns)
+        except Exception:
+            # The log must never take serving down; what was lost is counted.
+            self.dropped += len(batch)
+            log.exception("could not write %s prediction log entries", len(batch))
+
+
+def _expand(entry: Entry, columns: prediction_repo.PredictionColumns) -> None:
+    records = entry.records() if callable(entry.records) else entry.records
+    answer = entry.answer
+    predictions = answer.get("predictions", [])
+    labels = answer.get("labels")
+    for i, prediction in enumerate(predictions):
+        output: dict[str, Any] = {"prediction": prediction}
+        if labels is not None:
+            output["label"] = labels[i]
+        columns.request_id.append(entry.request_id)
+        columns.row_index.append(i)
+        columns.model.append(entry.model)
+        columns.version.append(entry.version)
+        columns.served_as.append(entry.served_as)
+        columns.predicted_at.append(entry.at)
+        columns.latency_ms.append(entry.latency_ms)
+        columns.inputs.append(orjson.dumps(records[i], default=str).decode()
+                              if i < len(records) else "null")
+        columns.output.append(orjson.dumps(output).decode())

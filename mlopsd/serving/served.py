@@ -1,0 +1,156 @@
+"""Which version answers for each model, and the blue-green switch between versions.
+
+Each model with a `production` alias has a live slot. Promoting loads the new version into
+a standby (artifact hash, signature, warm-up prediction), and only when that passes is the
+alias moved in the store and the slot switched: one reference assignment, so a request
+holds the version it started with until it finishes. The version it replaced stays loaded,
+so a rollback switches back without loading anything. Other versions (named by number or
+by another alias) are loaded on demand and kept in a small LRU.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from mlopsd.serving.loaded import LoadedModel, LoadError, load
+from store import models as model_repo
+from store.artifacts import ArtifactStore
+from store.db import Store
+from store.errors import NotFound
+
+log = logging.getLogger("mlops.serving")
+
+PRODUCTION = "production"
+
+
+class NotServed(Exception):
+    """No version answers for this name (no production alias, unknown alias or version)."""
+
+
+@dataclass
+class Slot:
+    live: LoadedModel
+    previous: LoadedModel | None = None
+
+
+class ServedModels:
+    def __init__(self, store: Store, artifacts: ArtifactStore, *, cache_size: int = 8) -> None:
+        self.store, self.artifacts = store, artifacts
+        self._slots: dict[str, Slot] = {}
+        self._aliases: dict[tuple[str, str], str] = {}
+        self._cache: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self.failed: dict[str, str] = {}
+        """Model name → why its production version could not be loaded at start."""
+
+    # --- start ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load every production version (a failure is logged and reported, and the other
+        models still serve)."""
+        for model in model_repo.list_models(self.store):
+            for alias, version in model.aliases.items():
+                self._aliases[(model.name, alias)] = version
+            version = model.aliases.get(PRODUCTION)
+            if version is None:
+                continue
+            try:
+                self._slots[model.name] = Slot(self._load(model.name, version))
+            except (LoadError, NotFound) as exc:
+                self.failed[model.name] = str(exc)
+                log.error("cannot serve %s@production (%s): %s", model.name, version, exc)
+
+    # --- lookup (the hot path) ------------------------------------------------------------
+
+    def live(self, name: str) -> LoadedModel:
+        slot = self._slots.get(name)
+        if slot is None:
+            reason = self.failed.get(name)
+            if reason:
+                raise NotServed(f"model {name!r} cannot serve: {reason}")
+            raise NotServed(f"model {name!r} has no production version (promote one: "
+                            f"mlops promote {name} VERSION)")
+        return slot.live
+
+    def alias_version(self, name: str, alias: str) -> str:
+        version = self._aliases.get((name, alias))
+        if version is None:
+            raise NotServed(f"model {name!r} has no alias {alias!r}")
+        return version
+
+    def cached(self, name: str, version: str) -> LoadedModel | None:
+        """A loaded version, without loading (None when it would need loading)."""
+        slot = self._slots.get(name)
+        if slot is not None:
+            for loaded in (slot.live, slot.previous):
+                if loaded is not None and loaded.version == version:
+                    return loaded
+        with self._lock:
+            found = self._cache.get(f"{name}:{version}")
+            if found is not None:
+                self._cache.move_to_end(found.key)
+            return found
+
+    def version(self, name: str, version: str) -> LoadedModel:
+        """A version by number, loading it if needed (slow the first time: call it off the
+        event loop)."""
+        return self.cached(name, version) or self._load(name, version)
+
+    def served(self) -> dict[str, Slot]:
+        return dict(self._slots)
+
+    def aliases_of(self, name: str) -> dict[str, str]:
+        return {alias: version for (model, alias), version in list(self._aliases.items())
+                if model == name}
+
+    # --- deploys --------------------------------------------------------------------------
+
+    def prepare(self, name: str, version: str) -> LoadedModel:
+        """The standby for a switch: loaded, hash-checked and warmed up (or LoadError)."""
+        return self.version(name, version)
+
+    def switch(self, name: str, standby: LoadedModel) -> LoadedModel | None:
+        """Make `standby` the live version of `name`; returns the one it replaced."""
+        with self._lock:
+            slot = self._slots.get(name)
+            before = slot.live if slot else None
+            self._slots[name] = Slot(standby, before if before is not standby else
+                                     (slot.previous if slot else None))
+            self._aliases[(name, PRODUCTION)] = standby.version
+            self.failed.pop(name, None)
+        log.info("%s now serves %s (was %s)", name, standby.version,
+                 before.version if before else "nothing")
+        return before
+
+    def stop_serving(self, name: str) -> None:
+        with self._lock:
+            slot = self._slots.pop(name, None)
+            self._aliases.pop((name, PRODUCTION), None)
+        if slot is not None:
+            self._remember(slot.live)
+
+    def alias_moved(self, name: str, alias: str, version: str | None) -> None:
+        with self._lock:
+            if version is None:
+                self._aliases.pop((name, alias), None)
+            else:
+                self._aliases[(name, alias)] = version
+
+    # --- loading --------------------------------------------------------------------------
+
+    def _load(self, name: str, version: str) -> LoadedModel:
+        record = model_repo.get_version(self.store, name, version)
+        loaded = load(self.artifacts, record)
+        self._remember(loaded)
+        return loaded
+
+    def _remember(self, loaded: LoadedModel) -> None:
+        with self._lock:
+            self._cache[loaded.key] = loaded
+            self._cache.move_to_end(loaded.key)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)

@@ -1,0 +1,55 @@
+"""Per-version service numbers kept in memory: requests, errors, rows, recent latencies.
+
+Recorded on the event loop for every prediction request; read by the control API (and
+later by canary decisions and /metrics) as percentiles over the recent window.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+WINDOW = 4096
+"""Latencies kept per version for percentiles: the most recent requests."""
+
+
+@dataclass
+class VersionStats:
+    requests: int = 0
+    errors: int = 0
+    client_errors: int = 0
+    rows: int = 0
+    latencies_s: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
+
+    def summary(self) -> dict[str, Any]:
+        recent = np.fromiter(list(self.latencies_s), dtype=np.float64)
+        p50, p95, p99 = (np.percentile(recent, [50, 95, 99]) * 1000).tolist() if len(
+            recent) else (None, None, None)
+        return {"requests": self.requests, "errors": self.errors,
+                "client_errors": self.client_errors, "rows": self.rows,
+                "error_rate": self.errors / self.requests if self.requests else 0.0,
+                "p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "window": len(recent)}
+
+
+class ServingStats:
+    def __init__(self) -> None:
+        self._by_version: dict[str, VersionStats] = {}
+
+    def record(self, key: str, seconds: float, *, ok: bool, rows: int,
+               client_error: bool = False) -> None:
+        stats = self._by_version.get(key)
+        if stats is None:
+            stats = self._by_version.setdefault(key, VersionStats())
+        stats.requests += 1
+        stats.rows += rows
+        if client_error:
+            stats.client_errors += 1
+        elif not ok:
+            stats.errors += 1
+        stats.latencies_s.append(seconds)
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        return {key: stats.summary() for key, stats in list(self._by_version.items())}

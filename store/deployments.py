@@ -1,0 +1,54 @@
+"""Deployment history: every step of every deploy (who, when, why, from which version to
+which), next to the alias history of the registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from store.db import Store, utcnow
+from store.rows import aware, from_json, to_json
+
+_COLUMNS = "id, model, strategy, from_version, to_version, state, detail, actor, reason, " \
+           "started_at, ended_at"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    id: int
+    model: str
+    strategy: str
+    from_version: str | None
+    to_version: str
+    state: str
+    detail: Any
+    actor: str
+    reason: str | None
+    started_at: datetime
+    ended_at: datetime | None
+
+
+def _deployment(r: tuple) -> Deployment:
+    return Deployment(r[0], r[1], r[2], r[3], r[4], r[5], from_json(r[6]), r[7], r[8],
+                      aware(r[9]), aware(r[10]))
+
+
+def record(cur: Any, *, model: str, strategy: str, from_version: str | None, to_version: str,
+           state: str, actor: str, reason: str | None = None, detail: Any = None,
+           ended: bool = True) -> int:
+    """Within the caller's transaction: one deploy step."""
+    now = utcnow()
+    return cur.execute(
+        f"INSERT INTO deployments ({_COLUMNS.split(', ', 1)[1]}) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        [model, strategy, from_version, to_version, state, to_json(detail), actor, reason, now,
+         now if ended else None]).fetchone()[0]
+
+
+def history(store: Store, model: str | None = None, limit: int = 100) -> list[Deployment]:
+    clause, args = ("WHERE model = ?", [model]) if model else ("", [])
+    with store.reading() as cur:
+        rows = cur.execute(f"SELECT {_COLUMNS} FROM deployments {clause} "
+                           "ORDER BY id DESC LIMIT ?", [*args, limit]).fetchall()
+    return [_deployment(r) for r in rows]

@@ -1,0 +1,278 @@
+"""Serving over real HTTP from a real daemon: predictions equal Booster.predict exactly, in
+every body format; errors name the field and row; blue-green switches and rollbacks under
+concurrent load lose no request; every prediction is logged."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+import httpx
+import numpy as np
+import pytest
+
+from mlopsd.client import ApiError
+from tests import bikes
+from tests.daemon_process import DaemonProcess, wait_until
+
+CONFIG = """\
+[serving]
+max_rows = 5000
+max_body_mb = 1.0
+"""
+
+
+@pytest.fixture(scope="module")
+def d(tmp_path_factory: pytest.TempPathFactory):
+    daemon = DaemonProcess(tmp_path_factory.mktemp("serving") / "home", config=CONFIG).start()
+    yield daemon
+    assert daemon.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def riders(d: DaemonProcess) -> bikes.Trained:
+    assert d.client is not None
+    trained = bikes.train("regression")
+    version = bikes.log(d.client, trained, "riders")
+    d.client.promote("riders", version, reason="first deploy")
+    return trained
+
+
+def _http(d: DaemonProcess) -> httpx.Client:
+    assert d.client is not None
+    return httpx.Client(base_url=d.client.base_url, timeout=30)
+
+
+def test_predictions_equal_booster_predict_in_every_body_format(
+        d: DaemonProcess, riders: bikes.Trained) -> None:
+    client = d.client
+    assert client is not None
+    sample = riders.frame.slice(100, 300)
+    rows = sample.select(bikes.FEATURES).to_dicts()
+    expected = riders.expected(rows).tolist()
+
+    reply = client.predict("riders", rows)
+    assert reply["predictions"] == expected, "exactly Booster.predict on the same rows"
+    assert (reply["model"], reply["version"]) == ("riders", "1.0.0")
+    columns = {name: sample[name].to_list() for name in bikes.FEATURES}
+    assert client.predict("riders", columns=columns)["predictions"] == expected
+    single = client.predict("riders", rows[:1])
+    assert single["predictions"] == expected[:1]
+
+    with _http(d) as http:
+        csv = io.BytesIO()
+        sample.write_csv(csv)
+        parquet = io.BytesIO()
+        sample.write_parquet(parquet)
+        arrow = io.BytesIO()
+        sample.write_ipc_stream(arrow)
+        for content_type, body in [("text/csv", csv.getvalue()),
+                                   ("application/vnd.apache.parquet", parquet.getvalue()),
+                                   ("application/vnd.apache.arrow.stream", arrow.getvalue())]:
+            response = http.post("/v1/models/riders/predict", content=body,
+                                 headers={"content-type": content_type})
+            assert response.status_code == 200, response.text
+            assert response.json()["predictions"] == expected, content_type
+            ignored = response.headers["x-ignored-columns"].split(",")
+            assert sorted(ignored) == ["bikers", "casual", "day", "registered"]
+
+
+def test_versions_aliases_request_ids_and_description(d: DaemonProcess,
+                                                      riders: bikes.Trained) -> None:
+    client = d.client
+    assert client is not None
+    rows = riders.frame.slice(0, 5).select(bikes.FEATURES).to_dicts()
+    by_version = client.predict("riders", rows, version="1.0.0", request_id="order-77")
+    assert by_version["request_id"] == "order-77"
+    assert by_version["predictions"] == riders.expected(rows).tolist()
+    assert client.predict("riders", rows, alias="production")["version"] == "1.0.0"
+    described = client.served_model("riders")
+    assert described["version"] == "1.0.0" and described["aliases"]["production"] == "1.0.0"
+    assert [i["name"] for i in described["signature"]["inputs"]] == bikes.FEATURES
+    example = described["example_request"]
+    with _http(d) as http:
+        answered = http.post(example["path"], json=example["body"])
+    assert answered.status_code == 200 and len(answered.json()["predictions"]) == 1
+
+
+def test_classifiers_answer_probabilities_labels_and_contributions(d: DaemonProcess) -> None:
+    client = d.client
+    assert client is not None
+    busy = bikes.train("binary")
+    client.promote("busy", bikes.log(client, busy, "busy", classes=["quiet", "busy"]))
+    rows = busy.frame.slice(500, 40).select(bikes.FEATURES).to_dicts()
+    reply = client.predict("busy", rows, explain=True)
+    probabilities = busy.expected(rows)
+    assert reply["predictions"] == probabilities.tolist()
+    assert reply["labels"] == ["busy" if p >= 0.5 else "quiet" for p in probabilities]
+    assert reply["classes"] == ["quiet", "busy"] and reply["threshold"] == 0.5
+    from jobs.features import to_matrix
+
+    contributions = busy.booster.predict(to_matrix(rows, busy.signature), pred_contrib=True)
+    assert reply["features"] == bikes.FEATURES
+    assert np.array(reply["contributions"]).tolist() == contributions[:, :-1].tolist()
+    assert reply["base_value"] == contributions[:, -1].tolist()
+
+    seasons = bikes.train("multiclass", features=["mnth", "temp", "hum", "hr"])
+    client.promote("seasons", bikes.log(client, seasons, "seasons",
+                                        classes=["winter", "spring", "summer", "fall"]))
+    rows = seasons.frame.slice(0, 30).select(["mnth", "temp", "hum", "hr"]).to_dicts()
+    reply = client.predict("seasons", rows)
+    expected = seasons.expected(rows)
+    assert reply["predictions"] == expected.tolist()
+    assert reply["labels"] == [["winter", "spring", "summer", "fall"][i]
+                               for i in expected.argmax(axis=1)]
+
+
+@pytest.mark.parametrize(("body", "status", "field", "says"), [
+    ({"rows": [{"temp": 0.3}]}, 422, "rows[0].season", "input 'season' is missing"),
+    ("not json", 400, "body", "not valid JSON"),
+    ({"rows": []}, 422, "rows", "no rows"),
+    ({"data": []}, 422, "body", 'needs "rows"'),
+    ({"columns": {"temp": [0.1, 0.2]}}, 422, "columns.season", "'season' is missing"),
+])
+def test_bad_requests_name_the_field(d: DaemonProcess, riders: bikes.Trained, body: object,
+                                     status: int, field: str, says: str) -> None:
+    with _http(d) as http:
+        if isinstance(body, str):
+            response = http.post("/v1/models/riders/predict", content=body.encode(),
+                                 headers={"content-type": "application/json"})
+        else:
+            response = http.post("/v1/models/riders/predict", json=body)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["field"] == field and says in error["message"]
+
+
+def test_bad_values_rows_sizes_and_names(d: DaemonProcess, riders: bikes.Trained) -> None:
+    rows = riders.frame.slice(0, 4).select(bikes.FEATURES).to_dicts()
+    rows[2]["temp"] = "warm"
+    rows[3]["weathersit"] = 3
+    with _http(d) as http:
+        bad = http.post("/v1/models/riders/predict", json={"rows": rows}).json()["error"]
+        assert (bad["field"], bad["row"]) == ("rows[2].temp", 2)
+        assert "expected a number, got 'warm'" in bad["message"]
+        too_many = http.post("/v1/models/riders/predict", json={"rows": [rows[0]] * 5001})
+        assert too_many.status_code == 413 and "5,001 rows" in too_many.json()["error"]["message"]
+        too_big = http.post("/v1/models/riders/predict", content=b"x" * 1_100_000,
+                            headers={"content-type": "application/json"})
+        assert too_big.status_code == 413
+        media = http.post("/v1/models/riders/predict", content=b"a",
+                          headers={"content-type": "application/xml"})
+        assert media.status_code == 415
+        unknown = http.post("/v1/models/nobody/predict", json={"rows": rows[:1]})
+        assert unknown.status_code == 404 and "no production version" in unknown.text
+        no_version = http.post("/v1/models/riders/versions/9.9.9/predict",
+                               json={"rows": rows[:1]})
+        assert no_version.status_code == 404 and "no version '9.9.9'" in no_version.text
+        csv = http.post("/v1/models/riders/predict", content=b"season,temp\nx,0.1\n",
+                        headers={"content-type": "text/csv"})
+        assert csv.status_code == 422 and csv.json()["error"]["field"] == "body"
+
+
+def test_every_prediction_is_logged(d: DaemonProcess, riders: bikes.Trained) -> None:
+    client = d.client
+    assert client is not None
+    rows = riders.frame.slice(10, 3).select(bikes.FEATURES).to_dicts()
+    reply = client.predict("riders", rows, request_id="logged-1")
+    logged = wait_until(lambda: len(found := client.predictions(request_id="logged-1")) == 3
+                        and found, what="the prediction log")
+    by_row = sorted(logged, key=lambda p: p.row_index)
+    assert [p.output["prediction"] for p in by_row] == reply["predictions"]
+    assert by_row[1].inputs == rows[1] and by_row[0].version == "1.0.0"
+    assert all(p.served_as == "production" and p.latency_ms > 0 for p in by_row)
+
+
+def test_blue_green_switch_and_rollback_under_load_lose_no_request(
+        d: DaemonProcess, riders: bikes.Trained) -> None:
+    client = d.client
+    assert client is not None
+    second = bikes.train("regression", leaves=31, rounds=30)
+    version = bikes.log(client, second, "riders", data="bikes@2")
+    assert version == "1.1.0"
+    rows = riders.frame.slice(0, 2).select(bikes.FEATURES).to_dicts()
+    answers = {"1.0.0": riders.expected(rows).tolist(), "1.1.0": second.expected(rows).tolist()}
+    stop = threading.Event()
+    failures: list[str] = []
+    seen: list[str] = []
+
+    def hammer() -> None:
+        with _http(d) as http:
+            while not stop.is_set():
+                try:
+                    response = http.post("/v1/models/riders/predict", json={"rows": rows})
+                except httpx.HTTPError as exc:
+                    failures.append(repr(exc))
+                    continue
+                if response.status_code != 200:
+                    failures.append(response.text)
+                    continue
+                reply = response.json()
+                if reply["predictions"] != answers[reply["version"]]:
+                    failures.append(f"{reply['version']} answered another version's numbers")
+                seen.append(reply["version"])
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.5)
+        client.promote("riders", "1.1.0", reason="better on new data")
+        wait_until(lambda: seen and seen[-1] == "1.1.0", what="the switch")
+        time.sleep(0.5)
+        started = time.perf_counter()
+        move = client.rollback("riders", reason="drill")
+        rollback_s = time.perf_counter() - started
+        assert move.to_version == "1.0.0"
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not failures, failures[:3]
+    assert seen[-1] == "1.0.0" and "1.1.0" in seen and len(seen) > 100
+    assert rollback_s < 1.0, "the previous version stays loaded"
+    steps = client.deployments("riders")
+    assert [(s.strategy, s.from_version, s.to_version) for s in steps[:2]] == [
+        ("rollback", "1.1.0", "1.0.0"), ("blue-green", "1.0.0", "1.1.0")]
+    assert steps[1].reason == "better on new data" and "warm-up prediction" in str(
+        steps[1].detail)
+    serving = client.serving()
+    assert serving.models["riders"] == {"live": "1.0.0", "previous": "1.1.0"}
+    assert serving.stats["riders:1.1.0"]["requests"] > 0
+
+
+def test_a_version_that_cannot_serve_leaves_production_alone(
+        d: DaemonProcess, riders: bikes.Trained) -> None:
+    client = d.client
+    assert client is not None
+    # A registered version whose artifact went missing on disk: the standby check fails.
+    broken = bikes.train("regression", leaves=7)
+    version = bikes.log(client, broken, "riders", data="bikes@3")
+    sha = client.model_version("riders", version).artifact_sha
+    (d.home.artifacts / "sha256" / sha[:2] / sha).unlink()
+    with pytest.raises(ApiError) as err:
+        client.promote("riders", version)
+    assert err.value.status == 409 and "production is unchanged" in err.value.message
+    assert client.get_model("riders").aliases["production"] == "1.0.0"
+    rows = riders.frame.slice(0, 1).select(bikes.FEATURES).to_dicts()
+    assert client.predict("riders", rows)["version"] == "1.0.0"
+
+
+def test_a_restarted_daemon_serves_production_again(tmp_path) -> None:
+    daemon = DaemonProcess(tmp_path / "home").start()
+    try:
+        assert daemon.client is not None
+        trained = bikes.train("regression")
+        daemon.client.promote("riders", bikes.log(daemon.client, trained, "riders"))
+    finally:
+        assert daemon.stop() == 0
+    daemon.start()
+    try:
+        assert daemon.client is not None
+        rows = trained.frame.slice(0, 3).select(bikes.FEATURES).to_dicts()
+        assert daemon.client.predict("riders", rows)["predictions"] == trained.expected(
+            rows).tolist()
+    finally:
+        assert daemon.stop() == 0
