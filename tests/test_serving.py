@@ -276,3 +276,41 @@ def test_a_restarted_daemon_serves_production_again(tmp_path) -> None:
             rows).tolist()
     finally:
         assert daemon.stop() == 0
+
+
+def test_the_ndjson_stream_answers_each_row_before_the_last_is_sent(
+        d: DaemonProcess, riders: bikes.Trained) -> None:
+    import json
+    import socket
+
+    assert d.client is not None
+    host, port = d.client.base_url.split("//")[1].rsplit(":", 1)
+    rows = riders.frame.slice(20, 3).select(bikes.FEATURES).to_dicts()
+    expected = riders.expected(rows).tolist()
+
+    def chunk(data: bytes) -> bytes:
+        return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"POST /v1/models/riders/predict/stream HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n"
+                     b"X-Request-Id: stream-1\r\n\r\n")
+        sock.sendall(chunk(json.dumps(rows[0]).encode() + b"\n"))
+        received = b""
+        while b'"line":0' not in received:
+            received += sock.recv(65536)
+        assert b"200 OK" in received.split(b"\r\n", 1)[0]
+        # The first answer is in before the rest is sent; a bad line gets an error line.
+        sock.sendall(chunk(b'{"temp": "hot"}\n' + json.dumps(rows[1]).encode() + b"\n"))
+        sock.sendall(chunk(json.dumps(rows[2]).encode()))  # the last line needs no newline
+        sock.sendall(b"0\r\n\r\n")
+        while not received.endswith(b"0\r\n\r\n"):
+            received += sock.recv(65536)
+    lines = [json.loads(line) for part in received.split(b"\r\n") if part.startswith(b"{")
+             for line in part.splitlines()]
+    assert [line["line"] for line in lines] == [0, 1, 2, 3]
+    assert [lines[i]["prediction"] for i in (0, 2, 3)] == expected
+    assert "missing" in lines[1]["error"]["message"]
+    logged = wait_until(lambda: len(found := d.client.predictions(request_id="stream-1")) == 3
+                        and found, what="the stream's rows in the log")
+    assert sorted(p.row_index for p in logged) == [0, 2, 3]

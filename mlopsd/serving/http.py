@@ -10,6 +10,8 @@ the control app unchanged.
     POST /v1/models/{name}/predict                   the production version answers
     POST /v1/models/{name}@{alias}/predict           the version an alias points at
     POST /v1/models/{name}/versions/{v}/predict      one version
+    POST /v1/models/{name}/predict/stream            NDJSON rows in, NDJSON answers out,
+                                                     line by line as they arrive
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from urllib.parse import parse_qs
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from jobs.features import FeatureError, to_matrix
 from mlopsd.serving.inputs import BadInput, Batch, decode
 from mlopsd.serving.loaded import LoadedModel, LoadError
 from mlopsd.serving.prediction_log import Entry, PredictionLogger
@@ -94,14 +97,21 @@ class PredictionApp:
                 raise _Fail(405, f"{method} /v1/models/{{name}}: use GET")
             await self._describe(send, name)
             return
-        version = None
-        if rest[0] == "versions" and len(rest) == 3 and rest[2] == "predict":
-            version = rest[1]
+        version, stream = None, False
+        if rest[0] == "versions" and len(rest) >= 3 and rest[2] == "predict":
+            version, rest = rest[1], rest[2:]
+        if rest == ["predict", "stream"]:
+            stream = True
         elif rest != ["predict"]:
-            raise _Fail(404, f"no such endpoint under /v1/models/{parts[2]}: use /predict")
+            raise _Fail(404, f"no such endpoint under /v1/models/{parts[2]}: use /predict or "
+                        "/predict/stream")
         if method != "POST":
             raise _Fail(405, f"{method} on a predict endpoint: use POST")
-        await self._predict(scope, receive, send, request_id, name, alias or None, version)
+        if stream:
+            await self._stream(receive, send, request_id, name, alias or None, version)
+        else:
+            await self._predict(scope, receive, send, request_id, name, alias or None,
+                                version)
 
     # --- predict --------------------------------------------------------------------------
 
@@ -152,6 +162,62 @@ class PredictionApp:
         self.stats.record(model.key, latency, ok=served_as != "fallback", rows=batch.rows)
         self.logger.offer(Entry(request_id, model.name, model.version, served_as, utcnow(),
                                 latency * 1000, batch.records, answer))
+
+    async def _stream(self, receive: Receive, send: Send, request_id: str, name: str,
+                      alias: str | None, version: str | None) -> None:
+        """NDJSON in, NDJSON out: each line (one JSON object, a row) is answered as soon as
+        it has arrived, for event-by-event scoring over one long request. A bad line gets
+        an error line and the stream goes on."""
+        model, served_as = await self._resolve(name, alias, version)
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"application/x-ndjson"), (b"x-request-id", request_id.encode()),
+            (b"x-model-version", model.version.encode()), (b"x-served-as", served_as.encode())]})
+        pending, line = b"", 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            more = message.get("more_body", False)
+            pending += message.get("body", b"")
+            *complete, pending = pending.split(b"\n")
+            if not more and pending.strip():
+                complete.append(pending)
+            out = []
+            for text in complete:
+                if text.strip():
+                    out.append(self._stream_line(model, served_as, request_id, line, text))
+                    line += 1
+            if out:
+                await send({"type": "http.response.body", "body": b"".join(out),
+                            "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def _stream_line(self, model: LoadedModel, served_as: str, request_id: str, line: int,
+                     text: bytes) -> bytes:
+        started = time.perf_counter()
+        try:
+            row = orjson.loads(text)
+            if not isinstance(row, dict):
+                raise BadInput(422, "each line must be one JSON object (a row)", field="line")
+            batch = Batch(to_matrix([row], model.signature), [], [row])
+        except (orjson.JSONDecodeError, BadInput, FeatureError) as exc:
+            message = exc.message if isinstance(exc, BadInput) else str(exc)
+            field = getattr(exc, "input", None)
+            self.stats.record(model.key, time.perf_counter() - started, ok=True, rows=0,
+                              client_error=True)
+            return orjson.dumps({"line": line, "error": {
+                "code": "invalid", "message": message,
+                **({"field": field} if field else {})}}) + b"\n"
+        answer = model.answer(model.predict(batch.matrix))
+        latency = time.perf_counter() - started
+        self.stats.record(model.key, latency, ok=True, rows=1)
+        self.logger.offer(Entry(request_id, model.name, model.version, served_as, utcnow(),
+                                latency * 1000, batch.records, answer, first_row=line))
+        reply: dict[str, Any] = {"line": line, "prediction": answer["predictions"][0]}
+        if "labels" in answer:
+            reply["label"] = answer["labels"][0]
+        return orjson.dumps(reply) + b"\n"
 
     async def _resolve(self, name: str, alias: str | None,
                        version: str | None) -> tuple[LoadedModel, str]:

@@ -38,6 +38,8 @@ class Entry:
     records: Any
     """The input rows (a list of dicts), or a callable that builds them."""
     answer: dict[str, Any]
+    first_row: int = 0
+    """Row index of the first row (a stream logs each line as its own entry)."""
 
 
 class PredictionLogger:
@@ -134,7 +136,7 @@ def _expand(entry: Entry, columns: prediction_repo.PredictionColumns) -> None:
         if labels is not None:
             output["label"] = labels[i]
         columns.request_id.append(entry.request_id)
-        columns.row_index.append(i)
+        columns.row_index.append(entry.first_row + i)
         columns.model.append(entry.model)
         columns.version.append(entry.version)
         columns.served_as.append(entry.served_as)
