@@ -361,6 +361,26 @@ class Client:
         return self._request("POST", path, json=body, headers=headers,
                              params={"explain": "true"} if explain else None)
 
+    def deploy(self, name: str, version: str, *, strategy: str = "canary",
+               percent: float = 10.0, reason: str | None = None,
+               drill_failure_rate: float = 0.0, **policy: Any) -> dict[str, Any]:
+        """Start a canary (percent of requests) or a shadow of `version`, or switch
+        production to it now (strategy="blue-green")."""
+        return self._request("POST", f"/api/v1/models/{name}/deploy", json={
+            "version": version, "strategy": strategy, "percent": percent, "reason": reason,
+            "drill_failure_rate": drill_failure_rate, **policy})
+
+    def deploy_status(self, name: str) -> dict[str, Any]:
+        return self._request("GET", f"/api/v1/models/{name}/deploy")
+
+    def deploy_promote(self, name: str, reason: str | None = None) -> AliasMoveOut:
+        return AliasMoveOut.model_validate(self._request(
+            "POST", f"/api/v1/models/{name}/deploy/promote", json={"reason": reason}))
+
+    def deploy_abort(self, name: str, reason: str | None = None) -> dict[str, Any]:
+        return self._request("POST", f"/api/v1/models/{name}/deploy/abort",
+                             json={"reason": reason})
+
     def served_model(self, name: str) -> dict[str, Any]:
         """What serves for `name`: version, aliases, signature and an example request."""
         return self._request("GET", f"/v1/models/{name}")

@@ -73,6 +73,17 @@ class ServingConfig:
     log_queue: int = 10_000
     """Requests waiting to be logged; when full, entries are dropped and counted and the
     sampling rate halves until the writer catches up."""
+    canary_min_requests: int = 200
+    """A canary is judged once its candidate has answered this many requests."""
+    canary_error_margin: float = 0.01
+    """…and rolled back when its error rate exceeds the champion's by more than this,"""
+    canary_latency_margin: float = 0.5
+    """…or its p95 latency exceeds the champion's by more than this share"""
+    canary_latency_floor_ms: float = 5.0
+    """…and by more than this many milliseconds."""
+    fallback: dict[str, Any] = field(default_factory=dict)
+    """Per model: the answer when its live version fails and no previous version can
+    (e.g. riders = 0.0, churn = "no")."""
 
 
 @dataclass(frozen=True)
@@ -261,6 +272,18 @@ def _check(reader: _Reader, config: Config) -> None:
         bad("log_sample", "must be a share in (0, 1]", ("serving",))
     if sv.log_queue < 1:
         bad("log_queue", "must be at least 1", ("serving",))
+    if sv.canary_min_requests < 1:
+        bad("canary_min_requests", "must be at least 1", ("serving",))
+    if not 0 <= sv.canary_error_margin <= 1:
+        bad("canary_error_margin", "must be a share in [0, 1]", ("serving",))
+    if sv.canary_latency_margin < 0:
+        bad("canary_latency_margin", "must be 0 or more", ("serving",))
+    if sv.canary_latency_floor_ms < 0:
+        bad("canary_latency_floor_ms", "must be 0 or more", ("serving",))
+    for model, value in sv.fallback.items():
+        if not isinstance(value, int | float | str | bool):
+            bad(model, "a fallback answer must be a number, text or true/false",
+                ("serving", "fallback"))
     seen: set[str] = set()
     for n, ds in enumerate(config.dataset):
         where: tuple[str | int, ...] = ("dataset", n)

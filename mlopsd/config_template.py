@@ -32,6 +32,13 @@ CONFIG_TEMPLATE = """\
 # log_sample = 1.0          # share of prediction requests logged (one row per scored row)
 # log_queue = 10000         # requests waiting to be logged; when full, entries are dropped,
 #                           # counted, and the sampling rate halves until the writer catches up
+# canary_min_requests = 200 # a canary is judged after this many candidate requests, and
+# canary_error_margin = 0.01 # rolled back when its error rate exceeds the champion's by more
+# canary_latency_margin = 0.5 # or its p95 latency by more than this share
+# canary_latency_floor_ms = 5.0 # and by more than this many milliseconds
+#
+# [serving.fallback]        # per model: the answer when the live version fails and no
+# riders = 0.0              # previous version can answer (counted as errors, alerted)
 
 # A declared dataset (one [[dataset]] per dataset). Only `name` is required.
 # [[dataset]]

@@ -27,6 +27,7 @@ from mlopsd.api.app import create_app
 from mlopsd.api.auth import is_loopback
 from mlopsd.atomic import write_bytes_atomic
 from mlopsd.config import Config
+from mlopsd.deploys import DeployService
 from mlopsd.events import EventBus
 from mlopsd.home import Home
 from mlopsd.ingest_service import IngestService
@@ -38,7 +39,7 @@ from mlopsd.serving.prediction_log import PredictionLogger
 from mlopsd.serving.served import ServedModels
 from mlopsd.serving.stats import ServingStats
 from mlopsd.training import TrainService
-from store import audit
+from store import alerts, audit
 from store import runs as run_repo
 from store.artifacts import ArtifactStore
 from store.db import Store, open_store
@@ -109,6 +110,7 @@ class Daemon:
         self.artifacts: ArtifactStore
         self.logged_models: LoggedModels
         self.served: ServedModels
+        self.deploys: DeployService
         self.serving_stats: ServingStats
         self.prediction_log: PredictionLogger
         self._server: _Server | None = None
@@ -139,6 +141,7 @@ class Daemon:
         self.logged_models = LoggedModels(self.store, self.artifacts, self.runner, self.bus)
         self.served = ServedModels(self.store, self.artifacts)
         self.served.start()
+        self.deploys = DeployService(self.config, self.store, self.served, self.bus)
         self.serving_stats = ServingStats()
         self.prediction_log = PredictionLogger(self.store, sample=self.config.serving.log_sample,
                                                queue_size=self.config.serving.log_queue)
@@ -151,6 +154,8 @@ class Daemon:
             self.ingest.rescan, "interval", seconds=self.config.ingest.rescan_interval_s,
             id="inbox-rescan", name="inbox rescan",
         )
+        self.scheduler.aps.add_job(self.deploys.check_canaries, "interval", seconds=1.0,
+                                   id="canary-watch", name="canary watch")
         timeout = self.config.tracking.run_timeout_s
         self.scheduler.aps.add_job(
             self._fail_stale_runs, "interval", seconds=max(1.0, min(30.0, timeout / 4)),
@@ -161,6 +166,13 @@ class Daemon:
                      details={"pid": self.pid, "port": self.port, "version": __version__})
         self._write_daemon_json()
         self.bus.publish("daemon.started", pid=self.pid, port=self.port)
+
+    def _prediction_failed(self, model: str, version: str, error: str, answered_by: str) -> None:
+        """A served version raised on a request (called off the event loop)."""
+        alerts.raise_alert(
+            self.store, rule="prediction_failed", subject=f"model:{model}", severity="critical",
+            message=f"{model}:{version} failed to predict ({error}); {answered_by} answered",
+            detail={"version": version, "error": error, "answered_by": answered_by})
 
     def _fail_stale_runs(self) -> None:
         cutoff = datetime.now(UTC) - timedelta(seconds=self.config.tracking.run_timeout_s)
@@ -182,6 +194,7 @@ class Daemon:
         serving = self.config.serving
         app = PredictionApp(
             create_app(self), served=self.served, logger=self.prediction_log,
+            fallback=serving.fallback, on_failure=self._prediction_failed,
             stats=self.serving_stats, token=self.token,
             require_token=self.require_token_for_reads, max_rows=serving.max_rows,
             max_body_bytes=int(serving.max_body_mb * 1024 * 1024))

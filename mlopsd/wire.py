@@ -7,7 +7,7 @@ the store or the jobs.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
 
@@ -216,6 +216,23 @@ class TrainRequest(BaseModel):
 
 class AliasRequest(BaseModel):
     version: str
+    reason: str | None = None
+
+
+class DeployRequest(BaseModel):
+    version: str
+    strategy: Literal["canary", "shadow", "blue-green"] = "canary"
+    percent: float = Field(default=10.0, description="canary: share of requests, in percent")
+    reason: str | None = None
+    min_requests: int | None = Field(default=None, ge=1)
+    error_margin: float | None = Field(default=None, ge=0, le=1)
+    latency_margin: float | None = Field(default=None, ge=0)
+    drill_failure_rate: float = Field(
+        default=0.0, ge=0, le=1, description="A failure drill: this share of the canary's "
+        "requests fail on purpose, to prove the fallback and the auto-rollback work")
+
+
+class ReasonRequest(BaseModel):
     reason: str | None = None
 
 

@@ -52,3 +52,28 @@ def history(store: Store, model: str | None = None, limit: int = 100) -> list[De
         rows = cur.execute(f"SELECT {_COLUMNS} FROM deployments {clause} "
                            "ORDER BY id DESC LIMIT ?", [*args, limit]).fetchall()
     return [_deployment(r) for r in rows]
+
+
+def start(store: Store, *, model: str, strategy: str, from_version: str | None,
+          to_version: str, actor: str, reason: str | None, detail: Any = None) -> int:
+    """A deploy that runs for a while (canary, shadow): open until `finish`."""
+    with store.transaction() as cur:
+        return record(cur, model=model, strategy=strategy, from_version=from_version,
+                      to_version=to_version, state="running", actor=actor, reason=reason,
+                      detail=detail, ended=False)
+
+
+def finish(store: Store, deployment_id: int, state: str, detail: Any = None) -> None:
+    with store.transaction() as cur:
+        cur.execute("UPDATE deployments SET state = ?, ended_at = ?, detail = ? WHERE id = ?",
+                    [state, utcnow(), to_json(detail), deployment_id])
+
+
+def finish_running(store: Store, reason: str) -> int:
+    """At start-up: canaries and shadows live in memory, so a restart ends them."""
+    with store.transaction() as cur:
+        rows = cur.execute(
+            "UPDATE deployments SET state = 'ended', ended_at = ?, "
+            "reason = coalesce(reason || '; ', '') || ? WHERE state = 'running' RETURNING id",
+            [utcnow(), reason]).fetchall()
+    return len(rows)

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jobs.context import InvalidParams
+from mlopsd.deploys import DeployError
 from mlopsd.runner import UnknownJobKind
 from store.errors import Conflict, NotFound, StoreError
 
@@ -71,6 +72,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(UnknownJobKind)
     async def _kind(_: Request, exc: UnknownJobKind) -> Response:
         return error_response(422, str(exc), field="kind")
+
+    @app.exception_handler(DeployError)
+    async def _deploy(_: Request, exc: DeployError) -> Response:
+        return error_response(exc.status, exc.message, field=exc.field)
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> Response:

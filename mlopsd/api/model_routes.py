@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import ORJSONResponse
@@ -12,12 +11,13 @@ from pydantic import BaseModel
 from mlopsd.api.errors import ApiError
 from mlopsd.api.job_routes import actor_of
 from mlopsd.selectors import SelectorError
-from mlopsd.serving.loaded import LoadError
+from mlopsd.serving.rollout import CanaryPolicy
 from mlopsd.serving.served import PRODUCTION
 from mlopsd.wire import (
     AliasMoveOut,
     AliasRequest,
     DeploymentOut,
+    DeployRequest,
     JobOut,
     Logged,
     MetricColumnsIn,
@@ -27,6 +27,7 @@ from mlopsd.wire import (
     ModelOut,
     ModelVersionOut,
     PredictionOut,
+    ReasonRequest,
     RollbackRequest,
     RunCreate,
     RunEnd,
@@ -97,50 +98,14 @@ def get_version(request: Request, name: str, version: str) -> ModelVersionOut:
                 ModelVersionOut)
 
 
-def _move(request: Request, name: str, alias: str, version: str | None, *, reason: str | None,
-          kind: str) -> AliasMoveOut:
-    """Move an alias; for `production` this is a blue-green deploy: the version is loaded
-    and checked in a standby first, and only then is the alias moved and the switch made
-    (a version that cannot serve leaves production as it was)."""
-    daemon = request.app.state.daemon
-    store = daemon.store
-    actor = actor_of(request)
-    standby, detail = None, None
-    if alias == PRODUCTION and version is not None:
-        started = time.perf_counter()
-        try:
-            standby = daemon.served.prepare(name, version)
-        except LoadError as exc:
-            raise ApiError(409, f"{name}:{version} cannot serve, production is unchanged: "
-                           f"{exc}", field="version") from None
-        detail = {"checks": ["artifact hash", "signature", "warm-up prediction"],
-                  "standby_ready_ms": round((time.perf_counter() - started) * 1000, 2)}
-    move = model_repo.move_alias(
-        store, name, alias, version, actor=actor, reason=reason, kind=kind,
-        deploy=("rollback" if kind == "rollback" else "blue-green") if standby else None,
-        deploy_detail=detail)
-    if standby is not None:
-        daemon.served.switch(name, standby)
-    elif alias == PRODUCTION and version is None:
-        daemon.served.stop_serving(name)
-    else:
-        daemon.served.alias_moved(name, alias, version)
-    action = "model.rollback" if kind == "rollback" else "model.promote"
-    audit.append(store, actor=actor, action=action, subject=f"model:{name}", reason=reason,
-                 details={"alias": alias, "from": move.from_version, "to": move.to_version,
-                          **({"deploy": detail} if detail else {})})
-    daemon.bus.publish("model.alias_moved", model=name, alias=alias,
-                       from_version=move.from_version, to_version=move.to_version,
-                       rollback=kind == "rollback")
-    return _out(move, AliasMoveOut)
-
-
 @router.post("/models/{name}/aliases/{alias}", response_model=AliasMoveOut,
              summary="Point an alias (production, staging, candidate, …) at a version",
              description="Moving `production` deploys blue-green: the version is loaded, "
              "hash-checked and warmed up beside the live one, then switched atomically.")
 def move_alias(request: Request, name: str, alias: str, body: AliasRequest) -> AliasMoveOut:
-    return _move(request, name, alias, body.version, reason=body.reason, kind="move")
+    move = request.app.state.daemon.deploys.move_alias(
+        name, alias, body.version, actor=actor_of(request), reason=body.reason)
+    return _out(move, AliasMoveOut)
 
 
 @router.post("/models/{name}/rollback", response_model=AliasMoveOut,
@@ -151,7 +116,60 @@ def rollback(request: Request, name: str, body: RollbackRequest | None = None) -
     if target is None:
         raise ApiError(409, f"{name}@{body.alias} has no earlier version to go back to",
                        field="alias")
-    return _move(request, name, body.alias, target, reason=body.reason, kind="rollback")
+    move = request.app.state.daemon.deploys.move_alias(
+        name, body.alias, target, actor=actor_of(request), reason=body.reason, kind="rollback")
+    return _out(move, AliasMoveOut)
+
+
+@router.post("/models/{name}/deploy", summary="Deploy a version: blue-green, canary or "
+             "shadow", description="`canary`: `percent` of requests (sticky per "
+             "`X-Client-Key`) go to the version; the policy rolls it back by itself when its "
+             "error rate or p95 latency exceeds the champion's by the margins. `shadow`: the "
+             "version scores every request in the background, logged and compared, never "
+             "returned. `blue-green`: production switches now.")
+def deploy(request: Request, name: str, body: DeployRequest) -> dict[str, Any]:
+    deploys = request.app.state.daemon.deploys
+    actor = actor_of(request)
+    if body.strategy == "blue-green":
+        move = deploys.move_alias(name, PRODUCTION, body.version, actor=actor,
+                                  reason=body.reason)
+        return {"strategy": "blue-green", "from_version": move.from_version,
+                "to_version": move.to_version}
+    if body.strategy == "shadow":
+        return deploys.shadow(name, body.version, actor=actor, reason=body.reason)
+    defaults = deploys._policy()
+    policy = CanaryPolicy(
+        min_requests=body.min_requests or defaults.min_requests,
+        error_margin=defaults.error_margin if body.error_margin is None else body.error_margin,
+        latency_margin=(defaults.latency_margin if body.latency_margin is None
+                        else body.latency_margin),
+        latency_floor_ms=defaults.latency_floor_ms)
+    return deploys.canary(name, body.version, percent=body.percent, actor=actor,
+                          reason=body.reason, policy=policy,
+                          drill_failure_rate=body.drill_failure_rate)
+
+
+@router.get("/models/{name}/deploy", summary="The live version, and a canary or shadow with "
+            "both arms' numbers")
+def deploy_status(request: Request, name: str) -> dict[str, Any]:
+    return request.app.state.daemon.deploys.status(name)
+
+
+@router.post("/models/{name}/deploy/promote", response_model=AliasMoveOut,
+             summary="Make the canary (or shadow) version production")
+def deploy_promote(request: Request, name: str, body: ReasonRequest | None = None
+                   ) -> AliasMoveOut:
+    move = request.app.state.daemon.deploys.promote(
+        name, actor=actor_of(request), reason=(body or ReasonRequest()).reason)
+    return _out(move, AliasMoveOut)
+
+
+@router.post("/models/{name}/deploy/abort", summary="End the canary and shadow; production "
+             "stays as it is")
+def deploy_abort(request: Request, name: str, body: ReasonRequest | None = None
+                 ) -> dict[str, Any]:
+    return request.app.state.daemon.deploys.abort(
+        name, actor=actor_of(request), reason=(body or ReasonRequest()).reason)
 
 
 @router.get("/models/{name}/deployments", response_model=list[DeploymentOut],

@@ -19,8 +19,10 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import random
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -31,6 +33,7 @@ from jobs.features import FeatureError, to_matrix
 from mlopsd.serving.inputs import BadInput, Batch, decode
 from mlopsd.serving.loaded import LoadedModel, LoadError
 from mlopsd.serving.prediction_log import Entry, PredictionLogger
+from mlopsd.serving.rollout import Shadow
 from mlopsd.serving.served import NotServed, ServedModels
 from mlopsd.serving.stats import ServingStats
 from store.db import utcnow
@@ -48,6 +51,10 @@ _CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "metho
           503: "unavailable"}
 
 
+class DrillFailure(RuntimeError):
+    """A failure injected into a canary on purpose (deploy `drill_failure_rate`)."""
+
+
 class _Fail(Exception):
     def __init__(self, status: int, message: str, field: str | None = None,
                  row: int | None = None) -> None:
@@ -58,8 +65,11 @@ class _Fail(Exception):
 class PredictionApp:
     def __init__(self, control: ASGIApp, *, served: ServedModels, logger: PredictionLogger,
                  stats: ServingStats, token: str, require_token: bool, max_rows: int,
-                 max_body_bytes: int) -> None:
+                 max_body_bytes: int, fallback: dict[str, Any] | None = None,
+                 on_failure: Callable[[str, str, str, str], None] | None = None) -> None:
         self.control, self.served, self.logger, self.stats = control, served, logger, stats
+        self.fallback = fallback or {}
+        self.on_failure = on_failure or (lambda *_: None)
         self._expected = f"Bearer {token}".encode()
         self._require_token = require_token
         self.max_rows, self.max_body_bytes = max_rows, max_body_bytes
@@ -119,6 +129,10 @@ class PredictionApp:
                        name: str, alias: str | None, version: str | None) -> None:
         started = time.perf_counter()
         model, served_as = await self._resolve(name, alias, version)
+        slot = self.served.slot(name) if served_as == "production" else None
+        canary = slot.canary if slot is not None else None
+        if canary is not None and canary.takes(_header(scope, b"x-client-key")):
+            model, served_as = canary.model, "canary"
         body = await self._body(scope, receive)
         explain = _flag(scope, "explain")
         content_type = _header(scope, b"content-type")
@@ -133,25 +147,24 @@ class PredictionApp:
             self.stats.record(model.key, time.perf_counter() - started, ok=True, rows=0,
                               client_error=True)
             raise _Fail(exc.status, exc.message, exc.field, exc.row) from None
+        drill = canary.drill_failure_rate if served_as == "canary" and canary else 0.0
         try:
             if batch.rows <= INLINE_ROWS and not explain:
-                answer = _answer(model, batch, explain)
+                answer = _answer(model, batch, explain, drill)
             else:
-                answer = await loop.run_in_executor(None, _answer, model, batch, explain)
+                answer = await loop.run_in_executor(None, _answer, model, batch, explain, drill)
         except Exception as exc:
-            elapsed = time.perf_counter() - started
-            self.stats.record(model.key, elapsed, ok=False, rows=batch.rows)
-            fallback = self._fallback(name, model, served_as)
-            if fallback is None:
-                log.exception("%s failed on request %s", model.key, request_id)
-                raise _Fail(500, f"{model.key} failed to predict: {exc}") from exc
-            log.warning("%s failed on request %s (%s); %s answered", model.key, request_id, exc,
-                        fallback.version)
-            model, served_as = fallback, "fallback"
-            answer = await loop.run_in_executor(None, _answer, model, batch, explain)
+            failed = model
+            self.stats.record(failed.key, time.perf_counter() - started, ok=False,
+                              rows=batch.rows)
+            if served_as == "canary" and canary is not None:
+                canary.candidate.record(time.perf_counter() - started, ok=False,
+                                        rows=batch.rows)
+            model, served_as, answer = await self._fall_back(name, failed, served_as, batch,
+                                                             explain, exc, request_id)
+        latency = time.perf_counter() - started
         reply = orjson.dumps({"model": model.name, "version": model.version,
                               "request_id": request_id, **answer})
-        latency = time.perf_counter() - started
         headers = [*_JSON, (b"x-request-id", request_id.encode()),
                    (b"x-model-version", model.version.encode()),
                    (b"x-served-as", served_as.encode())]
@@ -159,9 +172,68 @@ class PredictionApp:
             headers.append((b"x-ignored-columns", ",".join(batch.ignored).encode()[:4000]))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": reply})
-        self.stats.record(model.key, latency, ok=served_as != "fallback", rows=batch.rows)
+        if not served_as.startswith("fallback"):
+            self.stats.record(model.key, latency, ok=True, rows=batch.rows)
+            if canary is not None:
+                arm = canary.candidate if served_as == "canary" else canary.champion
+                arm.record(latency, ok=True, rows=batch.rows)
         self.logger.offer(Entry(request_id, model.name, model.version, served_as, utcnow(),
                                 latency * 1000, batch.records, answer))
+        shadow = slot.shadow if slot is not None else None
+        if shadow is not None and served_as == "production":
+            loop.run_in_executor(None, self._shadow, shadow, batch, answer, request_id)
+
+    async def _fall_back(self, name: str, failed: LoadedModel, served_as: str, batch: Batch,
+                         explain: bool, exc: Exception, request_id: str
+                         ) -> tuple[LoadedModel, str, dict[str, Any]]:
+        """A version raised: the live version answers for a failed canary, the previous one
+        for a failed live version, and else the configured default. Counted and alerted."""
+        loop = asyncio.get_running_loop()
+        slot = self.served.slot(name)
+        backup = None
+        if served_as == "canary" and slot is not None:
+            backup = slot.live
+        elif served_as == "production" and slot is not None and slot.previous is not None:
+            backup = slot.previous
+        error = f"{type(exc).__name__}: {exc}"
+        if backup is not None and backup is not failed:
+            try:
+                answer = await loop.run_in_executor(None, _answer, backup, batch, explain, 0.0)
+            except Exception:
+                log.exception("the fallback %s failed too on request %s", backup.key,
+                              request_id)
+            else:
+                log.warning("%s failed on request %s (%s); %s answered", failed.key,
+                            request_id, error, backup.version)
+                loop.run_in_executor(None, self.on_failure, name, failed.version, error,
+                                     f"version {backup.version}")
+                return backup, "fallback", answer
+        if name in self.fallback:
+            value = self.fallback[name]
+            log.warning("%s failed on request %s (%s); the configured default answered",
+                        failed.key, request_id, error)
+            loop.run_in_executor(None, self.on_failure, name, failed.version, error,
+                                 "the configured default")
+            return failed, "fallback-default", {"predictions": [value] * batch.rows,
+                                                "fallback": "default"}
+        loop.run_in_executor(None, self.on_failure, name, failed.version, error, "nothing")
+        raise _Fail(500, f"{failed.key} failed to predict ({error}) and no fallback could "
+                    "answer") from exc
+
+    def _shadow(self, shadow: Shadow, batch: Batch, live: dict[str, Any],
+                request_id: str) -> None:
+        """Off the request path: the shadow scores the same rows; logged and compared."""
+        started = time.perf_counter()
+        try:
+            answer = _answer(shadow.model, batch, False, 0.0)
+        except Exception:
+            shadow.errors += 1
+            log.exception("shadow %s failed on request %s", shadow.model.key, request_id)
+            return
+        latency = time.perf_counter() - started
+        shadow.compare(live, answer)
+        self.logger.offer(Entry(request_id, shadow.model.name, shadow.model.version, "shadow",
+                                utcnow(), latency * 1000, batch.records, answer))
 
     async def _stream(self, receive: Receive, send: Send, request_id: str, name: str,
                       alias: str | None, version: str | None) -> None:
@@ -242,14 +314,6 @@ class PredictionApp:
         except LoadError as exc:
             raise _Fail(503, str(exc)) from None
 
-    def _fallback(self, name: str, failed: LoadedModel, served_as: str) -> LoadedModel | None:
-        if served_as != "production":
-            return None
-        slot = self.served.served().get(name)
-        if slot is None or slot.previous is None or slot.previous is failed:
-            return None
-        return slot.previous
-
     async def _body(self, scope: Scope, receive: Receive) -> bytes:
         declared = _header(scope, b"content-length")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
@@ -288,7 +352,9 @@ class PredictionApp:
         await send({"type": "http.response.body", "body": body})
 
 
-def _answer(model: LoadedModel, batch: Batch, explain: bool) -> dict[str, Any]:
+def _answer(model: LoadedModel, batch: Batch, explain: bool, drill: float) -> dict[str, Any]:
+    if drill and random.random() < drill:
+        raise DrillFailure(f"{model.key} failed on purpose (a failure drill at {drill:.0%})")
     answer = model.answer(model.predict(batch.matrix))
     if explain:
         answer.update(model.explain(model.contributions(batch.matrix)))

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from mlopsd.serving.loaded import LoadedModel, LoadError, load
+from mlopsd.serving.rollout import Canary, Shadow
 from store import models as model_repo
 from store.artifacts import ArtifactStore
 from store.db import Store
@@ -34,6 +35,8 @@ class NotServed(Exception):
 class Slot:
     live: LoadedModel
     previous: LoadedModel | None = None
+    canary: Canary | None = None
+    shadow: Shadow | None = None
 
 
 class ServedModels:
@@ -113,17 +116,38 @@ class ServedModels:
         """The standby for a switch: loaded, hash-checked and warmed up (or LoadError)."""
         return self.version(name, version)
 
+    def slot(self, name: str) -> Slot | None:
+        return self._slots.get(name)
+
     def switch(self, name: str, standby: LoadedModel) -> LoadedModel | None:
-        """Make `standby` the live version of `name`; returns the one it replaced."""
+        """Make `standby` the live version of `name`; returns the one it replaced. A canary
+        or shadow of the same version ends with it (it is live now); others go on."""
         with self._lock:
             slot = self._slots.get(name)
             before = slot.live if slot else None
+            canary = slot.canary if slot and slot.canary and (
+                slot.canary.model.version != standby.version) else None
+            shadow = slot.shadow if slot and slot.shadow and (
+                slot.shadow.model.version != standby.version) else None
             self._slots[name] = Slot(standby, before if before is not standby else
-                                     (slot.previous if slot else None))
+                                     (slot.previous if slot else None), canary, shadow)
             self._aliases[(name, PRODUCTION)] = standby.version
             self.failed.pop(name, None)
         log.info("%s now serves %s (was %s)", name, standby.version,
                  before.version if before else "nothing")
+        return before
+
+    def set_canary(self, name: str, canary: Canary | None) -> Canary | None:
+        """Start (or with None, end) the canary of a served model; returns the one before."""
+        with self._lock:
+            slot = self._slots[name]
+            before, slot.canary = slot.canary, canary
+        return before
+
+    def set_shadow(self, name: str, shadow: Shadow | None) -> Shadow | None:
+        with self._lock:
+            slot = self._slots[name]
+            before, slot.shadow = slot.shadow, shadow
         return before
 
     def stop_serving(self, name: str) -> None:

@@ -24,6 +24,16 @@ class VersionStats:
     rows: int = 0
     latencies_s: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
 
+    def record(self, seconds: float, *, ok: bool, rows: int, client_error: bool = False
+               ) -> None:
+        self.requests += 1
+        self.rows += rows
+        if client_error:
+            self.client_errors += 1
+        elif not ok:
+            self.errors += 1
+        self.latencies_s.append(seconds)
+
     def summary(self) -> dict[str, Any]:
         recent = np.fromiter(list(self.latencies_s), dtype=np.float64)
         p50, p95, p99 = (np.percentile(recent, [50, 95, 99]) * 1000).tolist() if len(
@@ -43,13 +53,7 @@ class ServingStats:
         stats = self._by_version.get(key)
         if stats is None:
             stats = self._by_version.setdefault(key, VersionStats())
-        stats.requests += 1
-        stats.rows += rows
-        if client_error:
-            stats.client_errors += 1
-        elif not ok:
-            stats.errors += 1
-        stats.latencies_s.append(seconds)
+        stats.record(seconds, ok=ok, rows=rows, client_error=client_error)
 
     def summary(self) -> dict[str, dict[str, Any]]:
         return {key: stats.summary() for key, stats in list(self._by_version.items())}

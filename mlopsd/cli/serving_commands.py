@@ -1,0 +1,179 @@
+"""`mlops predict`, `mlops deploy`, `mlops deployments`, `mlops serving`,
+`mlops predictions`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from mlopsd.cli.common import add_command, client_for
+from mlopsd.cli.output import print_fields, print_json, print_table
+
+
+def _read_rows(source: str) -> dict[str, Any]:
+    """A JSON body ({"rows": …} or {"columns": …}), a JSON list of rows, or NDJSON rows,
+    from a file or - (standard input)."""
+    text = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:
+            return {"rows": [orjson.loads(line) for line in text.splitlines() if line.strip()]}
+        except orjson.JSONDecodeError as exc:
+            raise SystemExit(f"mlops: {source} is neither JSON nor NDJSON: {exc}") from None
+    if isinstance(data, list):
+        return {"rows": data}
+    if isinstance(data, dict) and ("rows" in data or "columns" in data):
+        return data
+    if isinstance(data, dict):
+        return {"rows": [data]}
+    raise SystemExit(f"mlops: {source}: expected rows (objects), not {type(data).__name__}")
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    body = _read_rows(args.rows)
+    with client_for(args) as client:
+        reply = client.predict(args.model, body.get("rows"), columns=body.get("columns"),
+                               version=args.version, alias=args.alias, explain=args.explain)
+    if args.json:
+        print_json(reply)
+        return 0
+    labels = reply.get("labels")
+    rows = [[i, p, *([labels[i]] if labels else [])]
+            for i, p in enumerate(reply["predictions"])]
+    print(f"{reply['model']}:{reply['version']} (request {reply['request_id']})")
+    print_table(rows, ["row", "prediction", *(["label"] if labels else [])])
+    return 0
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    with client_for(args) as client:
+        if args.promote:
+            move = client.deploy_promote(args.model, reason=args.reason)
+            result: Any = move
+            text = f"{args.model}: {move.from_version} -> {move.to_version} (promoted)"
+        elif args.abort:
+            result = client.deploy_abort(args.model, reason=args.reason)
+            text = f"{args.model}: " + ", ".join(
+                f"{e['strategy']} of {e['version']} ended" for e in result["ended"])
+        elif args.version is None:
+            result = client.deploy_status(args.model)
+            if args.json:
+                print_json(result)
+                return 0
+            _print_status(result)
+            return 0
+        else:
+            strategy = "shadow" if args.shadow else "canary" if args.canary else "blue-green"
+            result = client.deploy(args.model, args.version, strategy=strategy,
+                                   percent=args.canary if args.canary else 10.0,
+                                   reason=args.reason)
+            text = {"canary": f"{args.model}: canary {args.version} takes {args.canary}% of "
+                              "requests (mlops deploy … --promote / --abort)",
+                    "shadow": f"{args.model}: {args.version} shadows production",
+                    "blue-green": f"{args.model}: production -> {args.version}"}[strategy]
+    if args.json:
+        print_json(result)
+    else:
+        print(text)
+    return 0
+
+
+def _print_status(status: dict[str, Any]) -> None:
+    print_fields([("model", status["model"]), ("live", status["live"]),
+                  ("previous (loaded)", status["previous"])])
+    canary = status.get("canary")
+    if canary:
+        print(f"\ncanary {canary['version']} at {canary['percent']}%:")
+        print_table([[arm, canary[arm]["requests"], canary[arm]["errors"],
+                      canary[arm]["error_rate"], canary[arm]["p50_ms"], canary[arm]["p95_ms"]]
+                     for arm in ("champion", "candidate")],
+                    ["arm", "requests", "errors", "error rate", "p50 ms", "p95 ms"])
+    shadow = status.get("shadow")
+    if shadow:
+        print(f"\nshadow {shadow['version']}:")
+        print_fields([(k, shadow[k]) for k in ("compared_rows", "errors", "mean_abs_diff",
+                                               "max_abs_diff", "label_agreement")])
+
+
+def cmd_deployments(args: argparse.Namespace) -> int:
+    with client_for(args) as client:
+        history = client.deployments(args.model, limit=args.limit)
+    if args.json:
+        print_json(history)
+    else:
+        print_table([[h.id, h.started_at, h.strategy, h.from_version, h.to_version, h.state,
+                      h.actor, h.reason] for h in history],
+                    ["id", "started", "strategy", "from", "to", "state", "by", "why"])
+    return 0
+
+
+def cmd_serving(args: argparse.Namespace) -> int:
+    with client_for(args) as client:
+        serving = client.serving()
+    if args.json:
+        print_json(serving)
+        return 0
+    print_table([[name, slot["live"], slot["previous"]] for name, slot in
+                 sorted(serving.models.items())], ["model", "live", "previous (loaded)"])
+    for name, reason in serving.failed.items():
+        print(f"! {name} cannot serve: {reason}")
+    print()
+    print_table([[key, s["requests"], s["errors"], s["rows"], s["p50_ms"], s["p95_ms"],
+                  s["p99_ms"]] for key, s in sorted(serving.stats.items())],
+                ["version", "requests", "errors", "rows", "p50 ms", "p95 ms", "p99 ms"])
+    log = serving.prediction_log
+    print(f"\nprediction log: {log['logged_rows']:,} rows logged, {log['dropped']:,} dropped, "
+          f"sampling {log['sample_rate']:.0%}")
+    return 0
+
+
+def cmd_predictions(args: argparse.Namespace) -> int:
+    with client_for(args) as client:
+        found = client.predictions(model=args.model, request_id=args.request_id,
+                                   limit=args.limit)
+    if args.json:
+        print_json(found)
+    else:
+        print_table([[p.predicted_at, p.request_id, p.row_index, f"{p.model}:{p.version}",
+                      p.served_as, p.output, p.latency_ms] for p in found],
+                    ["at", "request", "row", "version", "served as", "output", "ms"])
+    return 0
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    def add(name: str, handler: Any, help: str) -> argparse.ArgumentParser:
+        return add_command(sub, name, handler, help, common)
+
+    p = add("predict", cmd_predict, "score rows with a served model")
+    p.add_argument("model")
+    p.add_argument("rows", help="a JSON file ({\"rows\": [...]}, a list of rows, NDJSON) or -")
+    p.add_argument("--version")
+    p.add_argument("--alias")
+    p.add_argument("--explain", action="store_true", help="add per-feature contributions")
+
+    p = add("deploy", cmd_deploy, "deploy a version: --canary PERCENT, --shadow, or at once; "
+            "--promote / --abort a running one; no version: what is deployed")
+    p.add_argument("model")
+    p.add_argument("version", nargs="?")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--canary", type=float, metavar="PERCENT")
+    how.add_argument("--shadow", action="store_true")
+    how.add_argument("--promote", action="store_true")
+    how.add_argument("--abort", action="store_true")
+    p.add_argument("--reason")
+
+    p = add("deployments", cmd_deployments, "a model's deployment history")
+    p.add_argument("model")
+    p.add_argument("--limit", type=int, default=50)
+
+    add("serving", cmd_serving, "what serves, per-version latency and errors, the log queue")
+
+    p = add("predictions", cmd_predictions, "the prediction log, newest first")
+    p.add_argument("--model")
+    p.add_argument("--request-id")
+    p.add_argument("--limit", type=int, default=50)

@@ -1,0 +1,210 @@
+"""Deploys: blue-green switches on alias moves, canaries, shadows, their promotion, abort
+and automatic rollback. Every step goes to the deployment history and the audit log.
+
+A canary or shadow lives in the serving process's memory; a daemon restart ends it (the
+history says so) and production serves as the alias says.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from mlopsd.config import Config
+from mlopsd.events import EventBus
+from mlopsd.serving.loaded import LoadedModel, LoadError
+from mlopsd.serving.rollout import Canary, CanaryPolicy, Shadow
+from mlopsd.serving.served import PRODUCTION, ServedModels, Slot
+from store import alerts, audit
+from store import deployments as deployment_repo
+from store import models as model_repo
+from store.db import Store
+from store.models import AliasMove
+
+log = logging.getLogger("mlops.deploys")
+
+
+class DeployError(Exception):
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field = status, message, field
+
+
+class DeployService:
+    def __init__(self, config: Config, store: Store, served: ServedModels,
+                 bus: EventBus) -> None:
+        self.config, self.store, self.served, self.bus = config, store, served, bus
+        ended = deployment_repo.finish_running(store, "the daemon restarted")
+        if ended:
+            log.info("ended %s canary/shadow deploy(s) left running by the last run", ended)
+
+    # --- blue-green (alias moves) ---------------------------------------------------------
+
+    def move_alias(self, name: str, alias: str, version: str | None, *, actor: str,
+                   reason: str | None, kind: str = "move") -> AliasMove:
+        """Move an alias; for `production` a blue-green deploy: the version is loaded and
+        checked in a standby first, then the alias moves and the switch is made (a version
+        that cannot serve leaves production as it was)."""
+        standby, detail = None, None
+        if alias == PRODUCTION and version is not None:
+            standby, detail = self._standby(name, version)
+        move = model_repo.move_alias(
+            self.store, name, alias, version, actor=actor, reason=reason, kind=kind,
+            deploy=("rollback" if kind == "rollback" else "blue-green") if standby else None,
+            deploy_detail=detail)
+        if standby is not None:
+            self.served.switch(name, standby)
+        elif alias == PRODUCTION and version is None:
+            self.served.stop_serving(name)
+        else:
+            self.served.alias_moved(name, alias, version)
+        action = "model.rollback" if kind == "rollback" else "model.promote"
+        audit.append(self.store, actor=actor, action=action, subject=f"model:{name}",
+                     reason=reason, details={"alias": alias, "from": move.from_version,
+                                             "to": move.to_version,
+                                             **({"deploy": detail} if detail else {})})
+        self.bus.publish("model.alias_moved", model=name, alias=alias,
+                         from_version=move.from_version, to_version=move.to_version,
+                         rollback=kind == "rollback")
+        return move
+
+    def _standby(self, name: str, version: str) -> tuple[LoadedModel, dict[str, Any]]:
+        started = time.perf_counter()
+        try:
+            standby = self.served.prepare(name, version)
+        except LoadError as exc:
+            raise DeployError(409, f"{name}:{version} cannot serve, production is unchanged: "
+                              f"{exc}", "version") from None
+        return standby, {"checks": ["artifact hash", "signature", "warm-up prediction"],
+                         "standby_ready_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+    # --- canary and shadow ----------------------------------------------------------------
+
+    def canary(self, name: str, version: str, *, percent: float, actor: str,
+               reason: str | None, policy: CanaryPolicy | None = None,
+               drill_failure_rate: float = 0.0) -> dict[str, Any]:
+        slot = self._served_slot(name)
+        if slot.canary is not None:
+            raise DeployError(409, f"{name} already has a canary ({slot.canary.model.version}): "
+                              f"promote or abort it first")
+        if version == slot.live.version:
+            raise DeployError(409, f"{name}:{version} is already live", "version")
+        if not 0 < percent <= 100:
+            raise DeployError(422, f"percent must be in (0, 100], got {percent}", "percent")
+        standby, detail = self._standby(name, version)
+        policy = policy or self._policy()
+        deployment_id = deployment_repo.start(
+            self.store, model=name, strategy="canary", from_version=slot.live.version,
+            to_version=version, actor=actor, reason=reason,
+            detail={**detail, "percent": percent, "policy": policy.__dict__,
+                    "drill_failure_rate": drill_failure_rate})
+        canary = Canary(standby, percent, deployment_id, policy, drill_failure_rate)
+        self.served.set_canary(name, canary)
+        audit.append(self.store, actor=actor, action="deploy.canary", subject=f"model:{name}",
+                     reason=reason, details={"version": version, "percent": percent,
+                                             "deployment_id": deployment_id})
+        self.bus.publish("deploy.canary", model=name, version=version, percent=percent)
+        return canary.summary()
+
+    def shadow(self, name: str, version: str, *, actor: str, reason: str | None
+               ) -> dict[str, Any]:
+        slot = self._served_slot(name)
+        if slot.shadow is not None:
+            raise DeployError(409, f"{name} already has a shadow ({slot.shadow.model.version}):"
+                              " abort it first")
+        standby, detail = self._standby(name, version)
+        deployment_id = deployment_repo.start(
+            self.store, model=name, strategy="shadow", from_version=slot.live.version,
+            to_version=version, actor=actor, reason=reason, detail=detail)
+        shadow = Shadow(standby, deployment_id)
+        self.served.set_shadow(name, shadow)
+        audit.append(self.store, actor=actor, action="deploy.shadow", subject=f"model:{name}",
+                     reason=reason, details={"version": version,
+                                             "deployment_id": deployment_id})
+        self.bus.publish("deploy.shadow", model=name, version=version)
+        return shadow.summary()
+
+    def promote(self, name: str, *, actor: str, reason: str | None) -> AliasMove:
+        """The canary (or else the shadow) becomes production, blue-green."""
+        slot = self._served_slot(name)
+        candidate = slot.canary or slot.shadow
+        if candidate is None:
+            raise DeployError(409, f"{name} has no canary or shadow to promote")
+        summary = candidate.summary()
+        move = self.move_alias(name, PRODUCTION, candidate.model.version, actor=actor,
+                               reason=reason or f"promoted from {summary['strategy']}")
+        self._end(name, candidate, "promoted", summary)
+        return move
+
+    def abort(self, name: str, *, actor: str, reason: str | None,
+              state: str = "aborted") -> dict[str, Any]:
+        slot = self._served_slot(name)
+        ended = [c for c in (slot.canary, slot.shadow) if c is not None]
+        if not ended:
+            raise DeployError(409, f"{name} has no canary or shadow to abort")
+        summaries = []
+        for candidate in ended:
+            summary = candidate.summary()
+            self._end(name, candidate, state, summary)
+            audit.append(self.store, actor=actor, action=f"deploy.{state}",
+                         subject=f"model:{name}", reason=reason,
+                         details={"version": candidate.model.version,
+                                  "deployment_id": candidate.deployment_id})
+            summaries.append(summary)
+        return {"model": name, "state": state, "ended": summaries}
+
+    def _end(self, name: str, candidate: Canary | Shadow, state: str,
+             summary: dict[str, Any]) -> None:
+        if isinstance(candidate, Canary):
+            self.served.set_canary(name, None)
+        else:
+            self.served.set_shadow(name, None)
+        deployment_repo.finish(self.store, candidate.deployment_id, state, summary)
+        self.bus.publish(f"deploy.{state}", model=name, version=candidate.model.version,
+                         strategy=summary["strategy"])
+
+    def status(self, name: str) -> dict[str, Any]:
+        slot = self._served_slot(name)
+        return {"model": name, "live": slot.live.version,
+                "previous": slot.previous.version if slot.previous else None,
+                "canary": slot.canary.summary() if slot.canary else None,
+                "shadow": slot.shadow.summary() if slot.shadow else None}
+
+    # --- the watch ------------------------------------------------------------------------
+
+    def check_canaries(self) -> None:
+        """Roll back every canary its policy condemns (run every second by the scheduler)."""
+        for name, slot in self.served.served().items():
+            canary = slot.canary
+            if canary is None:
+                continue
+            why = canary.verdict()
+            if why is None:
+                continue
+            log.warning("auto-rollback of %s canary %s: %s", name, canary.model.version, why)
+            try:
+                self.abort(name, actor="mlopsd", reason=f"auto-rollback: {why}",
+                           state="rolled-back")
+            except DeployError:
+                continue  # ended by a person in the meantime
+            alerts.raise_alert(self.store, rule="canary_rolled_back", subject=f"model:{name}",
+                               severity="critical",
+                               message=f"canary {name}:{canary.model.version} was rolled back:"
+                                       f" {why}",
+                               detail=canary.summary())
+
+    def _served_slot(self, name: str) -> Slot:
+        slot = self.served.slot(name)
+        if slot is None:
+            raise DeployError(409, f"{name} has no production version serving: promote one "
+                              f"first (mlops promote {name} VERSION)")
+        return slot
+
+    def _policy(self) -> CanaryPolicy:
+        s = self.config.serving
+        return CanaryPolicy(min_requests=s.canary_min_requests,
+                            error_margin=s.canary_error_margin,
+                            latency_margin=s.canary_latency_margin,
+                            latency_floor_ms=s.canary_latency_floor_ms)
+
