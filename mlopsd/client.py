@@ -381,6 +381,18 @@ class Client:
         return self._request("POST", f"/api/v1/models/{name}/deploy/abort",
                              json={"reason": reason})
 
+    def score(self, name: str, path: str | os.PathLike[str], *, version: str | None = None,
+              keep: list[str] | None = None, filename: str | None = None) -> JobOut:
+        """Score a local file (CSV, Parquet, NDJSON; streamed up) as a job; its result names
+        the Parquet file written in outbox/<name>/."""
+        with open(path, "rb") as f:
+            chunks = iter(lambda: f.read(1 << 20), b"")
+            body = self._request(
+                "POST", f"/api/v1/models/{name}/score", content=chunks,
+                params=_clean({"filename": filename or os.path.basename(path),
+                               "version": version, "keep": keep}))
+        return JobOut.model_validate(body)
+
     def served_model(self, name: str) -> dict[str, Any]:
         """What serves for `name`: version, aliases, signature and an example request."""
         return self._request("GET", f"/v1/models/{name}")

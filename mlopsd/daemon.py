@@ -34,6 +34,7 @@ from mlopsd.ingest_service import IngestService
 from mlopsd.logged_models import LoggedModels
 from mlopsd.runner import JobRunner
 from mlopsd.scheduler import Scheduler
+from mlopsd.scoring import ScoringService
 from mlopsd.serving.http import PredictionApp
 from mlopsd.serving.prediction_log import PredictionLogger
 from mlopsd.serving.served import ServedModels
@@ -111,6 +112,7 @@ class Daemon:
         self.logged_models: LoggedModels
         self.served: ServedModels
         self.deploys: DeployService
+        self.scoring: ScoringService
         self.serving_stats: ServingStats
         self.prediction_log: PredictionLogger
         self._server: _Server | None = None
@@ -142,6 +144,8 @@ class Daemon:
         self.served = ServedModels(self.store, self.artifacts)
         self.served.start()
         self.deploys = DeployService(self.config, self.store, self.served, self.bus)
+        self.scoring = ScoringService(self.home, self.config, self.store, self.runner,
+                                      self.served, self.bus)
         self.serving_stats = ServingStats()
         self.prediction_log = PredictionLogger(self.store, sample=self.config.serving.log_sample,
                                                queue_size=self.config.serving.log_queue)
@@ -149,6 +153,7 @@ class Daemon:
         self.runner.warm_up()
         self.runner.start()
         self.ingest.start()
+        self.scoring.start()
         self.scheduler.start()
         self.scheduler.aps.add_job(
             self.ingest.rescan, "interval", seconds=self.config.ingest.rescan_interval_s,
@@ -234,6 +239,7 @@ class Daemon:
         self.bus.publish("daemon.stopping", pid=self.pid)
         self.scheduler.shutdown()
         self.ingest.stop()
+        self.scoring.stop()
         self.runner.stop(self.config.daemon.shutdown_grace_s)
         self.prediction_log.stop()
         try:

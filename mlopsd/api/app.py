@@ -11,7 +11,14 @@ from typing import Any
 from fastapi import FastAPI
 
 from mlopsd import __version__
-from mlopsd.api import data_routes, job_routes, model_routes, system_routes
+from mlopsd.api import (
+    data_routes,
+    job_routes,
+    model_routes,
+    run_routes,
+    serving_routes,
+    system_routes,
+)
 from mlopsd.api.auth import TokenAuthMiddleware
 from mlopsd.api.errors import CatchAllMiddleware, install_error_handlers
 
@@ -31,6 +38,8 @@ def create_app(daemon: Any) -> FastAPI:
     app.include_router(job_routes.router)
     app.include_router(data_routes.router)
     app.include_router(model_routes.router)
+    app.include_router(run_routes.router)
+    app.include_router(serving_routes.router)
     app.add_middleware(
         TokenAuthMiddleware, token=daemon.token,
         require_for_reads=daemon.require_token_for_reads,

@@ -50,6 +50,24 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    with client_for(args) as client:
+        job = client.score(args.model, args.file, version=args.version, keep=args.keep)
+        if args.wait:
+            job = client.wait_job(job.id, timeout=args.timeout)
+    if args.json:
+        print_json(job)
+    elif not args.wait:
+        print(f"scoring {args.file} with {args.model}: job {job.id} {job.state}")
+    elif job.state == "succeeded":
+        r = job.result
+        print(f"{r['rows']:,} rows scored by {r['model']}:{r['version']} in "
+              f"{r['seconds']:.2f} s -> {r['output']}")
+    else:
+        print(f"scoring {args.file} {job.state}: {job.error}")
+    return 0 if job.state in ("queued", "running", "succeeded") else 1
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     with client_for(args) as client:
         if args.promote:
@@ -155,6 +173,15 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--version")
     p.add_argument("--alias")
     p.add_argument("--explain", action="store_true", help="add per-feature contributions")
+
+    p = add("score", cmd_score, "score a file (CSV, Parquet, NDJSON) into outbox/MODEL/")
+    p.add_argument("model")
+    p.add_argument("file")
+    p.add_argument("--version")
+    p.add_argument("--keep", action="append", metavar="COLUMN",
+                   help="an input column to copy to the output (e.g. an id)")
+    p.add_argument("--wait", action="store_true")
+    p.add_argument("--timeout", type=float, default=3600.0)
 
     p = add("deploy", cmd_deploy, "deploy a version: --canary PERCENT, --shadow, or at once; "
             "--promote / --abort a running one; no version: what is deployed")

@@ -1,0 +1,149 @@
+"""Experiment tracking over HTTP: runs, their batches of params, tags and metric points,
+models logged from runs, search."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import ORJSONResponse
+
+from mlopsd.api.errors import ApiError
+from mlopsd.api.job_routes import actor_of
+from mlopsd.api.wire_out import out as _out
+from mlopsd.wire import (
+    JobOut,
+    Logged,
+    MetricColumnsIn,
+    MetricPointOut,
+    Metrics,
+    ModelLog,
+    RunCreate,
+    RunEnd,
+    RunLog,
+    RunOut,
+)
+from store import runs as run_repo
+from store.run_filter import FilterError
+
+router = APIRouter(prefix="/api/v1", tags=["runs"])
+
+
+def _metrics(metrics: Metrics) -> run_repo.MetricColumns:
+    if isinstance(metrics, MetricColumnsIn):
+        return run_repo.MetricColumns(metrics.key, metrics.value, metrics.step, metrics.at)
+    return run_repo.MetricColumns.from_points((m.key, m.value, m.step, m.at) for m in metrics)
+
+
+def _publish_metrics(request: Request, run_id: str, columns: run_repo.MetricColumns) -> None:
+    """The last value per metric of a batch, for live curves."""
+    if not columns.keys:
+        return
+    last: dict[str, tuple[int, float]] = {}
+    for key, value, step in zip(columns.keys, columns.values, columns.steps, strict=True):
+        last[key] = (step, value)
+    request.app.state.daemon.bus.publish(
+        "run.metrics", run_id=run_id, metrics={k: v for k, (_, v) in last.items()},
+        steps={k: s for k, (s, _) in last.items()}, points=len(columns))
+
+
+@router.post("/runs", response_model=RunOut, status_code=201,
+             summary="Start a run (the Python SDK's start_run), or record a whole run at once",
+             description="With `state` finished/failed/killed the run is created ended: the "
+             "SDK sends a run that lasted less than its flush interval as this one request.")
+def create_run(request: Request, body: RunCreate) -> RunOut:
+    columns = _metrics(body.metrics)
+    try:
+        run = run_repo.create_run(
+            request.app.state.daemon.store, run_id=body.id, experiment=body.experiment,
+            model=body.model, note=body.note, tags=body.tags, params=body.params,
+            metrics=columns, state=body.state, error=body.error, started_at=body.started_at)
+    except ValueError as exc:
+        raise ApiError(422, str(exc), field="state") from None
+    bus = request.app.state.daemon.bus
+    bus.publish("run.started", run_id=run.id, experiment=body.experiment)
+    _publish_metrics(request, run.id, columns)
+    if body.state != "running":
+        bus.publish("run.ended", run_id=run.id, state=body.state)
+    return _out(run, RunOut)
+
+
+@router.post("/runs/{run_id}/log", response_model=Logged,
+             summary="Log params, tags and metric points in one batch (also a heartbeat)")
+def log_run(request: Request, run_id: str, body: RunLog) -> Logged:
+    columns = _metrics(body.metrics)
+    count = run_repo.log_batch(request.app.state.daemon.store, run_id, params=body.params,
+                               tags=body.tags, metrics=columns)
+    _publish_metrics(request, run_id, columns)
+    return Logged(run_id=run_id, metrics=count)
+
+
+@router.post("/runs/{run_id}/end", response_model=RunOut,
+             summary="End a run, with its last batch")
+def end_run(request: Request, run_id: str, body: RunEnd | None = None) -> RunOut:
+    body = body or RunEnd()
+    if body.state not in ("finished", "failed", "killed"):
+        raise ApiError(422, f"state must be finished, failed or killed, not {body.state!r}",
+                       field="state")
+    columns = _metrics(body.metrics)
+    store = request.app.state.daemon.store
+    run_repo.end_run(store, run_id, body.state, error=body.error, params=body.params,
+                     tags=body.tags, metrics=columns)
+    _publish_metrics(request, run_id, columns)
+    request.app.state.daemon.bus.publish("run.ended", run_id=run_id, state=body.state)
+    return _out(run_repo.get_run(store, run_id), RunOut)
+
+
+@router.post("/runs/{run_id}/models", response_model=JobOut, status_code=202,
+             summary="Register a LightGBM model made by this run (the SDK's log_model)",
+             description="The text is stored, then job `check_model` loads it in a worker "
+             "and checks it against the signature; the version is registered when it "
+             "passes (the job's result names it).")
+def log_model(request: Request, run_id: str, body: ModelLog) -> JobOut:
+    if not isinstance(body.signature.get("inputs"), list) or not body.signature["inputs"]:
+        raise ApiError(422, "signature needs inputs: a list of {name, dtype, categorical, "
+                       "categories}, one per model feature", field="signature")
+    job = request.app.state.daemon.logged_models.submit(
+        run_id, model=body.model, model_text=body.model_text, signature=body.signature,
+        task=body.task, metrics=body.metrics, data=body.data, description=body.description,
+        actor=actor_of(request))
+    return _out(job, JobOut)
+
+
+@router.get("/runs", response_model=list[RunOut],
+            summary="Search runs: filter by params, metrics, tags; sort",
+            description="`filter` e.g. `metrics.auc > 0.8 and params.num_leaves = 31`; "
+            "`order_by` e.g. `metrics.rmse asc` (default: newest first).")
+def search_runs(
+    request: Request,
+    filter: str = "",
+    order_by: str | None = None,
+    experiment: str | None = None,
+    model: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> list[RunOut]:
+    expression = filter
+    if model:
+        expression = " and ".join(p for p in (expression, f"model = '{model}'") if p)
+    try:
+        rows = run_repo.search_runs(request.app.state.daemon.store, filter=expression,
+                                    experiment=experiment, order_by=order_by, limit=limit)
+    except FilterError as exc:
+        raise ApiError(422, str(exc), field="filter") from None
+    return [_out(r, RunOut) for r in rows]
+
+
+@router.get("/runs/{run_id}", response_model=RunOut,
+            summary="One run: params, tags, last metric values, lineage")
+def get_run(request: Request, run_id: str) -> RunOut:
+    return _out(run_repo.get_run(request.app.state.daemon.store, run_id), RunOut)
+
+
+@router.get("/runs/{run_id}/metrics/{key}", response_model=list[MetricPointOut],
+            summary="A metric's history (per step)")
+def metric_history(request: Request, run_id: str, key: str) -> ORJSONResponse:
+    store = request.app.state.daemon.store
+    run_repo.get_run(store, run_id)
+    # Straight to JSON: a curve of 10,000 points through pydantic costs ~0.1 s.
+    return ORJSONResponse([{"key": p.key, "value": p.value, "step": p.step, "at": p.at}
+                           for p in run_repo.metric_history(store, run_id, key)])

@@ -1,0 +1,160 @@
+"""Deploys and serving over HTTP (the control side; predictions are /v1, see
+mlopsd.serving.http): canary, shadow, promote, abort, history, the prediction log, batch
+scoring uploads."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from mlopsd.api.errors import ApiError
+from mlopsd.api.job_routes import actor_of
+from mlopsd.api.wire_out import out as _out
+from mlopsd.file_moves import free_name
+from mlopsd.scoring import PROCESSING, ScoreError
+from mlopsd.serving.rollout import CanaryPolicy
+from mlopsd.serving.served import PRODUCTION
+from mlopsd.watcher import is_temp_name
+from mlopsd.wire import (
+    AliasMoveOut,
+    DeploymentOut,
+    DeployRequest,
+    JobOut,
+    PredictionOut,
+    ReasonRequest,
+    ServingOut,
+)
+from store import deployments as deployment_repo
+from store import predictions as prediction_repo
+
+router = APIRouter(prefix="/api/v1", tags=["serving"])
+MAX_NAME_BYTES = 200
+
+
+@router.post("/models/{name}/deploy", summary="Deploy a version: blue-green, canary or "
+             "shadow", description="`canary`: `percent` of requests (sticky per "
+             "`X-Client-Key`) go to the version; the policy rolls it back by itself when its "
+             "error rate or p95 latency exceeds the champion's by the margins. `shadow`: the "
+             "version scores every request in the background, logged and compared, never "
+             "returned. `blue-green`: production switches now.")
+def deploy(request: Request, name: str, body: DeployRequest) -> dict[str, Any]:
+    deploys = request.app.state.daemon.deploys
+    actor = actor_of(request)
+    if body.strategy == "blue-green":
+        move = deploys.move_alias(name, PRODUCTION, body.version, actor=actor,
+                                  reason=body.reason)
+        return {"strategy": "blue-green", "from_version": move.from_version,
+                "to_version": move.to_version}
+    if body.strategy == "shadow":
+        return deploys.shadow(name, body.version, actor=actor, reason=body.reason)
+    defaults = deploys._policy()
+    policy = CanaryPolicy(
+        min_requests=body.min_requests or defaults.min_requests,
+        error_margin=defaults.error_margin if body.error_margin is None else body.error_margin,
+        latency_margin=(defaults.latency_margin if body.latency_margin is None
+                        else body.latency_margin),
+        latency_floor_ms=defaults.latency_floor_ms)
+    return deploys.canary(name, body.version, percent=body.percent, actor=actor,
+                          reason=body.reason, policy=policy,
+                          drill_failure_rate=body.drill_failure_rate)
+
+
+@router.get("/models/{name}/deploy", summary="The live version, and a canary or shadow with "
+            "both arms' numbers")
+def deploy_status(request: Request, name: str) -> dict[str, Any]:
+    return request.app.state.daemon.deploys.status(name)
+
+
+@router.post("/models/{name}/deploy/promote", response_model=AliasMoveOut,
+             summary="Make the canary (or shadow) version production")
+def deploy_promote(request: Request, name: str, body: ReasonRequest | None = None
+                   ) -> AliasMoveOut:
+    move = request.app.state.daemon.deploys.promote(
+        name, actor=actor_of(request), reason=(body or ReasonRequest()).reason)
+    return _out(move, AliasMoveOut)
+
+
+@router.post("/models/{name}/deploy/abort", summary="End the canary and shadow; production "
+             "stays as it is")
+def deploy_abort(request: Request, name: str, body: ReasonRequest | None = None
+                 ) -> dict[str, Any]:
+    return request.app.state.daemon.deploys.abort(
+        name, actor=actor_of(request), reason=(body or ReasonRequest()).reason)
+
+
+@router.get("/models/{name}/deployments", response_model=list[DeploymentOut],
+            summary="Deployment history, newest first")
+def deployments(request: Request, name: str, limit: int = 100) -> list[DeploymentOut]:
+    return [_out(d, DeploymentOut)
+            for d in deployment_repo.history(request.app.state.daemon.store, name, limit)]
+
+
+@router.get("/predictions", response_model=list[PredictionOut],
+            summary="The prediction log, newest first: one entry per scored row")
+def predictions(request: Request, model: str | None = None, request_id: str | None = None,
+                limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[PredictionOut]:
+    return [_out(p, PredictionOut) for p in prediction_repo.list_predictions(
+        request.app.state.daemon.store, model=model, request_id=request_id, limit=limit)]
+
+
+@router.get("/serving", response_model=ServingOut,
+            summary="What serves: live and standby versions, service numbers, the log queue")
+def serving(request: Request) -> ServingOut:
+    daemon = request.app.state.daemon
+    slots = daemon.served.served()
+    return ServingOut(
+        models={name: {"live": slot.live.version,
+                       "previous": slot.previous.version if slot.previous else None}
+                for name, slot in slots.items()},
+        failed=dict(daemon.served.failed), stats=daemon.serving_stats.summary(),
+        prediction_log=daemon.prediction_log.stats())
+
+
+@router.post("/models/{name}/score", response_model=JobOut, status_code=202,
+             summary="Score a file (CSV, Parquet, NDJSON) as a job, into outbox/<name>/",
+             description="The body is the file, streamed. It is scored by the production "
+             "version (or `version`) in chunks; the job's result names the output file.")
+async def score(
+    request: Request, name: str,
+    filename: Annotated[str, Query(description="the file's name (its suffix says the format)")],
+    version: str | None = None,
+    keep: Annotated[list[str] | None, Query(description="input columns to copy to the "
+                                                        "output, e.g. an id")] = None,
+) -> JobOut:
+    daemon = request.app.state.daemon
+    if "/" in filename or "\x00" in filename or filename in ("", ".", "..") or is_temp_name(
+            filename) or len(filename.encode()) > MAX_NAME_BYTES:
+        raise ApiError(422, f"{filename!r} is not a usable file name (no '/', not hidden or "
+                       "a temp name, at most 200 bytes)", field="filename")
+    if "/" in name or name.startswith("."):
+        raise ApiError(422, f"{name!r} is not a model name", field="name")
+    folder: Path = daemon.home.score / name / PROCESSING
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            async for chunk in request.stream():
+                out.write(chunk)
+            out.flush()
+            await run_in_threadpool(os.fsync, out.fileno())
+        while True:
+            final = free_name(folder, filename)
+            try:
+                os.link(tmp, final)  # unlike rename, fails if the name was taken meanwhile
+                break
+            except FileExistsError:
+                continue
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    try:
+        job = await run_in_threadpool(lambda: daemon.scoring.submit(
+            name, final, actor=actor_of(request), version=version, keep=keep or []))
+    except ScoreError as exc:
+        final.unlink(missing_ok=True)
+        raise ApiError(exc.status, exc.message, field=exc.field) from None
+    return _out(job, JobOut)

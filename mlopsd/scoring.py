@@ -1,0 +1,153 @@
+"""Batch scoring: files dropped in score/<model>/ (or sent with `mlops score`) are scored by
+the model's production version (or a version asked for) as a job, into
+outbox/<model>/<name>.predictions.parquet.
+
+A file being scored waits in score/<model>/.processing/; when its job succeeds it moves to
+.done/, and when it fails to .quarantine/ with a reason file beside it: nothing is lost,
+and a restart finds every file where its state says it is (a file in .processing/ without
+a queued or running job is submitted again).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from mlopsd.config import Config
+from mlopsd.events import EventBus
+from mlopsd.file_moves import free_name, move_into, quarantine_file
+from mlopsd.home import Home
+from mlopsd.runner import JobRunner
+from mlopsd.serving.loaded import LoadError
+from mlopsd.serving.served import NotServed, ServedModels
+from mlopsd.watcher import InboxWatcher
+from store import audit
+from store import jobs as job_repo
+from store.db import Store
+from store.errors import NotFound
+from store.jobs import Job
+
+log = logging.getLogger("mlops.scoring")
+
+PROCESSING, DONE, QUARANTINE = ".processing", ".done", ".quarantine"
+
+
+class ScoreError(Exception):
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field = status, message, field
+
+
+class ScoringService:
+    def __init__(self, home: Home, config: Config, store: Store, runner: JobRunner,
+                 served: ServedModels, bus: EventBus) -> None:
+        self.home, self.store, self.runner, self.served, self.bus = (
+            home, store, runner, served, bus)
+        self.watcher = InboxWatcher(home.score, self.file_ready,
+                                    settle_s=config.ingest.settle_s,
+                                    polling=config.ingest.polling)
+        self._reserved: set[Path] = set()
+        self._lock = threading.Lock()
+        runner.completions["score"] = self._complete
+        runner.finished_hooks.append(self._finished)
+
+    def start(self) -> None:
+        self._resubmit_orphans()
+        self.watcher.start()
+        self.watcher.scan()
+
+    def stop(self) -> None:
+        self.watcher.stop()
+
+    # --- submitting -----------------------------------------------------------------------
+
+    def file_ready(self, path: Path) -> None:
+        """A file settled in score/<model>/."""
+        model = path.parent.name
+        try:
+            self.submit(model, path, actor="watcher")
+        except ScoreError as exc:
+            log.warning("cannot score %s: %s", path, exc.message)
+            self._quarantine(path, model, exc.message, job_id=None)
+
+    def submit(self, model: str, path: Path, *, actor: str, version: str | None = None,
+               keep: list[str] | None = None) -> Job:
+        """Score `path` (moved into .processing/ first unless it is there already)."""
+        try:
+            loaded = (self.served.live(model) if version is None
+                      else self.served.version(model, version))
+        except (NotServed, NotFound) as exc:
+            raise ScoreError(404, str(exc), "version" if version else "model") from None
+        except LoadError as exc:
+            raise ScoreError(409, str(exc), "version") from None
+        folder = self.home.score / model
+        if path.parent.name != PROCESSING:
+            path = move_into(path, folder / PROCESSING)
+        outbox = self.home.outbox / model
+        outbox.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            output = free_name(outbox, f"{_stem(path.name)}.predictions.parquet")
+            while output in self._reserved:
+                output = output.with_name(f"{output.stem}-{len(self._reserved)}.parquet")
+            self._reserved.add(output)
+        job = self.runner.submit("score", {
+            "model": model, "version": loaded.version, "sha": loaded.sha,
+            "signature": loaded.signature, "source": str(path), "output": str(output),
+            "keep": keep or []}, actor=actor)
+        audit.append(self.store, actor=actor, action="model.score", subject=f"model:{model}",
+                     details={"job_id": job.id, "file": path.name, "version": loaded.version})
+        self.bus.publish("score.queued", model=model, version=loaded.version, job_id=job.id,
+                         file=path.name)
+        return job
+
+    def _resubmit_orphans(self) -> None:
+        waiting = {j.params.get("source") for state in ("queued", "running")
+                   for j in job_repo.list_jobs(self.store, state=state, kind="score",
+                                               limit=10_000)}
+        root = self.home.score
+        if not root.is_dir():
+            return
+        for path in sorted(root.glob(f"*/{PROCESSING}/*")):
+            if str(path) in waiting or not path.is_file():
+                continue
+            log.info("%s was being scored when the daemon stopped: submitting it again", path)
+            self.file_ready(path)
+
+    # --- outcomes -------------------------------------------------------------------------
+
+    def _complete(self, job: Job, result: dict[str, Any]) -> dict[str, Any]:
+        source = Path(job.params["source"])
+        done = move_into(source, source.parent.parent / DONE) if source.exists() else None
+        with self._lock:
+            self._reserved.discard(Path(job.params["output"]))
+        self.bus.publish("score.done", model=job.params["model"], job_id=job.id,
+                         rows=result["rows"], output=result["output"])
+        return {**result, "source": str(done) if done else None}
+
+    def _finished(self, job: Job) -> None:
+        if job.kind != "score" or job.state == "succeeded":
+            return
+        with self._lock:
+            self._reserved.discard(Path(job.params["output"]))
+        source = Path(job.params["source"])
+        if job.state == "interrupted" or not source.exists():
+            return  # an interrupted job is queued again; it still needs its file
+        self._quarantine(source, job.params["model"], job.error or job.state, job_id=job.id)
+
+    def _quarantine(self, path: Path, model: str, reason: str, job_id: int | None) -> None:
+        where = quarantine_file(path, self.home.score / model / QUARANTINE, orjson.dumps(
+            {"file": path.name, "model": model, "job_id": job_id, "reason": reason},
+            option=orjson.OPT_INDENT_2))
+        self.bus.publish("score.failed", model=model, job_id=job_id, file=path.name,
+                         reason=reason, kept_at=str(where))
+
+
+def _stem(name: str) -> str:
+    for suffix in (".csv", ".tsv", ".parquet", ".pq", ".ndjson", ".jsonl"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name

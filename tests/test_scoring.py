@@ -1,0 +1,118 @@
+"""Batch scoring on a real daemon: files dropped in score/<model>/ or sent with the client are
+scored in chunks into outbox/<model>/, equal to Booster.predict; bad files are kept with
+their reason."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import orjson
+import polars as pl
+import pytest
+
+from mlopsd.client import ApiError
+from tests import bikes
+from tests.daemon_process import DaemonProcess, run_mlops, wait_until
+
+CONFIG = """\
+[ingest]
+settle_s = 0.2
+"""
+
+
+@pytest.fixture(scope="module")
+def d(tmp_path_factory: pytest.TempPathFactory):
+    daemon = DaemonProcess(tmp_path_factory.mktemp("scoring") / "home", config=CONFIG).start()
+    yield daemon
+    assert daemon.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def busy(d: DaemonProcess) -> bikes.Trained:
+    assert d.client is not None
+    trained = bikes.train("binary")
+    d.client.promote("busy", bikes.log(d.client, trained, "busy", classes=["quiet", "busy"]))
+    return trained
+
+
+def _drop(folder: Path, name: str, frame: pl.DataFrame) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    staged = folder.parent / f".{name}.part"
+    if name.endswith(".parquet"):
+        frame.write_parquet(staged)
+    else:
+        frame.write_csv(staged)
+    os.rename(staged, folder / name)
+
+
+def test_a_dropped_file_is_scored_into_the_outbox(d: DaemonProcess,
+                                                  busy: bikes.Trained) -> None:
+    client = d.client
+    assert client is not None
+    rows = bikes.frame().with_row_index("ride_id")
+    _drop(d.home.score / "busy", "march.csv", rows)
+    out = d.home.outbox / "busy" / "march.predictions.parquet"
+    wait_until(out.exists, timeout=60, what="the predictions file")
+    scored = pl.read_parquet(out)
+    assert scored.height == rows.height
+    assert scored["row_id"].to_list() == list(range(rows.height))
+    expected = busy.expected(rows)
+    assert np.array_equal(scored["prediction"].to_numpy(), expected)
+    assert scored["label"].to_list() == ["busy" if p >= 0.5 else "quiet" for p in expected]
+    assert set(scored["version"].unique()) == {"1.0.0"}
+    wait_until(lambda: (d.home.score / "busy" / ".done" / "march.csv").exists(),
+               what="the scored file moved to .done")
+    assert not list((d.home.score / "busy").glob("*.csv"))
+
+
+def test_the_client_scores_a_parquet_file_keeping_an_id(d: DaemonProcess,
+                                                        busy: bikes.Trained,
+                                                        tmp_path: Path) -> None:
+    client = d.client
+    assert client is not None
+    rows = bikes.frame(500).with_row_index("ride_id")
+    path = tmp_path / "april.parquet"
+    rows.write_parquet(path)
+    job = client.wait_job(client.score("busy", path, keep=["ride_id"]).id, timeout=60)
+    assert job.state == "succeeded", job.error
+    scored = pl.read_parquet(job.result["output"])
+    assert scored.columns[:2] == ["row_id", "ride_id"]
+    assert scored["ride_id"].to_list() == rows["ride_id"].to_list()
+    assert np.array_equal(scored["prediction"].to_numpy(), busy.expected(rows))
+    cli = run_mlops(d.home.root, "score", "busy", str(path), "--wait")
+    assert cli.returncode == 0 and "500 rows scored by busy:1.0.0" in cli.stdout, cli.stderr
+    with pytest.raises(ApiError) as err:
+        client.score("nobody", path)
+    assert err.value.status == 404 and "no production version" in err.value.message
+
+
+def test_a_bad_file_is_kept_in_quarantine_with_its_reason(d: DaemonProcess,
+                                                          busy: bikes.Trained) -> None:
+    rows = bikes.frame(50).drop("temp")
+    _drop(d.home.score / "busy", "broken.csv", rows)
+    quarantine = d.home.score / "busy" / ".quarantine"
+    reason_file = wait_until(lambda: next(iter(quarantine.glob("*broken.csv.reason.json")),
+                                          None), timeout=60, what="the quarantined file")
+    reason = orjson.loads(reason_file.read_bytes())
+    assert "'temp' is missing" in reason["reason"] and reason["job_id"]
+    assert (quarantine / reason_file.name.removesuffix(".reason.json")).exists()
+    assert not (d.home.outbox / "busy" / "broken.predictions.parquet").exists()
+    assert not list((d.home.outbox / "busy").glob(".*")), "no partial output left behind"
+
+
+def test_a_million_rows_are_scored_in_bounded_memory(d: DaemonProcess, busy: bikes.Trained,
+                                                     tmp_path: Path) -> None:
+    client = d.client
+    assert client is not None
+    base = bikes.frame()
+    big = pl.concat([base] * (1_000_000 // base.height + 1)).head(1_000_000)
+    path = tmp_path / "year.csv"
+    big.write_csv(path)
+    job = client.wait_job(client.score("busy", path).id, timeout=600)
+    assert job.state == "succeeded", job.error
+    assert job.result["rows"] == 1_000_000
+    print(f"1M rows ({path.stat().st_size / 1e6:.0f} MB CSV) scored in "
+          f"{job.result['seconds']:.1f} s; worker peak {job.max_rss_mb:.0f} MB")
+    assert job.max_rss_mb is not None and job.max_rss_mb < 500
