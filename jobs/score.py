@@ -95,7 +95,7 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
             try:
                 matrix = to_matrix(chunk, signature)
             except FeatureError as exc:
-                raise JobError(f"{source.name}, rows {rows:,}–{rows + chunk.height - 1:,}: "
+                raise JobError(f"{source.name}, rows {rows:,} to {rows + chunk.height - 1:,}: "
                                f"{exc}") from None
             raw = booster.predict(matrix, num_threads=params.get("num_threads", 1))
             scored = pl.DataFrame({"row_id": pl.int_range(rows, rows + chunk.height,
