@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from jobs import check_model, ingest, materialise, score, selfcheck, train
+from jobs import check_model, ingest, labels, materialise, score, selfcheck, train
 from jobs.context import JobContext
 
 
@@ -67,6 +67,13 @@ KINDS: dict[str, JobKind] = {
             check_params=check_model.check_params,
             idempotent=True,
             description=check_model.DESCRIPTION,
+        ),
+        JobKind(
+            name="labels",
+            target="jobs.labels:run",
+            check_params=labels.check_params,
+            idempotent=True,
+            description=labels.DESCRIPTION,
         ),
         JobKind(
             name="score",

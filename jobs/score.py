@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from jobs.context import InvalidParams, JobContext, JobError
-from jobs.features import FeatureError, to_matrix
 
 DESCRIPTION = "Score a file of rows with a model version, in chunks, to a Parquet file."
 _FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
@@ -72,6 +71,8 @@ def _scan(path: Path, kind: str, signature: dict[str, Any]) -> Any:
 def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     import lightgbm as lgb
     import polars as pl
+
+    from jobs.features import FeatureError, to_matrix
 
     params = check_params(params)
     started = time.perf_counter()

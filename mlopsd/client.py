@@ -393,6 +393,15 @@ class Client:
                                "version": version, "keep": keep}))
         return JobOut.model_validate(body)
 
+    def feedback(self, name: str, labels: list[dict[str, Any]]) -> dict[str, Any]:
+        """Labels for earlier predictions: [{"request_id": …, "label": …, "row": …?}]."""
+        return self._request("POST", f"/v1/models/{name}/feedback", json=labels)
+
+    def performance(self, name: str, since: str | None = None) -> dict[str, Any]:
+        """Live metrics per version from labelled predictions, beside the holdout's."""
+        return self._request("GET", f"/api/v1/models/{name}/performance",
+                             params=_clean({"since": since}))
+
     def served_model(self, name: str) -> dict[str, Any]:
         """What serves for `name`: version, aliases, signature and an example request."""
         return self._request("GET", f"/v1/models/{name}")

@@ -328,9 +328,8 @@ def _check(reader: _Reader, config: Config) -> None:
             bad("data", "must be a data selector such as bikeshare@all", where)
         if m.rounds < 1:
             bad("rounds", "must be at least 1", where)
-        if m.early_stopping is not None and m.early_stopping < 1:
-            bad("early_stopping", "must be at least 1 (leave it out to train all rounds)",
-                where)
+        if m.early_stopping is not None and m.early_stopping < 0:
+            bad("early_stopping", "must be 0 (train all rounds) or more", where)
         if not 0 < m.split.holdout < 1:
             bad("holdout", "must be between 0 and 1 (exclusive)", (*where, "split"))
         if not 0 < m.threshold < 1:

@@ -31,6 +31,7 @@ from mlopsd.deploys import DeployService
 from mlopsd.events import EventBus
 from mlopsd.home import Home
 from mlopsd.ingest_service import IngestService
+from mlopsd.labels import LabelService
 from mlopsd.logged_models import LoggedModels
 from mlopsd.runner import JobRunner
 from mlopsd.scheduler import Scheduler
@@ -41,6 +42,7 @@ from mlopsd.serving.served import ServedModels
 from mlopsd.serving.stats import ServingStats
 from mlopsd.training import TrainService
 from store import alerts, audit
+from store import predictions as prediction_repo
 from store import runs as run_repo
 from store.artifacts import ArtifactStore
 from store.db import Store, open_store
@@ -139,6 +141,8 @@ class Daemon:
         if requeued:
             log.info("queued %s interrupted job(s) again", len(requeued))
         self.ingest = IngestService(self.home, self.config, self.store, self.runner, self.bus)
+        self.ingest.labels = LabelService(self.home, self.config, self.store, self.runner,
+                                          self.bus)
         self.training = TrainService(self.config, self.store, self.runner, self.bus)
         self.logged_models = LoggedModels(self.store, self.artifacts, self.runner, self.bus)
         self.served = ServedModels(self.store, self.artifacts)
@@ -179,6 +183,14 @@ class Daemon:
             message=f"{model}:{version} failed to predict ({error}); {answered_by} answered",
             detail={"version": version, "error": error, "answered_by": answered_by})
 
+    def _feedback(self, model: str, request_ids: list[str], rows: list[int | None],
+                  labels: list[str]) -> int:
+        matched = prediction_repo.add_feedback(self.store, model, request_ids, rows, labels,
+                                               source="api")
+        self.bus.publish("feedback.received", model=model, received=len(labels),
+                         matched=matched)
+        return matched
+
     def _fail_stale_runs(self) -> None:
         cutoff = datetime.now(UTC) - timedelta(seconds=self.config.tracking.run_timeout_s)
         for run_id in run_repo.fail_stale_runs(self.store, older_than=cutoff):
@@ -200,6 +212,7 @@ class Daemon:
         app = PredictionApp(
             create_app(self), served=self.served, logger=self.prediction_log,
             fallback=serving.fallback, on_failure=self._prediction_failed,
+            on_feedback=self._feedback,
             stats=self.serving_stats, token=self.token,
             require_token=self.require_token_for_reads, max_rows=serving.max_rows,
             max_body_bytes=int(serving.max_body_mb * 1024 * 1024))

@@ -30,6 +30,7 @@ from mlopsd.file_moves import (
     remove_orphan_reasons,
 )
 from mlopsd.home import Home
+from mlopsd.labels import LabelService, is_label_file
 from mlopsd.runner import JobRunner
 from mlopsd.watcher import FileIdentity, InboxWatcher
 from store import alerts, audit
@@ -63,6 +64,7 @@ class IngestService:
             home.inbox, self.file_ready, settle_s=config.ingest.settle_s,
             polling=config.ingest.polling,
         )
+        self.labels: LabelService | None = None
         runner.completions["ingest"] = self._complete
         runner.finished_hooks.append(self._finished)
         runner.preparers["ingest"] = self._prepare
@@ -122,7 +124,10 @@ class IngestService:
     # --- a file is complete -------------------------------------------------------------
 
     def file_ready(self, path: Path, *, actor: str = "watcher") -> Job | None:
-        """Queue an ingest of `path` unless the same version of it is already in flight."""
+        """Queue an ingest of `path` unless the same version of it is already in flight
+        (a label file, *.labels.csv, goes to the label service instead)."""
+        if self.labels is not None and is_label_file(path.name):
+            return self.labels.file_ready(path, actor=actor)
         identity = FileIdentity.of(path)
         if identity is None:
             return None

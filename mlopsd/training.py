@@ -103,7 +103,7 @@ class TrainService:
             "categorical": m.categorical,
             "lgb_params": m.params,
             "rounds": m.rounds,
-            "early_stopping": m.early_stopping,
+            "early_stopping": m.early_stopping or None,  # 0: train all rounds
             "split": {"holdout": m.split.holdout, "seed": m.split.seed},
             "threshold": m.threshold,
             "min_rows": m.min_rows,
@@ -183,7 +183,7 @@ class TrainService:
         log.info("trained %s:%s (run %s, %s)", name, version.version, run_id, version.bump_reason)
         return {"model": name, "version": version.version, "run_id": run_id,
                 "bump_reason": version.bump_reason, "metrics": result["metrics"],
-                "model_sha": result["model_sha"]}
+                "model_sha": result["model_sha"], "timings": result.get("timings")}
 
     # --- reproduce -------------------------------------------------------------------------
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from store.db import Store
-from store.rows import aware, from_json
+from store.db import Store, utcnow
+from store.rows import aware, from_json, naive_utc
 
 
 @dataclass
@@ -80,3 +80,66 @@ def count_predictions(store: Store, model: str | None = None) -> int:
             return cur.execute("SELECT count(*) FROM prediction_log WHERE model = ?",
                                [model]).fetchone()[0]
         return cur.execute("SELECT count(*) FROM prediction_log").fetchone()[0]
+
+
+def add_feedback(store: Store, model: str, request_ids: list[str],
+                 row_indexes: list[int | None], labels: list[str], *, source: str) -> int:
+    """Labels for logged (or soon logged) predictions; `labels` are JSON texts. Returns how
+    many of them match a logged prediction now (the rest may match when the log catches up)."""
+    now = utcnow()
+    with store.transaction() as cur:
+        cur.execute(
+            "INSERT INTO feedback SELECT ?, unnest(?), unnest(?), unnest(?)::JSON, ?, ?",
+            [model, request_ids, row_indexes, labels, now, source])
+        return cur.execute(
+            "SELECT count(*) FROM (SELECT unnest(?) AS request_id, unnest(?) AS row_index) f "
+            "WHERE EXISTS (SELECT 1 FROM prediction_log p WHERE p.model = ? AND "
+            "p.request_id = f.request_id AND (f.row_index IS NULL OR "
+            "p.row_index = f.row_index))", [request_ids, row_indexes, model]).fetchone()[0]
+
+
+def add_entity_labels(store: Store, dataset: str, ids: list[str], labels: list[str], *,
+                      source: str) -> int:
+    with store.transaction() as cur:
+        cur.execute("INSERT INTO entity_labels SELECT ?, unnest(?), unnest(?)::JSON, ?, ?",
+                    [dataset, ids, labels, utcnow(), source])
+    return len(ids)
+
+
+@dataclass(frozen=True)
+class Labelled:
+    version: str
+    served_as: str
+    output: Any
+    label: Any
+
+
+def labelled_predictions(store: Store, model: str, *, id_column: str | None = None,
+                         dataset: str | None = None, since: datetime | None = None,
+                         limit: int = 1_000_000) -> list[Labelled]:
+    """Logged predictions of `model` joined with their labels: feedback by request id (and
+    row), and, when the model's dataset has an id column, labels by entity id (the id as
+    the prediction request sent it). The newest label wins."""
+    args: list[Any] = [model, naive_utc(since) if since else datetime(1970, 1, 1)]
+    by_id = ""
+    if id_column and dataset:
+        by_id = (
+            " UNION ALL SELECT p.version, p.served_as, p.output, l.label, l.received_at "
+            "FROM prediction_log p JOIN entity_labels l ON l.dataset = ? AND "
+            "l.entity_id = json_extract_string(p.inputs, ?) "
+            "WHERE p.model = ? AND p.predicted_at >= ?")
+        args += [dataset, f"$.{id_column}", model, args[1]]
+    sql = (
+        "SELECT version, served_as, output, label FROM ("
+        "SELECT p.version, p.served_as, p.output, f.label, f.received_at, "
+        "p.request_id, p.row_index FROM prediction_log p JOIN feedback f ON "
+        "f.model = p.model AND f.request_id = p.request_id AND "
+        "(f.row_index IS NULL OR f.row_index = p.row_index) "
+        "WHERE p.model = ? AND p.predicted_at >= ?" + (
+            by_id.replace("l.received_at", "l.received_at, p.request_id, p.row_index")
+            if by_id else "") +
+        ") QUALIFY row_number() OVER (PARTITION BY request_id, row_index, served_as, version "
+        "ORDER BY received_at DESC) = 1 LIMIT ?")
+    with store.reading() as cur:
+        rows = cur.execute(sql, [*args, limit]).fetchall()
+    return [Labelled(r[0], r[1], from_json(r[2]), from_json(r[3])) for r in rows]

@@ -20,6 +20,22 @@ CONFIG = """\
 [serving]
 max_rows = 5000
 max_body_mb = 1.0
+
+[ingest]
+settle_s = 0.2
+
+[[dataset]]
+name = "rides"
+id_column = "ride_id"
+target = "bikers"
+
+[[dataset]]
+name = "plain"
+
+[[model]]
+name = "riders"
+data = "rides@latest"
+target = "bikers"
 """
 
 
@@ -314,3 +330,71 @@ def test_the_ndjson_stream_answers_each_row_before_the_last_is_sent(
     logged = wait_until(lambda: len(found := d.client.predictions(request_id="stream-1")) == 3
                         and found, what="the stream's rows in the log")
     assert sorted(p.row_index for p in logged) == [0, 2, 3]
+
+
+def test_feedback_gives_live_performance_per_version(d: DaemonProcess,
+                                                     riders: bikes.Trained) -> None:
+    from sklearn.metrics import mean_absolute_error, root_mean_squared_error
+
+    client = d.client
+    assert client is not None
+    sample = riders.frame.slice(1000, 200)
+    rows = sample.select(bikes.FEATURES).to_dicts()
+    reply = client.predict("riders", rows, request_id="fb-1")
+    truth = sample["bikers"].to_list()
+    labels = [{"request_id": "fb-1", "row": i, "label": y} for i, y in enumerate(truth)]
+    received = client.feedback("riders", labels[:150])
+    assert received["received"] == 150
+    client.feedback("riders", labels[150:])
+    with _http(d) as http:
+        unauthorised = http.post("/v1/models/riders/feedback", json=labels[:1])
+        assert unauthorised.status_code == 401
+    found = wait_until(lambda: (p := client.performance("riders"))["labelled_rows"] >= 200
+                       and p, what="labels joined to the logged predictions")
+    live = next(v for v in found["versions"] if v["served_as"] == "production")
+    assert live["version"] == reply["version"] and live["rows"] == 200
+    assert live["metrics"]["rmse"] == pytest.approx(
+        root_mean_squared_error(truth, reply["predictions"]), rel=1e-12)
+    assert live["metrics"]["mae"] == pytest.approx(
+        mean_absolute_error(truth, reply["predictions"]), rel=1e-12)
+    with pytest.raises(ApiError) as err:
+        client.feedback("riders", [{"request_id": "fb-1"}])
+    assert err.value.status == 422 and err.value.field == "[0].label"
+
+
+def test_label_files_join_on_the_id_column(d: DaemonProcess, riders: bikes.Trained) -> None:
+    import os
+
+    client = d.client
+    assert client is not None
+    from datetime import UTC, datetime
+
+    since = datetime.now(UTC).isoformat()
+    sample = riders.frame.slice(2000, 100).with_row_index("ride_id", offset=90_000)
+    rows = sample.select(["ride_id", *bikes.FEATURES]).to_dicts()
+    reply = client.predict("riders", rows, request_id="by-id-1")
+    inbox = d.home.inbox / "rides"
+    inbox.mkdir(parents=True, exist_ok=True)
+    staged = d.home.root / "march.labels.csv"
+    sample.select("ride_id", "bikers").write_csv(staged)
+    os.rename(staged, inbox / "march.labels.csv")
+    wait_until(lambda: (inbox / ".done" / "march.labels.csv").exists(), timeout=30,
+               what="the label file to be read")
+    truth = sample["bikers"].to_numpy()
+    predicted = np.array(reply["predictions"])
+    found = wait_until(lambda: (p := client.performance("riders", since=since))[
+        "labelled_rows"] == 100 and p, what="labels joined by id")
+    (by_id,) = found["versions"]
+    assert by_id["rows"] == 100
+    assert by_id["metrics"]["rmse"] == pytest.approx(
+        float(np.sqrt(np.mean((truth - predicted) ** 2))), rel=1e-9)
+    # a label file for a dataset with no id column is kept with its reason
+    plain = d.home.inbox / "plain"
+    plain.mkdir(parents=True, exist_ok=True)
+    staged = d.home.root / "x.labels.csv"
+    sample.select("ride_id", "bikers").write_csv(staged)
+    os.rename(staged, plain / "x.labels.csv")
+    kept = wait_until(lambda: [q for q in client.quarantine("plain")
+                               if q.source_name == "x.labels.csv"], timeout=30,
+                      what="the label file in quarantine")
+    assert "declares no id_column" in str(kept[0].issues)

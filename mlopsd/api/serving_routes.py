@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from mlopsd.api.job_routes import actor_of
 from mlopsd.api.wire_out import out as _out
 from mlopsd.file_moves import free_name
 from mlopsd.scoring import PROCESSING, ScoreError
+from mlopsd.serving.performance import live_performance
 from mlopsd.serving.rollout import CanaryPolicy
 from mlopsd.serving.served import PRODUCTION
 from mlopsd.watcher import is_temp_name
@@ -113,6 +115,24 @@ def serving(request: Request) -> ServingOut:
                 for name, slot in slots.items()},
         failed=dict(daemon.served.failed), stats=daemon.serving_stats.summary(),
         prediction_log=daemon.prediction_log.stats())
+
+
+@router.get("/models/{name}/performance", summary="Live performance per version: logged "
+            "predictions joined with the labels that came back, against the holdout metrics")
+def performance(request: Request, name: str, since: datetime | None = None) -> dict[str, Any]:
+    daemon = request.app.state.daemon
+    dataset = _dataset_of(daemon, name)
+    return live_performance(daemon.store, name, since=since,
+                            id_column=dataset.id_column if dataset else None,
+                            dataset=dataset.name if dataset else None)
+
+
+def _dataset_of(daemon: Any, model: str) -> Any:
+    """The dataset a model declared in mlops.toml trains on (for its id column)."""
+    declared = daemon.config.models().get(model)
+    if declared is None:
+        return None
+    return daemon.config.datasets().get(declared.data.split("@", 1)[0])
 
 
 @router.post("/models/{name}/score", response_model=JobOut, status_code=202,

@@ -12,6 +12,7 @@ the control app unchanged.
     POST /v1/models/{name}/versions/{v}/predict      one version
     POST /v1/models/{name}/predict/stream            NDJSON rows in, NDJSON answers out,
                                                      line by line as they arrive
+    POST /v1/models/{name}/feedback                  labels for earlier predictions (token)
 """
 
 from __future__ import annotations
@@ -66,10 +67,13 @@ class PredictionApp:
     def __init__(self, control: ASGIApp, *, served: ServedModels, logger: PredictionLogger,
                  stats: ServingStats, token: str, require_token: bool, max_rows: int,
                  max_body_bytes: int, fallback: dict[str, Any] | None = None,
-                 on_failure: Callable[[str, str, str, str], None] | None = None) -> None:
+                 on_failure: Callable[[str, str, str, str], None] | None = None,
+                 on_feedback: Callable[[str, list[str], list[int | None], list[str]], int]
+                 | None = None) -> None:
         self.control, self.served, self.logger, self.stats = control, served, logger, stats
         self.fallback = fallback or {}
         self.on_failure = on_failure or (lambda *_: None)
+        self.on_feedback = on_feedback or (lambda *_: 0)
         self._expected = f"Bearer {token}".encode()
         self._require_token = require_token
         self.max_rows, self.max_body_bytes = max_rows, max_body_bytes
@@ -106,6 +110,11 @@ class PredictionApp:
             if method != "GET":
                 raise _Fail(405, f"{method} /v1/models/{{name}}: use GET")
             await self._describe(send, name)
+            return
+        if rest == ["feedback"]:
+            if method != "POST":
+                raise _Fail(405, f"{method} /v1/models/{{name}}/feedback: use POST")
+            await self._feedback(scope, receive, send, name)
             return
         version, stream = None, False
         if rest[0] == "versions" and len(rest) >= 3 and rest[2] == "predict":
@@ -290,6 +299,43 @@ class PredictionApp:
         if "labels" in answer:
             reply["label"] = answer["labels"][0]
         return orjson.dumps(reply) + b"\n"
+
+    async def _feedback(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
+        """Labels for earlier predictions: [{"request_id", "label", "row"?}] (row: the row's
+        index in its request; without it, every row of the request). A write: it needs the
+        home's token."""
+        if not hmac.compare_digest(_header(scope, b"authorization").encode(), self._expected):
+            raise _Fail(401, "feedback changes what is stored: send 'Authorization: Bearer "
+                        "<token>' (the token is in HOME/token)")
+        body = await self._body(scope, receive)
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise _Fail(400, f"the body is not valid JSON: {exc}", "body") from None
+        items = payload.get("feedback") if isinstance(payload, dict) else payload
+        if not isinstance(items, list) or not items:
+            raise _Fail(422, 'send a non-empty list of {"request_id", "label", "row"?}',
+                        "body")
+        request_ids, rows, labels = [], [], []
+        for i, item in enumerate(items):
+            if not isinstance(item, dict) or not isinstance(item.get("request_id"), str):
+                raise _Fail(422, f"item {i}: needs a request_id (text)", f"[{i}].request_id")
+            if "label" not in item or item["label"] is None:
+                raise _Fail(422, f"item {i}: needs a label", f"[{i}].label")
+            row = item.get("row")
+            if row is not None and (not isinstance(row, int) or isinstance(row, bool)
+                                    or row < 0):
+                raise _Fail(422, f"item {i}: row must be a row index (0 or more)",
+                            f"[{i}].row")
+            request_ids.append(item["request_id"])
+            rows.append(row)
+            labels.append(orjson.dumps(item["label"]).decode())
+        loop = asyncio.get_running_loop()
+        matched = await loop.run_in_executor(None, lambda: self.on_feedback(
+            name, request_ids, rows, labels))
+        reply = orjson.dumps({"model": name, "received": len(items), "matched": matched})
+        await send({"type": "http.response.start", "status": 202, "headers": _JSON})
+        await send({"type": "http.response.body", "body": reply})
 
     async def _resolve(self, name: str, alias: str | None,
                        version: str | None) -> tuple[LoadedModel, str]:
