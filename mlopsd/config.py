@@ -81,6 +81,9 @@ class ServingConfig:
     """…or its p95 latency exceeds the champion's by more than this share"""
     canary_latency_floor_ms: float = 5.0
     """…and by more than this many milliseconds."""
+    unseen_categories: dict[str, str] = field(default_factory=dict)
+    """Per model: "missing" (the default: an unseen category is treated as missing, as
+    LightGBM does) or "reject" (a 422 naming the row and value)."""
     fallback: dict[str, Any] = field(default_factory=dict)
     """Per model: the answer when its live version fails and no previous version can
     (e.g. riders = 0.0, churn = "no")."""
@@ -280,6 +283,10 @@ def _check(reader: _Reader, config: Config) -> None:
         bad("canary_latency_margin", "must be 0 or more", ("serving",))
     if sv.canary_latency_floor_ms < 0:
         bad("canary_latency_floor_ms", "must be 0 or more", ("serving",))
+    for model, policy in sv.unseen_categories.items():
+        if policy not in ("missing", "reject"):
+            bad(model, f"must be \"missing\" or \"reject\", got {policy!r}",
+                ("serving", "unseen_categories"))
     for model, value in sv.fallback.items():
         if not isinstance(value, int | float | str | bool):
             bad(model, "a fallback answer must be a number, text or true/false",

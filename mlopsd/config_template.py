@@ -37,6 +37,9 @@ CONFIG_TEMPLATE = """\
 # canary_latency_margin = 0.5 # or its p95 latency by more than this share
 # canary_latency_floor_ms = 5.0 # and by more than this many milliseconds
 #
+# [serving.unseen_categories] # per model: "missing" (default: treated as missing) or
+# churn = "reject"          # "reject" (422 naming the row and the unseen value)
+#
 # [serving.fallback]        # per model: the answer when the live version fails and no
 # riders = 0.0              # previous version can answer (counted as errors, alerted)
 

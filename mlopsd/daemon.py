@@ -212,7 +212,7 @@ class Daemon:
         app = PredictionApp(
             create_app(self), served=self.served, logger=self.prediction_log,
             fallback=serving.fallback, on_failure=self._prediction_failed,
-            on_feedback=self._feedback,
+            on_feedback=self._feedback, unseen=serving.unseen_categories,
             stats=self.serving_stats, token=self.token,
             require_token=self.require_token_for_reads, max_rows=serving.max_rows,
             max_body_bytes=int(serving.max_body_mb * 1024 * 1024))

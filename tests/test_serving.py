@@ -36,6 +36,9 @@ name = "plain"
 name = "riders"
 data = "rides@latest"
 target = "bikers"
+
+[serving.unseen_categories]
+busy = "reject"
 """
 
 
@@ -398,3 +401,21 @@ def test_label_files_join_on_the_id_column(d: DaemonProcess, riders: bikes.Train
                                if q.source_name == "x.labels.csv"], timeout=30,
                       what="the label file in quarantine")
     assert "declares no id_column" in str(kept[0].issues)
+
+
+def test_unseen_categories_follow_the_model_policy(d: DaemonProcess,
+                                                   riders: bikes.Trained) -> None:
+    client = d.client
+    assert client is not None
+    if "busy" not in client.serving().models:
+        client.promote("busy", bikes.log(client, bikes.train("binary"), "busy"))
+    rows = riders.frame.slice(0, 3).select(bikes.FEATURES).to_dicts()
+    rows[1]["weathersit"] = "snowstorm"
+    missing = client.predict("riders", rows)  # riders: unseen is treated as missing
+    assert missing["predictions"] == riders.expected(rows).tolist()
+    with _http(d) as http:
+        rejected = http.post("/v1/models/busy/predict", json={"rows": rows})
+    assert rejected.status_code == 422
+    error = rejected.json()["error"]
+    assert (error["field"], error["row"]) == ("rows[1].weathersit", 1)
+    assert "'snowstorm' is a category the model never saw" in error["message"]

@@ -31,7 +31,7 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jobs.features import FeatureError, to_matrix
-from mlopsd.serving.inputs import BadInput, Batch, decode
+from mlopsd.serving.inputs import BadInput, Batch, check_unseen, decode
 from mlopsd.serving.loaded import LoadedModel, LoadError
 from mlopsd.serving.prediction_log import Entry, PredictionLogger
 from mlopsd.serving.rollout import Shadow
@@ -69,11 +69,12 @@ class PredictionApp:
                  max_body_bytes: int, fallback: dict[str, Any] | None = None,
                  on_failure: Callable[[str, str, str, str], None] | None = None,
                  on_feedback: Callable[[str, list[str], list[int | None], list[str]], int]
-                 | None = None) -> None:
+                 | None = None, unseen: dict[str, str] | None = None) -> None:
         self.control, self.served, self.logger, self.stats = control, served, logger, stats
         self.fallback = fallback or {}
         self.on_failure = on_failure or (lambda *_: None)
         self.on_feedback = on_feedback or (lambda *_: 0)
+        self.unseen = unseen or {}
         self._expected = f"Bearer {token}".encode()
         self._require_token = require_token
         self.max_rows, self.max_body_bytes = max_rows, max_body_bytes
@@ -146,12 +147,14 @@ class PredictionApp:
         explain = _flag(scope, "explain")
         content_type = _header(scope, b"content-type")
         loop = asyncio.get_running_loop()
+        reject = self.unseen.get(name) == "reject"
         try:
             if len(body) <= INLINE_BYTES:
-                batch = decode(body, content_type, model, max_rows=self.max_rows)
+                batch = decode(body, content_type, model, max_rows=self.max_rows,
+                               reject_unseen=reject)
             else:
-                batch = await loop.run_in_executor(
-                    None, lambda: decode(body, content_type, model, max_rows=self.max_rows))
+                batch = await loop.run_in_executor(None, lambda: decode(
+                    body, content_type, model, max_rows=self.max_rows, reject_unseen=reject))
         except BadInput as exc:
             self.stats.record(model.key, time.perf_counter() - started, ok=True, rows=0,
                               client_error=True)
@@ -282,6 +285,8 @@ class PredictionApp:
             if not isinstance(row, dict):
                 raise BadInput(422, "each line must be one JSON object (a row)", field="line")
             batch = Batch(to_matrix([row], model.signature), [], [row])
+            if self.unseen.get(model.name) == "reject":
+                check_unseen(batch, model, "line")
         except (orjson.JSONDecodeError, BadInput, FeatureError) as exc:
             message = exc.message if isinstance(exc, BadInput) else str(exc)
             field = getattr(exc, "input", None)

@@ -61,13 +61,41 @@ def body_format(content_type: str) -> str:
     return found
 
 
-def decode(body: bytes, content_type: str, model: LoadedModel, *, max_rows: int) -> Batch:
+def decode(body: bytes, content_type: str, model: LoadedModel, *, max_rows: int,
+           reject_unseen: bool = False) -> Batch:
+    """The request's rows as the model's matrix. With `reject_unseen`, a category the model
+    never saw in training is a 422 naming the row and the value (else it is treated as
+    missing, as LightGBM does with a category it has no split for)."""
     kind = body_format(content_type)
     if not body:
         raise BadInput(400, "the request has no body: send rows to predict", field="body")
-    if kind == JSON:
-        return _json(body, model, max_rows)
-    return _frame(_read_frame(body, kind, model), model, max_rows, kind)
+    batch = _json(body, model, max_rows) if kind == JSON else _frame(
+        _read_frame(body, kind, model), model, max_rows, kind)
+    if reject_unseen:
+        check_unseen(batch, model, "rows" if kind == JSON else kind)
+    return batch
+
+
+def check_unseen(batch: Batch, model: LoadedModel, where: str) -> None:
+    """Categorical inputs encode unseen and missing values alike as NaN: a NaN whose input
+    value is not null is an unseen category."""
+    columns = [j for j, item in enumerate(model.signature["inputs"]) if item.get("categorical")]
+    if not columns:
+        return
+    nan_rows = np.isnan(batch.matrix[:, columns])
+    if not nan_rows.any():
+        return
+    records = batch.records()
+    for i, j in zip(*np.nonzero(nan_rows), strict=True):
+        name = model.features[columns[j]]
+        value = records[i].get(name)
+        if value is not None and value == value:
+            known = model.signature["inputs"][columns[j]].get("categories") or []
+            shown = ", ".join(map(repr, known[:8])) + (", …" if len(known) > 8 else "")
+            raise BadInput(422, f"row {i}: input {name!r}: {value!r} is a category the model "
+                           f"never saw (known: {shown}); this model rejects unseen categories",
+                           field=f"{where}[{i}].{name}" if where == "rows" else where,
+                           row=int(i))
 
 
 # -- JSON ------------------------------------------------------------------------------------
