@@ -370,6 +370,12 @@ class Client:
             "version": version, "strategy": strategy, "percent": percent, "reason": reason,
             "drill_failure_rate": drill_failure_rate, **policy})
 
+    def drill(self, name: str, *, failure_rate: float = 1.0, requests: int = 10,
+              reason: str | None = None) -> dict[str, Any]:
+        """A failure drill: the live version fails on purpose for `requests` requests."""
+        return self._request("POST", f"/api/v1/models/{name}/drill", json={
+            "failure_rate": failure_rate, "requests": requests, "reason": reason})
+
     def deploy_status(self, name: str) -> dict[str, Any]:
         return self._request("GET", f"/api/v1/models/{name}/deploy")
 

@@ -14,7 +14,7 @@ from typing import Any
 from mlopsd.config import Config
 from mlopsd.events import EventBus
 from mlopsd.serving.loaded import LoadedModel, LoadError
-from mlopsd.serving.rollout import Canary, CanaryPolicy, Shadow
+from mlopsd.serving.rollout import Canary, CanaryPolicy, Drill, Shadow
 from mlopsd.serving.served import PRODUCTION, ServedModels, Slot
 from store import alerts, audit
 from store import deployments as deployment_repo
@@ -163,6 +163,23 @@ class DeployService:
         deployment_repo.finish(self.store, candidate.deployment_id, state, summary)
         self.bus.publish(f"deploy.{state}", model=name, version=candidate.model.version,
                          strategy=summary["strategy"])
+
+    def drill(self, name: str, *, failure_rate: float, requests: int, actor: str,
+              reason: str | None) -> dict[str, Any]:
+        """Make the live version fail on purpose for `requests` requests."""
+        slot = self._served_slot(name)
+        slot.drill = Drill(failure_rate, requests)
+        audit.append(self.store, actor=actor, action="deploy.drill", subject=f"model:{name}",
+                     reason=reason, details={"version": slot.live.version,
+                                             "failure_rate": failure_rate,
+                                             "requests": requests})
+        self.bus.publish("deploy.drill", model=name, version=slot.live.version,
+                         failure_rate=failure_rate, requests=requests)
+        return {"model": name, "version": slot.live.version, "failure_rate": failure_rate,
+                "requests": requests,
+                "fallback": (f"version {slot.previous.version}" if slot.previous else
+                             "the configured default" if name in self.config.serving.fallback
+                             else "none: the drill's requests will fail with a 500")}
 
     def status(self, name: str) -> dict[str, Any]:
         slot = self._served_slot(name)

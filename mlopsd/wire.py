@@ -232,6 +232,12 @@ class DeployRequest(BaseModel):
         "requests fail on purpose, to prove the fallback and the auto-rollback work")
 
 
+class DrillRequest(BaseModel):
+    failure_rate: float = Field(default=1.0, gt=0, le=1)
+    requests: int = Field(default=10, ge=1, le=1_000_000)
+    reason: str | None = None
+
+
 class ReasonRequest(BaseModel):
     reason: str | None = None
 

@@ -26,6 +26,7 @@ from mlopsd.wire import (
     AliasMoveOut,
     DeploymentOut,
     DeployRequest,
+    DrillRequest,
     JobOut,
     PredictionOut,
     ReasonRequest,
@@ -87,6 +88,14 @@ def deploy_abort(request: Request, name: str, body: ReasonRequest | None = None
                  ) -> dict[str, Any]:
     return request.app.state.daemon.deploys.abort(
         name, actor=actor_of(request), reason=(body or ReasonRequest()).reason)
+
+
+@router.post("/models/{name}/drill", summary="A failure drill: the live version fails on "
+             "purpose for some requests, to prove the fallback and its alert")
+def drill(request: Request, name: str, body: DrillRequest) -> dict[str, Any]:
+    return request.app.state.daemon.deploys.drill(
+        name, failure_rate=body.failure_rate, requests=body.requests,
+        actor=actor_of(request), reason=body.reason)
 
 
 @router.get("/models/{name}/deployments", response_model=list[DeploymentOut],

@@ -118,6 +118,19 @@ def _print_status(status: dict[str, Any]) -> None:
                                                "max_abs_diff", "label_agreement")])
 
 
+def cmd_drill(args: argparse.Namespace) -> int:
+    with client_for(args) as client:
+        result = client.drill(args.model, failure_rate=args.rate, requests=args.requests,
+                              reason=args.reason)
+    if args.json:
+        print_json(result)
+    else:
+        print(f"{result['model']}:{result['version']} fails {result['failure_rate']:.0%} of "
+              f"its next {result['requests']} requests on purpose; fallback: "
+              f"{result['fallback']}")
+    return 0
+
+
 def cmd_deployments(args: argparse.Namespace) -> int:
     with client_for(args) as client:
         history = client.deployments(args.model, limit=args.limit)
@@ -192,6 +205,13 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     how.add_argument("--shadow", action="store_true")
     how.add_argument("--promote", action="store_true")
     how.add_argument("--abort", action="store_true")
+    p.add_argument("--reason")
+
+    p = add("drill", cmd_drill, "a failure drill: the live version fails on purpose for a "
+            "number of requests, to prove the fallback and its alert")
+    p.add_argument("model")
+    p.add_argument("--rate", type=float, default=1.0, help="share of requests that fail")
+    p.add_argument("--requests", type=int, default=10)
     p.add_argument("--reason")
 
     p = add("deployments", cmd_deployments, "a model's deployment history")

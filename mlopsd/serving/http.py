@@ -53,7 +53,8 @@ _CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "metho
 
 
 class DrillFailure(RuntimeError):
-    """A failure injected into a canary on purpose (deploy `drill_failure_rate`)."""
+    """A failure injected on purpose: a canary's `drill_failure_rate`, or a drill on the
+    live version (POST /api/v1/models/{name}/drill)."""
 
 
 class _Fail(Exception):
@@ -160,6 +161,8 @@ class PredictionApp:
                               client_error=True)
             raise _Fail(exc.status, exc.message, exc.field, exc.row) from None
         drill = canary.drill_failure_rate if served_as == "canary" and canary else 0.0
+        if served_as == "production" and slot is not None and slot.drill is not None:
+            drill = slot.drill.take()
         try:
             if batch.rows <= INLINE_ROWS and not explain:
                 answer = _answer(model, batch, explain, drill)

@@ -89,6 +89,7 @@ class PredictionLogger:
             try:
                 first = self._queue.get(timeout=self._flush_s)
             except queue.Empty:
+                self._recover()
                 continue
             batch: list[Entry] = []
             if first is None:
@@ -111,8 +112,12 @@ class PredictionLogger:
                 rows += len(entry.answer.get("predictions", ()))
             if batch:
                 self._write(batch)
-            if self._queue.qsize() < self._queue_size // 4 and self.rate < self.sample:
-                self.rate = min(self.sample, self.rate * 2)
+            self._recover()
+
+    def _recover(self) -> None:
+        """Sample more again (doubling) once the queue is mostly empty."""
+        if self.rate < self.sample and self._queue.qsize() <= self._queue_size // 4:
+            self.rate = min(self.sample, self.rate * 2)
 
     def _write(self, batch: list[Entry]) -> None:
         columns = prediction_repo.PredictionColumns()

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from mlopsd.serving.loaded import LoadedModel, LoadError, load
-from mlopsd.serving.rollout import Canary, Shadow
+from mlopsd.serving.rollout import Canary, Drill, Shadow
 from store import models as model_repo
 from store.artifacts import ArtifactStore
 from store.db import Store
@@ -37,6 +37,7 @@ class Slot:
     previous: LoadedModel | None = None
     canary: Canary | None = None
     shadow: Shadow | None = None
+    drill: Drill | None = None
 
 
 class ServedModels:

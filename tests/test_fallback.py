@@ -1,0 +1,133 @@
+"""When a served version fails on a request: the previous version answers, else the
+configured default, else a clear 500 — counted, alerted, and the daemon keeps serving. And
+the prediction log under more load than it can write: requests never wait or fail."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+
+from tests import bikes
+from tests.daemon_process import DaemonProcess, wait_until
+
+CONFIG = """\
+[serving]
+log_queue = 3
+
+[serving.fallback]
+solo = 42.0
+"""
+
+
+@pytest.fixture(scope="module")
+def d(tmp_path_factory: pytest.TempPathFactory):
+    daemon = DaemonProcess(tmp_path_factory.mktemp("fallback") / "home", config=CONFIG).start()
+    yield daemon
+    assert daemon.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def trained() -> bikes.Trained:
+    return bikes.train("regression")
+
+
+def _drill(d: DaemonProcess, model: str, requests: int) -> dict:
+    assert d.client is not None
+    return d.client._request("POST", f"/api/v1/models/{model}/drill",
+                             json={"failure_rate": 1.0, "requests": requests,
+                                   "reason": "test drill"})
+
+
+def test_the_configured_default_answers_when_nothing_else_can(
+        d: DaemonProcess, trained: bikes.Trained) -> None:
+    client = d.client
+    assert client is not None
+    client.promote("solo", bikes.log(client, trained, "solo"))
+    rows = trained.frame.slice(0, 3).select(bikes.FEATURES).to_dicts()
+    assert _drill(d, "solo", 4)["fallback"] == "the configured default"
+    with httpx.Client(base_url=client.base_url) as http:
+        for _ in range(4):
+            response = http.post("/v1/models/solo/predict", json={"rows": rows})
+            assert response.status_code == 200
+            assert response.headers["x-served-as"] == "fallback-default"
+            assert response.json()["predictions"] == [42.0, 42.0, 42.0]
+        after = http.post("/v1/models/solo/predict", json={"rows": rows})
+    assert after.json()["predictions"] == trained.expected(rows).tolist(), "the drill is over"
+    alert = wait_until(lambda: [a for a in client.alerts(state="open")
+                                if a.rule == "prediction_failed" and a.subject == "model:solo"],
+                       what="the alert")[0]
+    assert "the configured default answered" in alert.message and alert.count >= 1
+    assert client.serving().stats["solo:1.0.0"]["errors"] == 4
+
+
+def test_the_previous_version_answers_for_a_failing_live_one(
+        d: DaemonProcess, trained: bikes.Trained) -> None:
+    client = d.client
+    assert client is not None
+    second = bikes.train("regression", leaves=31)
+    client.promote("duo", bikes.log(client, trained, "duo"))
+    client.promote("duo", bikes.log(client, second, "duo", data="bikes@2"))
+    rows = trained.frame.slice(10, 2).select(bikes.FEATURES).to_dicts()
+    assert _drill(d, "duo", 3)["fallback"] == "version 1.0.0"
+    with httpx.Client(base_url=client.base_url) as http:
+        for _ in range(3):
+            response = http.post("/v1/models/duo/predict", json={"rows": rows})
+            assert (response.headers["x-served-as"], response.json()["version"]) == (
+                "fallback", "1.0.0")
+            assert response.json()["predictions"] == trained.expected(rows).tolist()
+        assert http.post("/v1/models/duo/predict",
+                         json={"rows": rows}).json()["version"] == "1.1.0"
+
+
+def test_with_no_fallback_the_request_fails_clearly_and_serving_goes_on(
+        d: DaemonProcess, trained: bikes.Trained) -> None:
+    client = d.client
+    assert client is not None
+    client.promote("bare", bikes.log(client, trained, "bare"))
+    rows = trained.frame.slice(0, 1).select(bikes.FEATURES).to_dicts()
+    assert _drill(d, "bare", 1)["fallback"].startswith("none")
+    with httpx.Client(base_url=client.base_url) as http:
+        failed = http.post("/v1/models/bare/predict", json={"rows": rows})
+        assert failed.status_code == 500
+        assert "no fallback could answer" in failed.json()["error"]["message"]
+        assert http.post("/v1/models/bare/predict", json={"rows": rows}).status_code == 200
+
+
+def test_a_full_prediction_log_drops_and_counts_never_blocks(
+        d: DaemonProcess, trained: bikes.Trained) -> None:
+    client = d.client
+    assert client is not None
+    if "solo" not in client.serving().models:
+        client.promote("solo", bikes.log(client, trained, "solo"))
+    rows = trained.frame.slice(0, 50).select(bikes.FEATURES).to_dicts()
+    wait_until(lambda: client.serving().prediction_log["queued"] == 0, what="a quiet log")
+    time.sleep(0.6)  # the writer's batch in hand, if any, is written within its 0.2 s
+    before = client.serving().prediction_log
+    statuses: list[int] = []
+
+    def hammer() -> None:
+        with httpx.Client(base_url=client.base_url) as http:
+            for _ in range(150):
+                statuses.append(http.post("/v1/models/solo/predict",
+                                          json={"rows": rows}).status_code)
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 600
+    during = client.serving().prediction_log
+    assert during["offered"] - before["offered"] == 600
+    assert during["dropped"] > before["dropped"], "a 3-entry queue cannot take 600 requests"
+    assert during["sample_rate"] < 1.0 or during["unsampled"] > before["unsampled"]
+    settled = wait_until(lambda: (s := client.serving().prediction_log)["queued"] == 0
+                         and s["sample_rate"] == 1.0 and s, timeout=30,
+                         what="the log to catch up and sample everything again")
+    logged = settled["logged_rows"] - before["logged_rows"]
+    skipped = (settled["dropped"] - before["dropped"]) + (
+        settled["unsampled"] - before["unsampled"])
+    assert logged == (600 - skipped) * 50, "every request is logged or counted as not"
