@@ -230,3 +230,58 @@ def test_training_curves_reach_the_event_stream(d: DaemonProcess, halves) -> Non
     iterations = [e.data["iteration"] for e in events]
     assert iterations == sorted(iterations) and iterations[-1] >= 2
     assert "rmse" in events[-1].data["valid"]
+
+
+CLASSIFIERS = CONFIG + """
+[[model]]
+name = "workday"
+data = "bikes@all"
+target = "workingday"
+task = "binary"
+exclude = ["casual", "registered", "weekday", "holiday"]
+rounds = 40
+
+[[model]]
+name = "season"
+data = "bikes@all"
+target = "season"
+task = "multiclass"
+include = ["temp", "atemp", "hum", "mnth"]
+rounds = 40
+"""
+
+
+def test_classifiers_train_through_the_daemon_and_serve_their_labels(home: Path,
+                                                                     halves) -> None:
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    daemon = DaemonProcess(home, config=CLASSIFIERS).start()
+    try:
+        client = client_of(daemon)
+        drop(daemon, halves[0], 1)
+        drop(daemon, halves[1], 2)
+        frame = pl.concat([pl.read_csv(halves[0]), pl.read_csv(halves[1])])
+        for model in ("workday", "season"):
+            version = client.model_version(model, train(daemon, model).result["version"])
+            client.promote(model, version.version)
+            signature = version.signature
+            rows = frame.slice(0, 500).to_dicts()
+            reply = client.predict(model, rows)
+            booster = lgb.Booster(model_str=ArtifactStore(daemon.home.artifacts).read_bytes(
+                version.artifact_sha).decode())
+            expected = booster.predict(to_matrix(rows, signature))
+            assert reply["predictions"] == expected.tolist()
+            truth = frame.slice(0, 500)[signature["target"]["name"]].to_list()
+            if model == "workday":
+                assert signature["target"]["classes"] == [0, 1]
+                assert set(version.metrics) >= {"auc", "log_loss", "accuracy", "f1",
+                                                "confusion_matrix"}
+                assert reply["labels"] == [int(p >= 0.5) for p in expected]
+                assert roc_auc_score(truth, reply["predictions"]) > 0.5
+            else:
+                assert signature["target"]["classes"] == [1, 2, 3, 4]
+                assert set(version.metrics) >= {"accuracy", "macro_f1", "log_loss"}
+                assert reply["labels"] == [[1, 2, 3, 4][i] for i in expected.argmax(axis=1)]
+                assert accuracy_score(truth, reply["labels"]) > 0.5
+    finally:
+        daemon.kill()
