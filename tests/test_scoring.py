@@ -116,3 +116,32 @@ def test_a_million_rows_are_scored_in_bounded_memory(d: DaemonProcess, busy: bik
     print(f"1M rows ({path.stat().st_size / 1e6:.0f} MB CSV) scored in "
           f"{job.result['seconds']:.1f} s; worker peak {job.max_rss_mb:.0f} MB")
     assert job.max_rss_mb is not None and job.max_rss_mb < 500
+
+
+def test_a_scoring_cut_by_kill_9_finishes_after_the_restart(tmp_path: Path) -> None:
+    daemon = DaemonProcess(tmp_path / "home", config=CONFIG).start()
+    try:
+        client = daemon.client
+        assert client is not None
+        trained = bikes.train("regression")
+        client.promote("riders", bikes.log(client, trained, "riders"))
+        base = bikes.frame()
+        big = pl.concat([base] * 150)  # ~1.3M rows: still scoring when it is killed
+        _drop(daemon.home.score / "riders", "big.csv", big)
+        wait_until(lambda: any(j.state == "running" for j in client.list_jobs(kind="score")),
+                   timeout=30, what="the scoring job to start")
+    finally:
+        daemon.kill()  # SIGKILL: the worker dies with it (PR_SET_PDEATHSIG)
+    out = daemon.home.outbox / "riders" / "big.predictions.parquet"
+    assert not out.exists(), "the output appears whole or not at all"
+    assert (daemon.home.score / "riders" / ".processing" / "big.csv").exists()
+    daemon.start()
+    try:
+        wait_until(out.exists, timeout=120, what="the scoring to finish after the restart")
+        scored = pl.read_parquet(out)
+        assert scored.height == big.height
+        assert np.array_equal(scored["prediction"].to_numpy(), trained.expected(big))
+        assert (daemon.home.score / "riders" / ".done" / "big.csv").exists()
+        assert not list((daemon.home.outbox / "riders").glob(".*"))
+    finally:
+        assert daemon.stop() == 0
