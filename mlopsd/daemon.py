@@ -33,6 +33,7 @@ from mlopsd.home import Home
 from mlopsd.ingest_service import IngestService
 from mlopsd.labels import LabelService
 from mlopsd.logged_models import LoggedModels
+from mlopsd.run_journal import RunJournal
 from mlopsd.runner import JobRunner
 from mlopsd.scheduler import Scheduler
 from mlopsd.scoring import ScoringService
@@ -111,6 +112,7 @@ class Daemon:
         self.ingest: IngestService
         self.training: TrainService
         self.artifacts: ArtifactStore
+        self.run_journal: RunJournal
         self.logged_models: LoggedModels
         self.served: ServedModels
         self.deploys: DeployService
@@ -126,6 +128,8 @@ class Daemon:
         """Open the store and start the parts; the socket is already bound."""
         self.port = sock.getsockname()[1]
         self.store = open_store(self.home.db)
+        self.run_journal = RunJournal(self.store, self.home.run / "journal")
+        self.run_journal.start()
         self.artifacts = ArtifactStore(self.home.artifacts)
         removed = self.artifacts.clean_tmp()
         if removed:
@@ -255,6 +259,7 @@ class Daemon:
         self.scoring.stop()
         self.runner.stop(self.config.daemon.shutdown_grace_s)
         self.prediction_log.stop()
+        self.run_journal.stop()
         try:
             audit.append(self.store, actor="mlopsd", action="daemon.stop",
                          subject=str(self.home.root), details={"pid": self.pid})

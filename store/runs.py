@@ -173,40 +173,100 @@ def insert_batch(
     return len(columns.keys)
 
 
-def create_run(store: Store, *, experiment: str, run_id: str | None = None,
-               model: str | None = None, note: str | None = None,
-               tags: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
-               metrics: Metrics = (), state: str = "running", error: str | None = None,
-               started_at: datetime | None = None) -> Run:
-    """A run with its first (or only) batch, in one transaction. A run that ends as it is
-    created (a short script's whole run, sent at its end) costs one commit. The record is
-    returned from what was written, not read back (a read costs as much as the write)."""
+@dataclass(frozen=True)
+class NewRun:
+    """A run about to be written with its first (or only) batch: checked and normalised,
+    not yet stored. The whole-run journal keeps these until they are applied."""
+
+    id: str
+    experiment: str
+    state: str
+    started_at: datetime
+    ended_at: datetime | None
+    now: datetime
+    model: str | None = None
+    note: str | None = None
+    error: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: MetricColumns = field(default_factory=lambda: MetricColumns([], [], [], []))
+
+    def record(self) -> Run:
+        """The run as a read would return it: built from what is written, not read back."""
+        last: dict[str, tuple[int, float, float]] = {}
+        m = self.metrics
+        for key, value, step, at in zip(m.keys, m.values, m.steps, m.at, strict=True):
+            if key not in last or (step, at) >= last[key][:2]:
+                last[key] = (step, at, value)
+        return Run(self.id, self.experiment, self.state, aware(self.started_at),
+                   aware(self.ended_at), aware(self.now), self.note, None, None, self.model,
+                   self.error, params=dict(self.params), tags=dict(self.tags),
+                   metrics={k: v for k, (_, _, v) in last.items()})
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "experiment": self.experiment, "state": self.state,
+                "started_at": self.started_at.isoformat(),
+                "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+                "now": self.now.isoformat(), "model": self.model, "note": self.note,
+                "error": self.error, "params": self.params, "tags": self.tags,
+                "metrics": [self.metrics.keys, self.metrics.values, self.metrics.steps,
+                            self.metrics.at]}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> NewRun:
+        return cls(d["id"], d["experiment"], d["state"],
+                   datetime.fromisoformat(d["started_at"]),
+                   datetime.fromisoformat(d["ended_at"]) if d["ended_at"] else None,
+                   datetime.fromisoformat(d["now"]), d["model"], d["note"], d["error"],
+                   d["params"], d["tags"], MetricColumns(*d["metrics"]))
+
+
+def new_run(*, experiment: str, run_id: str | None = None, model: str | None = None,
+            note: str | None = None, tags: dict[str, Any] | None = None,
+            params: dict[str, Any] | None = None, metrics: Metrics = (),
+            state: str = "running", error: str | None = None,
+            started_at: datetime | None = None) -> NewRun:
     if state not in RUN_STATES:
         raise ValueError(f"{state!r} is not a run state ({', '.join(RUN_STATES)})")
-    run_id = run_id or new_run_id()
     columns = metrics if isinstance(metrics, MetricColumns) else MetricColumns.from_points(
         metrics)
+    if not len(columns.keys) == len(columns.values) == len(columns.steps) == len(columns.at):
+        raise ValueError("metric columns key, value, step and at differ in length")
     now = utcnow()
-    started_at = naive_utc(started_at) if started_at else now
-    ended_at = None if state == "running" else now
+    return NewRun(run_id or new_run_id(), experiment, state,
+                  naive_utc(started_at) if started_at else now,
+                  None if state == "running" else now, now, model, note, error,
+                  {k: str(v) for k, v in (params or {}).items()},
+                  {k: str(v) for k, v in (tags or {}).items()}, columns)
+
+
+def insert_new_run(cur: Any, run: NewRun) -> None:
+    """Within the caller's transaction."""
+    insert_run(cur, run_id=run.id, experiment=run.experiment, model=run.model, note=run.note,
+               state=run.state, started_at=run.started_at, ended_at=run.ended_at,
+               error=run.error, now=run.now)
+    insert_batch(cur, run.id, params=run.params, tags=run.tags, metrics=run.metrics,
+                 new_run=True)
+
+
+def run_exists(store: Store, run_id: str) -> bool:
+    with store.reading() as cur:
+        return cur.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone() is not None
+
+
+def create_run(store: Store, **kwargs: Any) -> Run:
+    """A run with its first (or only) batch, in one transaction (see `new_run` for the
+    arguments)."""
+    return create_run_from(store, new_run(**kwargs))
+
+
+def create_run_from(store: Store, run: NewRun) -> Run:
     try:
         with store.transaction() as cur:
-            insert_run(cur, run_id=run_id, experiment=experiment, model=model, note=note,
-                       state=state, started_at=started_at, ended_at=ended_at, error=error,
-                       now=now)
-            insert_batch(cur, run_id, params=params, tags=tags, metrics=columns,
-                         new_run=True)
+            insert_new_run(cur, run)
     except duckdb.ConstraintException:
-        raise Conflict(f"a run with id {run_id} exists already") from None
-    last: dict[str, tuple[int, float, float]] = {}
-    for key, value, step, at in zip(columns.keys, columns.values, columns.steps, columns.at,
-                                    strict=True):
-        if key not in last or (step, at) >= last[key][:2]:
-            last[key] = (step, at, value)
-    return Run(run_id, experiment, state, aware(started_at), aware(ended_at), aware(now), note,
-               None, None, model, error, params={k: str(v) for k, v in (params or {}).items()},
-               tags={k: str(v) for k, v in (tags or {}).items()},
-               metrics={k: v for k, (_, _, v) in last.items()})
+        raise Conflict(f"a run with id {run.id} exists already") from None
+    return run.record()
 
 
 def _running(cur: Any, run_id: str) -> None:

@@ -24,6 +24,7 @@ from mlopsd.wire import (
     RunOut,
 )
 from store import runs as run_repo
+from store.db import Store
 from store.run_filter import FilterError
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
@@ -52,27 +53,38 @@ def _publish_metrics(request: Request, run_id: str, columns: run_repo.MetricColu
              description="With `state` finished/failed/killed the run is created ended: the "
              "SDK sends a run that lasted less than its flush interval as this one request.")
 def create_run(request: Request, body: RunCreate) -> RunOut:
+    daemon = request.app.state.daemon
     columns = _metrics(body.metrics)
     try:
-        run = run_repo.create_run(
-            request.app.state.daemon.store, run_id=body.id, experiment=body.experiment,
-            model=body.model, note=body.note, tags=body.tags, params=body.params,
-            metrics=columns, state=body.state, error=body.error, started_at=body.started_at)
+        new = run_repo.new_run(
+            run_id=body.id, experiment=body.experiment, model=body.model, note=body.note,
+            tags=body.tags, params=body.params, metrics=columns, state=body.state,
+            error=body.error, started_at=body.started_at)
     except ValueError as exc:
         raise ApiError(422, str(exc), field="state") from None
-    bus = request.app.state.daemon.bus
-    bus.publish("run.started", run_id=run.id, experiment=body.experiment)
+    if new.state == "running":
+        run = run_repo.create_run_from(daemon.store, new)
+    else:
+        run = daemon.run_journal.append(new)  # a whole run: group-committed
+    daemon.bus.publish("run.started", run_id=run.id, experiment=body.experiment)
     _publish_metrics(request, run.id, columns)
     if body.state != "running":
-        bus.publish("run.ended", run_id=run.id, state=body.state)
+        daemon.bus.publish("run.ended", run_id=run.id, state=body.state)
     return _out(run, RunOut)
+
+
+def _synced(request: Request) -> Store:
+    """The store, with every acknowledged whole run applied to it."""
+    daemon = request.app.state.daemon
+    daemon.run_journal.sync()
+    return daemon.store
 
 
 @router.post("/runs/{run_id}/log", response_model=Logged,
              summary="Log params, tags and metric points in one batch (also a heartbeat)")
 def log_run(request: Request, run_id: str, body: RunLog) -> Logged:
     columns = _metrics(body.metrics)
-    count = run_repo.log_batch(request.app.state.daemon.store, run_id, params=body.params,
+    count = run_repo.log_batch(_synced(request), run_id, params=body.params,
                                tags=body.tags, metrics=columns)
     _publish_metrics(request, run_id, columns)
     return Logged(run_id=run_id, metrics=count)
@@ -86,7 +98,7 @@ def end_run(request: Request, run_id: str, body: RunEnd | None = None) -> RunOut
         raise ApiError(422, f"state must be finished, failed or killed, not {body.state!r}",
                        field="state")
     columns = _metrics(body.metrics)
-    store = request.app.state.daemon.store
+    store = _synced(request)
     run_repo.end_run(store, run_id, body.state, error=body.error, params=body.params,
                      tags=body.tags, metrics=columns)
     _publish_metrics(request, run_id, columns)
@@ -103,6 +115,7 @@ def log_model(request: Request, run_id: str, body: ModelLog) -> JobOut:
     if not isinstance(body.signature.get("inputs"), list) or not body.signature["inputs"]:
         raise ApiError(422, "signature needs inputs: a list of {name, dtype, categorical, "
                        "categories}, one per model feature", field="signature")
+    _synced(request)
     job = request.app.state.daemon.logged_models.submit(
         run_id, model=body.model, model_text=body.model_text, signature=body.signature,
         task=body.task, metrics=body.metrics, data=body.data, description=body.description,
@@ -126,7 +139,7 @@ def search_runs(
     if model:
         expression = " and ".join(p for p in (expression, f"model = '{model}'") if p)
     try:
-        rows = run_repo.search_runs(request.app.state.daemon.store, filter=expression,
+        rows = run_repo.search_runs(_synced(request), filter=expression,
                                     experiment=experiment, order_by=order_by, limit=limit)
     except FilterError as exc:
         raise ApiError(422, str(exc), field="filter") from None
@@ -136,13 +149,13 @@ def search_runs(
 @router.get("/runs/{run_id}", response_model=RunOut,
             summary="One run: params, tags, last metric values, lineage")
 def get_run(request: Request, run_id: str) -> RunOut:
-    return _out(run_repo.get_run(request.app.state.daemon.store, run_id), RunOut)
+    return _out(run_repo.get_run(_synced(request), run_id), RunOut)
 
 
 @router.get("/runs/{run_id}/metrics/{key}", response_model=list[MetricPointOut],
             summary="A metric's history (per step)")
 def metric_history(request: Request, run_id: str, key: str) -> ORJSONResponse:
-    store = request.app.state.daemon.store
+    store = _synced(request)
     run_repo.get_run(store, run_id)
     # Straight to JSON: a curve of 10,000 points through pydantic costs ~0.1 s.
     return ORJSONResponse([{"key": p.key, "value": p.value, "step": p.step, "at": p.at}
