@@ -249,6 +249,43 @@ def insert_new_run(cur: Any, run: NewRun) -> None:
                  new_run=True)
 
 
+def insert_new_runs(cur: Any, runs: list[NewRun]) -> None:
+    """Within the caller's transaction: many new runs in five statements whatever their
+    number (the whole-run journal applies its batches this way)."""
+    if not runs:
+        return
+    for experiment in {r.experiment for r in runs}:
+        ensure_experiment(cur, experiment)
+    cur.execute(
+        "INSERT INTO runs (id, experiment, state, started_at, ended_at, last_seen_at, note, "
+        "model, error) SELECT unnest(?), unnest(?), unnest(?), unnest(?), unnest(?), "
+        "unnest(?), unnest(?), unnest(?), unnest(?)",
+        [[r.id for r in runs], [r.experiment for r in runs], [r.state for r in runs],
+         [r.started_at for r in runs], [r.ended_at for r in runs], [r.now for r in runs],
+         [r.note for r in runs], [r.model for r in runs], [r.error for r in runs]])
+    for table, attr in (("run_params", "params"), ("run_tags", "tags")):
+        ids, keys, values = [], [], []
+        for r in runs:
+            for key, value in getattr(r, attr).items():
+                ids.append(r.id)
+                keys.append(key)
+                values.append(value)
+        if ids:
+            cur.execute(f"INSERT INTO {table} SELECT unnest(?), unnest(?), unnest(?)",
+                        [ids, keys, values])
+    ids, keys, values, steps, at = [], [], [], [], []
+    for r in runs:
+        m = r.metrics
+        ids += [r.id] * len(m.keys)
+        keys += m.keys
+        values += m.values
+        steps += m.steps
+        at += [round(t * 1_000_000) for t in m.at]
+    if ids:
+        cur.execute("INSERT INTO run_metrics SELECT unnest(?), unnest(?), unnest(?), "
+                    "unnest(?), make_timestamp(unnest(?))", [ids, keys, values, steps, at])
+
+
 def run_exists(store: Store, run_id: str) -> bool:
     with store.reading() as cur:
         return cur.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone() is not None
