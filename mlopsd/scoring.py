@@ -11,6 +11,7 @@ a queued or running job is submitted again).
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import orjson
 
 from mlopsd.config import Config
 from mlopsd.events import EventBus
-from mlopsd.file_moves import free_name, move_into, quarantine_file
+from mlopsd.file_moves import move_into, quarantine_file
 from mlopsd.home import Home
 from mlopsd.runner import JobRunner
 from mlopsd.serving.loaded import LoadError
@@ -56,6 +57,9 @@ class ScoringService:
         runner.finished_hooks.append(self._finished)
 
     def start(self) -> None:
+        for state in ("queued", "running"):
+            for job in job_repo.list_jobs(self.store, state=state, kind="score", limit=10_000):
+                self._reserved.add(Path(job.params["output"]))
         self._resubmit_orphans()
         self.watcher.start()
         self.watcher.scan()
@@ -90,9 +94,11 @@ class ScoringService:
         outbox = self.home.outbox / model
         outbox.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            output = free_name(outbox, f"{_stem(path.name)}.predictions.parquet")
-            while output in self._reserved:
-                output = output.with_name(f"{output.stem}-{len(self._reserved)}.parquet")
+            stem, n = _stem(path.name), 0
+            output = outbox / f"{stem}.predictions.parquet"
+            while output in self._reserved or output.exists():
+                n += 1
+                output = outbox / f"{stem}-{n}.predictions.parquet"
             self._reserved.add(output)
         job = self.runner.submit("score", {
             "model": model, "version": loaded.version, "sha": loaded.sha,
@@ -105,17 +111,33 @@ class ScoringService:
         return job
 
     def _resubmit_orphans(self) -> None:
+        """After a stop or a crash: files in .processing/ with no queued or running job are
+        submitted again; what a killed job or upload left half-written is removed (a
+        partial upload was never acknowledged; a job's parts are rebuilt by its retry)."""
         waiting = {j.params.get("source") for state in ("queued", "running")
                    for j in job_repo.list_jobs(self.store, state=state, kind="score",
                                                limit=10_000)}
+        for leftover in [*self.home.outbox.glob("*/.score-*"),
+                         *self.home.outbox.glob("*/.*.tmp")]:
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
         root = self.home.score
         if not root.is_dir():
             return
         for path in sorted(root.glob(f"*/{PROCESSING}/*")):
-            if str(path) in waiting or not path.is_file():
+            if path.name.startswith(".") or not path.is_file():
+                path.unlink(missing_ok=True)  # a partial upload
                 continue
+            if str(path) in waiting:
+                continue
+            model = path.parent.parent.name
             log.info("%s was being scored when the daemon stopped: submitting it again", path)
-            self.file_ready(path)
+            try:
+                self.submit(model, path, actor="mlopsd:recovery")
+            except ScoreError as exc:
+                self._quarantine(path, model, exc.message, job_id=None)
 
     # --- outcomes -------------------------------------------------------------------------
 
@@ -135,7 +157,9 @@ class ScoringService:
             self._reserved.discard(Path(job.params["output"]))
         source = Path(job.params["source"])
         if job.state == "interrupted" or not source.exists():
-            return  # an interrupted job is queued again; it still needs its file
+            # A crash's interrupted job is queued again at the next start; a clean stop's
+            # is resubmitted from .processing/ then. Either way it still needs its file.
+            return
         self._quarantine(source, job.params["model"], job.error or job.state, job_id=job.id)
 
     def _quarantine(self, path: Path, model: str, reason: str, job_id: int | None) -> None:

@@ -118,8 +118,10 @@ def test_a_million_rows_are_scored_in_bounded_memory(d: DaemonProcess, busy: bik
     assert job.max_rss_mb is not None and job.max_rss_mb < 500
 
 
-def test_a_scoring_cut_by_kill_9_finishes_after_the_restart(tmp_path: Path) -> None:
-    daemon = DaemonProcess(tmp_path / "home", config=CONFIG).start()
+@pytest.mark.parametrize("how", ["kill -9", "clean stop"])
+def test_a_scoring_cut_short_finishes_after_the_restart(tmp_path: Path, how: str) -> None:
+    config = CONFIG + "\n[daemon]\nshutdown_grace_s = 0.1\n"
+    daemon = DaemonProcess(tmp_path / "home", config=config).start()
     try:
         client = daemon.client
         assert client is not None
@@ -131,7 +133,10 @@ def test_a_scoring_cut_by_kill_9_finishes_after_the_restart(tmp_path: Path) -> N
         wait_until(lambda: any(j.state == "running" for j in client.list_jobs(kind="score")),
                    timeout=30, what="the scoring job to start")
     finally:
-        daemon.kill()  # SIGKILL: the worker dies with it (PR_SET_PDEATHSIG)
+        if how == "kill -9":
+            daemon.kill()  # SIGKILL: the worker dies with it (PR_SET_PDEATHSIG)
+        else:
+            assert daemon.stop() == 0  # the running job is interrupted after the grace
     out = daemon.home.outbox / "riders" / "big.predictions.parquet"
     assert not out.exists(), "the output appears whole or not at all"
     assert (daemon.home.score / "riders" / ".processing" / "big.csv").exists()
