@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import orjson
 
+from mlopsd.client_errors import ApiError, MlopsError
 from mlopsd.home import Home, resolve_home
 from mlopsd.tracking import ActiveRun
 from mlopsd.wire import (
@@ -45,10 +46,6 @@ from mlopsd.wire import (
 FINAL_JOB_STATES = ("succeeded", "failed", "interrupted", "cancelled")
 
 
-class MlopsError(Exception):
-    """Base of the client's errors."""
-
-
 class DaemonNotRunning(MlopsError):
     def __init__(self, home: Home, detail: str = "") -> None:
         self.home = home
@@ -56,14 +53,6 @@ class DaemonNotRunning(MlopsError):
             f"no daemon is running for {home.root}; start it with `mlopsd --home {home.root}`"
             + (f" ({detail})" if detail else "")
         )
-
-
-class ApiError(MlopsError):
-    """The daemon answered with an error: its status, code, message and the field at fault."""
-
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
-        self.status, self.code, self.message, self.field = status, code, message, field
-        super().__init__(f"{message} [{status} {code}]")
 
 
 def _default_actor() -> str:

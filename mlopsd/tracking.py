@@ -20,10 +20,13 @@ import threading
 import time
 import traceback
 import uuid
+import warnings
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+
+from mlopsd.client_errors import ApiError
 
 if TYPE_CHECKING:
     from mlopsd.client import Client
@@ -75,6 +78,8 @@ class ActiveRun:
             self._tags.update(tags)
 
     def log_metric(self, key: str, value: float, step: int = 0) -> None:
+        """NaN and ±inf are kept (a diverging loss is worth seeing); JSON carries them as
+        null, stored as NaN."""
         value, at = float(value), time.time()
         with self._lock:
             self._keys.append(key)
@@ -122,20 +127,36 @@ class ActiveRun:
                     and self._create is None:
                 return 0
             try:
-                if self._create is not None:
-                    reply = self.client._request("POST", "/api/v1/runs",
-                                                 json={**self._create, **batch, **(end or {})})
-                    self._create = None
-                elif end is not None:
-                    reply = self.client._request("POST", f"/api/v1/runs/{self.id}/end",
-                                                 json={**batch, **end})
+                reply = self._post(batch, end)
+            except ApiError as exc:
+                if exc.status >= 500:
+                    self._put_back(batch)
+                    raise
+                # Refused (a param set again with another value, a bad name): sending the
+                # same batch again would be refused for ever and hold back everything after
+                # it. The params go; the metric points and tags are tried once without them.
+                if batch["params"] and exc.status in (409, 422):
+                    warnings.warn(f"run {self.id}: params refused ({exc.message}); the "
+                                  "rest of the batch is sent without them", stacklevel=3)
+                    reply = self._post({**batch, "params": {}}, end)
                 else:
-                    self.client._request("POST", f"/api/v1/runs/{self.id}/log", json=batch)
+                    raise
             except Exception:
-                self._put_back(batch)
+                self._put_back(batch)  # not delivered (the daemon may be restarting)
                 raise
             self._sent_at = time.monotonic()
             return reply if end is not None else count
+
+    def _post(self, batch: dict[str, Any], end: dict[str, Any] | None) -> Any:
+        if self._create is not None:
+            reply = self.client._request("POST", "/api/v1/runs",
+                                         json={**self._create, **batch, **(end or {})})
+            self._create = None
+            return reply
+        if end is not None:
+            return self.client._request("POST", f"/api/v1/runs/{self.id}/end",
+                                        json={**batch, **end})
+        return self.client._request("POST", f"/api/v1/runs/{self.id}/log", json=batch)
 
     def _beat(self) -> None:
         """Called by the heartbeat thread when this run's interval has passed."""
@@ -167,7 +188,7 @@ class ActiveRun:
         one, from the booster (every feature a float). The version bump follows the registry's
         rule; name the training data with `data=` (e.g. data version hashes) so that the same
         data gives a patch, not a minor version."""
-        from mlopsd.client import MlopsError
+        from mlopsd.client_errors import MlopsError
         from mlopsd.wire import JobOut
 
         booster = getattr(booster, "booster_", booster)

@@ -334,19 +334,20 @@ class RunOut(BaseModel):
     error: str | None
     params: dict[str, str] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
-    metrics: dict[str, float] = Field(default_factory=dict)
+    metrics: dict[str, float | None] = Field(
+        default_factory=dict, description="Last value of each metric; null: NaN or ±inf")
 
 
 class MetricPointOut(BaseModel):
     key: str
-    value: float
+    value: float | None
     step: int
     at: datetime
 
 
 class MetricIn(BaseModel):
     key: str
-    value: float
+    value: float | None = Field(description="null: NaN or ±inf, which JSON cannot carry")
     step: int = 0
     at: datetime | None = None
 
@@ -356,7 +357,7 @@ class MetricColumnsIn(BaseModel):
     and insert than one object per point). `at` is seconds since the Unix epoch."""
 
     key: list[str]
-    value: list[float]
+    value: list[float | None] = Field(description="null: NaN or ±inf (stored as NaN)")
     step: list[int]
     at: list[float]
 

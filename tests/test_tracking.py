@@ -46,18 +46,22 @@ def test_ten_thousand_points_one_call_at_a_time(d: DaemonProcess) -> None:
     print(f"10,000 points logged and queryable in {took:.3f} s")
 
 
-def test_params_are_set_once(d: DaemonProcess) -> None:
+def test_params_are_set_once_and_a_refused_param_holds_nothing_back(
+        d: DaemonProcess) -> None:
     client = d.client
     assert client is not None
     run = client.start_run(experiment="sdk")
     run.log_params({"a": 1})
     run.flush()
     run.log_params({"a": 2})
-    with pytest.raises(ApiError) as err:
-        run.flush()
-    assert err.value.status == 409 and "set once" in err.value.message
-    run._params.clear()
+    run.log_metric("loss", 0.5)
+    with pytest.warns(UserWarning, match="params refused.*set once"):
+        assert run.flush() == 1, "the metric point goes without the refused param"
+    run.log_metric("loss", float("nan"), step=1)  # a diverging loss is kept, as NaN
     run.end()
+    done = client.get_run(run.id)
+    assert done.params == {"a": "1"} and done.state == "finished"
+    assert [p.value for p in client.metric_history(run.id, "loss")] == [0.5, None]
 
 
 def test_an_exception_fails_the_run(d: DaemonProcess) -> None:

@@ -31,9 +31,12 @@ router = APIRouter(prefix="/api/v1", tags=["runs"])
 
 
 def _metrics(metrics: Metrics) -> run_repo.MetricColumns:
+    nan = float("nan")
     if isinstance(metrics, MetricColumnsIn):
-        return run_repo.MetricColumns(metrics.key, metrics.value, metrics.step, metrics.at)
-    return run_repo.MetricColumns.from_points((m.key, m.value, m.step, m.at) for m in metrics)
+        values = [nan if v is None else v for v in metrics.value]
+        return run_repo.MetricColumns(metrics.key, values, metrics.step, metrics.at)
+    return run_repo.MetricColumns.from_points(
+        (m.key, nan if m.value is None else m.value, m.step, m.at) for m in metrics)
 
 
 def _publish_metrics(request: Request, run_id: str, columns: run_repo.MetricColumns) -> None:

@@ -241,12 +241,12 @@ class PredictionApp:
         started = time.perf_counter()
         try:
             answer = _answer(shadow.model, batch, False, 0.0)
+            latency = time.perf_counter() - started
+            shadow.compare(live, answer)
         except Exception:
             shadow.errors += 1
             log.exception("shadow %s failed on request %s", shadow.model.key, request_id)
             return
-        latency = time.perf_counter() - started
-        shadow.compare(live, answer)
         self.logger.offer(Entry(request_id, shadow.model.name, shadow.model.version, "shadow",
                                 utcnow(), latency * 1000, batch.records, answer))
 
@@ -287,7 +287,8 @@ class PredictionApp:
             row = orjson.loads(text)
             if not isinstance(row, dict):
                 raise BadInput(422, "each line must be one JSON object (a row)", field="line")
-            batch = Batch(to_matrix([row], model.signature), [], [row])
+            batch = Batch(to_matrix([row], model.signature), [], lambda: [row],
+                          model.signature)
             if self.unseen.get(model.name) == "reject":
                 check_unseen(batch, model, "line")
         except (orjson.JSONDecodeError, BadInput, FeatureError) as exc:
@@ -406,7 +407,20 @@ class PredictionApp:
         await send({"type": "http.response.body", "body": body})
 
 
+def _encoded_for(model: LoadedModel, batch: Batch) -> Batch:
+    """The batch as `model` reads it: re-encoded from the request's rows when its signature
+    differs from the one the batch was encoded with (category codes are positions in each
+    version's own category list, so another version's matrix would mean other values)."""
+    if batch.signature is model.signature or batch.signature["inputs"] == model.signature[
+            "inputs"]:
+        return batch
+    records = batch.records()
+    return Batch(to_matrix(records, model.signature), batch.ignored, lambda: records,
+                 model.signature)
+
+
 def _answer(model: LoadedModel, batch: Batch, explain: bool, drill: float) -> dict[str, Any]:
+    batch = _encoded_for(model, batch)
     if drill and random.random() < drill:
         raise DrillFailure(f"{model.key} failed on purpose (a failure drill at {drill:.0%})")
     answer = model.answer(model.predict(batch.matrix))

@@ -43,6 +43,8 @@ class Batch:
     ignored: list[str]
     records: Callable[[], list[dict[str, Any]]]
     """The input rows as dicts, built only when asked (for the prediction log)."""
+    signature: dict[str, Any]
+    """The signature the matrix was encoded with."""
 
     @property
     def rows(self) -> int:
@@ -130,7 +132,7 @@ def _json(body: bytes, model: LoadedModel, max_rows: int) -> Batch:
                 extra.update(k for k in row if k not in names)
     else:
         extra = {k for k in payload["columns"] if k not in names}
-    return Batch(matrix, sorted(extra), lambda: rows)
+    return Batch(matrix, sorted(extra), lambda: rows, model.signature)
 
 
 def _columns_to_rows(columns: Any, model: LoadedModel) -> list[dict[str, Any]]:
@@ -198,7 +200,7 @@ def _frame(frame: Any, model: LoadedModel, max_rows: int, kind: str) -> Batch:
         raise _feature_error(exc, kind) from None
     names = set(model.features)
     extra = [c for c in frame.columns if c not in names]
-    return Batch(matrix, extra, frame.to_dicts)
+    return Batch(matrix, extra, frame.to_dicts, model.signature)
 
 
 def _check_count(rows: int, max_rows: int, where: str) -> None:
