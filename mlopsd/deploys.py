@@ -8,6 +8,7 @@ history says so) and production serves as the alias says.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -35,9 +36,17 @@ class DeployService:
     def __init__(self, config: Config, store: Store, served: ServedModels,
                  bus: EventBus) -> None:
         self.config, self.store, self.served, self.bus = config, store, served, bus
+        self._locks: dict[str, threading.RLock] = {}
+        self._locks_lock = threading.Lock()
         ended = deployment_repo.finish_running(store, "the daemon restarted")
         if ended:
             log.info("ended %s canary/shadow deploy(s) left running by the last run", ended)
+
+    def _lock(self, name: str) -> threading.RLock:
+        """One deploy step at a time per model: a person's promote and the watch's rollback
+        never interleave."""
+        with self._locks_lock:
+            return self._locks.setdefault(name, threading.RLock())
 
     # --- blue-green (alias moves) ---------------------------------------------------------
 
@@ -46,6 +55,12 @@ class DeployService:
         """Move an alias; for `production` a blue-green deploy: the version is loaded and
         checked in a standby first, then the alias moves and the switch is made (a version
         that cannot serve leaves production as it was)."""
+        with self._lock(name):
+            return self._move_alias(name, alias, version, actor=actor, reason=reason,
+                                    kind=kind)
+
+    def _move_alias(self, name: str, alias: str, version: str | None, *, actor: str,
+                    reason: str | None, kind: str) -> AliasMove:
         standby, detail = None, None
         if alias == PRODUCTION and version is not None:
             standby, detail = self._standby(name, version)
@@ -54,7 +69,12 @@ class DeployService:
             deploy=("rollback" if kind == "rollback" else "blue-green") if standby else None,
             deploy_detail=detail)
         if standby is not None:
+            slot = self.served.slot(name)
+            candidates = [c for c in ((slot.canary, slot.shadow) if slot else ())
+                          if c is not None and c.model.version == standby.version]
             self.served.switch(name, standby)
+            for candidate in candidates:  # it is live now: its trial ends as promoted
+                self._end(name, candidate, "promoted", candidate.summary())
         elif alias == PRODUCTION and version is None:
             self.served.stop_serving(name)
         else:
@@ -79,11 +99,31 @@ class DeployService:
         return standby, {"checks": ["artifact hash", "signature", "warm-up prediction"],
                          "standby_ready_ms": round((time.perf_counter() - started) * 1000, 2)}
 
+    def canary(self, name: str, version: str, **kwargs: Any) -> dict[str, Any]:
+        with self._lock(name):
+            return self._canary_locked(name, version, **kwargs)
+
+    def shadow(self, name: str, version: str, **kwargs: Any) -> dict[str, Any]:
+        with self._lock(name):
+            return self._shadow_locked(name, version, **kwargs)
+
+    def promote(self, name: str, **kwargs: Any) -> AliasMove:
+        with self._lock(name):
+            return self._promote_locked(name, **kwargs)
+
+    def abort(self, name: str, **kwargs: Any) -> dict[str, Any]:
+        with self._lock(name):
+            return self._abort_locked(name, **kwargs)
+
+    def drill(self, name: str, **kwargs: Any) -> dict[str, Any]:
+        with self._lock(name):
+            return self._drill_locked(name, **kwargs)
+
     # --- canary and shadow ----------------------------------------------------------------
 
-    def canary(self, name: str, version: str, *, percent: float, actor: str,
-               reason: str | None, policy: CanaryPolicy | None = None,
-               drill_failure_rate: float = 0.0) -> dict[str, Any]:
+    def _canary_locked(self, name: str, version: str, *, percent: float, actor: str,
+                       reason: str | None, policy: CanaryPolicy | None = None,
+                       drill_failure_rate: float = 0.0) -> dict[str, Any]:
         slot = self._served_slot(name)
         if slot.canary is not None:
             raise DeployError(409, f"{name} already has a canary ({slot.canary.model.version}): "
@@ -107,8 +147,8 @@ class DeployService:
         self.bus.publish("deploy.canary", model=name, version=version, percent=percent)
         return canary.summary()
 
-    def shadow(self, name: str, version: str, *, actor: str, reason: str | None
-               ) -> dict[str, Any]:
+    def _shadow_locked(self, name: str, version: str, *, actor: str, reason: str | None
+                       ) -> dict[str, Any]:
         slot = self._served_slot(name)
         if slot.shadow is not None:
             raise DeployError(409, f"{name} already has a shadow ({slot.shadow.model.version}):"
@@ -125,22 +165,23 @@ class DeployService:
         self.bus.publish("deploy.shadow", model=name, version=version)
         return shadow.summary()
 
-    def promote(self, name: str, *, actor: str, reason: str | None) -> AliasMove:
+    def _promote_locked(self, name: str, *, actor: str, reason: str | None) -> AliasMove:
         """The canary (or else the shadow) becomes production, blue-green."""
         slot = self._served_slot(name)
         candidate = slot.canary or slot.shadow
         if candidate is None:
             raise DeployError(409, f"{name} has no canary or shadow to promote")
-        summary = candidate.summary()
-        move = self.move_alias(name, PRODUCTION, candidate.model.version, actor=actor,
-                               reason=reason or f"promoted from {summary['strategy']}")
-        self._end(name, candidate, "promoted", summary)
-        return move
+        # The switch ends the canary (or shadow) of that version as promoted.
+        return self._move_alias(name, PRODUCTION, candidate.model.version, actor=actor,
+                                reason=reason or f"promoted from {candidate.summary()['strategy']}",
+                                kind="move")
 
-    def abort(self, name: str, *, actor: str, reason: str | None,
-              state: str = "aborted") -> dict[str, Any]:
+    def _abort_locked(self, name: str, *, actor: str, reason: str | None,
+                      state: str = "aborted", only: Canary | Shadow | None = None
+                      ) -> dict[str, Any]:
         slot = self._served_slot(name)
-        ended = [c for c in (slot.canary, slot.shadow) if c is not None]
+        ended = [c for c in (slot.canary, slot.shadow) if c is not None
+                 and (only is None or c is only)]
         if not ended:
             raise DeployError(409, f"{name} has no canary or shadow to abort")
         summaries = []
@@ -164,11 +205,11 @@ class DeployService:
         self.bus.publish(f"deploy.{state}", model=name, version=candidate.model.version,
                          strategy=summary["strategy"])
 
-    def drill(self, name: str, *, failure_rate: float, requests: int, actor: str,
-              reason: str | None) -> dict[str, Any]:
+    def _drill_locked(self, name: str, *, failure_rate: float, requests: int, actor: str,
+                      reason: str | None) -> dict[str, Any]:
         """Make the live version fail on purpose for `requests` requests."""
         slot = self._served_slot(name)
-        slot.drill = Drill(failure_rate, requests)
+        self.served.set_drill(name, Drill(failure_rate, requests))
         audit.append(self.store, actor=actor, action="deploy.drill", subject=f"model:{name}",
                      reason=reason, details={"version": slot.live.version,
                                              "failure_rate": failure_rate,
@@ -199,12 +240,14 @@ class DeployService:
             why = canary.verdict()
             if why is None:
                 continue
-            log.warning("auto-rollback of %s canary %s: %s", name, canary.model.version, why)
-            try:
-                self.abort(name, actor="mlopsd", reason=f"auto-rollback: {why}",
-                           state="rolled-back")
-            except DeployError:
-                continue  # ended by a person in the meantime
+            with self._lock(name):
+                current = self.served.slot(name)
+                if current is None or current.canary is not canary:
+                    continue  # promoted or aborted by a person meanwhile
+                log.warning("auto-rollback of %s canary %s: %s", name, canary.model.version,
+                            why)
+                self._abort_locked(name, actor="mlopsd", reason=f"auto-rollback: {why}",
+                                   state="rolled-back", only=canary)
             alerts.raise_alert(self.store, rule="canary_rolled_back", subject=f"model:{name}",
                                severity="critical",
                                message=f"canary {name}:{canary.model.version} was rolled back:"

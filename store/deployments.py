@@ -65,8 +65,10 @@ def start(store: Store, *, model: str, strategy: str, from_version: str | None,
 
 def finish(store: Store, deployment_id: int, state: str, detail: Any = None) -> None:
     with store.transaction() as cur:
-        cur.execute("UPDATE deployments SET state = ?, ended_at = ?, detail = ? WHERE id = ?",
-                    [state, utcnow(), to_json(detail), deployment_id])
+        # Only a running deploy ends: a late second ending (the watch after a person, or the
+        # other way round) cannot rewrite what happened.
+        cur.execute("UPDATE deployments SET state = ?, ended_at = ?, detail = ? WHERE id = ? "
+                    "AND state = 'running'", [state, utcnow(), to_json(detail), deployment_id])
 
 
 def finish_running(store: Store, reason: str) -> int:

@@ -172,9 +172,9 @@ class PredictionApp:
             failed = model
             self.stats.record(failed.key, time.perf_counter() - started, ok=False,
                               rows=batch.rows)
-            if served_as == "canary" and canary is not None:
-                canary.candidate.record(time.perf_counter() - started, ok=False,
-                                        rows=batch.rows)
+            if canary is not None and served_as in ("canary", "production"):
+                arm = canary.candidate if served_as == "canary" else canary.champion
+                arm.record(time.perf_counter() - started, ok=False, rows=batch.rows)
             model, served_as, answer = await self._fall_back(name, failed, served_as, batch,
                                                              explain, exc, request_id)
         latency = time.perf_counter() - started
@@ -223,7 +223,7 @@ class PredictionApp:
                 loop.run_in_executor(None, self.on_failure, name, failed.version, error,
                                      f"version {backup.version}")
                 return backup, "fallback", answer
-        if name in self.fallback:
+        if name in self.fallback and served_as in ("production", "canary"):
             value = self.fallback[name]
             log.warning("%s failed on request %s (%s); the configured default answered",
                         failed.key, request_id, error)

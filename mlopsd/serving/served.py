@@ -151,6 +151,10 @@ class ServedModels:
             before, slot.shadow = slot.shadow, shadow
         return before
 
+    def set_drill(self, name: str, drill: Drill | None) -> None:
+        with self._lock:
+            self._slots[name].drill = drill
+
     def stop_serving(self, name: str) -> None:
         with self._lock:
             slot = self._slots.pop(name, None)
