@@ -23,7 +23,7 @@ from mlopsd.events import EventBus
 from mlopsd.file_moves import move_into, quarantine_file
 from mlopsd.home import Home
 from mlopsd.runner import JobRunner
-from mlopsd.serving.loaded import LoadError
+from mlopsd.serving.loaded import LoadedModel, LoadError
 from mlopsd.serving.served import NotServed, ServedModels
 from mlopsd.watcher import InboxWatcher
 from store import audit
@@ -78,16 +78,20 @@ class ScoringService:
             log.warning("cannot score %s: %s", path, exc.message)
             self._quarantine(path, model, exc.message, job_id=None)
 
-    def submit(self, model: str, path: Path, *, actor: str, version: str | None = None,
-               keep: list[str] | None = None) -> Job:
-        """Score `path` (moved into .processing/ first unless it is there already)."""
+    def scorer(self, model: str, version: str | None = None) -> LoadedModel:
+        """The version that would score a file for `model` (or ScoreError)."""
         try:
-            loaded = (self.served.live(model) if version is None
-                      else self.served.version(model, version))
+            return (self.served.live(model) if version is None
+                    else self.served.version(model, version))
         except (NotServed, NotFound) as exc:
             raise ScoreError(404, str(exc), "version" if version else "model") from None
         except LoadError as exc:
             raise ScoreError(409, str(exc), "version") from None
+
+    def submit(self, model: str, path: Path, *, actor: str, version: str | None = None,
+               keep: list[str] | None = None) -> Job:
+        """Score `path` (moved into .processing/ first unless it is there already)."""
+        loaded = self.scorer(model, version)
         folder = self.home.score / model
         if path.parent.name != PROCESSING:
             path = move_into(path, folder / PROCESSING)

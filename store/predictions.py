@@ -66,9 +66,12 @@ def list_predictions(store: Store, *, model: str | None = None, request_id: str 
         args.append(request_id)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     with store.reading() as cur:
+        # The label is the newest feedback for the row, if any came back.
         rows = cur.execute(
             "SELECT request_id, row_index, model, version, served_as, predicted_at, latency_ms, "
-            f"inputs, output, label FROM prediction_log {clause} "
+            "inputs, output, (SELECT f.label FROM feedback f WHERE f.model = p.model AND "
+            "f.request_id = p.request_id AND (f.row_index IS NULL OR f.row_index = p.row_index) "
+            f"ORDER BY f.received_at DESC LIMIT 1) FROM prediction_log p {clause} "
             "ORDER BY predicted_at DESC, request_id, row_index LIMIT ?", [*args, limit]).fetchall()
     return [LoggedPrediction(r[0], r[1], r[2], r[3], r[4], aware(r[5]), r[6], from_json(r[7]),
                              from_json(r[8]), from_json(r[9])) for r in rows]
@@ -139,7 +142,7 @@ def labelled_predictions(store: Store, model: str, *, id_column: str | None = No
             by_id.replace("l.received_at", "l.received_at, p.request_id, p.row_index")
             if by_id else "") +
         ") QUALIFY row_number() OVER (PARTITION BY request_id, row_index, served_as, version "
-        "ORDER BY received_at DESC) = 1 LIMIT ?")
+        "ORDER BY received_at DESC) = 1 ORDER BY request_id, row_index LIMIT ?")
     with store.reading() as cur:
         rows = cur.execute(sql, [*args, limit]).fetchall()
     return [Labelled(r[0], r[1], from_json(r[2]), from_json(r[3])) for r in rows]

@@ -375,12 +375,15 @@ def metric_history(store: Store, run_id: str, key: str) -> list[MetricPoint]:
 
 
 def search_runs(store: Store, *, filter: str = "", experiment: str | None = None,
-                order_by: str | None = None, limit: int = 100) -> list[Run]:
+                model: str | None = None, order_by: str | None = None,
+                limit: int = 100) -> list[Run]:
     """Runs matching a search expression (see store.run_filter), with their params, tags
     and last metric values, in the order asked for."""
     clauses = run_filter.parse(filter)
     if experiment:
         clauses.append(run_filter.Clause("attribute", "experiment", "=", experiment))
+    if model:
+        clauses.append(run_filter.Clause("attribute", "model", "=", model))
     where, args = run_filter.to_sql(clauses)
     order, order_args, join = run_filter.order_sql(order_by)
     sql = (

@@ -138,12 +138,9 @@ def search_runs(
     model: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[RunOut]:
-    expression = filter
-    if model:
-        expression = " and ".join(p for p in (expression, f"model = '{model}'") if p)
     try:
-        rows = run_repo.search_runs(_synced(request), filter=expression,
-                                    experiment=experiment, order_by=order_by, limit=limit)
+        rows = run_repo.search_runs(_synced(request), filter=filter, experiment=experiment,
+                                    model=model, order_by=order_by, limit=limit)
     except FilterError as exc:
         raise ApiError(422, str(exc), field="filter") from None
     return [_out(r, RunOut) for r in rows]

@@ -126,6 +126,23 @@ def serving(request: Request) -> ServingOut:
         prediction_log=daemon.prediction_log.stats())
 
 
+def _link_free(tmp: Path, folder: Path, filename: str) -> Path:
+    """Give the uploaded file its name (a free one: unlike rename, link fails if the name
+    was taken meanwhile), then make the folder entry durable."""
+    while True:
+        final = free_name(folder, filename)
+        try:
+            os.link(tmp, final)
+        except FileExistsError:
+            continue
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return final
+
+
 @router.get("/models/{name}/performance", summary="Live performance per version: logged "
             "predictions joined with the labels that came back, against the holdout metrics")
 def performance(request: Request, name: str, since: datetime | None = None) -> dict[str, Any]:
@@ -162,22 +179,21 @@ async def score(
                        "a temp name, at most 200 bytes)", field="filename")
     if "/" in name or name.startswith("."):
         raise ApiError(422, f"{name!r} is not a model name", field="name")
+    try:  # before a byte is written: is there a version to score with?
+        await run_in_threadpool(daemon.scoring.scorer, name, version)
+    except ScoreError as exc:
+        raise ApiError(exc.status, exc.message, field=exc.field) from None
     folder: Path = daemon.home.score / name / PROCESSING
-    folder.mkdir(parents=True, exist_ok=True)
+    await run_in_threadpool(lambda: folder.mkdir(parents=True, exist_ok=True))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".tmp")
     try:
+        # File work on a thread: this loop also answers predictions.
         with os.fdopen(fd, "wb") as out:
             async for chunk in request.stream():
-                out.write(chunk)
-            out.flush()
+                await run_in_threadpool(out.write, chunk)
+            await run_in_threadpool(out.flush)
             await run_in_threadpool(os.fsync, out.fileno())
-        while True:
-            final = free_name(folder, filename)
-            try:
-                os.link(tmp, final)  # unlike rename, fails if the name was taken meanwhile
-                break
-            except FileExistsError:
-                continue
+        final = await run_in_threadpool(_link_free, Path(tmp), folder, filename)
     finally:
         Path(tmp).unlink(missing_ok=True)
     try:

@@ -21,9 +21,11 @@ import asyncio
 import hmac
 import logging
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -31,7 +33,7 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jobs.features import FeatureError, to_matrix
-from mlopsd.serving.inputs import BadInput, Batch, check_unseen, decode
+from mlopsd.serving.inputs import BadInput, Batch, body_format, check_unseen, decode
 from mlopsd.serving.loaded import LoadedModel, LoadError
 from mlopsd.serving.prediction_log import Entry, PredictionLogger
 from mlopsd.serving.rollout import Shadow
@@ -42,9 +44,15 @@ from store.errors import NotFound
 
 log = logging.getLogger("mlops.serving")
 
+MAX_LINE_BYTES = 1024 * 1024
+"""A stream line longer than this ends the stream (a line is one row)."""
+SHADOW_BACKLOG = 64
+"""Shadow predictions waiting at most; beyond, a request is not shadowed (and counted)."""
 INLINE_ROWS = 64
 """Up to this many rows a request is predicted on the event loop; more go to a thread."""
-INLINE_BYTES = 64 * 1024
+INLINE_BYTES = 16 * 1024
+"""JSON bodies up to this size are decoded on the event loop (binary formats never are: a
+small compressed body can hold a great many rows)."""
 
 _JSON = [(b"content-type", b"application/json")]
 _CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
@@ -76,6 +84,10 @@ class PredictionApp:
         self.on_failure = on_failure or (lambda *_: None)
         self.on_feedback = on_feedback or (lambda *_: 0)
         self.unseen = unseen or {}
+        self._shadow_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow")
+        self._shadows_in_flight = 0
+        self._shadow_lock = threading.Lock()
+        self._last_alert: dict[str, float] = {}
         self._expected = f"Bearer {token}".encode()
         self._require_token = require_token
         self.max_rows, self.max_body_bytes = max_rows, max_body_bytes
@@ -150,7 +162,7 @@ class PredictionApp:
         loop = asyncio.get_running_loop()
         reject = self.unseen.get(name) == "reject"
         try:
-            if len(body) <= INLINE_BYTES:
+            if len(body) <= INLINE_BYTES and body_format(content_type) == "json":
                 batch = decode(body, content_type, model, max_rows=self.max_rows,
                                reject_unseen=reject)
             else:
@@ -196,7 +208,16 @@ class PredictionApp:
                                 latency * 1000, batch.records, answer))
         shadow = slot.shadow if slot is not None else None
         if shadow is not None and served_as == "production":
-            loop.run_in_executor(None, self._shadow, shadow, batch, answer, request_id)
+            with self._shadow_lock:
+                room = self._shadows_in_flight < SHADOW_BACKLOG
+                if room:
+                    self._shadows_in_flight += 1
+            if room:
+                future = self._shadow_pool.submit(self._shadow, shadow, batch, answer,
+                                                  request_id)
+                future.add_done_callback(self._shadow_done)
+            else:
+                shadow.skipped += 1  # a slow shadow never holds production back
 
     async def _fall_back(self, name: str, failed: LoadedModel, served_as: str, batch: Batch,
                          explain: bool, exc: Exception, request_id: str
@@ -220,20 +241,36 @@ class PredictionApp:
             else:
                 log.warning("%s failed on request %s (%s); %s answered", failed.key,
                             request_id, error, backup.version)
-                loop.run_in_executor(None, self.on_failure, name, failed.version, error,
-                                     f"version {backup.version}")
+                self._report_failure(name, failed.version, error, f"version {backup.version}")
                 return backup, "fallback", answer
         if name in self.fallback and served_as in ("production", "canary"):
             value = self.fallback[name]
             log.warning("%s failed on request %s (%s); the configured default answered",
                         failed.key, request_id, error)
-            loop.run_in_executor(None, self.on_failure, name, failed.version, error,
-                                 "the configured default")
+            self._report_failure(name, failed.version, error, "the configured default")
             return failed, "fallback-default", {"predictions": [value] * batch.rows,
                                                 "fallback": "default"}
-        loop.run_in_executor(None, self.on_failure, name, failed.version, error, "nothing")
+        self._report_failure(name, failed.version, error, "nothing")
         raise _Fail(500, f"{failed.key} failed to predict ({error}) and no fallback could "
                     "answer") from exc
+
+    def _shadow_done(self, _: Any) -> None:
+        with self._shadow_lock:
+            self._shadows_in_flight -= 1
+
+    def _report_failure(self, name: str, version: str, error: str, answered_by: str) -> None:
+        """An alert for a failed prediction, written off the loop and at most once a second
+        per model (a failure storm must not queue thousands of store writes)."""
+        now = time.monotonic()
+        if now - self._last_alert.get(name, -1e9) < 1.0:
+            return
+        self._last_alert[name] = now
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # already on a worker thread (a burst of stream lines)
+            self.on_failure(name, version, error, answered_by)
+        else:
+            loop.run_in_executor(None, self.on_failure, name, version, error, answered_by)
 
     def _shadow(self, shadow: Shadow, batch: Batch, live: dict[str, Any],
                 request_id: str) -> None:
@@ -270,11 +307,23 @@ class PredictionApp:
             *complete, pending = pending.split(b"\n")
             if not more and pending.strip():
                 complete.append(pending)
-            out = []
-            for text in complete:
-                if text.strip():
-                    out.append(self._stream_line(model, served_as, request_id, line, text))
-                    line += 1
+                pending = b""
+            if len(pending) > MAX_LINE_BYTES:
+                await send({"type": "http.response.body", "more_body": False,
+                            "body": orjson.dumps({"line": line, "error": {
+                                "code": "too_large", "message": f"a line is over "
+                                f"{MAX_LINE_BYTES:,} bytes: the stream ends here"}}) + b"\n"})
+                return
+            lines = [text for text in complete if text.strip()]
+            if len(lines) <= INLINE_ROWS:
+                out = [self._stream_line(model, served_as, request_id, line + i, text)
+                       for i, text in enumerate(lines)]
+            else:  # a burst of lines: scored on a thread, the loop keeps answering
+                out = await asyncio.get_running_loop().run_in_executor(
+                    None, lambda first=line, lines=lines: [
+                        self._stream_line(model, served_as, request_id, first + i, text)
+                        for i, text in enumerate(lines)])
+            line += len(lines)
             if out:
                 await send({"type": "http.response.body", "body": b"".join(out),
                             "more_body": True})
@@ -299,7 +348,16 @@ class PredictionApp:
             return orjson.dumps({"line": line, "error": {
                 "code": "invalid", "message": message,
                 **({"field": field} if field else {})}}) + b"\n"
-        answer = model.answer(model.predict(batch.matrix))
+        try:
+            answer = model.answer(model.predict(batch.matrix))
+        except Exception as exc:
+            self.stats.record(model.key, time.perf_counter() - started, ok=False, rows=1)
+            log.exception("%s failed on line %s of stream %s", model.key, line, request_id)
+            self._report_failure(model.name, model.version, f"{type(exc).__name__}: {exc}",
+                                 "nothing (a stream line)")
+            return orjson.dumps({"line": line, "error": {
+                "code": "internal", "message": f"{model.key} failed on this line: {exc}"}}
+            ) + b"\n"
         latency = time.perf_counter() - started
         self.stats.record(model.key, latency, ok=True, rows=1)
         self.logger.offer(Entry(request_id, model.name, model.version, served_as, utcnow(),
@@ -333,7 +391,7 @@ class PredictionApp:
                 raise _Fail(422, f"item {i}: needs a label", f"[{i}].label")
             row = item.get("row")
             if row is not None and (not isinstance(row, int) or isinstance(row, bool)
-                                    or row < 0):
+                                    or not 0 <= row < 2**31):
                 raise _Fail(422, f"item {i}: row must be a row index (0 or more)",
                             f"[{i}].row")
             request_ids.append(item["request_id"])

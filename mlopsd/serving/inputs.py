@@ -72,7 +72,7 @@ def decode(body: bytes, content_type: str, model: LoadedModel, *, max_rows: int,
     if not body:
         raise BadInput(400, "the request has no body: send rows to predict", field="body")
     batch = _json(body, model, max_rows) if kind == JSON else _frame(
-        _read_frame(body, kind, model), model, max_rows, kind)
+        _read_frame(body, kind, model, max_rows + 1), model, max_rows, kind)
     if reject_unseen:
         check_unseen(batch, model, "rows" if kind == JSON else kind)
     return batch
@@ -150,7 +150,9 @@ def _columns_to_rows(columns: Any, model: LoadedModel) -> list[dict[str, Any]]:
     if len(set(lengths.values())) > 1:
         shown = ", ".join(f"{k}: {n}" for k, n in list(lengths.items())[:6])
         raise BadInput(422, f"columns differ in length ({shown})", field="columns")
-    names = model.features
+    # Every column sent goes into the rows (and so into the prediction log): an id column
+    # the model does not use is what label files are joined on.
+    names = list(columns)
     return [dict(zip(names, values, strict=True))
             for values in zip(*(columns[n] for n in names), strict=True)]
 
@@ -158,18 +160,21 @@ def _columns_to_rows(columns: Any, model: LoadedModel) -> list[dict[str, Any]]:
 # -- CSV, Parquet, Arrow ---------------------------------------------------------------------
 
 
-def _read_frame(body: bytes, kind: str, model: LoadedModel) -> Any:
+def _read_frame(body: bytes, kind: str, model: LoadedModel, n_rows: int) -> Any:
+    """Read at most `n_rows` (one more than allowed, to tell "too many"): a small compressed
+    body can hold millions of rows, which must not be decoded to be refused."""
     import polars as pl
 
     try:
         if kind == CSV:
-            return pl.read_csv(io.BytesIO(body), schema_overrides=_csv_dtypes(model))
+            return pl.read_csv(io.BytesIO(body), schema_overrides=_csv_dtypes(model),
+                               n_rows=n_rows)
         if kind == PARQUET:
-            return pl.read_parquet(io.BytesIO(body))
+            return pl.read_parquet(io.BytesIO(body), n_rows=n_rows)
         try:
-            return pl.read_ipc_stream(io.BytesIO(body))
+            return pl.read_ipc_stream(io.BytesIO(body), n_rows=n_rows)
         except Exception:
-            return pl.read_ipc(io.BytesIO(body))
+            return pl.read_ipc(io.BytesIO(body), n_rows=n_rows)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BadInput(422, f"the {kind} body cannot be read: {first}", field="body") from None
@@ -207,7 +212,8 @@ def _check_count(rows: int, max_rows: int, where: str) -> None:
     if rows == 0:
         raise BadInput(422, "no rows to predict", field=where)
     if rows > max_rows:
-        raise BadInput(413, f"{rows:,} rows is more than this daemon takes in one request "
+        count = f"{rows:,} rows is" if where in ("rows", "columns") else "more rows are"
+        raise BadInput(413, f"{count} more than this daemon takes in one request "
                        f"({max_rows:,}; [serving] max_rows): split it, or drop the file in "
                        "score/ for a batch job", field=where)
 

@@ -140,7 +140,7 @@ def load(artifacts: ArtifactStore, version: ModelVersion) -> LoadedModel:
     except Exception as exc:
         raise LoadError(f"{version.model}:{version.version}: the warm-up prediction failed: "
                         f"{exc}") from exc
-    expected = (1, len(loaded.classes or [])) if loaded.task == "multiclass" else (1,)
+    expected = (1, booster.num_model_per_iteration()) if loaded.task == "multiclass" else (1,)
     if raw.shape != expected:
         raise LoadError(f"{version.model}:{version.version}: the warm-up prediction has shape "
                         f"{raw.shape}, expected {expected}")

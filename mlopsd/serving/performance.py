@@ -23,7 +23,11 @@ def live_performance(store: Store, model: str, *, since: datetime | None = None,
     rows = prediction_repo.labelled_predictions(store, model, id_column=id_column,
                                                 dataset=dataset, since=since)
     groups: dict[tuple[str, str], list[prediction_repo.Labelled]] = defaultdict(list)
+    defaults = 0
     for row in rows:
+        if row.served_as == "fallback-default":
+            defaults += 1  # the configured default answered: no model's performance
+            continue
         groups[(row.version, row.served_as)].append(row)
     versions = []
     for (version, served_as), labelled in sorted(groups.items()):
@@ -40,14 +44,16 @@ def live_performance(store: Store, model: str, *, since: datetime | None = None,
                   if v and isinstance(found["metrics"].get(k), int | float)}
         versions.append({"version": version, "served_as": served_as, **found,
                          "baseline": baseline, "change": change})
-    return {"model": model, "since": since, "labelled_rows": len(rows), "versions": versions}
+    return {"model": model, "since": since, "labelled_rows": len(rows),
+            "answered_by_default": defaults, "versions": versions}
 
 
 def _metrics(task: str, signature: dict[str, Any], rows: list[prediction_repo.Labelled]
              ) -> dict[str, Any]:
     predictions = [r.output.get("prediction") if isinstance(r.output, dict) else None
                    for r in rows]
-    keep = [i for i, p in enumerate(predictions) if p is not None]
+    keep = [i for i, p in enumerate(predictions)
+            if isinstance(p, int | float | list) and not isinstance(p, bool)]
     if task == "regression":
         y = [rows[i].label for i in keep]
         good = [i for i, v in zip(keep, y, strict=True) if isinstance(v, int | float)]

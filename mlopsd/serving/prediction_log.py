@@ -44,13 +44,18 @@ class Entry:
 
 class PredictionLogger:
     def __init__(self, store: Store, *, sample: float = 1.0, queue_size: int = 10_000,
-                 flush_s: float = 0.2) -> None:
+                 max_rows: int = 200_000, flush_s: float = 0.2) -> None:
         self.store = store
         self.sample = sample
         self.rate = sample
         self.offered = self.logged_rows = self.dropped = self.unsampled = 0
         self._queue: queue.Queue[Entry | None] = queue.Queue(queue_size)
         self._queue_size = queue_size
+        self._max_rows = max_rows
+        self._queued_rows = 0
+        """Rows waiting, whatever the number of entries: memory is bounded by rows (a
+        10,000-row request holds 10,000 input dicts until it is written)."""
+        self._rows_lock = threading.Lock()
         self._flush_s = flush_s
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
@@ -70,16 +75,27 @@ class PredictionLogger:
         if self.rate < 1.0 and random.random() >= self.rate:
             self.unsampled += 1
             return
+        rows = len(entry.answer.get("predictions", ()))
+        with self._rows_lock:
+            full = self._queued_rows + rows > self._max_rows
+            if not full:
+                self._queued_rows += rows
         try:
+            if full:
+                raise queue.Full
             self._queue.put_nowait(entry)
         except queue.Full:
+            if not full:
+                with self._rows_lock:
+                    self._queued_rows -= rows
             self.dropped += 1
             self.rate = max(0.01, self.rate / 2)
 
     def stats(self) -> dict[str, Any]:
         return {"offered": self.offered, "logged_rows": self.logged_rows,
                 "dropped": self.dropped, "unsampled": self.unsampled,
-                "sample_rate": self.rate, "queued": self._queue.qsize()}
+                "sample_rate": self.rate, "queued": self._queue.qsize(),
+                "queued_rows": self._queued_rows}
 
     # --- the writer -----------------------------------------------------------------------
 
@@ -120,6 +136,8 @@ class PredictionLogger:
             self.rate = min(self.sample, self.rate * 2)
 
     def _write(self, batch: list[Entry]) -> None:
+        with self._rows_lock:
+            self._queued_rows -= sum(len(e.answer.get("predictions", ())) for e in batch)
         columns = prediction_repo.PredictionColumns()
         try:
             for entry in batch:

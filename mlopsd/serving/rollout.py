@@ -112,6 +112,8 @@ class Shadow:
     started: float = field(default_factory=time.time)
     compared_rows: int = 0
     errors: int = 0
+    skipped: int = 0
+    """Requests not shadowed because the shadow had fallen behind."""
     abs_diff_sum: float = 0.0
     max_abs_diff: float = 0.0
     label_agreements: int = 0
@@ -136,7 +138,7 @@ class Shadow:
             rows = self.compared_rows
             return {"strategy": "shadow", "version": self.model.version,
                     "deployment_id": self.deployment_id, "started": self.started,
-                    "compared_rows": rows, "errors": self.errors,
+                    "compared_rows": rows, "errors": self.errors, "skipped": self.skipped,
                     "mean_abs_diff": self.abs_diff_sum / rows if rows else None,
                     "max_abs_diff": self.max_abs_diff if rows else None,
                     "label_agreement": (self.label_agreements / self.labelled_rows
