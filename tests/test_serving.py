@@ -10,6 +10,7 @@ import time
 
 import httpx
 import numpy as np
+import polars as pl
 import pytest
 
 from mlopsd.client import ApiError
@@ -136,6 +137,11 @@ def test_classifiers_answer_probabilities_labels_and_contributions(d: DaemonProc
     seasons = bikes.train("multiclass", features=["mnth", "temp", "hum", "hr"])
     client.promote("seasons", bikes.log(client, seasons, "seasons",
                                         classes=["winter", "spring", "summer", "fall"]))
+    unnamed = bikes.log(client, seasons, "season-codes")  # no classes: labels are indices
+    client.promote("season-codes", unnamed)
+    codes = client.predict("season-codes", seasons.frame.slice(0, 3).select(
+        ["mnth", "temp", "hum", "hr"]).to_dicts())
+    assert all(label in (0, 1, 2, 3) for label in codes["labels"])
     rows = seasons.frame.slice(0, 30).select(["mnth", "temp", "hum", "hr"]).to_dicts()
     reply = client.predict("seasons", rows)
     expected = seasons.expected(rows)
@@ -174,6 +180,14 @@ def test_bad_values_rows_sizes_and_names(d: DaemonProcess, riders: bikes.Trained
         assert "expected a number, got 'warm'" in bad["message"]
         too_many = http.post("/v1/models/riders/predict", json={"rows": [rows[0]] * 5001})
         assert too_many.status_code == 413 and "5,001 rows" in too_many.json()["error"]["message"]
+        # A small compressed body with many rows is refused without decoding them all.
+        packed = io.BytesIO()
+        riders.frame.head(1).select(bikes.FEATURES).select(
+            pl.all().repeat_by(200_000).explode()).write_parquet(packed, compression="zstd")
+        assert len(packed.getvalue()) < 100_000
+        many = http.post("/v1/models/riders/predict", content=packed.getvalue(),
+                         headers={"content-type": "application/vnd.apache.parquet"})
+        assert many.status_code == 413 and "more than 5,000 rows" in many.text
         too_big = http.post("/v1/models/riders/predict", content=b"x" * 1_100_000,
                             headers={"content-type": "application/json"})
         assert too_big.status_code == 413
@@ -419,3 +433,23 @@ def test_unseen_categories_follow_the_model_policy(d: DaemonProcess,
     error = rejected.json()["error"]
     assert (error["field"], error["row"]) == ("rows[1].weathersit", 1)
     assert "'snowstorm' is a category the model never saw" in error["message"]
+
+
+def test_a_stream_rejects_an_unseen_category_line_and_goes_on(
+        d: DaemonProcess, riders: bikes.Trained) -> None:
+    import json
+
+    client = d.client
+    assert client is not None
+    if "busy" not in client.serving().models:
+        client.promote("busy", bikes.log(client, bikes.train("binary"), "busy"))
+    rows = riders.frame.slice(0, 2).select(bikes.FEATURES).to_dicts()
+    odd = {**rows[0], "weathersit": "snowstorm"}
+    body = "\n".join(json.dumps(r) for r in (rows[0], odd, rows[1])).encode()
+    with _http(d) as http:
+        response = http.post("/v1/models/busy/predict/stream", content=body,
+                             headers={"content-type": "application/x-ndjson"})
+    assert response.status_code == 200
+    lines = [json.loads(line) for line in response.text.splitlines()]
+    assert [("error" in line) for line in lines] == [False, True, False]
+    assert "never saw" in lines[1]["error"]["message"]

@@ -212,7 +212,8 @@ def _check_count(rows: int, max_rows: int, where: str) -> None:
     if rows == 0:
         raise BadInput(422, "no rows to predict", field=where)
     if rows > max_rows:
-        count = f"{rows:,} rows is" if where in ("rows", "columns") else "more rows are"
+        count = f"{rows:,} rows is" if where in ("rows", "columns") else (
+            f"the body holds more than {max_rows:,} rows,")
         raise BadInput(413, f"{count} more than this daemon takes in one request "
                        f"({max_rows:,}; [serving] max_rows): split it, or drop the file in "
                        "score/ for a batch job", field=where)
