@@ -4,7 +4,8 @@
 
 1. 10,000 metric points logged one `log_metric` call at a time through the SDK, until they
    are queryable from the daemon (target <= 0.5 s).
-2. 200 runs with 10 params and 5 metrics each, through the SDK (target <= 1 s).
+2. 200 runs with 10 params and 5 metrics each, through the SDK, until queryable (target
+   <= 1 s).
 3. With RUNS runs and VERSIONS model versions in the store: listing and filtering over the
    API, median of 20 (target <= 50 ms).
 
@@ -40,12 +41,15 @@ def ten_thousand_points(client: Client) -> float:
 
 
 def two_hundred_runs(client: Client) -> float:
+    """Until all 200 are queryable (a search applies whatever the journal still holds)."""
+    experiment = f"bench-runs-{time.monotonic_ns()}"
     started = time.perf_counter()
     for i in range(200):
-        with client.start_run(experiment="bench-runs") as run:
+        with client.start_run(experiment=experiment) as run:
             run.log_params({f"p{k}": i * k for k in range(10)})
             for k in range(5):
                 run.log_metric(f"m{k}", i / (k + 1))
+    assert len(client.list_runs(experiment=experiment, limit=1000)) == 200
     return time.perf_counter() - started
 
 
@@ -132,7 +136,8 @@ def main() -> None:
     print(table([
         ["10,000 points, one log_metric call each, until queryable", f"{points:.3f} s",
          mlflow_points, "<= 0.5 s"],
-        ["200 runs x (10 params + 5 metrics)", f"{runs:.3f} s", "10 s (issue's figure)",
+        ["200 runs x (10 params + 5 metrics), until queryable", f"{runs:.3f} s",
+         "10 s (issue's figure)",
          "<= 1 s"],
         ["list 100 newest runs", f"{listing * 1000:.1f} ms", "-", "<= 50 ms"],
         ["filter metrics.m0 > 0.5 and params.p1 = 7", f"{filtering * 1000:.1f} ms",
