@@ -38,6 +38,7 @@ from mlopsd.runner import JobRunner
 from mlopsd.scheduler import Scheduler
 from mlopsd.scoring import ScoringService
 from mlopsd.serving.http import PredictionApp
+from mlopsd.serving.loaded import import_lightgbm_for_serving
 from mlopsd.serving.prediction_log import PredictionLogger
 from mlopsd.serving.served import ServedModels
 from mlopsd.serving.stats import ServingStats
@@ -127,6 +128,8 @@ class Daemon:
     def open(self, sock: socket.socket) -> None:
         """Open the store and start the parts; the socket is already bound."""
         self.port = sock.getsockname()[1]
+        # Before any thread starts: the import briefly hides scikit-learn (see _lightgbm).
+        import_lightgbm_for_serving()
         self.store = open_store(self.home.db)
         self.run_journal = RunJournal(self.store, self.home.run / "journal")
         self.run_journal.start()

@@ -111,11 +111,12 @@ def _floats(values: np.ndarray) -> list[float | None]:
     return out
 
 
-def _lightgbm() -> Any:
+def import_lightgbm_for_serving() -> Any:
     """LightGBM for serving, imported without its scikit-learn wrappers: `import lightgbm`
     imports scikit-learn when it is installed (0.7 s of the daemon's ~2 s to its first
     prediction), and serving only needs the Booster. scikit-learn stays importable for
-    everything else; only this process's `lightgbm.LGBMModel` classes go without it."""
+    everything else; only this process's `lightgbm.LGBMModel` classes go without it. The
+    daemon calls this before it starts any thread, so no other import sees the gap."""
     if "lightgbm" in sys.modules:
         return sys.modules["lightgbm"]
     blocked = "sklearn" not in sys.modules
@@ -131,7 +132,7 @@ def _lightgbm() -> Any:
 
 def load(artifacts: ArtifactStore, version: ModelVersion) -> LoadedModel:
     """Load, check and warm up one registered version."""
-    lgb = _lightgbm()
+    lgb = import_lightgbm_for_serving()
 
     signature = version.signature or {}
     try:
