@@ -1,0 +1,1 @@
+"""Drift: per-column statistics (exact, and fast against stored reference profiles)."""
