@@ -13,6 +13,7 @@ from typing import Any
 
 from jobs import check_model, ingest, labels, materialise, score, selfcheck, train
 from jobs.context import JobContext
+from jobs.drift import params as drift_params
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,13 @@ KINDS: dict[str, JobKind] = {
             check_params=check_model.check_params,
             idempotent=True,
             description=check_model.DESCRIPTION,
+        ),
+        JobKind(
+            name="drift",
+            target="jobs.drift.job:run",
+            check_params=drift_params.check_params,
+            idempotent=True,
+            description=drift_params.DESCRIPTION,
         ),
         JobKind(
             name="labels",

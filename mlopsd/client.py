@@ -25,6 +25,7 @@ from mlopsd.wire import (
     DatasetOut,
     DataVersionOut,
     DeploymentOut,
+    DriftReportOut,
     EventOut,
     Health,
     IngestOut,
@@ -396,6 +397,18 @@ class Client:
         """Live metrics per version from labelled predictions, beside the holdout's."""
         return self._request("GET", f"/api/v1/models/{name}/performance",
                              params=_clean({"since": since}))
+
+    def drift_check(self, name: str, against: str | None = None) -> JobOut:
+        """Queue a drift check of the production version of `name` (against a selector,
+        default the latest version of its dataset)."""
+        return JobOut.model_validate(self._request(
+            "POST", f"/api/v1/models/{name}/drift", json={"against": against}))
+
+    def drift_reports(self, *, model: str | None = None, dataset: str | None = None,
+                      limit: int = 50) -> list[DriftReportOut]:
+        return [DriftReportOut.model_validate(r) for r in self._request(
+            "GET", "/api/v1/drift",
+            params=_clean({"model": model, "dataset": dataset, "limit": limit}))]
 
     def served_model(self, name: str) -> dict[str, Any]:
         """What serves for `name`: version, aliases, signature and an example request."""

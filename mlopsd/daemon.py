@@ -33,6 +33,7 @@ from mlopsd.home import Home
 from mlopsd.ingest_service import IngestService
 from mlopsd.labels import LabelService
 from mlopsd.logged_models import LoggedModels
+from mlopsd.monitoring import MonitoringService
 from mlopsd.run_journal import RunJournal
 from mlopsd.runner import JobRunner
 from mlopsd.scheduler import Scheduler
@@ -118,6 +119,7 @@ class Daemon:
         self.served: ServedModels
         self.deploys: DeployService
         self.scoring: ScoringService
+        self.monitoring: MonitoringService
         self.serving_stats: ServingStats
         self.prediction_log: PredictionLogger
         self._server: _Server | None = None
@@ -157,6 +159,8 @@ class Daemon:
         self.deploys = DeployService(self.config, self.store, self.served, self.bus)
         self.scoring = ScoringService(self.home, self.config, self.store, self.runner,
                                       self.served, self.bus)
+        self.monitoring = MonitoringService(self.config, self.store, self.runner, self.served,
+                                            self.bus)
         self.serving_stats = ServingStats()
         self.prediction_log = PredictionLogger(self.store, sample=self.config.serving.log_sample,
                                                queue_size=self.config.serving.log_queue)

@@ -238,6 +238,28 @@ class DrillRequest(BaseModel):
     reason: str | None = None
 
 
+class DriftRequest(BaseModel):
+    against: str | None = Field(default=None, description="A data selector (default: the "
+                                "latest version of the model's dataset)")
+
+
+class DriftReportOut(BaseModel):
+    id: int
+    model: str | None
+    model_version: str | None
+    dataset: str
+    reference: str
+    current: str
+    dataset_drift: bool
+    drift_share: float
+    columns: Any
+    created_at: datetime
+    prediction_drift: bool | None
+    prediction: Any
+    report_sha: str | None
+    job_id: int | None
+
+
 class ReasonRequest(BaseModel):
     reason: str | None = None
 

@@ -33,8 +33,6 @@ from typing import Any
 
 import numpy as np
 
-NUMERIC_TESTS = ("ks", "wasserstein", "psi")
-CATEGORICAL_TESTS = ("chisquare", "jensenshannon", "psi")
 P_VALUE_TESTS = ("ks", "chisquare")
 DEFAULT_THRESHOLDS = {"ks": 0.05, "chisquare": 0.05, "wasserstein": 0.1,
                       "jensenshannon": 0.1, "psi": 0.1}

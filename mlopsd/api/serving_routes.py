@@ -17,6 +17,7 @@ from mlopsd.api.errors import ApiError
 from mlopsd.api.job_routes import actor_of
 from mlopsd.api.wire_out import out as _out
 from mlopsd.file_moves import free_name
+from mlopsd.monitoring import MonitorError
 from mlopsd.scoring import PROCESSING, ScoreError
 from mlopsd.serving.performance import live_performance
 from mlopsd.serving.rollout import CanaryPolicy
@@ -26,6 +27,8 @@ from mlopsd.wire import (
     AliasMoveOut,
     DeploymentOut,
     DeployRequest,
+    DriftReportOut,
+    DriftRequest,
     DrillRequest,
     JobOut,
     PredictionOut,
@@ -33,6 +36,7 @@ from mlopsd.wire import (
     ServingOut,
 )
 from store import deployments as deployment_repo
+from store import drift as drift_repo
 from store import predictions as prediction_repo
 
 router = APIRouter(prefix="/api/v1", tags=["serving"])
@@ -141,6 +145,25 @@ def _link_free(tmp: Path, folder: Path, filename: str) -> Path:
         finally:
             os.close(fd)
         return final
+
+
+@router.post("/models/{name}/drift", response_model=JobOut, status_code=202,
+             summary="Check the production version's drift against a data selector now")
+def drift_check(request: Request, name: str, body: DriftRequest | None = None) -> JobOut:
+    try:
+        job = request.app.state.daemon.monitoring.check(
+            name, (body or DriftRequest()).against, actor=actor_of(request))
+    except MonitorError as exc:
+        raise ApiError(exc.status, exc.message, field=exc.field) from None
+    return _out(job, JobOut)
+
+
+@router.get("/drift", response_model=list[DriftReportOut],
+            summary="Drift reports, newest first")
+def drift_reports(request: Request, model: str | None = None, dataset: str | None = None,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[DriftReportOut]:
+    return [_out(r, DriftReportOut) for r in drift_repo.list_reports(
+        request.app.state.daemon.store, model=model, dataset=dataset, limit=limit)]
 
 
 @router.get("/models/{name}/performance", summary="Live performance per version: logged "

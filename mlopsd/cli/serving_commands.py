@@ -68,6 +68,36 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0 if job.state in ("queued", "running", "succeeded") else 1
 
 
+def cmd_drift(args: argparse.Namespace) -> int:
+    with client_for(args) as client:
+        if args.against or args.now:
+            job = client.wait_job(client.drift_check(args.model, args.against).id,
+                                  timeout=args.timeout)
+            if job.state != "succeeded":
+                print(f"drift check of {args.model} {job.state}: {job.error}")
+                return 1
+        reports = client.drift_reports(model=args.model, limit=1)
+    if not reports:
+        print(f"no drift report for {args.model} yet (mlops drift {args.model} --now)")
+        return 0
+    report = reports[0]
+    if args.json:
+        print_json(report)
+        return 0
+    verdict = "DRIFT" if report.dataset_drift else "no dataset drift"
+    print(f"{report.model}:{report.model_version}: {report.current} against its training "
+          f"data {report.reference}: {verdict} ({report.drift_share:.0%} of columns drifted)")
+    print_table([[c["column"], c["kind"], c["test"], c["statistic"], c["p_value"],
+                  c["threshold"], "DRIFT" if c["drifted"] else ""]
+                 for c in report.columns],
+                ["column", "kind", "test", "statistic", "p-value", "threshold", ""])
+    if report.prediction:
+        p = report.prediction
+        print(f"\npredictions: {p['test']} {p['statistic']:.4g} (threshold {p['threshold']})"
+              f"{' DRIFT' if p['drifted'] else ''}")
+    return 0
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     with client_for(args) as client:
         if args.promote:
@@ -213,6 +243,12 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=float, default=1.0, help="share of requests that fail")
     p.add_argument("--requests", type=int, default=10)
     p.add_argument("--reason")
+
+    p = add("drift", cmd_drift, "a model's latest drift report (--now or --against to check)")
+    p.add_argument("model")
+    p.add_argument("--against", help="a data selector, e.g. bikeshare@7")
+    p.add_argument("--now", action="store_true", help="check the latest data version now")
+    p.add_argument("--timeout", type=float, default=600.0)
 
     p = add("deployments", cmd_deployments, "a model's deployment history")
     p.add_argument("model")

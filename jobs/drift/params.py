@@ -1,0 +1,34 @@
+"""The drift job's params and the test names (import-light: the daemon reads this)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobs.context import InvalidParams
+
+DESCRIPTION = ("Compare a data version with a model's training data: drift per column, "
+               "dataset drift, prediction drift.")
+NUMERIC_TESTS = ("ks", "wasserstein", "psi")
+CATEGORICAL_TESTS = ("chisquare", "jensenshannon", "psi")
+CORRECTIONS = ("none", "bonferroni", "bh")
+
+
+def check_params(params: dict[str, Any]) -> dict[str, Any]:
+    for key in ("reference", "current"):
+        if not isinstance(params.get(key), list) or not params[key]:
+            raise InvalidParams(key, "must be a non-empty list of {dataset, version, "
+                                     "snapshot_sha}")
+    if not isinstance(params.get("signature"), dict):
+        raise InvalidParams("signature", "must be the model version's signature")
+    for key, allowed in (("numeric_test", (*NUMERIC_TESTS, "auto")),
+                         ("categorical_test", (*CATEGORICAL_TESTS, "auto"))):
+        params.setdefault(key, "auto")
+        if params[key] not in allowed:
+            raise InvalidParams(key, f"must be one of {', '.join(allowed)}")
+    share = params.setdefault("share", 0.5)
+    if not isinstance(share, int | float) or not 0 < share <= 1:
+        raise InvalidParams("share", "must be a share in (0, 1]")
+    params.setdefault("thresholds", {})
+    if params.setdefault("correction", None) not in (None, *CORRECTIONS):
+        raise InvalidParams("correction", f"must be one of {', '.join(CORRECTIONS)}")
+    return params

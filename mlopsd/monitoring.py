@@ -1,0 +1,127 @@
+"""Monitoring, the daemon's half: every new data version of a dataset that a production
+model trains on is compared with that model's reference (the data versions its production
+version was trained on), as job `drift`; the report goes to the store, and dataset or
+prediction drift raises an alert.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from mlopsd.config import Config
+from mlopsd.events import EventBus
+from mlopsd.runner import JobRunner
+from mlopsd.selectors import resolve
+from mlopsd.serving.served import ServedModels
+from store import alerts, audit
+from store import drift as drift_repo
+from store import models as model_repo
+from store import runs as run_repo
+from store.db import Store
+from store.jobs import Job
+
+log = logging.getLogger("mlops.monitoring")
+
+
+class MonitorError(Exception):
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field = status, message, field
+
+
+class MonitoringService:
+    def __init__(self, config: Config, store: Store, runner: JobRunner, served: ServedModels,
+                 bus: EventBus) -> None:
+        self.config, self.store, self.runner, self.served, self.bus = (
+            config, store, runner, served, bus)
+        runner.completions["drift"] = self._complete
+        runner.finished_hooks.append(self._finished)
+
+    def _finished(self, job: Job) -> None:
+        """A new data version: check every production model that trains on its dataset."""
+        if job.kind != "ingest" or job.state != "succeeded" or not job.result:
+            return
+        dataset, version = job.result.get("dataset"), job.result.get("version")
+        if not dataset or not version or job.result.get("duplicate_of"):
+            return
+        for name, declared in self.config.models().items():
+            if declared.data.split("@", 1)[0] != dataset or self.served.slot(name) is None:
+                continue
+            try:
+                self.check(name, f"{dataset}@{version}", actor="mlopsd")
+            except MonitorError as exc:
+                log.warning("no drift check of %s on %s@%s: %s", name, dataset, version,
+                            exc.message)
+
+    def check(self, name: str, against: str | None = None, *, actor: str) -> Job:
+        """Queue a drift check of the production version of `name` against a selector
+        (default: the latest version of its dataset)."""
+        slot = self.served.slot(name)
+        if slot is None:
+            raise MonitorError(409, f"{name} has no production version to check")
+        version = model_repo.get_version(self.store, name, slot.live.version)
+        if version.run_id is None:
+            raise MonitorError(409, f"{name}:{version.version} has no run, hence no record "
+                               "of its training data to compare with")
+        lineage = run_repo.get_run(self.store, version.run_id).lineage or {}
+        reference = lineage.get("data")
+        if not reference:
+            raise MonitorError(409, f"{name}:{version.version} was not trained on data "
+                               "versions this daemon knows (logged from the SDK?)")
+        dataset = reference[0]["dataset"]
+        try:
+            resolved = resolve(self.store, against or f"{dataset}@latest")
+        except Exception as exc:
+            raise MonitorError(422, str(exc), "against") from None
+        current = [{"dataset": v.dataset, "version": v.version,
+                    "snapshot_sha": v.snapshot_sha} for v in resolved.versions]
+        job = self.runner.submit("drift", {
+            "model": name, "version": version.version, "signature": version.signature,
+            "model_sha": version.artifact_sha, "reference": reference, "current": current,
+            "reference_label": _label(reference), "current_label": resolved.canonical},
+            actor=actor)
+        self.bus.publish("drift.queued", model=name, version=version.version, job_id=job.id,
+                         current=resolved.canonical)
+        return job
+
+    def _complete(self, job: Job, result: dict[str, Any]) -> dict[str, Any]:
+        p = job.params
+        prediction = result.get("prediction")
+        report = drift_repo.insert_report(
+            self.store, model=p.get("model"), model_version=p.get("version"),
+            dataset=p["current"][0]["dataset"], reference=p.get("reference_label", ""),
+            current=p.get("current_label", ""), dataset_drift=result["dataset_drift"],
+            drift_share=result["drift_share"], columns=result["columns"],
+            prediction_drift=prediction["drifted"] if prediction else None,
+            prediction=prediction, report_sha=result["report_sha"], job_id=job.id)
+        subject = f"model:{p.get('model')}"
+        drifted = [c["column"] for c in result["columns"] if c["drifted"]]
+        if report.dataset_drift:
+            alerts.raise_alert(
+                self.store, rule="dataset_drift", subject=subject, severity="warning",
+                message=f"{report.current} drifted from {p.get('model')}:{p.get('version')}'s "
+                        f"training data: {len(drifted)} of {len(result['columns'])} columns "
+                        f"({', '.join(drifted[:6])}{', …' if len(drifted) > 6 else ''})",
+                detail={"report_id": report.id, "drift_share": report.drift_share})
+        if report.prediction_drift:
+            alerts.raise_alert(
+                self.store, rule="prediction_drift", subject=subject, severity="warning",
+                message=f"{p.get('model')}:{p.get('version')}'s predictions on "
+                        f"{report.current} drifted ({prediction['test']} "
+                        f"{prediction['statistic']:.4g})",
+                detail={"report_id": report.id})
+        audit.append(self.store, actor=job.actor, action="drift.report", subject=subject,
+                     details={"report_id": report.id, "dataset_drift": report.dataset_drift,
+                              "prediction_drift": report.prediction_drift})
+        self.bus.publish("drift.report", model=p.get("model"), report_id=report.id,
+                         dataset_drift=report.dataset_drift,
+                         prediction_drift=report.prediction_drift, drifted=drifted)
+        return {**result, "report_id": report.id}
+
+
+def _label(reference: list[dict[str, Any]]) -> str:
+    if not reference:
+        return ""
+    return f"{reference[0]['dataset']}@" + ",".join(str(r["version"]) for r in reference)
+

@@ -1,0 +1,7 @@
+-- Drift reports name the job that made them, the model's prediction drift beside the data
+-- drift, and the full report (binned distributions for plots) as an artifact.
+ALTER TABLE drift_reports ADD COLUMN prediction_drift BOOLEAN;
+ALTER TABLE drift_reports ADD COLUMN prediction JSON;
+ALTER TABLE drift_reports ADD COLUMN report_sha VARCHAR;
+ALTER TABLE drift_reports ADD COLUMN job_id BIGINT;
+CREATE INDEX drift_reports_model_idx ON drift_reports(model, created_at);

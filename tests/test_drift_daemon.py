@@ -1,0 +1,87 @@
+"""Drift through a real daemon: a drifting data version raises a report and an alert, a
+clean one raises none; the CLI prints the per-column table."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tests.daemon_process import DaemonProcess, run_mlops, wait_until
+from tests.test_ingest_daemon import EXAMPLE
+
+CONFIG = """\
+[ingest]
+settle_s = 0.2
+
+[[dataset]]
+name = "bikes"
+target = "bikers"
+
+[[model]]
+name = "riders"
+data = "bikes@1"
+target = "bikers"
+exclude = ["casual", "registered"]
+rounds = 30
+"""
+
+
+def _drop(d: DaemonProcess, frame: pl.DataFrame, name: str, n: int) -> None:
+    inbox = d.home.inbox / "bikes"
+    inbox.mkdir(parents=True, exist_ok=True)
+    staged = d.home.root / f".{name}"
+    frame.write_csv(staged)
+    os.rename(staged, inbox / name)
+    assert d.client is not None
+    wait_until(lambda: len(d.client.list_versions("bikes")) >= n, timeout=60,
+               what=f"bikes@{n}")
+
+
+@pytest.fixture
+def d(home: Path):
+    daemon = DaemonProcess(home, config=CONFIG).start()
+    yield daemon
+    daemon.kill()
+
+
+def test_a_drifting_batch_is_reported_and_alerted_a_clean_one_is_not(d: DaemonProcess) -> None:
+    client = d.client
+    assert client is not None
+    frame = pl.read_csv(EXAMPLE)
+    reference = frame.sample(fraction=0.6, seed=1)
+    rest = frame.join(reference, on=frame.columns, how="anti")
+    _drop(d, reference, "reference.csv", 1)
+    job = client.wait_job(client.train("riders").id, timeout=300)
+    assert job.state == "succeeded", job.error
+    client.promote("riders", job.result["version"])
+
+    clean = rest.sample(n=2_000, seed=2)
+    _drop(d, clean, "clean.csv", 2)
+    report = wait_until(lambda: (r := client.drift_reports(model="riders")) and r[0],
+                        timeout=120, what="the drift report of the clean batch")
+    assert (report.current, report.reference) == ("bikes@2", "bikes@1")
+    assert not report.dataset_drift, [c for c in report.columns if c["drifted"]]
+    assert not [a for a in client.alerts(state="open") if a.rule == "dataset_drift"]
+
+    drifted = rest.sample(n=2_000, seed=3).with_columns(
+        (pl.col("temp") * 0.5).alias("temp"), (pl.col("atemp") * 0.5).alias("atemp"),
+        (pl.col("hum") * 0.6).alias("hum"), (pl.col("windspeed") + 0.2).alias("windspeed"),
+        (pl.col("hr").cast(pl.Int64) % 6).alias("hr"), pl.lit("light rain/snow").alias(
+            "weathersit"), pl.lit(1).alias("season"), pl.lit("Jan").alias("mnth"))
+    _drop(d, drifted, "drifted.csv", 3)
+    report = wait_until(lambda: (r := client.drift_reports(model="riders"))[0].current
+                        == "bikes@3" and r[0], timeout=120, what="the second report")
+    assert report.dataset_drift and report.drift_share >= 0.5
+    by_column = {c["column"]: c for c in report.columns}
+    assert by_column["temp"]["drifted"] and by_column["weathersit"]["drifted"]
+    assert report.prediction_drift
+    alert = wait_until(lambda: [a for a in client.alerts(state="open")
+                                if a.rule == "dataset_drift"], what="the drift alert")[0]
+    assert "bikes@3 drifted" in alert.message and alert.subject == "model:riders"
+    out = run_mlops(d.home.root, "drift", "riders")
+    assert out.returncode == 0 and "DRIFT" in out.stdout and "temp" in out.stdout
+    again = run_mlops(d.home.root, "drift", "riders", "--against", "bikes@2")
+    assert again.returncode == 0 and "no dataset drift" in again.stdout
