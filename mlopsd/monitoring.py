@@ -76,11 +76,14 @@ class MonitoringService:
             raise MonitorError(422, str(exc), "against") from None
         current = [{"dataset": v.dataset, "version": v.version,
                     "snapshot_sha": v.snapshot_sha} for v in resolved.versions]
+        profile = drift_repo.stored_profile(self.store, model=name,
+                                            model_version=version.version,
+                                            reference=_label(reference))
         job = self.runner.submit("drift", {
             "model": name, "version": version.version, "signature": version.signature,
             "model_sha": version.artifact_sha, "reference": reference, "current": current,
-            "reference_label": _label(reference), "current_label": resolved.canonical},
-            actor=actor)
+            "reference_label": _label(reference), "current_label": resolved.canonical,
+            **({"profile_sha": profile} if profile else {})}, actor=actor)
         self.bus.publish("drift.queued", model=name, version=version.version, job_id=job.id,
                          current=resolved.canonical)
         return job
@@ -94,7 +97,8 @@ class MonitoringService:
             current=p.get("current_label", ""), dataset_drift=result["dataset_drift"],
             drift_share=result["drift_share"], columns=result["columns"],
             prediction_drift=prediction["drifted"] if prediction else None,
-            prediction=prediction, report_sha=result["report_sha"], job_id=job.id)
+            prediction=prediction, report_sha=result["report_sha"], job_id=job.id,
+            profile_sha=result.get("profile_sha"))
         subject = f"model:{p.get('model')}"
         drifted = [c["column"] for c in result["columns"] if c["drifted"]]
         if report.dataset_drift:

@@ -36,7 +36,7 @@ from store.jobs import Job
 log = logging.getLogger("mlops.runner")
 
 # Loaded once in the forkserver, so each job's fork starts with them imported.
-_PRELOAD = ["mlopsd.worker", "numpy", "polars", "lightgbm"]
+_PRELOAD = ["mlopsd.worker", "numpy", "polars", "lightgbm", "scipy.stats"]
 
 
 @contextlib.contextmanager

@@ -258,6 +258,7 @@ class DriftReportOut(BaseModel):
     prediction: Any
     report_sha: str | None
     job_id: int | None
+    profile_sha: str | None
 
 
 class ReasonRequest(BaseModel):

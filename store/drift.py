@@ -10,7 +10,8 @@ from store.db import Store, utcnow
 from store.rows import aware, from_json, to_json
 
 _COLUMNS = ("id, model, model_version, dataset, reference, current, dataset_drift, "
-            "drift_share, columns, created_at, prediction_drift, prediction, report_sha, job_id")
+            "drift_share, columns, created_at, prediction_drift, prediction, report_sha, job_id, "
+            "profile_sha")
 
 
 @dataclass(frozen=True)
@@ -29,24 +30,26 @@ class DriftReport:
     prediction: Any
     report_sha: str | None
     job_id: int | None
+    profile_sha: str | None
 
 
 def _report(r: tuple) -> DriftReport:
     return DriftReport(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], from_json(r[8]),
-                       aware(r[9]), r[10], from_json(r[11]), r[12], r[13])
+                       aware(r[9]), r[10], from_json(r[11]), r[12], r[13], r[14])
 
 
 def insert_report(store: Store, *, model: str | None, model_version: str | None, dataset: str,
                   reference: str, current: str, dataset_drift: bool, drift_share: float,
                   columns: Any, prediction_drift: bool | None, prediction: Any,
-                  report_sha: str | None, job_id: int | None) -> DriftReport:
+                  report_sha: str | None, job_id: int | None,
+                  profile_sha: str | None = None) -> DriftReport:
     with store.transaction() as cur:
         row = cur.execute(
             f"INSERT INTO drift_reports ({_COLUMNS.split(', ', 1)[1]}) VALUES "
-            f"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+            f"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
             [model, model_version, dataset, reference, current, dataset_drift, drift_share,
              to_json(columns), utcnow(), prediction_drift, to_json(prediction), report_sha,
-             job_id]).fetchone()
+             job_id, profile_sha]).fetchone()
     return _report(row)
 
 
@@ -64,3 +67,14 @@ def list_reports(store: Store, *, model: str | None = None, dataset: str | None 
         rows = cur.execute(f"SELECT {_COLUMNS} FROM drift_reports {clause} "
                            "ORDER BY id DESC LIMIT ?", [*args, limit]).fetchall()
     return [_report(r) for r in rows]
+
+
+def stored_profile(store: Store, *, model: str, model_version: str,
+                   reference: str) -> str | None:
+    """The reference profile an earlier report of this version against this reference used."""
+    with store.reading() as cur:
+        row = cur.execute(
+            "SELECT profile_sha FROM drift_reports WHERE model = ? AND model_version = ? AND "
+            "reference = ? AND profile_sha IS NOT NULL ORDER BY id DESC LIMIT 1",
+            [model, model_version, reference]).fetchone()
+    return row[0] if row else None

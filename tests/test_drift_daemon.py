@@ -64,6 +64,8 @@ def test_a_drifting_batch_is_reported_and_alerted_a_clean_one_is_not(d: DaemonPr
                         timeout=120, what="the drift report of the clean batch")
     assert (report.current, report.reference) == ("bikes@2", "bikes@1")
     assert not report.dataset_drift, [c for c in report.columns if c["drifted"]]
+    first_profile = report.profile_sha
+    assert first_profile, "the reference was profiled and the profile kept"
     assert not [a for a in client.alerts(state="open") if a.rule == "dataset_drift"]
 
     drifted = rest.sample(n=2_000, seed=3).with_columns(
@@ -75,6 +77,7 @@ def test_a_drifting_batch_is_reported_and_alerted_a_clean_one_is_not(d: DaemonPr
     report = wait_until(lambda: (r := client.drift_reports(model="riders"))[0].current
                         == "bikes@3" and r[0], timeout=120, what="the second report")
     assert report.dataset_drift and report.drift_share >= 0.5
+    assert report.profile_sha == first_profile, "the stored profile is reused"
     by_column = {c["column"]: c for c in report.columns}
     assert by_column["temp"]["drifted"] and by_column["weathersit"]["drifted"]
     assert report.prediction_drift

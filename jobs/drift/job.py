@@ -22,7 +22,6 @@ from jobs.drift.params import DESCRIPTION, check_params
 
 __all__ = ["DESCRIPTION", "check_params", "run"]
 PREDICTION_SAMPLE = 100_000
-PLOT_BINS = 20
 
 
 def _read(items: list[dict[str, Any]], ctx: JobContext, columns: list[str]) -> Any:
@@ -56,34 +55,36 @@ def _counts(column: Any) -> dict[str, int]:
     return {str(k): int(v) for k, v in counts.iter_rows()}
 
 
-def _numeric(name: str, ref: np.ndarray, cur: np.ndarray, test: str,
+def numeric_profile(values: np.ndarray) -> dict[str, Any]:
+    """What is kept of a numeric reference column: its quantile profile, and for a small
+    reference the values themselves (its tests are exact)."""
+    if len(values) == 0:
+        return {"kind": "numeric", "empty": True}
+    profile = st.NumericReference.build(values).to_json()
+    small = len(values) <= st.SMALL_REFERENCE
+    return {"kind": "numeric", **profile, "values": values.tolist() if small else None}
+
+
+def _numeric(name: str, profile: dict[str, Any], cur: np.ndarray, test: str,
              threshold: float | None) -> dict[str, Any]:
-    if len(ref) == 0 or len(cur) == 0:
+    if profile.get("empty") or len(cur) == 0:
         return {"column": name, "kind": "numeric", "test": None, "drifted": False,
                 "note": "no values on one side"}
-    test = st.auto_test("numeric", len(ref)) if test == "auto" else test
-    small = len(ref) <= st.SMALL_REFERENCE and len(cur) <= 50_000
-    if small:
+    reference = st.NumericReference.from_json(profile)
+    test = st.auto_test("numeric", reference.n) if test == "auto" else test
+    statistics, bins = reference.compare_with_bins(cur)
+    if profile.get("values") is not None and len(cur) <= 50_000:
+        ref = np.array(profile["values"])  # a small reference: the exact test on raw values
         result = {"ks": st.ks_exact, "wasserstein": st.wasserstein_exact,
                   "psi": st.psi_numeric}[test](ref, cur)
     else:
-        result = st.NumericReference.build(ref).compare(cur)[test]
+        result = statistics[test]
     threshold = st.DEFAULT_THRESHOLDS[test] if threshold is None else threshold
-    low, high = float(ref.min()), float(ref.max())
-    edges = np.linspace(low, high, PLOT_BINS + 1) if high > low else np.array([low, low + 1])
     return {"column": name, "kind": "numeric", "test": test,
             "statistic": result.statistic, "p_value": result.p_value,
             "approximate": result.approximate, "bound": result.bound,
             "threshold": threshold, "drifted": st.drifted(test, result.value, threshold),
-            "bins": {"edges": edges.tolist(),
-                     "reference": _hist(ref, edges), "current": _hist(cur, edges)}}
-
-
-def _hist(values: np.ndarray, edges: np.ndarray) -> list[float]:
-    """Shares below the first edge, in each bin, above the last edge."""
-    counts = np.bincount(np.searchsorted(edges, values, side="right"),
-                         minlength=len(edges) + 1)
-    return (counts / max(len(values), 1)).tolist()
+            "bins": bins}
 
 
 def _categorical(name: str, ref: dict[str, int], cur: dict[str, int], test: str,
@@ -114,37 +115,38 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     signature = params["signature"]
     inputs = signature["inputs"]
     names = [i["name"] for i in inputs]
-    reference = _read(params["reference"], ctx, names)
+    profiles, profile_sha = _profiles(params, ctx, names)
     current = _read(params["current"], ctx, names)
     missing = [n for n in names if n not in current.columns]
     if missing:
         raise JobError(f"the current data has no column {missing[0]!r} (a model input)")
     thresholds = params["thresholds"]
-    ctx.log.info("drift of %s rows against %s reference rows, %s columns", current.height,
-                 reference.height, len(names))
+    ctx.log.info("drift of %s rows against %s reference rows (%s), %s columns",
+                 current.height, profiles["rows"],
+                 "stored profile" if params.get("profile_sha") else "profiled now", len(names))
 
     def one(item: dict[str, Any]) -> dict[str, Any]:
         name = item["name"]
-        categorical = item.get("categorical") or item["dtype"] == "string"
-        if categorical:
-            return _categorical(name, _counts(reference[name]), _counts(current[name]),
+        profile = profiles["columns"][name]
+        if profile["kind"] == "categorical":
+            return _categorical(name, profile["counts"], _counts(current[name]),
                                 params["categorical_test"], thresholds.get(name))
-        return _numeric(name, _numbers(reference[name]), _numbers(current[name]),
-                        params["numeric_test"], thresholds.get(name))
+        return _numeric(name, profile, _numbers(current[name]), params["numeric_test"],
+                        thresholds.get(name))
 
-    # Columns in parallel: the heavy parts (sorting, searchsorted) release the GIL.
+    # Columns in parallel: the heavy parts (searchsorted, bincount) release the GIL.
     with ThreadPoolExecutor(max_workers=2) as pool:
         columns = list(pool.map(one, inputs))
     _correct(columns, params["correction"])
     judged = [c for c in columns if c["test"] is not None]
     share = sum(c["drifted"] for c in judged) / len(judged) if judged else 0.0
-    prediction = _prediction_drift(params, reference, current, ctx)
+    prediction = _prediction_drift(params, profiles.get("prediction"), current, ctx)
     report = {"model": params.get("model"), "version": params.get("version"),
               "reference": params["reference"], "current": params["current"],
               "columns": columns, "drift_share": share,
               "dataset_drift": share >= params["share"], "share_threshold": params["share"],
               "correction": params["correction"], "prediction": prediction,
-              "rows": {"reference": reference.height, "current": current.height}}
+              "rows": {"reference": profiles["rows"], "current": current.height}}
     report_sha = ctx.artifacts.put_bytes(orjson.dumps(report, option=orjson.OPT_SERIALIZE_NUMPY))
     summary = [{k: c.get(k) for k in ("column", "kind", "test", "statistic", "p_value",
                                       "threshold", "drifted", "approximate", "bound")}
@@ -153,7 +155,33 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
                  sum(c["drifted"] for c in judged), len(judged), report["dataset_drift"])
     return {"dataset_drift": report["dataset_drift"], "drift_share": share,
             "columns": summary, "prediction": _without_bins(prediction),
-            "report_sha": report_sha, "rows": report["rows"]}
+            "report_sha": report_sha, "profile_sha": profile_sha, "rows": report["rows"]}
+
+
+def _profiles(params: dict[str, Any], ctx: JobContext, names: list[str]
+              ) -> tuple[dict[str, Any], str]:
+    """The reference, summarised: read back when the daemon has it stored (it is built once
+    per model version and reference), else built from the reference rows and stored."""
+    import orjson
+
+    if params.get("profile_sha"):
+        return orjson.loads(ctx.artifacts.read_bytes(params["profile_sha"])), \
+            params["profile_sha"]
+    reference = _read(params["reference"], ctx, names)
+    items = {i["name"]: i for i in params["signature"]["inputs"]}
+
+    def one(name: str) -> dict[str, Any]:
+        item = items[name]
+        if item.get("categorical") or item["dtype"] == "string":
+            return {"kind": "categorical", "counts": _counts(reference[name])}
+        return numeric_profile(_numbers(reference[name]))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        columns = dict(zip(names, pool.map(one, names), strict=True))
+    profiles = {"rows": reference.height, "columns": columns,
+                "prediction": _prediction_profile(params, reference, ctx)}
+    sha = ctx.artifacts.put_bytes(orjson.dumps(profiles, option=orjson.OPT_SERIALIZE_NUMPY))
+    return profiles, sha
 
 
 def _correct(columns: list[dict[str, Any]], method: str | None) -> None:
@@ -174,35 +202,45 @@ def _without_bins(prediction: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if prediction is None else {k: v for k, v in prediction.items() if k != "bins"}
 
 
-def _prediction_drift(params: dict[str, Any], reference: Any, current: Any,
-                      ctx: JobContext) -> dict[str, Any] | None:
-    """The version's scores on the reference against its scores on the current rows."""
-    if not params.get("model_sha"):
-        return None
+def _scores(params: dict[str, Any], frame: Any, ctx: JobContext) -> np.ndarray:
     import lightgbm as lgb
 
     from jobs.features import to_matrix
 
-    signature = params["signature"]
     booster = lgb.Booster(model_str=ctx.artifacts.read_bytes(params["model_sha"]).decode())
+    if frame.height > PREDICTION_SAMPLE:
+        frame = frame.gather(np.linspace(0, frame.height - 1, PREDICTION_SAMPLE)
+                             .astype(np.int64))
+    return booster.predict(to_matrix(frame, params["signature"]), num_threads=2)
 
-    def scores(frame: Any) -> np.ndarray:
-        if frame.height > PREDICTION_SAMPLE:
-            frame = frame.gather(np.linspace(0, frame.height - 1, PREDICTION_SAMPLE)
-                                 .astype(np.int64))
-        return booster.predict(to_matrix(frame, signature), num_threads=2)
 
-    ref_scores, cur_scores = scores(reference), scores(current)
+def _prediction_summary(params: dict[str, Any], scores: np.ndarray) -> dict[str, Any]:
+    signature = params["signature"]
     if signature.get("task") == "multiclass":
         classes = (signature.get("target") or {}).get("classes") or list(
-            range(ref_scores.shape[1]))
-        ref_counts = _label_counts(ref_scores.argmax(axis=1), classes)
-        cur_counts = _label_counts(cur_scores.argmax(axis=1), classes)
-        result = _categorical("prediction", ref_counts, cur_counts, params["categorical_test"],
-                              None)
-    else:
-        result = _numeric("prediction", ref_scores, cur_scores, params["numeric_test"], None)
-    return result
+            range(scores.shape[1]))
+        return {"kind": "categorical", "counts": _label_counts(scores.argmax(axis=1), classes)}
+    return numeric_profile(scores)
+
+
+def _prediction_profile(params: dict[str, Any], reference: Any,
+                        ctx: JobContext) -> dict[str, Any] | None:
+    """The version's scores on (a sample of) its reference, summarised like a column."""
+    if not params.get("model_sha"):
+        return None
+    return _prediction_summary(params, _scores(params, reference, ctx))
+
+
+def _prediction_drift(params: dict[str, Any], profile: dict[str, Any] | None, current: Any,
+                      ctx: JobContext) -> dict[str, Any] | None:
+    if profile is None or not params.get("model_sha"):
+        return None
+    scores = _scores(params, current, ctx)
+    if profile["kind"] == "categorical":
+        now = _prediction_summary(params, scores)
+        return _categorical("prediction", profile["counts"], now["counts"],
+                            params["categorical_test"], None)
+    return _numeric("prediction", profile, scores, params["numeric_test"], None)
 
 
 def _label_counts(indices: np.ndarray, classes: list[Any]) -> dict[str, int]:

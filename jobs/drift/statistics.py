@@ -39,6 +39,7 @@ DEFAULT_THRESHOLDS = {"ks": 0.05, "chisquare": 0.05, "wasserstein": 0.1,
 SMALL_REFERENCE = 1_000
 GRID_POINTS = 2_000
 """A multiple of 10, so the reference deciles are grid points."""
+PLOT_BINS = 20
 PSI_EPSILON = 1e-4
 """Empty bins count as this share in PSI (as Evidently does), so one empty bin does not
 make the index infinite."""
@@ -192,6 +193,13 @@ class NumericReference:
 
     def compare(self, current: np.ndarray) -> dict[str, Statistic]:
         """KS, normalised Wasserstein and PSI of `current` against this reference."""
+        return self.compare_with_bins(current)[0]
+
+    def compare_with_bins(self, current: np.ndarray
+                          ) -> tuple[dict[str, Statistic], dict[str, Any]]:
+        """The statistics, and both distributions on the reference's 20 quantile bins (for
+        plots: the reference has 5% in each; where the current's mass went is the
+        picture), read off the same pass."""
         from scipy import stats
 
         current = current[~np.isnan(current)].astype(np.float64, copy=False)
@@ -231,8 +239,13 @@ class NumericReference:
         # The deciles are grid points: their CDF is already known, no third pass.
         at = np.searchsorted(grid, self.deciles)
         shares = np.diff(np.concatenate([[0.0], cur_cdf[at], [1.0]]))
-        return {"ks": ks, "wasserstein": wasserstein,
-                "psi": Statistic("psi", psi(self.decile_shares, shares))}
+        edges = np.unique(grid[np.linspace(0, k - 1, PLOT_BINS + 1).round().astype(int)])
+        at = np.searchsorted(grid, edges)
+        bins = {"edges": edges.tolist(),
+                "reference": np.diff(np.concatenate([[0.0], self.cdf[at], [1.0]])).tolist(),
+                "current": np.diff(np.concatenate([[0.0], cur_cdf[at], [1.0]])).tolist()}
+        return ({"ks": ks, "wasserstein": wasserstein,
+                 "psi": Statistic("psi", psi(self.decile_shares, shares))}, bins)
 
 
 # -- many columns ------------------------------------------------------------------------------
