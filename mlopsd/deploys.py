@@ -14,6 +14,7 @@ from typing import Any
 
 from mlopsd.config import Config
 from mlopsd.events import EventBus
+from mlopsd.service_errors import ServiceError
 from mlopsd.serving.loaded import LoadedModel, LoadError
 from mlopsd.serving.rollout import Canary, CanaryPolicy, Drill, Shadow
 from mlopsd.serving.served import PRODUCTION, ServedModels, Slot
@@ -26,10 +27,8 @@ from store.models import AliasMove
 log = logging.getLogger("mlops.deploys")
 
 
-class DeployError(Exception):
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.field = status, message, field
+class DeployError(ServiceError):
+    pass
 
 
 class DeployService:

@@ -13,6 +13,7 @@ from mlopsd.config import Config
 from mlopsd.events import EventBus
 from mlopsd.runner import JobRunner
 from mlopsd.selectors import resolve
+from mlopsd.service_errors import ServiceError
 from mlopsd.serving.served import ServedModels
 from store import alerts, audit
 from store import drift as drift_repo
@@ -24,10 +25,8 @@ from store.jobs import Job
 log = logging.getLogger("mlops.monitoring")
 
 
-class MonitorError(Exception):
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.field = status, message, field
+class MonitorError(ServiceError):
+    pass
 
 
 class MonitoringService:

@@ -23,6 +23,7 @@ from mlopsd.events import EventBus
 from mlopsd.file_moves import move_into, quarantine_file
 from mlopsd.home import Home
 from mlopsd.runner import JobRunner
+from mlopsd.service_errors import ServiceError
 from mlopsd.serving.loaded import LoadedModel, LoadError
 from mlopsd.serving.served import NotServed, ServedModels
 from mlopsd.watcher import InboxWatcher
@@ -37,10 +38,8 @@ log = logging.getLogger("mlops.scoring")
 PROCESSING, DONE, QUARANTINE = ".processing", ".done", ".quarantine"
 
 
-class ScoreError(Exception):
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.field = status, message, field
+class ScoreError(ServiceError):
+    pass
 
 
 class ScoringService:

@@ -13,9 +13,9 @@ from starlette.responses import FileResponse
 
 from mlopsd.api.errors import ApiError
 from mlopsd.api.job_routes import actor_of
+from mlopsd.api.upload_names import check_upload_name
 from mlopsd.config import DATASET_NAME
 from mlopsd.selectors import ResolvedSelector, SelectorError, resolve
-from mlopsd.watcher import is_temp_name
 from mlopsd.wire import (
     AlertOut,
     DatasetOut,
@@ -35,7 +35,6 @@ from store.errors import ArtifactError
 
 router = APIRouter(prefix="/api/v1", tags=["data"])
 
-MAX_NAME_BYTES = 200
 
 
 def _dataset_out(summary: data_repo.DatasetSummary) -> DatasetOut:
@@ -103,11 +102,7 @@ async def upload(
     request: Request, name: str, filename: Annotated[str, Query(description="the file's name")]
 ) -> Upload:
     daemon = request.app.state.daemon
-    if "/" in filename or "\x00" in filename or filename in ("", ".", "..") or is_temp_name(
-        filename
-    ) or len(filename.encode()) > MAX_NAME_BYTES:
-        raise ApiError(422, f"{filename!r} is not a usable file name (no '/', not hidden or "
-                       "a temp name, at most 200 bytes)", field="filename")
+    check_upload_name(filename)
     if not DATASET_NAME.match(name):
         raise ApiError(422, f"{name!r} is not a valid dataset name", field="name")
     folder: Path = daemon.home.inbox / name

@@ -14,8 +14,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jobs.context import InvalidParams
-from mlopsd.deploys import DeployError
 from mlopsd.runner import UnknownJobKind
+from mlopsd.service_errors import ServiceError
 from store.errors import Conflict, NotFound, StoreError
 
 log = logging.getLogger("mlops.api")
@@ -73,8 +73,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _kind(_: Request, exc: UnknownJobKind) -> Response:
         return error_response(422, str(exc), field="kind")
 
-    @app.exception_handler(DeployError)
-    async def _deploy(_: Request, exc: DeployError) -> Response:
+    @app.exception_handler(ServiceError)
+    async def _service(_: Request, exc: ServiceError) -> Response:
         return error_response(exc.status, exc.message, field=exc.field)
 
     @app.exception_handler(NotFound)

@@ -15,14 +15,13 @@ from starlette.concurrency import run_in_threadpool
 
 from mlopsd.api.errors import ApiError
 from mlopsd.api.job_routes import actor_of
+from mlopsd.api.upload_names import check_upload_name
 from mlopsd.api.wire_out import out as _out
 from mlopsd.file_moves import free_name
-from mlopsd.monitoring import MonitorError
 from mlopsd.scoring import PROCESSING, ScoreError
 from mlopsd.serving.performance import live_performance
 from mlopsd.serving.rollout import CanaryPolicy
 from mlopsd.serving.served import PRODUCTION
-from mlopsd.watcher import is_temp_name
 from mlopsd.wire import (
     AliasMoveOut,
     DeploymentOut,
@@ -40,7 +39,6 @@ from store import drift as drift_repo
 from store import predictions as prediction_repo
 
 router = APIRouter(prefix="/api/v1", tags=["serving"])
-MAX_NAME_BYTES = 200
 
 
 @router.post("/models/{name}/deploy", summary="Deploy a version: blue-green, canary or "
@@ -150,11 +148,8 @@ def _link_free(tmp: Path, folder: Path, filename: str) -> Path:
 @router.post("/models/{name}/drift", response_model=JobOut, status_code=202,
              summary="Check the production version's drift against a data selector now")
 def drift_check(request: Request, name: str, body: DriftRequest | None = None) -> JobOut:
-    try:
-        job = request.app.state.daemon.monitoring.check(
-            name, (body or DriftRequest()).against, actor=actor_of(request))
-    except MonitorError as exc:
-        raise ApiError(exc.status, exc.message, field=exc.field) from None
+    job = request.app.state.daemon.monitoring.check(
+        name, (body or DriftRequest()).against, actor=actor_of(request))
     return _out(job, JobOut)
 
 
@@ -196,16 +191,11 @@ async def score(
                                                         "output, e.g. an id")] = None,
 ) -> JobOut:
     daemon = request.app.state.daemon
-    if "/" in filename or "\x00" in filename or filename in ("", ".", "..") or is_temp_name(
-            filename) or len(filename.encode()) > MAX_NAME_BYTES:
-        raise ApiError(422, f"{filename!r} is not a usable file name (no '/', not hidden or "
-                       "a temp name, at most 200 bytes)", field="filename")
+    check_upload_name(filename)
     if "/" in name or name.startswith("."):
         raise ApiError(422, f"{name!r} is not a model name", field="name")
-    try:  # before a byte is written: is there a version to score with?
-        await run_in_threadpool(daemon.scoring.scorer, name, version)
-    except ScoreError as exc:
-        raise ApiError(exc.status, exc.message, field=exc.field) from None
+    # Before a byte is written: is there a version to score with? (ScoreError: a 4xx.)
+    await run_in_threadpool(daemon.scoring.scorer, name, version)
     folder: Path = daemon.home.score / name / PROCESSING
     await run_in_threadpool(lambda: folder.mkdir(parents=True, exist_ok=True))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".tmp")
@@ -222,7 +212,7 @@ async def score(
     try:
         job = await run_in_threadpool(lambda: daemon.scoring.submit(
             name, final, actor=actor_of(request), version=version, keep=keep or []))
-    except ScoreError as exc:
-        final.unlink(missing_ok=True)
-        raise ApiError(exc.status, exc.message, field=exc.field) from None
+    except ScoreError:
+        final.unlink(missing_ok=True)  # the model went away meanwhile: keep nothing
+        raise
     return _out(job, JobOut)
