@@ -453,3 +453,35 @@ def test_a_stream_rejects_an_unseen_category_line_and_goes_on(
     lines = [json.loads(line) for line in response.text.splitlines()]
     assert [("error" in line) for line in lines] == [False, True, False]
     assert "never saw" in lines[1]["error"]["message"]
+
+
+def test_metrics_scrape_in_the_prometheus_format(d: DaemonProcess,
+                                                 riders: bikes.Trained) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    client = d.client
+    assert client is not None
+    rows = riders.frame.slice(0, 3).select(bikes.FEATURES).to_dicts()
+    for _ in range(5):
+        client.predict("riders", rows)
+    with _http(d) as http:
+        response = http.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    families = {f.name: f for f in text_string_to_metric_families(response.text)}
+    live = client.serving().models["riders"]["live"]
+    stats = client.serving().stats[f"riders:{live}"]
+
+    def sample(family: str, **labels: str) -> float:
+        found = families.get(family) or families[f"{family}_total"]
+        return next(s.value for s in found.samples
+                    if all(s.labels.get(k) == v for k, v in labels.items()))
+
+    assert sample("mlops_predict_requests", model="riders", version=live) >= 5
+    assert sample("mlops_predict_requests", model="riders", version=live) <= stats["requests"]
+    assert sample("mlops_predict_rows", model="riders", version=live) >= 15
+    p99 = sample("mlops_predict_latency_seconds", model="riders", version=live, quantile="0.99")
+    assert 0 < p99 < 1
+    assert sample("mlops_process_resident_memory_bytes") > 10_000_000
+    assert sample("mlops_jobs", state="queued") >= 0
+    assert families["mlops_models_served"].samples[0].value >= 1

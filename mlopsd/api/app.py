@@ -35,6 +35,7 @@ def create_app(daemon: Any) -> FastAPI:
     app.state.daemon = daemon
     install_error_handlers(app)
     app.include_router(system_routes.router)
+    app.include_router(system_routes.metrics_router)
     app.include_router(job_routes.router)
     app.include_router(data_routes.router)
     app.include_router(model_routes.router)

@@ -9,13 +9,16 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import PlainTextResponse
 from starlette.responses import StreamingResponse
 
 from mlopsd import __version__
+from mlopsd.metrics import render
 from mlopsd.wire import AuditEntryOut, Health, SchedulerStatus, Status, WorkerPool
 from store import audit
 from store import jobs as job_repo
 
+metrics_router = APIRouter(tags=["system"])
 router = APIRouter(prefix="/api/v1", tags=["system"])
 
 SSE_KEEPALIVE_S = 15.0
@@ -24,6 +27,13 @@ SSE_KEEPALIVE_S = 15.0
 @router.get("/health", response_model=Health, summary="Liveness: answers while the daemon runs")
 async def health() -> Health:
     return Health(version=__version__)
+
+
+@metrics_router.get("/metrics", summary="Prometheus metrics (text format 0.0.4)",
+                    response_class=PlainTextResponse)
+def metrics(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(render(request.app.state.daemon),
+                             media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 @router.get("/status", response_model=Status, summary="What the daemon is and is doing")
