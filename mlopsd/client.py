@@ -286,6 +286,12 @@ class Client:
         return [AlertOut.model_validate(a)
                 for a in self._request("GET", "/api/v1/alerts", params=params)]
 
+    def set_alert_state(self, alert_id: int, state: str, note: str | None = None) -> AlertOut:
+        """Acknowledge ("acknowledged") or resolve ("resolved") an alert."""
+        action = "ack" if state == "acknowledged" else "resolve"
+        return AlertOut.model_validate(self._request(
+            "POST", f"/api/v1/alerts/{alert_id}/{action}", json={"note": note}))
+
 
     # --- training, runs, registry ------------------------------------------------------
 
@@ -361,10 +367,12 @@ class Client:
             "drill_failure_rate": drill_failure_rate, **policy})
 
     def drill(self, name: str, *, failure_rate: float = 1.0, requests: int = 10,
-              reason: str | None = None) -> dict[str, Any]:
-        """A failure drill: the live version fails on purpose for `requests` requests."""
+              delay_ms: float = 0.0, reason: str | None = None) -> dict[str, Any]:
+        """A drill: the live version fails (and/or answers `delay_ms` late) on purpose for
+        `requests` requests."""
         return self._request("POST", f"/api/v1/models/{name}/drill", json={
-            "failure_rate": failure_rate, "requests": requests, "reason": reason})
+            "failure_rate": failure_rate, "requests": requests, "delay_ms": delay_ms,
+            "reason": reason})
 
     def deploy_status(self, name: str) -> dict[str, Any]:
         return self._request("GET", f"/api/v1/models/{name}/deploy")

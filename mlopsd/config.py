@@ -90,6 +90,20 @@ class ServingConfig:
 
 
 @dataclass(frozen=True)
+class MonitoringConfig:
+    latency_p95_ms: float = 200.0
+    """Alert when a live version's p95 latency over the window is above this…"""
+    error_rate: float = 0.01
+    """…or its share of failed requests is above this,"""
+    min_requests: int = 20
+    """…once the window holds at least this many requests."""
+    window_s: float = 60.0
+    resolve_after_s: float = 60.0
+    """An alert resolves itself once its condition has been clear this long."""
+    check_interval_s: float = 5.0
+
+
+@dataclass(frozen=True)
 class DatasetRules:
     max_null_share: float | None = None
     max_out_of_range_share: float = 0.01
@@ -159,6 +173,7 @@ class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     serving: ServingConfig = field(default_factory=ServingConfig)
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     dataset: tuple[DatasetConfig, ...] = ()
     model: tuple[ModelConfig, ...] = ()
 
@@ -283,6 +298,14 @@ def _check(reader: _Reader, config: Config) -> None:
         bad("canary_latency_margin", "must be 0 or more", ("serving",))
     if sv.canary_latency_floor_ms < 0:
         bad("canary_latency_floor_ms", "must be 0 or more", ("serving",))
+    mo = config.monitoring
+    for key in ("latency_p95_ms", "window_s", "resolve_after_s", "check_interval_s"):
+        if getattr(mo, key) <= 0:
+            bad(key, "must be more than 0", ("monitoring",))
+    if not 0 <= mo.error_rate <= 1:
+        bad("error_rate", "must be a share in [0, 1]", ("monitoring",))
+    if mo.min_requests < 1:
+        bad("min_requests", "must be at least 1", ("monitoring",))
     for model, policy in sv.unseen_categories.items():
         if policy not in ("missing", "reject"):
             bad(model, f"must be \"missing\" or \"reject\", got {policy!r}",
@@ -346,7 +369,8 @@ def _check(reader: _Reader, config: Config) -> None:
 
 
 _TABLES: dict[str, type] = {"daemon": DaemonConfig, "ingest": IngestConfig,
-                            "tracking": TrackingConfig, "serving": ServingConfig}
+                            "tracking": TrackingConfig, "serving": ServingConfig,
+                            "monitoring": MonitoringConfig}
 
 
 def load_config(path: Path) -> Config:

@@ -43,6 +43,14 @@ CONFIG_TEMPLATE = """\
 # [serving.fallback]        # per model: the answer when the live version fails and no
 # riders = 0.0              # previous version can answer (counted as errors, alerted)
 
+[monitoring]
+# latency_p95_ms = 200.0    # alert when a live version's p95 over the window is above this
+# error_rate = 0.01         # or its share of failed requests is above this
+# min_requests = 20         # once the window holds this many requests
+# window_s = 60.0           # the window
+# resolve_after_s = 60.0    # an alert resolves itself once clear this long
+# check_interval_s = 5.0
+
 # A declared dataset (one [[dataset]] per dataset). Only `name` is required.
 # [[dataset]]
 # name = "bikeshare"

@@ -38,6 +38,7 @@ from mlopsd.run_journal import RunJournal
 from mlopsd.runner import JobRunner
 from mlopsd.scheduler import Scheduler
 from mlopsd.scoring import ScoringService
+from mlopsd.service_watch import ServiceWatch
 from mlopsd.serving.http import PredictionApp
 from mlopsd.serving.loaded import import_lightgbm_for_serving
 from mlopsd.serving.prediction_log import PredictionLogger
@@ -120,6 +121,7 @@ class Daemon:
         self.deploys: DeployService
         self.scoring: ScoringService
         self.monitoring: MonitoringService
+        self.service_watch: ServiceWatch
         self.serving_stats: ServingStats
         self.prediction_log: PredictionLogger
         self._server: _Server | None = None
@@ -176,6 +178,11 @@ class Daemon:
         )
         self.scheduler.aps.add_job(self.deploys.check_canaries, "interval", seconds=1.0,
                                    id="canary-watch", name="canary watch")
+        self.service_watch = ServiceWatch(self.config.monitoring, self.store, self.served,
+                                          self.serving_stats, self.bus)
+        self.scheduler.aps.add_job(self.service_watch.check, "interval",
+                                   seconds=self.config.monitoring.check_interval_s,
+                                   id="service-watch", name="service alerts")
         timeout = self.config.tracking.run_timeout_s
         self.scheduler.aps.add_job(
             self._fail_stale_runs, "interval", seconds=max(1.0, min(30.0, timeout / 4)),

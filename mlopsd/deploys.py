@@ -205,14 +205,14 @@ class DeployService:
                          strategy=summary["strategy"])
 
     def _drill_locked(self, name: str, *, failure_rate: float, requests: int, actor: str,
-                      reason: str | None) -> dict[str, Any]:
+                      reason: str | None, delay_s: float = 0.0) -> dict[str, Any]:
         """Make the live version fail on purpose for `requests` requests."""
         slot = self._served_slot(name)
-        self.served.set_drill(name, Drill(failure_rate, requests))
+        self.served.set_drill(name, Drill(failure_rate, requests, delay_s))
         audit.append(self.store, actor=actor, action="deploy.drill", subject=f"model:{name}",
                      reason=reason, details={"version": slot.live.version,
                                              "failure_rate": failure_rate,
-                                             "requests": requests})
+                                             "delay_s": delay_s, "requests": requests})
         self.bus.publish("deploy.drill", model=name, version=slot.live.version,
                          failure_rate=failure_rate, requests=requests)
         return {"model": name, "version": slot.live.version, "failure_rate": failure_rate,

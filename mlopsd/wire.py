@@ -233,7 +233,9 @@ class DeployRequest(BaseModel):
 
 
 class DrillRequest(BaseModel):
-    failure_rate: float = Field(default=1.0, gt=0, le=1)
+    failure_rate: float = Field(default=1.0, ge=0, le=1)
+    delay_ms: float = Field(default=0.0, ge=0, le=60_000,
+                            description="A latency drill: each request answered this late")
     requests: int = Field(default=10, ge=1, le=1_000_000)
     reason: str | None = None
 
@@ -259,6 +261,10 @@ class DriftReportOut(BaseModel):
     report_sha: str | None
     job_id: int | None
     profile_sha: str | None
+
+
+class NoteRequest(BaseModel):
+    note: str | None = None
 
 
 class ReasonRequest(BaseModel):

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from store.db import Store, utcnow
+from store.errors import Conflict, NotFound
 from store.rows import aware, from_json, to_json
 
 SEVERITIES = ("info", "warning", "critical")
@@ -81,3 +82,31 @@ def list_alerts(
             [*args, limit],
         ).fetchall()
     return [_alert(r) for r in rows]
+
+
+def set_state(store: Store, alert_id: int, state: str, *, note: str | None = None) -> Alert:
+    """Acknowledge or resolve an alert (a resolved one stays resolved)."""
+    if state not in ("acknowledged", "resolved"):
+        raise ValueError(f"an alert can be acknowledged or resolved, not {state!r}")
+    with store.transaction() as cur:
+        row = cur.execute(
+            f"UPDATE alerts SET state = ?, note = coalesce(?, note), updated_at = ? "
+            f"WHERE id = ? AND state <> 'resolved' RETURNING {_COLUMNS}",
+            [state, note, utcnow(), alert_id]).fetchone()
+        if row is None:
+            found = cur.execute(f"SELECT {_COLUMNS} FROM alerts WHERE id = ?",
+                                [alert_id]).fetchone()
+            if found is None:
+                raise NotFound(f"no alert with id {alert_id}")
+            raise Conflict(f"alert {alert_id} is resolved already")
+    return _alert(row)
+
+
+def resolve_open(store: Store, rule: str, subject: str, note: str) -> Alert | None:
+    """Resolve the active alert of a rule and subject, if there is one (auto-resolve)."""
+    with store.transaction() as cur:
+        row = cur.execute(
+            f"UPDATE alerts SET state = 'resolved', note = ?, updated_at = ? WHERE rule = ? "
+            f"AND subject = ? AND state <> 'resolved' RETURNING {_COLUMNS}",
+            [note, utcnow(), rule, subject]).fetchone()
+    return _alert(row) if row else None

@@ -137,3 +137,61 @@ def test_a_full_prediction_log_drops_and_counts_never_blocks(
     skipped = (settled["dropped"] - before["dropped"]) + (
         settled["unsampled"] - before["unsampled"])
     assert logged == (600 - skipped) * 50, "every request is logged or counted as not"
+
+
+WATCH = """\
+[monitoring]
+latency_p95_ms = 50
+error_rate = 0.2
+min_requests = 5
+window_s = 2
+resolve_after_s = 1
+check_interval_s = 0.2
+"""
+
+
+def test_slow_and_failing_versions_raise_alerts_that_resolve_themselves(
+        tmp_path, trained: bikes.Trained) -> None:
+    daemon = DaemonProcess(tmp_path / "home", config=WATCH).start()
+    try:
+        client = daemon.client
+        assert client is not None
+        client.promote("watched", bikes.log(client, trained, "watched"))
+        rows = trained.frame.slice(0, 1).select(bikes.FEATURES).to_dicts()
+        client.drill("watched", failure_rate=0.0, delay_ms=120, requests=12,
+                     reason="latency drill")
+        with httpx.Client(base_url=client.base_url) as http:
+            for _ in range(12):
+                assert http.post("/v1/models/watched/predict",
+                                 json={"rows": rows}).status_code == 200
+        slow = wait_until(lambda: [a for a in client.alerts(state="open")
+                                   if a.rule == "latency_p95"], timeout=10,
+                          what="the latency alert")[0]
+        assert "p95 latency" in slow.message and slow.subject == "model:watched"
+        from tests.daemon_process import run_mlops
+
+        acked = run_mlops(daemon.home.root, "alerts", "ack", str(slow.id), "--note", "on it")
+        assert acked.returncode == 0 and "acknowledged" in acked.stdout, acked.stderr
+        client.drill("watched", failure_rate=1.0, requests=10, reason="failure drill")
+        with httpx.Client(base_url=client.base_url) as http:
+            statuses = [http.post("/v1/models/watched/predict", json={"rows": rows}).status_code
+                        for _ in range(10)]
+        assert statuses == [500] * 10, "no previous version, no default: the drill fails"
+        failing = wait_until(lambda: [a for a in client.alerts(state="open")
+                                      if a.rule == "error_rate"], timeout=10,
+                             what="the error-rate alert")[0]
+        assert " failed " in failing.message and "(limit 20.0%)" in failing.message
+        # Healthy again: both resolve themselves once clear for resolve_after_s.
+        with httpx.Client(base_url=client.base_url) as http:
+            for _ in range(20):
+                http.post("/v1/models/watched/predict", json={"rows": rows})
+        resolved = wait_until(lambda: {a.rule: a for a in client.alerts(state="resolved")
+                                       if a.rule in ("latency_p95", "error_rate")}
+                              if len([a for a in client.alerts(state="resolved")
+                                      if a.rule in ("latency_p95", "error_rate")]) == 2
+                              else None, timeout=20, what="both alerts to resolve")
+        assert "resolved by itself" in resolved["error_rate"].note
+        entries = [e.action for e in client.audit(limit=200)]
+        assert entries.count("alert.resolved") >= 2
+    finally:
+        assert daemon.stop() == 0

@@ -22,13 +22,14 @@ from mlopsd.wire import (
     DataVersionOut,
     IngestOut,
     JobOut,
+    NoteRequest,
     Requeued,
     RequeueRequest,
     ResolvedSelectorOut,
     SelectorRequest,
     Upload,
 )
-from store import alerts
+from store import alerts, audit
 from store import data as data_repo
 from store.artifacts import ArtifactStore
 from store.errors import ArtifactError
@@ -193,3 +194,26 @@ def list_alerts(
     rows = alerts.list_alerts(request.app.state.daemon.store, state=state, rule=rule,
                               limit=limit)
     return [AlertOut.model_validate(a, from_attributes=True) for a in rows]
+
+
+@router.post("/alerts/{alert_id}/ack", response_model=AlertOut,
+             summary="Acknowledge an alert (someone is on it)")
+def ack_alert(request: Request, alert_id: int, body: NoteRequest | None = None) -> AlertOut:
+    return _alert_state(request, alert_id, "acknowledged", (body or NoteRequest()).note)
+
+
+@router.post("/alerts/{alert_id}/resolve", response_model=AlertOut, summary="Resolve an alert")
+def resolve_alert(request: Request, alert_id: int, body: NoteRequest | None = None
+                  ) -> AlertOut:
+    return _alert_state(request, alert_id, "resolved", (body or NoteRequest()).note)
+
+
+def _alert_state(request: Request, alert_id: int, state: str, note: str | None) -> AlertOut:
+    store = request.app.state.daemon.store
+    alert = alerts.set_state(store, alert_id, state, note=note)
+    audit.append(store, actor=actor_of(request), action=f"alert.{state}",
+                 subject=f"alert:{alert_id}", reason=note,
+                 details={"rule": alert.rule, "subject": alert.subject})
+    request.app.state.daemon.bus.publish(f"alert.{state}", alert_id=alert_id,
+                                         rule=alert.rule, subject=alert.subject)
+    return AlertOut.model_validate(alert, from_attributes=True)

@@ -97,7 +97,7 @@ def deploy_abort(request: Request, name: str, body: ReasonRequest | None = None
 def drill(request: Request, name: str, body: DrillRequest) -> dict[str, Any]:
     return request.app.state.daemon.deploys.drill(
         name, failure_rate=body.failure_rate, requests=body.requests,
-        actor=actor_of(request), reason=body.reason)
+        delay_s=body.delay_ms / 1000, actor=actor_of(request), reason=body.reason)
 
 
 @router.get("/models/{name}/deployments", response_model=list[DeploymentOut],

@@ -194,6 +194,17 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alert_state(args: argparse.Namespace) -> int:
+    with client_for(args) as client:
+        alert = client.set_alert_state(args.id, "acknowledged" if args.alerts_command == "ack"
+                                       else "resolved", note=args.note)
+    if args.json:
+        print_json(alert)
+    else:
+        print(f"alert {alert.id} ({alert.rule}, {alert.subject}) {alert.state}")
+    return 0
+
+
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     def add(parent: Any, name: str, handler: Any, help: str) -> argparse.ArgumentParser:
         return add_command(parent, name, handler, help, common)
@@ -227,7 +238,13 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="where to write the Parquet file")
     p.add_argument("--timeout", type=float, default=600.0)
 
-    p = add(sub, "alerts", cmd_alerts, "alerts, most recent first")
+    p = add(sub, "alerts", cmd_alerts, "alerts, most recent first; ack or resolve one")
     p.add_argument("--open", action="store_true", help="only those not resolved")
     p.add_argument("--rule")
     p.add_argument("--limit", type=int, default=50)
+    alert_commands = p.add_subparsers(dest="alerts_command", metavar="ALERTS_COMMAND")
+    for name, help in (("ack", "acknowledge an alert: someone is on it"),
+                       ("resolve", "resolve an alert")):
+        q = add(alert_commands, name, cmd_alert_state, help)
+        q.add_argument("id", type=int)
+        q.add_argument("--note")

@@ -151,7 +151,7 @@ def _print_status(status: dict[str, Any]) -> None:
 def cmd_drill(args: argparse.Namespace) -> int:
     with client_for(args) as client:
         result = client.drill(args.model, failure_rate=args.rate, requests=args.requests,
-                              reason=args.reason)
+                              delay_ms=args.delay_ms, reason=args.reason)
     if args.json:
         print_json(result)
     else:
@@ -241,6 +241,8 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
             "number of requests, to prove the fallback and its alert")
     p.add_argument("model")
     p.add_argument("--rate", type=float, default=1.0, help="share of requests that fail")
+    p.add_argument("--delay-ms", type=float, default=0.0,
+                   help="answer each drill request this much later (a latency drill)")
     p.add_argument("--requests", type=int, default=10)
     p.add_argument("--reason")
 

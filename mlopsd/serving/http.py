@@ -162,8 +162,11 @@ class PredictionApp:
         loop = asyncio.get_running_loop()
         reject = self.unseen.get(name) == "reject"
         drill = canary.drill_failure_rate if served_as == "canary" and canary else 0.0
+        delay = 0.0
         if served_as == "production" and slot is not None and slot.drill is not None:
-            drill = slot.drill.take()
+            drill, delay = slot.drill.take()
+        if delay:
+            await asyncio.sleep(delay)  # a latency drill
 
         def work() -> tuple[Batch, dict[str, Any] | None, Exception | None]:
             batch = decode(body, content_type, model, max_rows=self.max_rows,

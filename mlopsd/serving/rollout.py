@@ -87,22 +87,24 @@ class Canary:
 
 @dataclass
 class Drill:
-    """Failures injected into the live version on purpose, for a number of requests: proves
-    that the fallback (the previous version, else the configured default) and its alert
-    work before a real failure needs them."""
+    """Failures (or delays) injected into the live version on purpose, for a number of
+    requests: proves that the fallback (the previous version, else the configured default)
+    and the alerts work before a real failure needs them."""
 
     failure_rate: float
     requests: int
+    delay_s: float = 0.0
+    """A latency drill: each of the drill's requests is answered this much later."""
     started: float = field(default_factory=time.time)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def take(self) -> float:
-        """The failure rate for this request (0 once the drill's requests are used up)."""
+    def take(self) -> tuple[float, float]:
+        """This request's failure rate and delay (nothing once the drill is used up)."""
         with self._lock:
             if self.requests <= 0:
-                return 0.0
+                return 0.0, 0.0
             self.requests -= 1
-            return self.failure_rate
+            return self.failure_rate, self.delay_s
 
 
 @dataclass

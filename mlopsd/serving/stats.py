@@ -6,6 +6,7 @@ later by canary decisions and /metrics) as percentiles over the recent window.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,8 @@ import numpy as np
 
 WINDOW = 4096
 """Latencies kept per version for percentiles: the most recent requests."""
+RECENT = 50_000
+"""(time, latency, failed) of the most recent requests per version, for time windows."""
 
 
 @dataclass
@@ -23,6 +26,8 @@ class VersionStats:
     client_errors: int = 0
     rows: int = 0
     latencies_s: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
+    recent: deque[tuple[float, float, bool]] = field(
+        default_factory=lambda: deque(maxlen=RECENT))
 
     def record(self, seconds: float, *, ok: bool, rows: int, client_error: bool = False
                ) -> None:
@@ -33,6 +38,17 @@ class VersionStats:
         elif not ok:
             self.errors += 1
         self.latencies_s.append(seconds)
+        self.recent.append((time.monotonic(), seconds, not ok and not client_error))
+
+    def window(self, seconds: float) -> tuple[int, int, float | None]:
+        """Requests, failed requests and p95 latency (ms) over the last `seconds`."""
+        since = time.monotonic() - seconds
+        inside = [(lat, failed) for t, lat, failed in list(self.recent) if t >= since]
+        if not inside:
+            return 0, 0, None
+        latencies = np.fromiter((lat for lat, _ in inside), dtype=np.float64)
+        return (len(inside), sum(failed for _, failed in inside),
+                float(np.percentile(latencies, 95)) * 1000)
 
     def summary(self) -> dict[str, Any]:
         recent = np.fromiter(list(self.latencies_s), dtype=np.float64)
@@ -57,3 +73,6 @@ class ServingStats:
 
     def summary(self) -> dict[str, dict[str, Any]]:
         return {key: stats.summary() for key, stats in list(self._by_version.items())}
+
+    def version(self, key: str) -> VersionStats | None:
+        return self._by_version.get(key)

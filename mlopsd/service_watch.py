@@ -1,0 +1,77 @@
+"""Service alerts: every `check_interval_s` the live version of each served model is judged
+over the last `window_s` of its requests — p95 latency above `latency_p95_ms`, or a share of
+failed requests above `error_rate` (once the window holds `min_requests`) raises an alert;
+an alert whose condition has been clear for `resolve_after_s` resolves itself."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from mlopsd.config import MonitoringConfig
+from mlopsd.events import EventBus
+from mlopsd.serving.served import ServedModels
+from mlopsd.serving.stats import ServingStats
+from store import alerts, audit
+from store.db import Store
+
+log = logging.getLogger("mlops.service_watch")
+
+RULES = ("latency_p95", "error_rate")
+
+
+class ServiceWatch:
+    def __init__(self, config: MonitoringConfig, store: Store, served: ServedModels,
+                 stats: ServingStats, bus: EventBus) -> None:
+        self.config, self.store, self.served, self.stats, self.bus = (
+            config, store, served, stats, bus)
+        self._last_bad: dict[tuple[str, str], float] = {}
+        # Alerts raised before a restart still resolve themselves once clear.
+        now = time.monotonic()
+        for alert in alerts.list_alerts(store, state="active", limit=10_000):
+            if alert.rule in RULES:
+                self._last_bad[(alert.rule, alert.subject)] = now
+
+    def check(self) -> None:
+        cfg = self.config
+        now = time.monotonic()
+        for name, slot in self.served.served().items():
+            subject = f"model:{name}"
+            version = self.stats.version(slot.live.key)
+            requests, failed, p95 = version.window(cfg.window_s) if version else (0, 0, None)
+            enough = requests >= cfg.min_requests
+            rate = failed / requests if requests else 0.0
+            self._judge("latency_p95", subject, enough and p95 is not None
+                        and p95 > cfg.latency_p95_ms, now,
+                        f"{name}:{slot.live.version} p95 latency {p95 or 0:.1f} ms over the last "
+                        f"{cfg.window_s:g} s (limit {cfg.latency_p95_ms:g} ms, "
+                        f"{requests} requests)", {"p95_ms": p95, "requests": requests})
+            self._judge("error_rate", subject, enough and rate > cfg.error_rate, now,
+                        f"{name}:{slot.live.version} failed {rate:.1%} of {requests} requests "
+                        f"over the last {cfg.window_s:g} s (limit {cfg.error_rate:.1%})",
+                        {"error_rate": rate, "failed": failed, "requests": requests})
+
+    def _judge(self, rule: str, subject: str, bad: bool, now: float, message: str,
+               detail: dict[str, object]) -> None:
+        key = (rule, subject)
+        if bad:
+            self._last_bad[key] = now
+            alert, new = alerts.raise_alert(self.store, rule=rule, subject=subject,
+                                            severity="warning", message=message, detail=detail)
+            if new:
+                log.warning("%s", message)
+                self.bus.publish("alert.opened", alert_id=alert.id, rule=rule, subject=subject)
+            return
+        since = self._last_bad.get(key)
+        if since is None or now - since < self.config.resolve_after_s:
+            return
+        del self._last_bad[key]
+        resolved = alerts.resolve_open(
+            self.store, rule, subject,
+            f"resolved by itself: clear for {self.config.resolve_after_s:g} s")
+        if resolved is not None:
+            audit.append(self.store, actor="mlopsd", action="alert.resolved",
+                         subject=f"alert:{resolved.id}", reason=resolved.note,
+                         details={"rule": rule, "subject": subject})
+            self.bus.publish("alert.resolved", alert_id=resolved.id, rule=rule,
+                             subject=subject, automatic=True)
