@@ -104,6 +104,21 @@ class MonitoringConfig:
 
 
 @dataclass(frozen=True)
+class HookConfig:
+    """Where alerts are sent: `file` appends a JSON line, `command` runs with the alert as
+    JSON on stdin, `webhook` POSTs it."""
+
+    kind: str
+    target: str
+    rules: list[str] = field(default_factory=lambda: ["*"])
+    timeout_s: float = 10.0
+    retries: int = 4
+
+
+HOOK_KINDS = ("file", "command", "webhook")
+
+
+@dataclass(frozen=True)
 class DatasetRules:
     max_null_share: float | None = None
     max_out_of_range_share: float = 0.01
@@ -176,6 +191,7 @@ class Config:
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     dataset: tuple[DatasetConfig, ...] = ()
     model: tuple[ModelConfig, ...] = ()
+    hook: tuple[HookConfig, ...] = ()
 
     def datasets(self) -> dict[str, DatasetConfig]:
         return {d.name: d for d in self.dataset}
@@ -298,6 +314,15 @@ def _check(reader: _Reader, config: Config) -> None:
         bad("canary_latency_margin", "must be 0 or more", ("serving",))
     if sv.canary_latency_floor_ms < 0:
         bad("canary_latency_floor_ms", "must be 0 or more", ("serving",))
+    for n, hook in enumerate(config.hook):
+        if hook.kind not in HOOK_KINDS:
+            bad("kind", f"must be one of {', '.join(HOOK_KINDS)}, got {hook.kind!r}",
+                ("hook", n))
+        if not hook.target:
+            bad("target", "must name the file, command or URL", ("hook", n))
+        if hook.timeout_s <= 0 or hook.retries < 0:
+            bad("timeout_s", "timeout_s must be more than 0 and retries 0 or more",
+                ("hook", n))
     mo = config.monitoring
     for key in ("latency_p95_ms", "window_s", "resolve_after_s", "check_interval_s"):
         if getattr(mo, key) <= 0:
@@ -394,8 +419,8 @@ def load_config(path: Path) -> Config:
     for name, value in raw.items():
         if name in _TABLES:
             sections[name] = reader.build(_TABLES[name], value, (name,))
-        elif name in ("dataset", "model"):
-            cls = DatasetConfig if name == "dataset" else ModelConfig
+        elif name in ("dataset", "model", "hook"):
+            cls = {"dataset": DatasetConfig, "model": ModelConfig, "hook": HookConfig}[name]
             if not isinstance(value, list):
                 reader.fail((), name, f"must be an array of tables: write [[{name}]]")
             sections[name] = tuple(
@@ -403,7 +428,7 @@ def load_config(path: Path) -> Config:
             )
         else:
             line = locate(text, (name,)) or locate(text, (), name)
-            known = ", ".join(sorted([*_TABLES, "dataset", "model"]))
+            known = ", ".join(sorted([*_TABLES, "dataset", "model", "hook"]))
             raise ConfigError(path, f"unknown section (known: {known})", line=line, key=name)
     config = Config(path=path, **sections)
     _check(reader, config)

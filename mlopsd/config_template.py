@@ -51,6 +51,15 @@ CONFIG_TEMPLATE = """\
 # resolve_after_s = 60.0    # an alert resolves itself once clear this long
 # check_interval_s = 5.0
 
+# Where alerts go (any number of [[hook]]): a file (a JSON line each), a command (the
+# alert as JSON on stdin) or a webhook (POSTed). A failing hook is retried with backoff.
+# [[hook]]
+# kind = "webhook"                   # file, command or webhook
+# target = "https://example.org/alerts"
+# rules = ["dataset_drift", "error_rate"]   # or ["*"] (the default)
+# timeout_s = 10.0
+# retries = 4
+
 # A declared dataset (one [[dataset]] per dataset). Only `name` is required.
 # [[dataset]]
 # name = "bikeshare"

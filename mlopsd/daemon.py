@@ -34,6 +34,7 @@ from mlopsd.ingest_service import IngestService
 from mlopsd.labels import LabelService
 from mlopsd.logged_models import LoggedModels
 from mlopsd.monitoring import MonitoringService
+from mlopsd.notify import Notifier
 from mlopsd.run_journal import RunJournal
 from mlopsd.runner import JobRunner
 from mlopsd.scheduler import Scheduler
@@ -122,6 +123,7 @@ class Daemon:
         self.scoring: ScoringService
         self.monitoring: MonitoringService
         self.service_watch: ServiceWatch
+        self.notifier: Notifier
         self.serving_stats: ServingStats
         self.prediction_log: PredictionLogger
         self._server: _Server | None = None
@@ -183,6 +185,11 @@ class Daemon:
         self.scheduler.aps.add_job(self.service_watch.check, "interval",
                                    seconds=self.config.monitoring.check_interval_s,
                                    id="service-watch", name="service alerts")
+        self.notifier = Notifier(self.config.hook, self.store)
+        self.notifier.start()
+        if self.config.hook:
+            self.scheduler.aps.add_job(self.notifier.poll, "interval", seconds=1.0,
+                                       id="alert-hooks", name="alert hooks")
         timeout = self.config.tracking.run_timeout_s
         self.scheduler.aps.add_job(
             self._fail_stale_runs, "interval", seconds=max(1.0, min(30.0, timeout / 4)),
@@ -273,6 +280,7 @@ class Daemon:
         self.scoring.stop()
         self.runner.stop(self.config.daemon.shutdown_grace_s)
         self.prediction_log.stop()
+        self.notifier.stop()
         self.run_journal.stop()
         try:
             audit.append(self.store, actor="mlopsd", action="daemon.stop",
