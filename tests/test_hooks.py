@@ -15,7 +15,7 @@ from tests.daemon_process import DaemonProcess, wait_until
 class _Receiver(BaseHTTPRequestHandler):
     received: list[dict] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server hook's name
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["content-length"]))
         _Receiver.received.append(json.loads(body))
         self.send_response(204)
