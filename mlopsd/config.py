@@ -101,6 +101,15 @@ class MonitoringConfig:
     resolve_after_s: float = 60.0
     """An alert resolves itself once its condition has been clear this long."""
     check_interval_s: float = 5.0
+    performance_drop: float = 0.05
+    """Alert when a version's headline metric is this much worse than at registration
+    (rmse up, auc or accuracy down: relative), on a labelled batch or on feedback…"""
+    min_labels: int = 50
+    """…with at least this many labelled rows."""
+    performance_window_s: float = 3600.0
+    """Feedback labels are judged over the predictions of this last stretch of time,"""
+    performance_check_s: float = 30.0
+    """…this often."""
 
 
 @dataclass(frozen=True)
@@ -329,8 +338,12 @@ def _check(reader: _Reader, config: Config) -> None:
             bad(key, "must be more than 0", ("monitoring",))
     if not 0 <= mo.error_rate <= 1:
         bad("error_rate", "must be a share in [0, 1]", ("monitoring",))
-    if mo.min_requests < 1:
-        bad("min_requests", "must be at least 1", ("monitoring",))
+    if mo.min_requests < 1 or mo.min_labels < 1:
+        bad("min_requests", "min_requests and min_labels must be at least 1", ("monitoring",))
+    if not 0 < mo.performance_drop < 1 or mo.performance_window_s <= 0 or (
+            mo.performance_check_s <= 0):
+        bad("performance_drop", "must be a share in (0, 1), and performance_window_s more "
+            "than 0", ("monitoring",))
     for model, policy in sv.unseen_categories.items():
         if policy not in ("missing", "reject"):
             bad(model, f"must be \"missing\" or \"reject\", got {policy!r}",

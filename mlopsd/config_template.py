@@ -50,6 +50,10 @@ CONFIG_TEMPLATE = """\
 # window_s = 60.0           # the window
 # resolve_after_s = 60.0    # an alert resolves itself once clear this long
 # check_interval_s = 5.0
+# performance_drop = 0.05   # alert when rmse rises / auc or accuracy falls this much (relative)
+# min_labels = 50           #   against the holdout, on this many labelled rows at least
+# performance_window_s = 3600.0  # feedback is judged on this last stretch of predictions
+# performance_check_s = 30.0     # this often
 
 # Where alerts go (any number of [[hook]]): a file (a JSON line each), a command (the
 # alert as JSON on stdin) or a webhook (POSTed). A failing hook is retried with backoff.

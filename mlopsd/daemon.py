@@ -181,10 +181,14 @@ class Daemon:
         self.scheduler.aps.add_job(self.deploys.check_canaries, "interval", seconds=1.0,
                                    id="canary-watch", name="canary watch")
         self.service_watch = ServiceWatch(self.config.monitoring, self.store, self.served,
-                                          self.serving_stats, self.bus)
+                                          self.serving_stats, self.bus,
+                                          label_join=self.label_join)
         self.scheduler.aps.add_job(self.service_watch.check, "interval",
                                    seconds=self.config.monitoring.check_interval_s,
                                    id="service-watch", name="service alerts")
+        self.scheduler.aps.add_job(self.service_watch.check_performance, "interval",
+                                   seconds=self.config.monitoring.performance_check_s,
+                                   id="performance-watch", name="performance alerts")
         self.notifier = Notifier(self.config.hook, self.store)
         self.notifier.start()
         if self.config.hook:
@@ -215,6 +219,13 @@ class Daemon:
         self.bus.publish("feedback.received", model=model, received=len(labels),
                          matched=matched)
         return matched
+
+    def label_join(self, model: str) -> tuple[str | None, str | None]:
+        """The dataset and id column that label files for `model` join on."""
+        declared = self.config.models().get(model)
+        dataset = self.config.datasets().get(declared.data.split("@", 1)[0]) if declared \
+            else None
+        return (dataset.name, dataset.id_column) if dataset else (None, None)
 
     def _fail_stale_runs(self) -> None:
         cutoff = datetime.now(UTC) - timedelta(seconds=self.config.tracking.run_timeout_s)

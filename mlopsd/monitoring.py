@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from mlopsd.config import Config
+from mlopsd.degradation import degradation
 from mlopsd.events import EventBus
 from mlopsd.runner import JobRunner
 from mlopsd.selectors import resolve
@@ -87,9 +88,28 @@ class MonitoringService:
                          current=resolved.canonical)
         return job
 
+    def _judge_performance(self, p: dict[str, Any], result: dict[str, Any]
+                           ) -> dict[str, Any] | None:
+        """A labelled batch: its metrics against the version's holdout metrics."""
+        found = result.get("performance")
+        if not found or not found.get("metrics"):
+            return found
+        version = model_repo.get_version(self.store, p["model"], p["version"])
+        task = (version.signature or {}).get("task") or "regression"
+        worse = degradation(task, version.metrics, found["metrics"])
+        cfg = self.config.monitoring
+        degraded = bool(worse and found["rows"] >= cfg.min_labels
+                        and worse.drop > cfg.performance_drop)
+        return {**found, "degraded": degraded,
+                "change": worse.describe() if worse else None,
+                "metric": worse.metric if worse else None,
+                "drop": worse.drop if worse else None,
+                "kind": kind_of_drop(result["dataset_drift"]) if degraded else None}
+
     def _complete(self, job: Job, result: dict[str, Any]) -> dict[str, Any]:
         p = job.params
         prediction = result.get("prediction")
+        performance = self._judge_performance(p, result)
         report = drift_repo.insert_report(
             self.store, model=p.get("model"), model_version=p.get("version"),
             dataset=p["current"][0]["dataset"], reference=p.get("reference_label", ""),
@@ -97,7 +117,7 @@ class MonitoringService:
             drift_share=result["drift_share"], columns=result["columns"],
             prediction_drift=prediction["drifted"] if prediction else None,
             prediction=prediction, report_sha=result["report_sha"], job_id=job.id,
-            profile_sha=result.get("profile_sha"))
+            profile_sha=result.get("profile_sha"), performance=performance)
         subject = f"model:{p.get('model')}"
         drifted = [c["column"] for c in result["columns"] if c["drifted"]]
         if report.dataset_drift:
@@ -114,6 +134,12 @@ class MonitoringService:
                         f"{report.current} drifted ({prediction['test']} "
                         f"{prediction['statistic']:.4g})",
                 detail={"report_id": report.id})
+        if performance and performance.get("degraded"):
+            alerts.raise_alert(
+                self.store, rule="performance_drop", subject=subject, severity="critical",
+                message=f"{p.get('model')}:{p.get('version')} on {report.current}: "
+                        f"{performance['change']} — {performance['kind']}",
+                detail={"report_id": report.id, **performance})
         audit.append(self.store, actor=job.actor, action="drift.report", subject=subject,
                      details={"report_id": report.id, "dataset_drift": report.dataset_drift,
                               "prediction_drift": report.prediction_drift})
@@ -121,6 +147,13 @@ class MonitoringService:
                          dataset_drift=report.dataset_drift,
                          prediction_drift=report.prediction_drift, drifted=drifted)
         return {**result, "report_id": report.id}
+
+
+def kind_of_drop(inputs_drifted: bool) -> str:
+    """Concept drift is performance falling while the inputs look as before: the relation
+    between inputs and target changed. With drifted inputs, the inputs explain it."""
+    return ("data drift: the inputs moved away from the training data" if inputs_drifted
+            else "concept drift: the inputs look as in training, the target relation changed")
 
 
 def _label(reference: list[dict[str, Any]]) -> str:

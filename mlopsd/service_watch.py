@@ -1,30 +1,42 @@
 """Service alerts: every `check_interval_s` the live version of each served model is judged
 over the last `window_s` of its requests — p95 latency above `latency_p95_ms`, or a share of
-failed requests above `error_rate` (once the window holds `min_requests`) raises an alert;
-an alert whose condition has been clear for `resolve_after_s` resolves itself."""
+failed requests above `error_rate` (once the window holds `min_requests`) raises an alert.
+Every `performance_check_s`, the feedback labels of the last `performance_window_s` are
+scored against the version's holdout metrics (`performance_drop`). An alert whose
+condition has been clear for `resolve_after_s` resolves itself."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from mlopsd.config import MonitoringConfig
+from mlopsd.degradation import degradation
 from mlopsd.events import EventBus
+from mlopsd.monitoring import kind_of_drop
+from mlopsd.serving.performance import live_performance
 from mlopsd.serving.served import ServedModels
 from mlopsd.serving.stats import ServingStats
 from store import alerts, audit
+from store import drift as drift_repo
 from store.db import Store
 
 log = logging.getLogger("mlops.service_watch")
 
-RULES = ("latency_p95", "error_rate")
+RULES = ("latency_p95", "error_rate", "performance_drop")
 
 
 class ServiceWatch:
     def __init__(self, config: MonitoringConfig, store: Store, served: ServedModels,
-                 stats: ServingStats, bus: EventBus) -> None:
+                 stats: ServingStats, bus: EventBus,
+                 label_join: Callable[[str], tuple[str | None, str | None]] | None = None
+                 ) -> None:
         self.config, self.store, self.served, self.stats, self.bus = (
             config, store, served, stats, bus)
+        self.label_join = label_join or (lambda _: (None, None))
+        """Model name → (dataset, id column) its label files join on."""
         self._last_bad: dict[tuple[str, str], float] = {}
         # Alerts raised before a restart still resolve themselves once clear.
         now = time.monotonic()
@@ -51,13 +63,42 @@ class ServiceWatch:
                         f"over the last {cfg.window_s:g} s (limit {cfg.error_rate:.1%})",
                         {"error_rate": rate, "failed": failed, "requests": requests})
 
+    def check_performance(self) -> None:
+        """Feedback labels over the last `performance_window_s`: the live version's headline
+        metric against its holdout metric; a drop past `performance_drop` is an alert."""
+        cfg = self.config
+        now = time.monotonic()
+        since = datetime.now(UTC) - timedelta(seconds=cfg.performance_window_s)
+        for name, slot in self.served.served().items():
+            dataset, id_column = self.label_join(name)
+            found = live_performance(self.store, name, since=since, id_column=id_column,
+                                     dataset=dataset)
+            live = next((v for v in found["versions"] if v["version"] == slot.live.version
+                         and v["served_as"] == "production"), None)
+            worse = degradation(slot.live.task, live["baseline"], live["metrics"]) \
+                if live else None
+            bad = bool(worse and live and live["rows"] >= cfg.min_labels
+                       and worse.drop > cfg.performance_drop)
+            drifted = False
+            if bad:
+                reports = drift_repo.list_reports(self.store, model=name, limit=1)
+                drifted = bool(reports and reports[0].dataset_drift)
+            self._judge("performance_drop", f"model:{name}", bad, now,
+                        f"{name}:{slot.live.version} on feedback labels: "
+                        f"{worse.describe() if worse else ''} over {live['rows'] if live else 0}"
+                        f" rows — {kind_of_drop(drifted)}",
+                        {"metric": worse.metric if worse else None,
+                         "drop": worse.drop if worse else None,
+                         "rows": live["rows"] if live else 0, "inputs_drifted": drifted},
+                        severity="critical")
+
     def _judge(self, rule: str, subject: str, bad: bool, now: float, message: str,
-               detail: dict[str, object]) -> None:
+               detail: dict[str, object], severity: str = "warning") -> None:
         key = (rule, subject)
         if bad:
             self._last_bad[key] = now
             alert, new = alerts.raise_alert(self.store, rule=rule, subject=subject,
-                                            severity="warning", message=message, detail=detail)
+                                            severity=severity, message=message, detail=detail)
             if new:
                 log.warning("%s", message)
                 self.bus.publish("alert.opened", alert_id=alert.id, rule=rule, subject=subject)

@@ -261,6 +261,9 @@ class DriftReportOut(BaseModel):
     report_sha: str | None
     job_id: int | None
     profile_sha: str | None
+    performance: Any = Field(default=None, description="When the batch carried the target: "
+                             "the model's metrics on it, the change from its holdout "
+                             "metrics, and which kind of drift a drop is")
 
 
 class NoteRequest(BaseModel):

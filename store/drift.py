@@ -11,7 +11,7 @@ from store.rows import aware, from_json, to_json
 
 _COLUMNS = ("id, model, model_version, dataset, reference, current, dataset_drift, "
             "drift_share, columns, created_at, prediction_drift, prediction, report_sha, job_id, "
-            "profile_sha")
+            "profile_sha, performance")
 
 
 @dataclass(frozen=True)
@@ -31,25 +31,27 @@ class DriftReport:
     report_sha: str | None
     job_id: int | None
     profile_sha: str | None
+    performance: Any = None
 
 
 def _report(r: tuple) -> DriftReport:
     return DriftReport(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], from_json(r[8]),
-                       aware(r[9]), r[10], from_json(r[11]), r[12], r[13], r[14])
+                       aware(r[9]), r[10], from_json(r[11]), r[12], r[13], r[14],
+                       from_json(r[15]))
 
 
 def insert_report(store: Store, *, model: str | None, model_version: str | None, dataset: str,
                   reference: str, current: str, dataset_drift: bool, drift_share: float,
                   columns: Any, prediction_drift: bool | None, prediction: Any,
                   report_sha: str | None, job_id: int | None,
-                  profile_sha: str | None = None) -> DriftReport:
+                  profile_sha: str | None = None, performance: Any = None) -> DriftReport:
     with store.transaction() as cur:
         row = cur.execute(
             f"INSERT INTO drift_reports ({_COLUMNS.split(', ', 1)[1]}) VALUES "
-            f"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+            f"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
             [model, model_version, dataset, reference, current, dataset_drift, drift_share,
              to_json(columns), utcnow(), prediction_drift, to_json(prediction), report_sha,
-             job_id, profile_sha]).fetchone()
+             job_id, profile_sha, to_json(performance)]).fetchone()
     return _report(row)
 
 

@@ -84,7 +84,22 @@ def test_a_drifting_batch_is_reported_and_alerted_a_clean_one_is_not(d: DaemonPr
     alert = wait_until(lambda: [a for a in client.alerts(state="open")
                                 if a.rule == "dataset_drift"], what="the drift alert")[0]
     assert "bikes@3 drifted" in alert.message and alert.subject == "model:riders"
-    out = run_mlops(d.home.root, "drift", "riders")
+    assert report.performance["degraded"], "the drifted batch carries the target"
+    assert report.performance["kind"].startswith("data drift")
+
+    # Concept drift: inputs as in training, but the target relation changed.
+    concept = rest.sample(n=2_000, seed=4).with_columns(pl.col("bikers") * 3)
+    _drop(d, concept, "concept.csv", 4)
+    report = wait_until(lambda: (r := client.drift_reports(model="riders"))[0].current
+                        == "bikes@4" and r[0], timeout=120, what="the third report")
+    assert not report.dataset_drift
+    assert report.performance["degraded"] and report.performance["metric"] == "rmse"
+    assert report.performance["kind"].startswith("concept drift")
+    drop = wait_until(lambda: [a for a in client.alerts(state="open")
+                               if a.rule == "performance_drop"], what="the drop alert")[0]
+    assert "concept drift" in drop.message and drop.severity == "critical"
+    out = run_mlops(d.home.root, "drift", "riders", "--against", "bikes@3")
     assert out.returncode == 0 and "DRIFT" in out.stdout and "temp" in out.stdout
     again = run_mlops(d.home.root, "drift", "riders", "--against", "bikes@2")
+    assert again.returncode == 0
     assert again.returncode == 0 and "no dataset drift" in again.stdout

@@ -195,3 +195,39 @@ def test_slow_and_failing_versions_raise_alerts_that_resolve_themselves(
         assert entries.count("alert.resolved") >= 2
     finally:
         assert daemon.stop() == 0
+
+
+def test_feedback_showing_a_performance_drop_raises_an_alert_that_clears(
+        tmp_path, trained: bikes.Trained) -> None:
+    config = """\
+[monitoring]
+min_labels = 20
+performance_window_s = 3
+performance_check_s = 0.3
+resolve_after_s = 1
+"""
+    daemon = DaemonProcess(tmp_path / "home", config=config).start()
+    try:
+        client = daemon.client
+        assert client is not None
+        # The baseline: holdout metrics given at registration, as a trained model has.
+        with client.start_run(experiment="watched") as run:
+            version = run.log_model(trained.booster, model="watched",
+                                    input_example=trained.frame, metrics={"rmse": 40.0})
+        client.promote("watched", version.version)
+        sample = trained.frame.slice(100, 60)
+        rows = sample.select(bikes.FEATURES).to_dicts()
+        client.predict("watched", rows, request_id="fb-drop")
+        truth = sample["bikers"].to_list()
+        client.feedback("watched", [{"request_id": "fb-drop", "row": i, "label": y * 3}
+                                    for i, y in enumerate(truth)])
+        alert = wait_until(lambda: [a for a in client.alerts(state="open")
+                                    if a.rule == "performance_drop"], timeout=20,
+                           what="the performance alert")[0]
+        assert "rmse" in alert.message and "concept drift" in alert.message
+        # The window moves on past those predictions: the condition clears, then resolves.
+        wait_until(lambda: [a for a in client.alerts(state="resolved")
+                            if a.rule == "performance_drop"], timeout=30,
+                   what="the alert to resolve itself")
+    finally:
+        assert daemon.stop() == 0

@@ -141,11 +141,13 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     judged = [c for c in columns if c["test"] is not None]
     share = sum(c["drifted"] for c in judged) / len(judged) if judged else 0.0
     prediction = _prediction_drift(params, profiles.get("prediction"), current, ctx)
+    performance = _performance(params, ctx)
     report = {"model": params.get("model"), "version": params.get("version"),
               "reference": params["reference"], "current": params["current"],
               "columns": columns, "drift_share": share,
               "dataset_drift": share >= params["share"], "share_threshold": params["share"],
               "correction": params["correction"], "prediction": prediction,
+              "performance": performance,
               "rows": {"reference": profiles["rows"], "current": current.height}}
     report_sha = ctx.artifacts.put_bytes(orjson.dumps(report, option=orjson.OPT_SERIALIZE_NUMPY))
     summary = [{k: c.get(k) for k in ("column", "kind", "test", "statistic", "p_value",
@@ -155,7 +157,8 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
                  sum(c["drifted"] for c in judged), len(judged), report["dataset_drift"])
     return {"dataset_drift": report["dataset_drift"], "drift_share": share,
             "columns": summary, "prediction": _without_bins(prediction),
-            "report_sha": report_sha, "profile_sha": profile_sha, "rows": report["rows"]}
+            "report_sha": report_sha, "profile_sha": profile_sha, "rows": report["rows"],
+            "performance": performance}
 
 
 def _profiles(params: dict[str, Any], ctx: JobContext, names: list[str]
@@ -241,6 +244,46 @@ def _prediction_drift(params: dict[str, Any], profile: dict[str, Any] | None, cu
         return _categorical("prediction", profile["counts"], now["counts"],
                             params["categorical_test"], None)
     return _numeric("prediction", profile, scores, params["numeric_test"], None)
+
+
+def _performance(params: dict[str, Any], ctx: JobContext) -> dict[str, Any] | None:
+    """When the current batch carries the target: the version's metrics on it (up to
+    PREDICTION_SAMPLE rows), by the same code as its holdout metrics."""
+    import polars as pl
+
+    from jobs.train import evaluate
+
+    signature = params["signature"]
+    target = (signature.get("target") or {}).get("name")
+    if not target or not params.get("model_sha"):
+        return None
+    names = [i["name"] for i in signature["inputs"]]
+    frame = _read(params["current"], ctx, [*names, target])
+    if target not in frame.columns:
+        return None
+    frame = frame.filter(pl.col(target).is_not_null())
+    if frame.height == 0:
+        return None
+    if frame.height > PREDICTION_SAMPLE:
+        frame = frame.gather(np.linspace(0, frame.height - 1, PREDICTION_SAMPLE)
+                             .astype(np.int64))
+    scores = _scores(params, frame, ctx)
+    task = signature.get("task") or "regression"
+    if task == "regression":
+        y = frame[target].cast(pl.Float64).to_numpy()
+        classes = None
+    else:
+        classes = (signature.get("target") or {}).get("classes") or []
+        index = {c: i for i, c in enumerate(classes)}
+        labels = frame[target].to_list()
+        keep = np.array([label in index for label in labels])
+        if not keep.any():
+            return {"rows": 0, "note": "no label of the model's classes"}
+        y = np.array([index[label] for label in labels if label in index], dtype=np.int32)
+        scores = scores[keep]
+    metrics = evaluate.metrics(task, y, scores, n_classes=len(classes) if classes else None,
+                               threshold=signature.get("threshold") or 0.5)
+    return {"rows": len(y), "metrics": metrics}
 
 
 def _label_counts(indices: np.ndarray, classes: list[Any]) -> dict[str, int]:

@@ -165,18 +165,9 @@ def drift_reports(request: Request, model: str | None = None, dataset: str | Non
             "predictions joined with the labels that came back, against the holdout metrics")
 def performance(request: Request, name: str, since: datetime | None = None) -> dict[str, Any]:
     daemon = request.app.state.daemon
-    dataset = _dataset_of(daemon, name)
-    return live_performance(daemon.store, name, since=since,
-                            id_column=dataset.id_column if dataset else None,
-                            dataset=dataset.name if dataset else None)
-
-
-def _dataset_of(daemon: Any, model: str) -> Any:
-    """The dataset a model declared in mlops.toml trains on (for its id column)."""
-    declared = daemon.config.models().get(model)
-    if declared is None:
-        return None
-    return daemon.config.datasets().get(declared.data.split("@", 1)[0])
+    dataset, id_column = daemon.label_join(name)
+    return live_performance(daemon.store, name, since=since, id_column=id_column,
+                            dataset=dataset)
 
 
 @router.post("/models/{name}/score", response_model=JobOut, status_code=202,
