@@ -240,6 +240,11 @@ class Client:
         return [IngestOut.model_validate(i)
                 for i in self._request("GET", "/api/v1/ingests", params=params)]
 
+    def quality(self, dataset: str) -> list[dict[str, Any]]:
+        """Data quality over time: per data version and column, the shares of nulls,
+        out-of-range values, unseen categories and invalid values; schema changes."""
+        return self._request("GET", f"/api/v1/datasets/{dataset}/quality")
+
     def upload(self, dataset: str, path: str | os.PathLike[str],
                filename: str | None = None) -> Upload:
         """Drop a local file into the dataset's inbox (streamed, not read into memory)."""

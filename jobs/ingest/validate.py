@@ -73,6 +73,11 @@ class _Checker:
     def rule(self, column: str) -> dict[str, Any]:
         return self.spec["columns"].get(column) or {}
 
+    def quality(self, column: str) -> dict[str, Any]:
+        """The column's quality numbers, kept in its profile whatever the rules say, so the
+        data versions make series a client can plot (null, out-of-range, unseen shares)."""
+        return self.profile[column].setdefault("quality", {})
+
     def add(self, default_level: str, column: str | None, found: Issue) -> None:
         level = (self.rule(column).get("level") if column else None) or default_level
         self.found.append((level, found))
@@ -117,10 +122,11 @@ class _Checker:
         elif ref.get("null_share") is not None:
             limit, source = min(1.0, ref["null_share"] + REFERENCE_NULL_SLACK), "reference"
         else:
-            return
+            limit, source = None, None
         nulls = self.profile[column]["nulls"]
         got = share(nulls, self.n_rows)
-        if got <= limit:
+        self.quality(column)["null_share"] = got
+        if limit is None or got <= limit:
             return
         rows, _ = self.first(pl.col(column).is_null(), None)
         self.add("warning", column, issue(
@@ -153,6 +159,7 @@ class _Checker:
         def finish(counts: dict[str, Any]) -> None:
             count = counts[f"range:{column}"]
             got = share(count, self.profile[column]["count"])
+            self.quality(column)["out_of_range_share"] = got
             if not count or got <= limit:
                 return
             rows, values = self.first(outside, column)
@@ -191,6 +198,7 @@ class _Checker:
         def finish(counts: dict[str, Any]) -> None:
             count = counts[f"unseen:{column}"]
             got = share(count, self.profile[column]["count"])
+            self.quality(column)["unseen_share"] = got
             if not count or got <= limit:
                 return
             rows, _ = self.first(new, column)
@@ -223,6 +231,7 @@ class _Checker:
 
         def finish(counts: dict[str, Any]) -> None:
             count = counts[f"allowed:{column}"]
+            self.quality(column)["invalid_share"] = share(count, self.profile[column]["count"])
             if not count:
                 return
             rows, values = self.first(bad, column)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -181,6 +181,15 @@ def artifact(request: Request, sha: str) -> FileResponse:
         raise ApiError(status, str(exc), field="sha") from None
     return FileResponse(path, media_type="application/octet-stream",
                         headers={"X-Content-SHA256": sha})
+
+
+@router.get("/datasets/{name}/quality",
+            summary="Data quality over time: per version and column, null, out-of-range, "
+            "unseen and invalid shares; schema changes")
+def quality(request: Request, name: str) -> list[dict[str, Any]]:
+    store = request.app.state.daemon.store
+    data_repo.get_dataset(store, name)
+    return data_repo.quality_series(store, name)
 
 
 @router.get("/alerts", response_model=list[AlertOut], summary="Alerts, most recent first")
