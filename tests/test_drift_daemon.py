@@ -103,6 +103,13 @@ def test_a_drifting_batch_is_reported_and_alerted_a_clean_one_is_not(d: DaemonPr
     again = run_mlops(d.home.root, "drift", "riders", "--against", "bikes@2")
     assert again.returncode == 0
 
+    page = d.home.root / "drift.html"
+    written = run_mlops(d.home.root, "drift", "riders", "--html", str(page))
+    assert written.returncode == 0, written.stderr
+    text = page.read_text()
+    assert text.startswith("<!doctype html>") and "<svg" in text and "windspeed" in text
+    assert "<script" not in text and "http" not in text.split("<body>")[1], "self-contained"
+
     # Data quality over time: one point per version, per column.
     series = client.quality("bikes")
     assert [p["version"] for p in series] == [1, 2, 3, 4]

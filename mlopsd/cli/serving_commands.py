@@ -81,6 +81,23 @@ def cmd_drift(args: argparse.Namespace) -> int:
         print(f"no drift report for {args.model} yet (mlops drift {args.model} --now)")
         return 0
     report = reports[0]
+    if args.html:
+        import tempfile
+
+        from mlopsd.cli.drift_html import render
+
+        with tempfile.TemporaryDirectory() as tmp, client_for(args) as client:
+            full = Path(tmp) / "report.json"
+            client.download_artifact(report.report_sha, full)
+            page = render(orjson.loads(full.read_bytes()),
+                          title=f"Drift of {report.model}: {report.current}")
+        target = Path(args.html)
+        staged = target.with_name(f".{target.name}.tmp")
+        staged.write_text(page, encoding="utf-8")
+        staged.replace(target)
+        print(f"wrote {target} (report {report.id}: {report.current} against "
+              f"{report.reference})")
+        return 0
     if args.json:
         print_json(report)
         return 0
@@ -250,6 +267,8 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("model")
     p.add_argument("--against", help="a data selector, e.g. bikeshare@7")
     p.add_argument("--now", action="store_true", help="check the latest data version now")
+    p.add_argument("--html", metavar="FILE",
+                   help="write the report as a self-contained HTML page with the plots")
     p.add_argument("--timeout", type=float, default=600.0)
 
     p = add("deployments", cmd_deployments, "a model's deployment history")
