@@ -169,6 +169,30 @@ class SplitConfig:
 
 
 @dataclass(frozen=True)
+class ColumnTest:
+    test: str | None = None
+    """ks, wasserstein, psi (numbers); chisquare, jensenshannon, psi (categories)."""
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class ModelMonitoring:
+    """Per model, in [model.monitoring]: drift tests and alert limits (else the defaults
+    and [monitoring])."""
+
+    numeric_test: str = "auto"
+    categorical_test: str = "auto"
+    drift_share: float = 0.5
+    """Dataset drift when at least this share of the columns drifted."""
+    correction: str | None = None
+    """none, bonferroni or bh, for the p-value tests."""
+    columns: dict[str, ColumnTest] = field(default_factory=dict)
+    latency_p95_ms: float | None = None
+    error_rate: float | None = None
+    performance_drop: float | None = None
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     name: str
     data: str
@@ -188,6 +212,7 @@ class ModelConfig:
     num_threads: int = 2
     experiment: str | None = None
     description: str = ""
+    monitoring: ModelMonitoring = field(default_factory=ModelMonitoring)
 
 
 @dataclass(frozen=True)
@@ -398,6 +423,20 @@ def _check(reader: _Reader, config: Config) -> None:
             bad("rounds", "must be at least 1", where)
         if m.early_stopping is not None and m.early_stopping < 0:
             bad("early_stopping", "must be 0 (train all rounds) or more", where)
+        mm = m.monitoring
+        mw = (*where, "monitoring")
+        if mm.numeric_test not in ("auto", "ks", "wasserstein", "psi"):
+            bad("numeric_test", "must be auto, ks, wasserstein or psi", mw)
+        if mm.categorical_test not in ("auto", "chisquare", "jensenshannon", "psi"):
+            bad("categorical_test", "must be auto, chisquare, jensenshannon or psi", mw)
+        if not 0 < mm.drift_share <= 1:
+            bad("drift_share", "must be a share in (0, 1]", mw)
+        if mm.correction not in (None, "none", "bonferroni", "bh"):
+            bad("correction", "must be none, bonferroni or bh", mw)
+        for column, rule in mm.columns.items():
+            if rule.test is not None and rule.test not in (
+                    "ks", "wasserstein", "psi", "chisquare", "jensenshannon"):
+                bad("test", f"unknown test {rule.test!r}", (*mw, "columns", column))
         if not 0 < m.split.holdout < 1:
             bad("holdout", "must be between 0 and 1 (exclusive)", (*where, "split"))
         if not 0 < m.threshold < 1:

@@ -113,4 +113,17 @@ CONFIG_TEMPLATE = """\
 # [model.split]                      # by the dataset's time_column when it has one (the
 # holdout = 0.2                      # most recent share is held out), else stratified random
 # seed = 42
+#
+# [model.monitoring]                 # drift tests and alert limits for this model
+# numeric_test = "auto"              # auto | ks | wasserstein | psi
+# categorical_test = "auto"          # auto | chisquare | jensenshannon | psi
+# drift_share = 0.5                  # dataset drift when this share of columns drifted
+# correction = "none"                # none | bonferroni | bh (for p-value tests)
+# latency_p95_ms = 200.0             # this model's own limits (default: [monitoring])
+# error_rate = 0.01
+# performance_drop = 0.05
+#
+# [model.monitoring.columns.temp]    # one column's own test and threshold
+# test = "psi"
+# threshold = 0.2
 """

@@ -182,7 +182,8 @@ class Daemon:
                                    id="canary-watch", name="canary watch")
         self.service_watch = ServiceWatch(self.config.monitoring, self.store, self.served,
                                           self.serving_stats, self.bus,
-                                          label_join=self.label_join)
+                                          label_join=self.label_join,
+                                          limits=self._alert_limits)
         self.scheduler.aps.add_job(self.service_watch.check, "interval",
                                    seconds=self.config.monitoring.check_interval_s,
                                    id="service-watch", name="service alerts")
@@ -219,6 +220,14 @@ class Daemon:
         self.bus.publish("feedback.received", model=model, received=len(labels),
                          matched=matched)
         return matched
+
+    def _alert_limits(self, model: str) -> dict[str, float | None]:
+        declared = self.config.models().get(model)
+        if declared is None:
+            return {}
+        m = declared.monitoring
+        return {"latency_p95_ms": m.latency_p95_ms, "error_rate": m.error_rate,
+                "performance_drop": m.performance_drop}
 
     def label_join(self, model: str) -> tuple[str | None, str | None]:
         """The dataset and id column that label files for `model` join on."""

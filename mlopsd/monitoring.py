@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from mlopsd.config import Config
+from mlopsd.config import Config, ModelMonitoring
 from mlopsd.degradation import degradation
 from mlopsd.events import EventBus
 from mlopsd.runner import JobRunner
@@ -79,10 +79,18 @@ class MonitoringService:
         profile = drift_repo.stored_profile(self.store, model=name,
                                             model_version=version.version,
                                             reference=_label(reference))
+        declared = self.config.models().get(name)
+        settings = declared.monitoring if declared else ModelMonitoring()
         job = self.runner.submit("drift", {
             "model": name, "version": version.version, "signature": version.signature,
             "model_sha": version.artifact_sha, "reference": reference, "current": current,
             "reference_label": _label(reference), "current_label": resolved.canonical,
+            "numeric_test": settings.numeric_test,
+            "categorical_test": settings.categorical_test, "share": settings.drift_share,
+            "correction": settings.correction,
+            "tests": {c: t.test for c, t in settings.columns.items() if t.test},
+            "thresholds": {c: t.threshold for c, t in settings.columns.items()
+                           if t.threshold is not None},
             **({"profile_sha": profile} if profile else {})}, actor=actor)
         self.bus.publish("drift.queued", model=name, version=version.version, job_id=job.id,
                          current=resolved.canonical)
@@ -98,8 +106,10 @@ class MonitoringService:
         task = (version.signature or {}).get("task") or "regression"
         worse = degradation(task, version.metrics, found["metrics"])
         cfg = self.config.monitoring
-        degraded = bool(worse and found["rows"] >= cfg.min_labels
-                        and worse.drop > cfg.performance_drop)
+        declared = self.config.models().get(p["model"])
+        limit = (declared.monitoring.performance_drop if declared else None) or (
+            cfg.performance_drop)
+        degraded = bool(worse and found["rows"] >= cfg.min_labels and worse.drop > limit)
         return {**found, "degraded": degraded,
                 "change": worse.describe() if worse else None,
                 "metric": worse.metric if worse else None,

@@ -31,12 +31,14 @@ RULES = ("latency_p95", "error_rate", "performance_drop")
 class ServiceWatch:
     def __init__(self, config: MonitoringConfig, store: Store, served: ServedModels,
                  stats: ServingStats, bus: EventBus,
-                 label_join: Callable[[str], tuple[str | None, str | None]] | None = None
-                 ) -> None:
+                 label_join: Callable[[str], tuple[str | None, str | None]] | None = None,
+                 limits: Callable[[str], dict[str, float | None]] | None = None) -> None:
         self.config, self.store, self.served, self.stats, self.bus = (
             config, store, served, stats, bus)
         self.label_join = label_join or (lambda _: (None, None))
         """Model name → (dataset, id column) its label files join on."""
+        self.limits = limits or (lambda _: {})
+        """Model name → its own latency_p95_ms, error_rate, performance_drop (or None)."""
         self._last_bad: dict[tuple[str, str], float] = {}
         # Alerts raised before a restart still resolve themselves once clear.
         now = time.monotonic()
@@ -53,14 +55,18 @@ class ServiceWatch:
             requests, failed, p95 = version.window(cfg.window_s) if version else (0, 0, None)
             enough = requests >= cfg.min_requests
             rate = failed / requests if requests else 0.0
+            own = self.limits(name)
+            latency_limit = own.get("latency_p95_ms") or cfg.latency_p95_ms
+            rate_limit = own.get("error_rate")
+            rate_limit = cfg.error_rate if rate_limit is None else rate_limit
             self._judge("latency_p95", subject, enough and p95 is not None
-                        and p95 > cfg.latency_p95_ms, now,
+                        and p95 > latency_limit, now,
                         f"{name}:{slot.live.version} p95 latency {p95 or 0:.1f} ms over the last "
-                        f"{cfg.window_s:g} s (limit {cfg.latency_p95_ms:g} ms, "
+                        f"{cfg.window_s:g} s (limit {latency_limit:g} ms, "
                         f"{requests} requests)", {"p95_ms": p95, "requests": requests})
-            self._judge("error_rate", subject, enough and rate > cfg.error_rate, now,
+            self._judge("error_rate", subject, enough and rate > rate_limit, now,
                         f"{name}:{slot.live.version} failed {rate:.1%} of {requests} requests "
-                        f"over the last {cfg.window_s:g} s (limit {cfg.error_rate:.1%})",
+                        f"over the last {cfg.window_s:g} s (limit {rate_limit:.1%})",
                         {"error_rate": rate, "failed": failed, "requests": requests})
 
     def check_performance(self) -> None:
@@ -77,8 +83,9 @@ class ServiceWatch:
                          and v["served_as"] == "production"), None)
             worse = degradation(slot.live.task, live["baseline"], live["metrics"]) \
                 if live else None
+            limit = self.limits(name).get("performance_drop") or cfg.performance_drop
             bad = bool(worse and live and live["rows"] >= cfg.min_labels
-                       and worse.drop > cfg.performance_drop)
+                       and worse.drop > limit)
             drifted = False
             if bad:
                 reports = drift_repo.list_reports(self.store, model=name, limit=1)

@@ -124,3 +124,22 @@ def test_bad_dtype_and_missing_name(tmp_path: Path) -> None:
         load_config(write(tmp_path, '[[dataset]]\nname = "a"\n[dataset.schema]\nt = "float"\n'))
     with pytest.raises(ConfigError, match="missing required key 'name'"):
         load_config(write(tmp_path, '[[dataset]]\ntarget = "y"\n'))
+
+
+def test_model_monitoring_settings_are_checked(tmp_path: Path) -> None:
+    path = tmp_path / "mlops.toml"
+    path.write_text("""\
+[[model]]
+name = "m"
+data = "d@all"
+target = "y"
+
+[model.monitoring]
+drift_share = 0.3
+
+[model.monitoring.columns.temp]
+test = "kolmogorov"
+""")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "unknown test 'kolmogorov'" in str(err.value) and "temp" in str(err.value)

@@ -26,6 +26,10 @@ data = "bikes@1"
 target = "bikers"
 exclude = ["casual", "registered"]
 rounds = 30
+
+[model.monitoring.columns.temp]
+test = "psi"
+threshold = 0.2
 """
 
 
@@ -80,6 +84,8 @@ def test_a_drifting_batch_is_reported_and_alerted_a_clean_one_is_not(d: DaemonPr
     assert report.profile_sha == first_profile, "the stored profile is reused"
     by_column = {c["column"]: c for c in report.columns}
     assert by_column["temp"]["drifted"] and by_column["weathersit"]["drifted"]
+    assert (by_column["temp"]["test"], by_column["temp"]["threshold"]) == ("psi", 0.2), \
+        "the column's own test from [model.monitoring.columns.temp]"
     assert report.prediction_drift
     alert = wait_until(lambda: [a for a in client.alerts(state="open")
                                 if a.rule == "dataset_drift"], what="the drift alert")[0]

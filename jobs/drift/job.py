@@ -128,10 +128,17 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     def one(item: dict[str, Any]) -> dict[str, Any]:
         name = item["name"]
         profile = profiles["columns"][name]
+        own = params["tests"].get(name)
         if profile["kind"] == "categorical":
+            if own is not None and own not in st.CATEGORICAL_TESTS:
+                raise JobError(f"column {name!r} is categorical: {own!r} does not apply "
+                               f"(use {', '.join(st.CATEGORICAL_TESTS)})")
             return _categorical(name, profile["counts"], _counts(current[name]),
-                                params["categorical_test"], thresholds.get(name))
-        return _numeric(name, profile, _numbers(current[name]), params["numeric_test"],
+                                own or params["categorical_test"], thresholds.get(name))
+        if own is not None and own not in st.NUMERIC_TESTS:
+            raise JobError(f"column {name!r} is numeric: {own!r} does not apply "
+                           f"(use {', '.join(st.NUMERIC_TESTS)})")
+        return _numeric(name, profile, _numbers(current[name]), own or params["numeric_test"],
                         thresholds.get(name))
 
     # Columns in parallel: the heavy parts (searchsorted, bincount) release the GIL.

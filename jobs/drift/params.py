@@ -29,6 +29,10 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(share, int | float) or not 0 < share <= 1:
         raise InvalidParams("share", "must be a share in (0, 1]")
     params.setdefault("thresholds", {})
+    tests = params.setdefault("tests", {})
+    for column, test in tests.items():
+        if test not in (*NUMERIC_TESTS, *CATEGORICAL_TESTS):
+            raise InvalidParams("tests", f"column {column!r}: unknown test {test!r}")
     if params.setdefault("correction", None) not in (None, *CORRECTIONS):
         raise InvalidParams("correction", f"must be one of {', '.join(CORRECTIONS)}")
     return params

@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from jobs.drift.params import CATEGORICAL_TESTS, NUMERIC_TESTS  # noqa: F401
+
 P_VALUE_TESTS = ("ks", "chisquare")
 DEFAULT_THRESHOLDS = {"ks": 0.05, "chisquare": 0.05, "wasserstein": 0.1,
                       "jensenshannon": 0.1, "psi": 0.1}
