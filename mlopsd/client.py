@@ -411,11 +411,14 @@ class Client:
         return self._request("GET", f"/api/v1/models/{name}/performance",
                              params=_clean({"since": since}))
 
-    def drift_check(self, name: str, against: str | None = None) -> JobOut:
-        """Queue a drift check of the production version of `name` (against a selector,
-        default the latest version of its dataset)."""
+    def drift_check(self, name: str, against: str | None = None, *,
+                    window_s: float | None = None) -> JobOut:
+        """Queue a drift check of the production version of `name`: against a selector
+        (default the latest version of its dataset), or against what it was asked in the
+        last `window_s` seconds (its prediction log)."""
         return JobOut.model_validate(self._request(
-            "POST", f"/api/v1/models/{name}/drift", json={"against": against}))
+            "POST", f"/api/v1/models/{name}/drift",
+            json={"against": against, "window_s": window_s}))
 
     def drift_reports(self, *, model: str | None = None, dataset: str | None = None,
                       limit: int = 50) -> list[DriftReportOut]:

@@ -164,7 +164,7 @@ class Daemon:
         self.scoring = ScoringService(self.home, self.config, self.store, self.runner,
                                       self.served, self.bus)
         self.monitoring = MonitoringService(self.config, self.store, self.runner, self.served,
-                                            self.bus)
+                                            self.bus, self.artifacts)
         self.serving_stats = ServingStats()
         self.prediction_log = PredictionLogger(self.store, sample=self.config.serving.log_sample,
                                                queue_size=self.config.serving.log_queue)

@@ -7,6 +7,7 @@ prediction drift raises an alert.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mlopsd.config import Config, ModelMonitoring
@@ -19,7 +20,9 @@ from mlopsd.serving.served import ServedModels
 from store import alerts, audit
 from store import drift as drift_repo
 from store import models as model_repo
+from store import predictions as prediction_repo
 from store import runs as run_repo
+from store.artifacts import ArtifactStore
 from store.db import Store
 from store.jobs import Job
 
@@ -32,9 +35,10 @@ class MonitorError(ServiceError):
 
 class MonitoringService:
     def __init__(self, config: Config, store: Store, runner: JobRunner, served: ServedModels,
-                 bus: EventBus) -> None:
+                 bus: EventBus, artifacts: ArtifactStore) -> None:
         self.config, self.store, self.runner, self.served, self.bus = (
             config, store, runner, served, bus)
+        self.artifacts = artifacts
         runner.completions["drift"] = self._complete
         runner.finished_hooks.append(self._finished)
 
@@ -54,9 +58,29 @@ class MonitoringService:
                 log.warning("no drift check of %s on %s@%s: %s", name, dataset, version,
                             exc.message)
 
-    def check(self, name: str, against: str | None = None, *, actor: str) -> Job:
-        """Queue a drift check of the production version of `name` against a selector
-        (default: the latest version of its dataset)."""
+    def check_window(self, name: str, seconds: float, *, actor: str) -> Job:
+        """Queue a drift check of what the production version was asked in the last
+        `seconds` (the prediction log's inputs) against its training data."""
+        until = datetime.now(UTC)
+        since = until - timedelta(seconds=seconds)
+        version, _ = self._version_and_reference(name)
+        tmp = self.artifacts.tmp_path(".parquet")
+        try:
+            rows = prediction_repo.export_inputs(
+                self.store, name, since=since, until=until,
+                inputs=(version.signature or {}).get("inputs", []), path=str(tmp))
+        except Exception:
+            tmp.unlink(missing_ok=True)
+            raise
+        if rows == 0:
+            tmp.unlink(missing_ok=True)
+            raise MonitorError(409, f"{name} logged no prediction in the last {seconds:g} s")
+        sha = self.artifacts.adopt(tmp)
+        label = f"log:{name}[{since:%Y-%m-%dT%H:%M:%S}..{until:%Y-%m-%dT%H:%M:%S}]"
+        return self.check(name, actor=actor, current_override=(
+            [{"dataset": "prediction-log", "version": 0, "snapshot_sha": sha}], label))
+
+    def _version_and_reference(self, name: str) -> tuple[Any, list[dict[str, Any]]]:
         slot = self.served.slot(name)
         if slot is None:
             raise MonitorError(409, f"{name} has no production version to check")
@@ -64,18 +88,28 @@ class MonitoringService:
         if version.run_id is None:
             raise MonitorError(409, f"{name}:{version.version} has no run, hence no record "
                                "of its training data to compare with")
-        lineage = run_repo.get_run(self.store, version.run_id).lineage or {}
-        reference = lineage.get("data")
+        reference = (run_repo.get_run(self.store, version.run_id).lineage or {}).get("data")
         if not reference:
             raise MonitorError(409, f"{name}:{version.version} was not trained on data "
                                "versions this daemon knows (logged from the SDK?)")
-        dataset = reference[0]["dataset"]
-        try:
-            resolved = resolve(self.store, against or f"{dataset}@latest")
-        except Exception as exc:
-            raise MonitorError(422, str(exc), "against") from None
-        current = [{"dataset": v.dataset, "version": v.version,
-                    "snapshot_sha": v.snapshot_sha} for v in resolved.versions]
+        return version, reference
+
+    def check(self, name: str, against: str | None = None, *, actor: str,
+              current_override: tuple[list[dict[str, Any]], str] | None = None) -> Job:
+        """Queue a drift check of the production version of `name` against a selector
+        (default: the latest version of its dataset)."""
+        version, reference = self._version_and_reference(name)
+        if current_override is not None:
+            current, current_label = current_override
+        else:
+            dataset = reference[0]["dataset"]
+            try:
+                resolved = resolve(self.store, against or f"{dataset}@latest")
+            except Exception as exc:
+                raise MonitorError(422, str(exc), "against") from None
+            current = [{"dataset": v.dataset, "version": v.version,
+                        "snapshot_sha": v.snapshot_sha} for v in resolved.versions]
+            current_label = resolved.canonical
         profile = drift_repo.stored_profile(self.store, model=name,
                                             model_version=version.version,
                                             reference=_label(reference))
@@ -84,7 +118,7 @@ class MonitoringService:
         job = self.runner.submit("drift", {
             "model": name, "version": version.version, "signature": version.signature,
             "model_sha": version.artifact_sha, "reference": reference, "current": current,
-            "reference_label": _label(reference), "current_label": resolved.canonical,
+            "reference_label": _label(reference), "current_label": current_label,
             "numeric_test": settings.numeric_test,
             "categorical_test": settings.categorical_test, "share": settings.drift_share,
             "correction": settings.correction,
@@ -93,7 +127,7 @@ class MonitoringService:
                            if t.threshold is not None},
             **({"profile_sha": profile} if profile else {})}, actor=actor)
         self.bus.publish("drift.queued", model=name, version=version.version, job_id=job.id,
-                         current=resolved.canonical)
+                         current=current_label)
         return job
 
     def _judge_performance(self, p: dict[str, Any], result: dict[str, Any]

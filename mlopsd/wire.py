@@ -243,6 +243,9 @@ class DrillRequest(BaseModel):
 class DriftRequest(BaseModel):
     against: str | None = Field(default=None, description="A data selector (default: the "
                                 "latest version of the model's dataset)")
+    window_s: float | None = Field(default=None, gt=0, description="Instead: what the model "
+                                   "was asked in the last this many seconds (its prediction "
+                                   "log)")
 
 
 class DriftReportOut(BaseModel):

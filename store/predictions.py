@@ -146,3 +146,33 @@ def labelled_predictions(store: Store, model: str, *, id_column: str | None = No
     with store.reading() as cur:
         rows = cur.execute(sql, [*args, limit]).fetchall()
     return [Labelled(r[0], r[1], from_json(r[2]), from_json(r[3])) for r in rows]
+
+
+_CASTS = {"int64": "BIGINT", "float64": "DOUBLE", "bool": "BOOLEAN", "string": "VARCHAR",
+          "date": "VARCHAR", "datetime": "VARCHAR"}
+
+
+def export_inputs(store: Store, model: str, *, since: datetime, until: datetime,
+                  inputs: list[dict[str, Any]], path: str) -> int:
+    """Write the logged inputs of `model`'s answered requests (not shadow answers) between
+    two times to a Parquet file, one column per signature input (DuckDB reads the JSON and
+    writes the file: no row passes through Python). Returns how many rows."""
+    selects = []
+    for item in inputs:
+        name = str(item["name"]).replace("'", "''")
+        quoted = '"' + str(item["name"]).replace('"', '""') + '"'
+        cast = _CASTS.get(item.get("dtype"), "VARCHAR")
+        if item.get("categorical") and item.get("dtype") != "bool":
+            cast = "VARCHAR" if item.get("dtype") == "string" else cast
+        selects.append(f"TRY_CAST(json_extract_string(inputs, '$.\"{name}\"') AS {cast}) "
+                       f"AS {quoted}")
+    where = ("model = ? AND predicted_at >= ? AND predicted_at < ? AND "
+             "served_as <> 'shadow'")
+    args = [model, naive_utc(since), naive_utc(until)]
+    target = path.replace("'", "''")
+    with store.reading() as cur:
+        count = cur.execute(f"SELECT count(*) FROM prediction_log WHERE {where}",
+                            args).fetchone()[0]
+        cur.execute(f"COPY (SELECT {', '.join(selects)} FROM prediction_log WHERE {where}) "
+                    f"TO '{target}' (FORMAT PARQUET)", args)
+    return int(count)

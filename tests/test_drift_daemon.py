@@ -116,6 +116,17 @@ def test_a_drifting_batch_is_reported_and_alerted_a_clean_one_is_not(d: DaemonPr
     assert text.startswith("<!doctype html>") and "<svg" in text and "windspeed" in text
     assert "<script" not in text and "http" not in text.split("<body>")[1], "self-contained"
 
+    # What the model is asked in production, from its prediction log.
+    inputs = [c for c in drifted.columns if c not in ("casual", "registered", "bikers")]
+    client.predict("riders", drifted.select(inputs).head(500).to_dicts())
+    wait_until(lambda: len(client.predictions(model="riders", limit=1000)) >= 500,
+               what="the requests in the prediction log")
+    logged = run_mlops(d.home.root, "drift", "riders", "--window", "10m")
+    assert logged.returncode == 0, logged.stderr
+    latest = client.drift_reports(model="riders")[0]
+    assert latest.current.startswith("log:riders[") and latest.dataset_drift
+    assert latest.profile_sha == first_profile
+
     # Data quality over time: one point per version, per column.
     series = client.quality("bikes")
     assert [p["version"] for p in series] == [1, 2, 3, 4]

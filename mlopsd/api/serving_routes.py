@@ -148,8 +148,12 @@ def _link_free(tmp: Path, folder: Path, filename: str) -> Path:
 @router.post("/models/{name}/drift", response_model=JobOut, status_code=202,
              summary="Check the production version's drift against a data selector now")
 def drift_check(request: Request, name: str, body: DriftRequest | None = None) -> JobOut:
-    job = request.app.state.daemon.monitoring.check(
-        name, (body or DriftRequest()).against, actor=actor_of(request))
+    body = body or DriftRequest()
+    monitoring = request.app.state.daemon.monitoring
+    if body.window_s is not None:
+        job = monitoring.check_window(name, body.window_s, actor=actor_of(request))
+    else:
+        job = monitoring.check(name, body.against, actor=actor_of(request))
     return _out(job, JobOut)
 
 

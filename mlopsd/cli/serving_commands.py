@@ -70,9 +70,10 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_drift(args: argparse.Namespace) -> int:
     with client_for(args) as client:
-        if args.against or args.now:
-            job = client.wait_job(client.drift_check(args.model, args.against).id,
-                                  timeout=args.timeout)
+        if args.against or args.now or args.window:
+            job = client.wait_job(client.drift_check(
+                args.model, args.against, window_s=_seconds(args.window) if args.window
+                else None).id, timeout=args.timeout)
             if job.state != "succeeded":
                 print(f"drift check of {args.model} {job.state}: {job.error}")
                 return 1
@@ -113,6 +114,15 @@ def cmd_drift(args: argparse.Namespace) -> int:
         print(f"\npredictions: {p['test']} {p['statistic']:.4g} (threshold {p['threshold']})"
               f"{' DRIFT' if p['drifted'] else ''}")
     return 0
+
+
+def _seconds(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        return float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
+    except (ValueError, IndexError):
+        raise SystemExit(f"mlops: {text!r} is not a duration (e.g. 90s, 30m, 6h, 2d)") \
+            from None
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
@@ -267,6 +277,8 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("model")
     p.add_argument("--against", help="a data selector, e.g. bikeshare@7")
     p.add_argument("--now", action="store_true", help="check the latest data version now")
+    p.add_argument("--window", help="check what the model was asked lately instead: 30m, "
+                   "6h, 2d (its prediction log)")
     p.add_argument("--html", metavar="FILE",
                    help="write the report as a self-contained HTML page with the plots")
     p.add_argument("--timeout", type=float, default=600.0)
