@@ -43,7 +43,15 @@ class MonitoringService:
         runner.finished_hooks.append(self._finished)
 
     def _finished(self, job: Job) -> None:
-        """A new data version: check every production model that trains on its dataset."""
+        """A failed job is an alert (ingest and train raise their own); a new data version
+        is checked against every production model that trains on its dataset."""
+        if job.state == "failed" and job.kind not in ("ingest", "train", "reproduce"):
+            alerts.raise_alert(
+                self.store, rule="job_failed", subject=f"job:{job.kind}", severity="warning",
+                message=f"job {job.id} ({job.kind}) failed: {job.error}",
+                detail={"job_id": job.id, "params": {k: v for k, v in job.params.items()
+                                                     if k in ("model", "dataset", "source")}})
+            return
         if job.kind != "ingest" or job.state != "succeeded" or not job.result:
             return
         dataset, version = job.result.get("dataset"), job.result.get("version")
@@ -171,6 +179,16 @@ class MonitoringService:
                         f"training data: {len(drifted)} of {len(result['columns'])} columns "
                         f"({', '.join(drifted[:6])}{', …' if len(drifted) > 6 else ''})",
                 detail={"report_id": report.id, "drift_share": report.drift_share})
+        for rule, drifted_now in (("dataset_drift", report.dataset_drift),
+                                  ("prediction_drift", report.prediction_drift)):
+            if drifted_now is False:  # a clean report clears what an earlier one raised
+                cleared = alerts.resolve_open(
+                    self.store, rule, subject,
+                    f"resolved by itself: report {report.id} ({report.current}) shows none")
+                if cleared is not None:
+                    audit.append(self.store, actor="mlopsd", action="alert.resolved",
+                                 subject=f"alert:{cleared.id}", reason=cleared.note,
+                                 details={"rule": rule, "subject": subject})
         if report.prediction_drift:
             alerts.raise_alert(
                 self.store, rule="prediction_drift", subject=subject, severity="warning",

@@ -60,6 +60,11 @@ def raise_alert(
             f"RETURNING {_COLUMNS}",
             [rule, subject, severity, message, to_json(detail), now, now, now],
         ).fetchone()
+        # Every change of an alert is audited; its opening in the same transaction.
+        cur.execute("INSERT INTO audit_log (occurred_at, actor, action, subject, reason, "
+                    "details) VALUES (?, 'mlopsd', 'alert.opened', ?, ?, ?)",
+                    [now, f"alert:{row[0]}", message[:500],
+                     to_json({"rule": rule, "subject": subject, "severity": severity})])
     return _alert(row), True
 
 

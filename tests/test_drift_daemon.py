@@ -108,6 +108,10 @@ def test_a_drifting_batch_is_reported_and_alerted_a_clean_one_is_not(d: DaemonPr
     assert out.returncode == 0 and "DRIFT" in out.stdout and "temp" in out.stdout
     again = run_mlops(d.home.root, "drift", "riders", "--against", "bikes@2")
     assert again.returncode == 0
+    cleared = [a for a in client.alerts(state="resolved") if a.rule == "dataset_drift"]
+    assert cleared and "shows none" in cleared[0].note, "a clean report clears the alert"
+    opened = [e for e in client.audit(limit=500) if e.action == "alert.opened"]
+    assert opened, "opening an alert is audited"
 
     page = d.home.root / "drift.html"
     written = run_mlops(d.home.root, "drift", "riders", "--html", str(page))

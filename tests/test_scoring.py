@@ -100,6 +100,11 @@ def test_a_bad_file_is_kept_in_quarantine_with_its_reason(d: DaemonProcess,
     assert (quarantine / reason_file.name.removesuffix(".reason.json")).exists()
     assert not (d.home.outbox / "busy" / "broken.predictions.parquet").exists()
     assert not list((d.home.outbox / "busy").glob(".*")), "no partial output left behind"
+    assert d.client is not None
+    failed = wait_until(lambda: [a for a in d.client.alerts(state="open")
+                                 if a.rule == "job_failed" and a.subject == "job:score"],
+                        what="the job_failed alert")[0]
+    assert "'temp' is missing" in failed.message
 
 
 def test_a_million_rows_are_scored_in_bounded_memory(d: DaemonProcess, busy: bikes.Trained,
