@@ -13,7 +13,6 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import httpx
@@ -43,7 +42,6 @@ class Notifier:
         self.sent = self.failed = self.dropped = 0
         self._queue: queue.Queue[_Delivery | None] = queue.Queue(QUEUE_SIZE)
         self._seen: dict[int, tuple[str, int]] = {}
-        self._since: datetime | None = None
         self._thread = threading.Thread(target=self._send_loop, name="alert-hooks",
                                         daemon=True)
 
