@@ -116,7 +116,9 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     inputs = signature["inputs"]
     names = [i["name"] for i in inputs]
     profiles, profile_sha = _profiles(params, ctx, names)
-    current = _read(params["current"], ctx, names)
+    target = (signature.get("target") or {}).get("name")
+    # The target too, when the batch has it: one read serves drift and performance.
+    current = _read(params["current"], ctx, [*names, target] if target else names)
     missing = [n for n in names if n not in current.columns]
     if missing:
         raise JobError(f"the current data has no column {missing[0]!r} (a model input)")
@@ -148,7 +150,7 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     judged = [c for c in columns if c["test"] is not None]
     share = sum(c["drifted"] for c in judged) / len(judged) if judged else 0.0
     prediction = _prediction_drift(params, profiles.get("prediction"), current, ctx)
-    performance = _performance(params, ctx)
+    performance = _performance(params, current, ctx)
     report = {"model": params.get("model"), "version": params.get("version"),
               "reference": params["reference"], "current": params["current"],
               "columns": columns, "drift_share": share,
@@ -253,7 +255,8 @@ def _prediction_drift(params: dict[str, Any], profile: dict[str, Any] | None, cu
     return _numeric("prediction", profile, scores, params["numeric_test"], None)
 
 
-def _performance(params: dict[str, Any], ctx: JobContext) -> dict[str, Any] | None:
+def _performance(params: dict[str, Any], frame: Any, ctx: JobContext
+                 ) -> dict[str, Any] | None:
     """When the current batch carries the target: the version's metrics on it (up to
     PREDICTION_SAMPLE rows), by the same code as its holdout metrics."""
     import polars as pl
@@ -264,8 +267,6 @@ def _performance(params: dict[str, Any], ctx: JobContext) -> dict[str, Any] | No
     target = (signature.get("target") or {}).get("name")
     if not target or not params.get("model_sha"):
         return None
-    names = [i["name"] for i in signature["inputs"]]
-    frame = _read(params["current"], ctx, [*names, target])
     if target not in frame.columns:
         return None
     frame = frame.filter(pl.col(target).is_not_null())
