@@ -2,13 +2,71 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
+import queue
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+
+LOG_QUEUE = 10_000
+STOP_WAIT_S = 3.0
+
+
+class _DroppingQueueHandler(logging.handlers.QueueHandler):
+    def __init__(self, records: queue.Queue[logging.LogRecord | None]) -> None:
+        super().__init__(records)
+        self.dropped = 0
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        if self.dropped:
+            record.msg = f"({self.dropped} log records dropped before this one) {record.msg}"
+        try:
+            self.queue.put_nowait(record)
+            self.dropped = 0
+        except queue.Full:
+            self.dropped += 1
+
+
+class _Writer(threading.Thread):
+    """The one thread that writes log records: if a handler blocks (a full pipe), only it
+    waits."""
+
+    def __init__(self, records: queue.Queue[logging.LogRecord | None],
+                 handlers: list[logging.Handler]) -> None:
+        super().__init__(name="log-writer", daemon=True)
+        self.records, self.handlers = records, handlers
+
+    def run(self) -> None:
+        while (record := self.records.get()) is not None:
+            for handler in self.handlers:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+
+    def stop(self) -> None:
+        """Write out what is queued, but never wait on a blocked handler for long."""
+        with contextlib.suppress(queue.Full):
+            self.records.put(None, timeout=STOP_WAIT_S)
+        self.join(timeout=STOP_WAIT_S)
+
+
+_writer: _Writer | None = None
+
+
+def stop_logging() -> bool:
+    """Write out what is queued (at exit). False when the writer is stuck on a blocked
+    handler."""
+    global _writer
+    if _writer is None:
+        return True
+    _writer.stop()
+    done = not _writer.is_alive()
+    _writer = None
+    return done
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -39,8 +97,16 @@ def setup_daemon_logging(log_dir: Path, level: str, max_bytes: int, backups: int
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    root.addHandler(stderr)
-    root.addHandler(to_file)
+    # Threads only put records on a bounded queue; one listener thread writes them. A
+    # stderr nobody reads (a full pipe) once froze every thread that logged, and with
+    # them the daemon; now the listener waits alone, and records beyond the queue are
+    # dropped (counted on the next record that fits).
+    records: queue.Queue[logging.LogRecord | None] = queue.Queue(LOG_QUEUE)
+    root.addHandler(_DroppingQueueHandler(records))
+    global _writer
+    stop_logging()
+    _writer = _Writer(records, [stderr, to_file])
+    _writer.start()
     root.setLevel(level.upper())
     # Uvicorn's own handlers would print twice; its records flow to ours instead.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):

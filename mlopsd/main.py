@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from dataclasses import replace
 
@@ -12,7 +13,7 @@ from mlopsd.config import ConfigError, load_config
 from mlopsd.daemon import Daemon, ExitCode, StartError, bind_socket
 from mlopsd.home import HomeError, check_writable, init_home, resolve_home
 from mlopsd.lock import DaemonLock, LockHeld
-from mlopsd.logs import setup_daemon_logging
+from mlopsd.logs import setup_daemon_logging, stop_logging
 from store.errors import StoreError
 
 log = logging.getLogger("mlops.daemon")
@@ -51,9 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     except LockHeld as exc:
         return _fail(ExitCode.ALREADY_RUNNING, str(exc))
     try:
-        return _run_locked(args, home, lock, bool(created))
+        code = _run_locked(args, home, lock, bool(created))
     finally:
         lock.release()
+    if not stop_logging():
+        # stderr is a pipe nobody reads: the interpreter's last flush of it would wait for
+        # ever. Everything that matters (store, lock) is closed: leave now.
+        os._exit(code)
+    return code
 
 
 def _run_locked(args: argparse.Namespace, home, lock: DaemonLock, initialised: bool) -> int:

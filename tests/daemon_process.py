@@ -41,12 +41,17 @@ class DaemonProcess:
         init_home(self.home)
         if self.config is not None:
             self.home.config.write_text(self.config)
-        self.proc = subprocess.Popen(
-            mlopsd_cmd(self.home.root, "--port", "0", *self.args),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        # To a file, not a pipe: a pipe nobody reads fills up (64 KB) and the daemon's
+        # writes to it block.
+        self.out_path = self.home.root / "run" / "mlopsd.out"
+        self.out_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.out_path, "ab") as out:
+            self.proc = subprocess.Popen(
+                mlopsd_cmd(self.home.root, "--port", "0", *self.args),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -80,11 +85,11 @@ class DaemonProcess:
             self.proc.wait(timeout=30)
 
     def output(self) -> str:
-        if self.proc is None or self.proc.stdout is None:
+        """What the daemon printed so far (all its runs on this home)."""
+        try:
+            return self.out_path.read_text(errors="replace")
+        except (AttributeError, OSError):
             return ""
-        if self.proc.poll() is None:
-            return "(still running)"
-        return self.proc.stdout.read()
 
 
 def _read_json(path: Path) -> dict | None:

@@ -231,3 +231,39 @@ resolve_after_s = 1
                    what="the alert to resolve itself")
     finally:
         assert daemon.stop() == 0
+
+
+def test_a_stderr_nobody_reads_does_not_freeze_the_daemon(tmp_path,
+                                                          trained: bikes.Trained) -> None:
+    """The daemon's stderr to a pipe that is never read (64 KB fill it): logging goes
+    through a bounded queue, so request handling never waits on that pipe."""
+    import subprocess
+
+    from mlopsd.client import Client
+    from mlopsd.home import Home, init_home
+    from tests.daemon_process import mlopsd_cmd
+
+    home = Home(tmp_path / "home")
+    init_home(home)
+    proc = subprocess.Popen(mlopsd_cmd(home.root, "--port", "0"), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    try:
+        client = wait_until(lambda: home.daemon_json.exists() and Client.from_home(home),
+                            what="the daemon")
+        wait_until(lambda: client.health(), what="health")
+        client.promote("noisy", bikes.log(client, trained, "noisy"))
+        client.promote("noisy", bikes.log(client, bikes.train("regression", leaves=7),
+                                          "noisy", data="bikes@2"))
+        rows = trained.frame.slice(0, 1).select(bikes.FEATURES).to_dicts()
+        # Each failed request logs a warning (~250 bytes): 600 of them overfill the pipe.
+        client.drill("noisy", failure_rate=1.0, requests=600)
+        with httpx.Client(base_url=client.base_url, timeout=10) as http:
+            served = {http.post("/v1/models/noisy/predict", json={"rows": rows}).headers[
+                "x-served-as"] for _ in range(600)}
+            assert served == {"fallback"}
+            assert http.post("/v1/models/noisy/predict", json={"rows": rows}).headers[
+                "x-served-as"] == "production"
+        assert client.deploy_status("noisy")["live"] == "1.1.0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
