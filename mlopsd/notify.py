@@ -13,7 +13,6 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import orjson
@@ -122,9 +121,6 @@ class Notifier:
                         delivery.not_before = time.monotonic() + delay
                         waiting.append(delivery)
 
-    def stats(self) -> dict[str, Any]:
-        return {"sent": self.sent, "failed": self.failed, "dropped": self.dropped,
-                "queued": self._queue.qsize()}
 
 
 def _deliver(hook: HookConfig, payload: bytes) -> None:

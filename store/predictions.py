@@ -77,14 +77,6 @@ def list_predictions(store: Store, *, model: str | None = None, request_id: str 
                              from_json(r[8]), from_json(r[9])) for r in rows]
 
 
-def count_predictions(store: Store, model: str | None = None) -> int:
-    with store.reading() as cur:
-        if model:
-            return cur.execute("SELECT count(*) FROM prediction_log WHERE model = ?",
-                               [model]).fetchone()[0]
-        return cur.execute("SELECT count(*) FROM prediction_log").fetchone()[0]
-
-
 def add_feedback(store: Store, model: str, request_ids: list[str],
                  row_indexes: list[int | None], labels: list[str], *, source: str) -> int:
     """Labels for logged (or soon logged) predictions; `labels` are JSON texts. Returns how

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+# Re-exported: the drift job names the tests through this module.
 from jobs.drift.params import CATEGORICAL_TESTS, NUMERIC_TESTS  # noqa: F401
 
 P_VALUE_TESTS = ("ks", "chisquare")

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -41,7 +40,6 @@ class LoadedModel:
     features: list[str]
     classes: list[Any] | None
     threshold: float | None
-    loaded_at: float = field(default_factory=time.time)
 
     @property
     def key(self) -> str:
