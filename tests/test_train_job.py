@@ -26,7 +26,7 @@ from sklearn.model_selection import train_test_split
 
 from jobs.context import InvalidParams, JobContext, JobError
 from jobs.features import FeatureError, signature_from_frame, to_matrix
-from jobs.train import check_params, run
+from jobs.train import check_params, evaluate, run
 from jobs.train.progress import Progress
 from jobs.train.split import by_time
 from store.artifacts import ArtifactStore
@@ -249,6 +249,58 @@ def test_multiclass_metrics_match_sklearn(ctx: JobContext, bike: pl.DataFrame) -
     assert m["macro_f1"] == skm.f1_score(y, p.argmax(axis=1), average="macro")
     assert m["log_loss"] == skm.log_loss(y, p)
     assert {"train_accuracy", "train_macro_f1", "train_log_loss"} <= set(m)
+
+
+@pytest.mark.parametrize("stopped", [False, True], ids=["all-rounds", "early-stopped"])
+@pytest.mark.parametrize("copies", [1, 3], ids=["train-curve-on-all-rows", "train-curve-sample"])
+@pytest.mark.parametrize("task", [REGRESSION, BINARY, MULTICLASS], ids=lambda t: t["task"])
+def test_kept_predictions_are_the_stored_models_bit_for_bit(
+        ctx: JobContext, bike: pl.DataFrame, task: dict, copies: int, stopped: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The job takes the holdout's and the train curve's predictions from LightGBM's
+    training state (at the round the model keeps) instead of predicting again: they must be
+    the numbers the stored model gives, bit for bit (with bagging, categoricals and NaNs in
+    play, all rounds kept or early stopped)."""
+    data = bike.filter(pl.col("weathersit") != "heavy rain/snow").with_columns(
+        hum=pl.when(pl.col("hr") == 3).then(None).otherwise(pl.col("hum")))
+    # each copy's count shifted: noise the features cannot explain, so that early stopping
+    # still finds a round past which the holdout gets worse
+    data = pl.concat([data.with_columns(bikers=pl.col("bikers") + 40 * i)
+                      for i in range(copies)])
+    params = {**task, "rounds": 40, "early_stopping": None, "lgb_params": {
+        "bagging_fraction": 0.8, "bagging_freq": 1}}
+    if stopped:
+        params.update(rounds=400, early_stopping=3)
+        params["lgb_params"] = {**params["lgb_params"], "learning_rate": 0.5}
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the job predicted instead of using LightGBM's kept scores")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(lgb.Booster, "predict", refuse)
+        result = train(ctx, data, **params)
+    if stopped:
+        assert result["best_iteration"] < result["iterations"]
+    else:
+        assert result["best_iteration"] == result["iterations"] == 40
+
+    y_all = data[task["target"]]
+    classes = result["signature"]["target"]["classes"]
+    codes = (y_all.replace_strict(classes, list(range(len(classes)))).to_numpy()
+             if classes is not None else None)
+    train_rows, holdout = train_test_split(np.arange(data.height), test_size=0.2,
+                                           random_state=42, stratify=codes)
+    model = stored_model(ctx, result)
+    _, sha = predict_sha(model, data[np.sort(holdout)], result["signature"])
+    assert sha == result["holdout_predictions_sha"]
+    train_rows = np.sort(train_rows)
+    sample = train_rows[evaluate.train_sample(len(train_rows))]
+    on_train = model.predict(to_matrix(data[sample], result["signature"]))
+    y = codes[sample] if codes is not None else y_all.to_numpy()[sample].astype(float)
+    expected = evaluate.metrics(task["task"], y, on_train, n_classes=len(classes or []) or None,
+                                threshold=0.5)
+    assert {f"train_{k}": v for k, v in expected.items() if k != "confusion_matrix"}.items() \
+        <= result["metrics"].items()
 
 
 # -- split, window, determinism, curves --------------------------------------------------------

@@ -1,7 +1,10 @@
 """Holdout metrics (sklearn.metrics), feature importance and the holdout predictions' hash.
 
 Everything is computed from the model as stored (its text loaded back), so what is reported
-is what serving and `reproduce` will get.
+is what serving and `reproduce` will get; the holdout's and the train sample's predictions
+come from LightGBM's training state when the model keeps every round it ran (the same bits
+as predicting with the stored model: tests/test_train_job.py checks it), else from
+predicting with the stored model.
 
 - regression: rmse, mae, r2
 - binary: auc, log_loss, and at the threshold accuracy, precision, recall, f1 and

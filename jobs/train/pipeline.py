@@ -84,9 +84,13 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
         model_text = fitted.booster.model_to_string()
         stored = lgb.Booster(model_str=model_text)  # judge the model as it will be loaded
         threads = params["num_threads"]
-        predictions = stored.predict(x_holdout, num_threads=threads)
+        predictions = fitted.holdout_predictions
+        if predictions is None:
+            predictions = stored.predict(x_holdout, num_threads=threads)
         sample = evaluate.train_sample(len(y_train))
-        train_predictions = stored.predict(x_train[sample], num_threads=threads)
+        train_predictions = fitted.curve_predictions
+        if train_predictions is None:
+            train_predictions = stored.predict(x_train[sample], num_threads=threads)
         threshold = params["threshold"] if task == "binary" else None
         metrics = evaluate.metrics(task, y_holdout, predictions, n_classes=n_classes,
                                    threshold=params["threshold"])
