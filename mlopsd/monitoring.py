@@ -24,6 +24,7 @@ from store import predictions as prediction_repo
 from store import runs as run_repo
 from store.artifacts import ArtifactStore
 from store.db import Store
+from store.errors import Conflict
 from store.jobs import Job
 
 log = logging.getLogger("mlops.monitoring")
@@ -189,6 +190,9 @@ class MonitoringService:
                     audit.append(self.store, actor="mlopsd", action="alert.resolved",
                                  subject=f"alert:{cleared.id}", reason=cleared.note,
                                  details={"rule": rule, "subject": subject})
+        if performance and not performance.get("degraded") and (
+                performance.get("rows") or 0) >= self.config.monitoring.min_labels:
+            self._clear_batch_performance_drop(subject, report)
         if report.prediction_drift:
             alerts.raise_alert(
                 self.store, rule="prediction_drift", subject=subject, severity="warning",
@@ -209,6 +213,24 @@ class MonitoringService:
                          dataset_drift=report.dataset_drift,
                          prediction_drift=report.prediction_drift, drifted=drifted)
         return {**result, "report_id": report.id}
+
+
+    def _clear_batch_performance_drop(self, subject: str, report: Any) -> None:
+        """A labelled batch that scores as well as the baseline clears a performance drop
+        found on an earlier batch; one found on feedback labels is the service watch's to
+        clear (its own window decides)."""
+        for alert in alerts.list_alerts(self.store, state="active", rule="performance_drop"):
+            if alert.subject != subject or "report_id" not in (alert.detail or {}):
+                continue
+            note = (f"resolved by itself: report {report.id} ({report.current}) scores within "
+                    "the limit")
+            try:
+                cleared = alerts.set_state(self.store, alert.id, "resolved", note=note)
+            except Conflict:  # resolved meanwhile
+                continue
+            audit.append(self.store, actor="mlopsd", action="alert.resolved",
+                         subject=f"alert:{cleared.id}", reason=note,
+                         details={"rule": "performance_drop", "subject": subject})
 
 
 def kind_of_drop(inputs_drifted: bool) -> str:

@@ -113,6 +113,9 @@ def test_a_drifting_batch_is_reported_and_alerted_a_clean_one_is_not(d: DaemonPr
     assert again.returncode == 0
     cleared = [a for a in client.alerts(state="resolved") if a.rule == "dataset_drift"]
     assert cleared and "shows none" in cleared[0].note, "a clean report clears the alert"
+    scored = [a for a in client.alerts(state="resolved") if a.rule == "performance_drop"]
+    assert scored and scored[0].id == drop.id and "scores within the limit" in scored[0].note, \
+        "a labelled batch that scores as the baseline clears the batch-found drop"
     opened = [e for e in client.audit(limit=500) if e.action == "alert.opened"]
     assert opened, "opening an alert is audited"
 
