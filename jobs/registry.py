@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from jobs import check_model, ingest, labels, materialise, score, selfcheck, train
+from jobs import check_model, compare, ingest, labels, materialise, score, selfcheck, train
 from jobs.context import JobContext
 from jobs.drift import params as drift_params
 
@@ -61,6 +61,13 @@ KINDS: dict[str, JobKind] = {
             idempotent=True,
             description="Retrain a registered version from its lineage (the same params and "
             "data) to check it reproduces bit for bit.",
+        ),
+        JobKind(
+            name="compare",
+            target="jobs.compare:run",
+            check_params=compare.check_params,
+            idempotent=True,
+            description=compare.DESCRIPTION,
         ),
         JobKind(
             name="check_model",

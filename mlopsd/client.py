@@ -35,10 +35,14 @@ from mlopsd.wire import (
     MetricPointOut,
     ModelOut,
     ModelVersionOut,
+    PipelineOut,
     PredictionOut,
+    ReloadOut,
     Requeued,
     ResolvedSelectorOut,
+    RetrainOut,
     RunOut,
+    ScheduleOut,
     ServingOut,
     Status,
     Upload,
@@ -304,6 +308,41 @@ class Client:
               tags: dict[str, str] | None = None) -> JobOut:
         return JobOut.model_validate(self._request(
             "POST", f"/api/v1/models/{model}/train", json={"reason": reason, "tags": tags or {}}))
+
+    # --- retraining ---------------------------------------------------------------------
+
+    def retrain(self, model: str, *, dry_run: bool = False,
+                reason: str | None = None) -> RetrainOut:
+        return RetrainOut.model_validate(self._request(
+            "POST", f"/api/v1/models/{model}/retrain",
+            json={"dry_run": dry_run, "reason": reason}))
+
+    def pipelines(self, *, model: str | None = None, state: str | None = None,
+                  limit: int = 100) -> list[PipelineOut]:
+        params = _clean({"model": model, "state": state, "limit": limit})
+        return [PipelineOut.model_validate(p)
+                for p in self._request("GET", "/api/v1/pipelines", params=params)]
+
+    def pipeline(self, pipeline_id: int) -> PipelineOut:
+        return PipelineOut.model_validate(self._request("GET",
+                                                        f"/api/v1/pipelines/{pipeline_id}"))
+
+    def decide(self, pipeline_id: int, approve: bool, note: str | None = None) -> PipelineOut:
+        """Approve (True) or reject (False) a challenger awaiting approval."""
+        action = "approve" if approve else "reject"
+        return PipelineOut.model_validate(self._request(
+            "POST", f"/api/v1/pipelines/{pipeline_id}/{action}", json={"note": note}))
+
+    def cancel_pipeline(self, pipeline_id: int, note: str | None = None) -> PipelineOut:
+        return PipelineOut.model_validate(self._request(
+            "POST", f"/api/v1/pipelines/{pipeline_id}/cancel", json={"note": note}))
+
+    def schedules(self) -> list[ScheduleOut]:
+        return [ScheduleOut.model_validate(s)
+                for s in self._request("GET", "/api/v1/schedules")]
+
+    def reload(self) -> ReloadOut:
+        return ReloadOut.model_validate(self._request("POST", "/api/v1/reload"))
 
     def reproduce(self, name: str, version: str) -> JobOut:
         return JobOut.model_validate(

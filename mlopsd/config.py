@@ -193,6 +193,45 @@ class ModelMonitoring:
 
 
 @dataclass(frozen=True)
+class GatesConfig:
+    """[model.retrain.gates]: when a challenger may replace the champion."""
+
+    metric: str | None = None
+    """Decided on (default: rmse, auc or log_loss by task)."""
+    minimum: float | None = None
+    """The challenger's metric must reach this (metrics where higher is better)…"""
+    maximum: float | None = None
+    """…or stay under this (rmse, mae, log_loss)."""
+    min_improvement: float = 0.0
+    """The lower bound of the CI of (challenger - champion, positive = better) must be above
+    this; a negative value lets a challenger no worse than this through."""
+    bootstrap: int = 1000
+    confidence: float = 0.95
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class RetrainConfig:
+    """[model.retrain]: the retraining policy (see mlopsd/retraining/policy.py for the forms)."""
+
+    schedule: list[str] = field(default_factory=list)
+    dry_run_schedule: list[str] = field(default_factory=list)
+    """Schedules of dry runs: the pipeline up to the gate, never deploying."""
+    retrain_on: list[str] = field(default_factory=list)
+    cooldown: str = "1h"
+    """At most one retrain started by an alert or new rows per this span."""
+    max_concurrent: int = 1
+    training_window: str = ""
+    """Empty: the model's own `data` selector; or all, last K versions, last D days."""
+    approval: str = "auto"
+    deploy: str = "direct"
+    watch: str = "30m"
+    grace: str = "1h"
+    """A schedule missed while the daemon was down runs once at start-up if this recent."""
+    gates: GatesConfig = field(default_factory=GatesConfig)
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     name: str
     data: str
@@ -213,6 +252,7 @@ class ModelConfig:
     experiment: str | None = None
     description: str = ""
     monitoring: ModelMonitoring = field(default_factory=ModelMonitoring)
+    retrain: RetrainConfig = field(default_factory=RetrainConfig)
 
 
 @dataclass(frozen=True)
@@ -443,6 +483,50 @@ def _check(reader: _Reader, config: Config) -> None:
             bad("threshold", "must be between 0 and 1 (exclusive)", where)
         if m.num_threads < 1:
             bad("num_threads", "must be at least 1", where)
+        _check_retrain(bad, m, (*where, "retrain"))
+
+
+def _check_retrain(bad: Any, m: ModelConfig, where: tuple[str | int, ...]) -> None:
+    from mlopsd.retraining import policy
+
+    r = m.retrain
+    checks: list[tuple[str, Any]] = [
+        ("retrain_on", lambda: policy.triggers(r.retrain_on)),
+        ("cooldown", lambda: policy.duration_s(r.cooldown, "cooldown")),
+        ("watch", lambda: policy.duration_s(r.watch, "watch")),
+        ("grace", lambda: policy.duration_s(r.grace, "grace")),
+        ("deploy", lambda: policy.deploy(r.deploy)),
+        ("training_window", lambda: r.training_window and policy.training_window(
+            r.training_window)),
+        ("schedule", lambda: [policy.cron_trigger(c) for c in r.schedule]),
+        ("dry_run_schedule", lambda: [policy.cron_trigger(c) for c in r.dry_run_schedule]),
+    ]
+    for key, check in checks:
+        try:
+            check()
+        except policy.PolicyError as exc:
+            bad(key, str(exc), where)
+    if r.approval not in ("auto", "required"):
+        bad("approval", f"must be auto or required, got {r.approval!r}", where)
+    if r.max_concurrent != 1:
+        bad("max_concurrent", "only 1 is supported: one training per model at a time (a "
+            "second trigger is merged into the running pipeline)", where)
+    g = r.gates
+    gw = (*where, "gates")
+    try:
+        metric = policy.metric_for(m.task, g.metric)
+    except policy.PolicyError as exc:
+        bad("metric", str(exc), gw)
+        return
+    higher = policy.HIGHER_IS_BETTER[metric]
+    if g.minimum is not None and not higher:
+        bad("minimum", f"{metric} is better when lower: give a maximum instead", gw)
+    if g.maximum is not None and higher:
+        bad("maximum", f"{metric} is better when higher: give a minimum instead", gw)
+    if not 100 <= g.bootstrap <= 100_000:
+        bad("bootstrap", "must be between 100 and 100000 resamples", gw)
+    if not 0.5 <= g.confidence <= 0.999:
+        bad("confidence", "must be between 0.5 and 0.999", gw)
 
 
 _TABLES: dict[str, type] = {"daemon": DaemonConfig, "ingest": IngestConfig,

@@ -126,4 +126,26 @@ CONFIG_TEMPLATE = """\
 # [model.monitoring.columns.temp]    # one column's own test and threshold
 # test = "psi"
 # threshold = 0.2
+#
+# [model.retrain]                    # the retraining policy (mlops retrain MODEL: at once)
+# schedule = ["0 3 * * mon"]         # cron, UTC: 5 fields, or 6 with seconds first
+# dry_run_schedule = []              # cron of dry runs (up to the gate, no deploy)
+# retrain_on = ["drift", "performance_drop", "new_rows >= 10000"]
+#                                    # also prediction_drift, schema_change, manual
+# cooldown = "6h"                    # at most one retrain from alerts/new rows per span
+# training_window = "last 3 versions"  # "" (the model's data), all, last K versions,
+#                                    # last D days (of the dataset's time column)
+# approval = "auto"                  # or "required": mlops approve/reject PIPELINE
+# deploy = "canary 10% for 500 requests"  # direct | canary P% for 10m | shadow for 1h
+# watch = "30m"                      # after full deployment: rolled back on a performance
+#                                    # drop or an error-rate rise
+# grace = "1h"                       # a schedule missed while down runs once if this recent
+#
+# [model.retrain.gates]
+# metric = "rmse"                    # default rmse / auc / log_loss by task
+# maximum = 120.0                    # rmse, mae, log_loss: at most; others: minimum = …
+# min_improvement = 0.0              # the CI's lower bound of the gain must be above this
+# bootstrap = 1000                   # paired resamples of the same holdout (seeded)
+# confidence = 0.95
+# seed = 42
 """

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -26,7 +27,7 @@ from mlopsd import __version__
 from mlopsd.api.app import create_app
 from mlopsd.api.auth import is_loopback
 from mlopsd.atomic import write_bytes_atomic
-from mlopsd.config import Config
+from mlopsd.config import Config, ConfigError, load_config
 from mlopsd.deploys import DeployService
 from mlopsd.events import EventBus
 from mlopsd.home import Home
@@ -35,6 +36,10 @@ from mlopsd.labels import LabelService
 from mlopsd.logged_models import LoggedModels
 from mlopsd.monitoring import MonitoringService
 from mlopsd.notify import Notifier
+from mlopsd.retraining.pipeline import Env as PipelineEnv
+from mlopsd.retraining.schedules import RetrainSchedules
+from mlopsd.retraining.service import RetrainService
+from mlopsd.retraining.triggers import TriggerWatch
 from mlopsd.run_journal import RunJournal
 from mlopsd.runner import JobRunner
 from mlopsd.scheduler import Scheduler
@@ -126,7 +131,10 @@ class Daemon:
         self.notifier: Notifier
         self.serving_stats: ServingStats
         self.prediction_log: PredictionLogger
+        self.retraining: RetrainService
+        self.retrain_schedules: RetrainSchedules
         self._server: _Server | None = None
+        self._config_seen = _file_mark(config.path)
 
     def watched_dirs(self) -> list[Path]:
         return self.ingest.watched_dirs()
@@ -190,6 +198,7 @@ class Daemon:
         self.scheduler.aps.add_job(self.service_watch.check_performance, "interval",
                                    seconds=self.config.monitoring.performance_check_s,
                                    id="performance-watch", name="performance alerts")
+        self._start_retraining()
         self.notifier = Notifier(self.config.hook, self.store)
         self.notifier.start()
         if self.config.hook:
@@ -205,6 +214,65 @@ class Daemon:
                      details={"pid": self.pid, "port": self.port, "version": __version__})
         self._write_daemon_json()
         self.bus.publish("daemon.started", pid=self.pid, port=self.port)
+
+    def _start_retraining(self) -> None:
+        self.retraining = RetrainService(PipelineEnv(
+            store=self.store, runner=self.runner, training=self.training,
+            deploys=self.deploys, served=self.served, stats=self.serving_stats, bus=self.bus,
+            model=self.training.spec, monitoring=lambda: self.config.monitoring,
+            label_join=self.label_join))
+        self.retraining.start()
+        triggers = TriggerWatch(self.store, self.retraining, lambda: self.config.models())
+        self.scheduler.aps.add_job(triggers.poll, "interval", seconds=1.0,
+                                   id="retrain-triggers", name="retrain triggers")
+        self.retrain_schedules = RetrainSchedules(self.store, self.scheduler.aps,
+                                                  self.retraining)
+        self.retrain_schedules.sync(self.config.models())
+        missed = self.retrain_schedules.run_missed(self.config.models())
+        if missed:
+            log.info("ran %s schedule(s) missed while the daemon was down", missed)
+        self.scheduler.aps.add_job(self._reload_if_changed, "interval", seconds=2.0,
+                                   id="config-watch", name="mlops.toml watch")
+
+    def reload(self, *, actor: str) -> dict[str, object]:
+        """Read mlops.toml again and apply its models (their training, monitoring and
+        retraining policies, schedules included). Other sections are read at start-up only:
+        a change there is reported as needing a restart and not applied."""
+        new = load_config(self.config.path)
+        restart = [name for name in ("daemon", "ingest", "tracking", "serving", "monitoring",
+                                     "dataset", "hook")
+                   if getattr(new, name) != getattr(self.config, name)]
+        before, after = self.config.models(), new.models()
+        changed = sorted(n for n in before.keys() | after.keys()
+                         if before.get(n) != after.get(n))
+        applied = dataclasses.replace(self.config, model=new.model)
+        self.config = applied
+        for part in (self.training, self.monitoring, self.deploys, self.ingest,
+                     self.ingest.labels, self.scoring):
+            part.config = applied
+        self.training.models = applied.models()
+        schedules = self.retrain_schedules.sync(applied.models())
+        self._config_seen = _file_mark(self.config.path)
+        outcome = {"models_changed": changed, "schedules": schedules,
+                   "restart_needed": restart}
+        audit.append(self.store, actor=actor, action="config.reload",
+                     subject=str(self.config.path), details=outcome)
+        self.bus.publish("config.reloaded", **outcome)
+        log.info("mlops.toml reloaded by %s: %s", actor, outcome)
+        return outcome
+
+    def _reload_if_changed(self) -> None:
+        mark = _file_mark(self.config.path)
+        if mark == self._config_seen:
+            return
+        self._config_seen = mark
+        try:
+            self.reload(actor="mlopsd (mlops.toml changed)")
+        except ConfigError as exc:
+            log.error("mlops.toml changed but cannot be used, the running config stays: %s",
+                      exc)
+            audit.append(self.store, actor="mlopsd", action="config.reload_failed",
+                         subject=str(self.config.path), reason=str(exc))
 
     def _prediction_failed(self, model: str, version: str, error: str, answered_by: str) -> None:
         """A served version raised on a request (called off the event loop)."""
@@ -296,6 +364,7 @@ class Daemon:
         """Stop the parts in reverse order; leave a store that opens cleanly."""
         self.bus.publish("daemon.stopping", pid=self.pid)
         self.scheduler.shutdown()
+        self.retraining.stop()
         self.ingest.stop()
         self.scoring.stop()
         self.runner.stop(self.config.daemon.shutdown_grace_s)
@@ -311,3 +380,11 @@ class Daemon:
             log.exception("could not checkpoint the store on the way out")
         finally:
             self.store.close()
+
+
+def _file_mark(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size

@@ -81,9 +81,12 @@ class TrainService:
             raise NotFound(f"no model {name!r} in mlops.toml (models: {known})") from None
 
     def submit(self, name: str, *, actor: str, reason: str | None = None,
-               tags: dict[str, str] | None = None) -> Job:
+               tags: dict[str, str] | None = None, data: str | None = None) -> Job:
+        """Queue a training of `name` on its `data` selector (or on `data`, a retraining's
+        window)."""
         m = self.spec(name)
-        resolved = resolve(self.store, m.data)
+        selector = data or m.data
+        resolved = resolve(self.store, selector)
         window = None
         if resolved.start or resolved.end:
             window = {"time_column": resolved.time_column,
@@ -111,7 +114,7 @@ class TrainService:
             "num_threads": m.num_threads,
         }
         lineage = {
-            "selector": {"written": m.data, "resolved": resolved.canonical},
+            "selector": {"written": selector, "resolved": resolved.canonical},
             "data": data,
             "data_key": canonical_hash({"data": [(d["dataset"], d["content_hash"]) for d in data],
                                         "window": window}),

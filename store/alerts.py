@@ -115,3 +115,16 @@ def resolve_open(store: Store, rule: str, subject: str, note: str) -> Alert | No
             f"AND subject = ? AND state <> 'resolved' RETURNING {_COLUMNS}",
             [note, utcnow(), rule, subject]).fetchone()
     return _alert(row) if row else None
+
+
+def opened_after(store: Store, alert_id: int, limit: int = 500) -> list[Alert]:
+    """Alerts with an id above `alert_id`, oldest first: what opened since a poll."""
+    with store.reading() as cur:
+        rows = cur.execute(f"SELECT {_COLUMNS} FROM alerts WHERE id > ? ORDER BY id LIMIT ?",
+                           [alert_id, limit]).fetchall()
+    return [_alert(r) for r in rows]
+
+
+def last_id(store: Store) -> int:
+    with store.reading() as cur:
+        return int(cur.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0])

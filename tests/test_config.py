@@ -143,3 +143,32 @@ test = "kolmogorov"
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert "unknown test 'kolmogorov'" in str(err.value) and "temp" in str(err.value)
+
+
+def test_the_templates_model_example_with_its_retrain_policy_is_valid(tmp_path: Path) -> None:
+    example = CONFIG_TEMPLATE[CONFIG_TEMPLATE.index("# [[model]]"):]
+    text = "\n".join(line[2:] if line.startswith("# ") else "" for line in example.splitlines()
+                     if not line.startswith('"""'))
+    retrain = load_config(write(tmp_path, text)).model[0].retrain
+    assert retrain.schedule == ["0 3 * * mon"]
+    assert retrain.retrain_on == ["drift", "performance_drop", "new_rows >= 10000"]
+    assert retrain.deploy == "canary 10% for 500 requests"
+    assert retrain.gates.maximum == 120.0
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ('retrain_on = ["drfit"]', "unknown trigger 'drfit'"),
+    ('schedule = ["0 3 * *"]', "5 fields"),
+    ('deploy = "canary 10 for 5m"', "write direct, canary P% for 10m"),
+    ('cooldown = "soon"', "is not a duration"),
+    ('training_window = "last week"', "last K versions"),
+    ('approval = "maybe"', "must be auto or required"),
+])
+def test_a_bad_retrain_policy_names_line_and_key(tmp_path: Path, line: str,
+                                                 message: str) -> None:
+    text = ('[[model]]\nname = "m"\ndata = "d@all"\ntarget = "y"\n\n[model.retrain]\n'
+            f"{line}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    assert message in str(err.value) and ":7:" in str(err.value), str(err.value)
+    assert f"model.retrain.{line.split()[0]}" in str(err.value)

@@ -15,6 +15,7 @@ from mlopsd.api import (
     data_routes,
     job_routes,
     model_routes,
+    retrain_routes,
     run_routes,
     serving_routes,
     system_routes,
@@ -41,6 +42,7 @@ def create_app(daemon: Any) -> FastAPI:
     app.include_router(model_routes.router)
     app.include_router(run_routes.router)
     app.include_router(serving_routes.router)
+    app.include_router(retrain_routes.router)
     app.add_middleware(
         TokenAuthMiddleware, token=daemon.token,
         require_for_reads=daemon.require_token_for_reads,

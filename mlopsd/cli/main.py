@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from mlopsd.cli import data_commands, model_commands, serving_commands
+from mlopsd.cli import data_commands, model_commands, retrain_commands, serving_commands
 from mlopsd.cli.common import Handler, add_command, client_for
 from mlopsd.cli.output import print_fields, print_json, print_table
 from mlopsd.client import ApiError, MlopsError
@@ -218,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_commands.add_commands(sub, common)
     model_commands.add_commands(sub, common)
     serving_commands.add_commands(sub, common)
+    retrain_commands.add_commands(sub, common)
 
     p = add("audit", cmd_audit, "the audit log, newest first")
     p.add_argument("--limit", type=int, default=50)

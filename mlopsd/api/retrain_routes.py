@@ -1,0 +1,92 @@
+"""Retraining over HTTP: start (or dry-run) a pipeline, list and show pipelines, approve,
+reject or cancel one, list the schedules, reload mlops.toml."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from mlopsd.api.errors import ApiError
+from mlopsd.api.job_routes import actor_of
+from mlopsd.api.wire_out import out as _out
+from mlopsd.config import ConfigError
+from mlopsd.wire import (
+    NoteRequest,
+    PipelineOut,
+    ReloadOut,
+    RetrainOut,
+    RetrainRequest,
+    ScheduleOut,
+)
+from store import pipelines as pipeline_repo
+
+router = APIRouter(prefix="/api/v1", tags=["retraining"])
+
+
+@router.post("/models/{name}/retrain", response_model=RetrainOut, status_code=202,
+             summary="Start a retraining pipeline now (or merge into the running one)",
+             description="With dry_run the pipeline stops after the gate's decision: "
+             "nothing is deployed.")
+def retrain(request: Request, name: str, body: RetrainRequest | None = None) -> RetrainOut:
+    body = body or RetrainRequest()
+    detail = {"reason": body.reason} if body.reason else {}
+    started = request.app.state.daemon.retraining.trigger(
+        name, "manual", detail, actor=actor_of(request), dry_run=body.dry_run)
+    pipeline = started.get("pipeline")
+    return RetrainOut(pipeline=_out(pipeline, PipelineOut) if pipeline else None,
+                      merged=started.get("merged", False), skipped=started.get("skipped"))
+
+
+@router.get("/pipelines", response_model=list[PipelineOut], summary="Retraining pipelines")
+def list_pipelines(request: Request, model: str | None = None, state: str | None = None,
+                   limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[PipelineOut]:
+    rows = pipeline_repo.listing(request.app.state.daemon.store, model=model, state=state,
+                                 limit=limit)
+    return [_out(p, PipelineOut) for p in rows]
+
+
+@router.get("/pipelines/{pipeline_id}", response_model=PipelineOut,
+            summary="One pipeline: trigger, steps with their numbers, outcome")
+def get_pipeline(request: Request, pipeline_id: int) -> PipelineOut:
+    return _out(pipeline_repo.get(request.app.state.daemon.store, pipeline_id), PipelineOut)
+
+
+@router.post("/pipelines/{pipeline_id}/approve", response_model=PipelineOut,
+             summary="Approve a challenger awaiting approval: it is deployed")
+def approve(request: Request, pipeline_id: int, body: NoteRequest | None = None) -> PipelineOut:
+    return _out(request.app.state.daemon.retraining.decide(
+        pipeline_id, True, actor=actor_of(request), note=(body or NoteRequest()).note),
+        PipelineOut)
+
+
+@router.post("/pipelines/{pipeline_id}/reject", response_model=PipelineOut,
+             summary="Reject a challenger awaiting approval: it is archived")
+def reject(request: Request, pipeline_id: int, body: NoteRequest | None = None) -> PipelineOut:
+    return _out(request.app.state.daemon.retraining.decide(
+        pipeline_id, False, actor=actor_of(request), note=(body or NoteRequest()).note),
+        PipelineOut)
+
+
+@router.post("/pipelines/{pipeline_id}/cancel", response_model=PipelineOut,
+             summary="Cancel a running pipeline (its job or canary is stopped)")
+def cancel(request: Request, pipeline_id: int, body: NoteRequest | None = None) -> PipelineOut:
+    return _out(request.app.state.daemon.retraining.cancel(
+        pipeline_id, actor=actor_of(request), note=(body or NoteRequest()).note), PipelineOut)
+
+
+@router.get("/schedules", response_model=list[ScheduleOut],
+            summary="Retraining schedules with their last and next run")
+def schedules(request: Request) -> list[ScheduleOut]:
+    return [ScheduleOut(**entry)
+            for entry in request.app.state.daemon.retrain_schedules.entries()]
+
+
+@router.post("/reload", response_model=ReloadOut,
+             summary="Read mlops.toml again and apply its models and policies")
+def reload(request: Request) -> ReloadOut:
+    try:
+        return ReloadOut(**request.app.state.daemon.reload(actor=actor_of(request)))
+    except ConfigError as exc:
+        raise ApiError(400, f"mlops.toml cannot be used, the running config stays: {exc}",
+                       field="config") from None

@@ -1,0 +1,125 @@
+"""Retraining schedules: the policies' cron expressions, kept in the store and run by
+APScheduler.
+
+The store keeps each schedule and when it last ran, so a run missed while the daemon was
+down is found at start-up: if the newest missed fire time is within the policy's `grace`,
+the schedule runs once now (however many were missed: coalesced), else it waits for its next
+time. APScheduler itself keeps its jobs in memory only; its misfire grace covers a daemon
+that was busy, not one that was down. A schedule's run is marked before its pipeline starts:
+a crash between the two loses that run rather than doubling it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.base import BaseScheduler
+
+from mlopsd.config import ModelConfig
+from mlopsd.retraining import policy
+from mlopsd.retraining.service import RetrainService
+from store import pipelines as pipeline_repo
+from store.db import Store
+
+log = logging.getLogger("mlops.retraining")
+
+_PREFIX = "retrain:"
+_MAX_COUNTED = 10_000
+
+
+def schedule_id(model: str, cron: str, dry_run: bool) -> str:
+    return f"{model}:{'dry-run:' if dry_run else ''}{cron}"
+
+
+def wanted(models: dict[str, ModelConfig]) -> list[tuple[str, str, str, bool]]:
+    out = []
+    for name, m in models.items():
+        for cron, dry_run in [*((c, False) for c in m.retrain.schedule),
+                              *((c, True) for c in m.retrain.dry_run_schedule)]:
+            out.append((schedule_id(name, cron, dry_run), name, cron, dry_run))
+    return out
+
+
+class RetrainSchedules:
+    def __init__(self, store: Store, aps: BaseScheduler, service: RetrainService) -> None:
+        self.store, self.aps, self.service = store, aps, service
+
+    def sync(self, models: dict[str, ModelConfig]) -> dict[str, list[str]]:
+        """Store and schedule what the config says; returns the ids added and removed."""
+        added, removed = pipeline_repo.sync_schedules(self.store, wanted(models))
+        for job in self.aps.get_jobs():
+            if job.id.startswith(_PREFIX):
+                job.remove()
+        for schedule in pipeline_repo.schedules(self.store):
+            m = models.get(schedule.model)
+            if m is None:
+                continue
+            self.aps.add_job(self._fire, policy.cron_trigger(schedule.cron),
+                             args=[schedule.id, None], id=_PREFIX + schedule.id,
+                             name=f"retrain {schedule.model} ({schedule.cron}"
+                                  f"{', dry run' if schedule.dry_run else ''})",
+                             misfire_grace_time=max(1, int(policy.duration_s(m.retrain.grace))),
+                             coalesce=True, max_instances=1)
+        return {"added": added, "removed": removed}
+
+    def run_missed(self, models: dict[str, ModelConfig], now: datetime | None = None) -> int:
+        """At start-up: each schedule missed within its grace runs once. Returns how many."""
+        now = now or datetime.now(UTC)
+        ran = 0
+        for schedule in pipeline_repo.schedules(self.store):
+            m = models.get(schedule.model)
+            if m is None:
+                continue
+            since = schedule.last_run_at or schedule.created_at
+            missed, newest = _missed(policy.cron_trigger(schedule.cron), since, now)
+            if newest is None:
+                continue
+            grace = policy.duration_s(m.retrain.grace)
+            late = (now - newest).total_seconds()
+            if late > grace:
+                log.info("schedule %s missed %s run(s), the newest %.0f s ago: beyond its "
+                         "grace (%g s), it waits for its next time", schedule.id, missed, late,
+                         grace)
+                continue
+            self._fire(schedule.id, {"missed": missed, "newest_missed_at": newest.isoformat(),
+                                     "coalesced": True, "late_s": round(late, 3)})
+            ran += 1
+        return ran
+
+    def _fire(self, schedule_id: str, missed: dict[str, Any] | None) -> None:
+        schedule = next((s for s in pipeline_repo.schedules(self.store) if s.id == schedule_id),
+                        None)
+        if schedule is None:
+            return
+        at = datetime.now(UTC)
+        pipeline_repo.mark_run(self.store, schedule_id, at)
+        detail: dict[str, Any] = {"schedule": schedule_id, "cron": schedule.cron}
+        if missed:
+            detail["missed_while_down"] = missed
+        try:
+            self.service.trigger(schedule.model, "schedule", detail, actor="scheduler",
+                                 dry_run=schedule.dry_run)
+        except Exception:
+            log.exception("schedule %s could not start its pipeline", schedule_id)
+
+    def entries(self) -> list[dict[str, Any]]:
+        jobs = {job.id: job for job in self.aps.get_jobs()}
+        out = []
+        for schedule in pipeline_repo.schedules(self.store):
+            job = jobs.get(_PREFIX + schedule.id)
+            out.append({"id": schedule.id, "model": schedule.model, "cron": schedule.cron,
+                        "dry_run": schedule.dry_run, "last_run_at": schedule.last_run_at,
+                        "next_run_at": job.next_run_time if job else None})
+        return out
+
+
+def _missed(trigger: Any, since: datetime, now: datetime) -> tuple[int, datetime | None]:
+    """How many fire times fell in (since, now], and the newest of them."""
+    count, newest = 0, None
+    at = trigger.get_next_fire_time(None, since + timedelta(seconds=1))
+    while at is not None and at <= now and count < _MAX_COUNTED:
+        count, newest = count + 1, at
+        at = trigger.get_next_fire_time(at, at + timedelta(seconds=1))
+    return count, newest

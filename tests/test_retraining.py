@@ -1,0 +1,281 @@
+"""Retraining automation end to end on a real daemon: alerts, people and schedules start
+pipelines; gates with a paired bootstrap CI decide; canaries, approval and the watch window
+deploy or roll back. The clock is compressed with short policies (a 1 s watch, 3 s cron)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from mlopsd.client import Client
+from tests.daemon_process import DaemonProcess, run_mlops, wait_until
+from tests.test_drift_daemon import _drop
+from tests.test_ingest_daemon import EXAMPLE
+
+BASE = """\
+[ingest]
+settle_s = 0.2
+
+[monitoring]
+min_labels = 20
+min_requests = 20
+
+[[dataset]]
+name = "bikes"
+target = "bikers"
+
+[[model]]
+name = "riders"
+data = "bikes@1"
+target = "bikers"
+exclude = ["casual", "registered"]
+rounds = 40
+
+[model.retrain]
+training_window = "last 1 versions"
+"""
+INPUTS_DROPPED = ("casual", "registered", "bikers")
+
+
+@pytest.fixture(scope="module")
+def frame() -> pl.DataFrame:
+    return pl.read_csv(EXAMPLE)
+
+
+def _start(home: Path, policy: str) -> DaemonProcess:
+    return DaemonProcess(home, config=BASE + policy).start()
+
+
+def _in_production(d: DaemonProcess, data: pl.DataFrame) -> str:
+    """bikes@1 from `data`, riders trained on it and promoted: the champion."""
+    client = d.client
+    assert client is not None
+    _drop(d, data, "reference.csv", 1)
+    job = client.wait_job(client.train("riders").id, timeout=300)
+    assert job.state == "succeeded", job.error
+    client.promote("riders", job.result["version"])
+    return job.result["version"]
+
+
+def _ended(client: Client, pipeline_id: int, timeout: float = 180):
+    return wait_until(lambda: (p := client.pipeline(pipeline_id)).state not in (
+        "running",) and p, timeout=timeout, what=f"pipeline {pipeline_id} to end or wait")
+
+
+def _steps(pipeline) -> dict[str, dict]:
+    return {s["step"]: s for s in pipeline.steps}
+
+
+def _rows(data: pl.DataFrame) -> list[dict]:
+    return data.drop(INPUTS_DROPPED).to_dicts()
+
+
+def test_drift_retrains_a_better_challenger_through_a_canary_and_a_same_one_is_refused(
+        home: Path, frame: pl.DataFrame) -> None:
+    d = _start(home, """\
+retrain_on = ["drift", "performance_drop"]
+deploy = "canary 50% for 20 requests"
+watch = "1s"
+
+[model.retrain.gates]
+metric = "rmse"
+bootstrap = 300
+""")
+    try:
+        client = d.client
+        assert client is not None
+        reference = frame.sample(fraction=0.5, seed=1)
+        champion = _in_production(d, reference)
+        rest = frame.join(reference, on=frame.columns, how="anti")
+        # The world changed: another climate, and twice the riders for the same weather.
+        drifted = rest.with_columns(
+            (pl.col("temp") * 0.5).alias("temp"), (pl.col("atemp") * 0.5).alias("atemp"),
+            (pl.col("hum") * 0.6).alias("hum"), (pl.col("windspeed") + 0.2).alias("windspeed"),
+            pl.lit("light rain/snow").alias("weathersit"), pl.lit(1).alias("season"),
+            pl.lit("Jan").alias("mnth"), (pl.col("bikers") * 2).alias("bikers"))
+        _drop(d, drifted, "drifted.csv", 2)
+
+        started = wait_until(lambda: client.pipelines(model="riders"), timeout=120,
+                             what="a pipeline started by the drift alert")[0]
+        assert started.trigger == "drift" and started.actor.startswith("alert:")
+        alert = next(a for a in client.alerts() if a.rule == "dataset_drift")
+        assert started.trigger_detail["alert_id"] == alert.id
+        # The same report found the performance drop: merged, not a second training.
+        merged = wait_until(lambda: client.pipeline(started.id).merged, timeout=30,
+                            what="the performance_drop trigger merged")
+        assert merged[0]["trigger"] == "performance_drop"
+        # The canary needs 20 of its own requests: serve traffic until it is promoted.
+        rows = _rows(drifted.head(5))
+        deadline = time.monotonic() + 120
+        while client.pipeline(started.id).state == "running" and time.monotonic() < deadline:
+            client.predict("riders", rows)
+        done = _ended(client, started.id)
+        steps = _steps(done)
+        assert done.state == "deployed", (done.reason, steps)
+        assert [s["step"] for s in done.steps] == [
+            "materialise", "validate", "train", "evaluate", "compare", "gate", "approval",
+            "deploy", "watch"]
+        assert steps["materialise"]["detail"]["resolved"] == "bikes@2"
+        compare = steps["compare"]["detail"]
+        assert compare["champion"]["version"] == champion
+        assert compare["challenger"]["version"] == done.challenger != champion
+        assert compare["holdout_matches_training"] is True
+        assert compare["ci"][0] > 0, "significantly better: the CI's lower bound above 0"
+        assert compare["challenger"]["value"] < compare["champion"]["value"]  # rmse
+        assert steps["gate"]["detail"]["passed"]
+        assert steps["deploy"]["detail"]["strategy"] == "canary"
+        assert steps["deploy"]["detail"]["requests"] >= 20
+        assert steps["watch"]["state"] == "done"
+        assert client.get_model("riders").aliases["production"] == done.challenger
+
+        # The same data again: the same model, not better than itself.
+        out = run_mlops(d.home.root, "retrain", "riders", "--wait", "--reason", "again",
+                        timeout=300)
+        assert out.returncode == 1, out.stdout + out.stderr
+        again = client.pipelines(model="riders")[0]
+        assert again.state == "not_promoted" and again.trigger == "manual"
+        compare = _steps(again)["compare"]["detail"]
+        assert compare["ci"] == [0.0, 0.0] and compare["improvement"] == 0.0
+        assert "did not pass the gate" in again.reason and "CI [0, 0]" in again.reason
+        assert "CI [0, 0]" in out.stdout and "not_promoted" in out.stdout
+        assert client.get_model("riders").aliases["production"] == done.challenger
+    finally:
+        d.kill()
+
+
+def test_approval_one_training_for_two_triggers_approve_deploys_reject_archives(
+        home: Path, frame: pl.DataFrame) -> None:
+    d = _start(home, """\
+approval = "required"
+deploy = "direct"
+watch = "0s"
+
+[model.retrain.gates]
+min_improvement = -1000.0
+""")
+    try:
+        client = d.client
+        assert client is not None
+        champion = _in_production(d, frame.sample(fraction=0.4, seed=1))
+        _drop(d, frame.sample(fraction=0.4, seed=2), "second.csv", 2)
+
+        first = client.retrain("riders", reason="first")
+        second = client.retrain("riders", reason="second")
+        assert not first.merged and second.merged
+        assert second.pipeline.id == first.pipeline.id
+        pending = _ended(client, first.pipeline.id)
+        assert pending.state == "awaiting_approval", pending.reason
+        assert [m["trigger"] for m in pending.merged] == ["manual"]
+        trainings = [j for j in client.list_jobs(kind="train")
+                     if j.actor == f"pipeline:{first.pipeline.id}"]
+        assert len(trainings) == 1, "two triggers at once: one training"
+        waiting = [a for a in client.alerts(state="open") if a.rule == "approval_pending"]
+        assert waiting and waiting[0].subject == f"pipeline:{first.pipeline.id}"
+        listed = run_mlops(d.home.root, "pipelines", "--state", "awaiting_approval")
+        assert str(first.pipeline.id) in listed.stdout
+
+        out = run_mlops(d.home.root, "approve", str(first.pipeline.id), "--note", "looks good")
+        assert out.returncode == 0, out.stderr
+        done = _ended(client, first.pipeline.id)
+        assert done.state == "deployed", done.reason
+        approval = _steps(done)["approval"]["detail"]
+        assert approval["decision"] == "approved" and approval["note"] == "looks good"
+        assert approval["by"].startswith("cli:")
+        assert client.get_model("riders").aliases["production"] == done.challenger != champion
+        assert not [a for a in client.alerts(state="open") if a.rule == "approval_pending"]
+
+        _drop(d, frame.sample(fraction=0.4, seed=3), "third.csv", 3)
+        third = client.retrain("riders").pipeline
+        assert _ended(client, third.id).state == "awaiting_approval"
+        out = run_mlops(d.home.root, "reject", str(third.id), "--note", "not this one")
+        assert out.returncode == 0, out.stderr
+        rejected = client.pipeline(third.id)
+        assert rejected.state == "rejected" and "archived" in rejected.reason
+        assert client.model_version("riders", rejected.challenger).archived
+        assert client.get_model("riders").aliases["production"] == done.challenger
+        actions = {e.action for e in client.audit(limit=500)}
+        assert {"pipeline.started", "pipeline.merged", "pipeline.deployed",
+                "pipeline.rejected", "model.archive"} <= actions
+    finally:
+        d.kill()
+
+
+def test_a_version_going_bad_in_its_watch_is_rolled_back(home: Path,
+                                                          frame: pl.DataFrame) -> None:
+    d = _start(home, """\
+deploy = "direct"
+watch = "90s"
+
+[model.retrain.gates]
+min_improvement = -1000.0
+""")
+    try:
+        client = d.client
+        assert client is not None
+        champion = _in_production(d, frame.sample(fraction=0.4, seed=1))
+        _drop(d, frame.sample(fraction=0.4, seed=2), "second.csv", 2)
+        pipeline = client.retrain("riders").pipeline
+        wait_until(lambda: _steps(client.pipeline(pipeline.id)).get("watch"), timeout=180,
+                   what="the watch window")
+        challenger = client.pipeline(pipeline.id).challenger
+        assert client.get_model("riders").aliases["production"] == challenger
+
+        # Labels come back: the new version is far off (the truth is three times its guess).
+        sample = frame.sample(n=40, seed=9)
+        client.predict("riders", _rows(sample), request_id="watched")
+        client.feedback("riders", [{"request_id": "watched", "row": i, "label": y * 3}
+                                   for i, y in enumerate(sample["bikers"].to_list())])
+        done = _ended(client, pipeline.id, timeout=60)
+        assert done.state == "rolled_back", done.reason
+        assert "rmse" in done.reason and "labelled rows" in done.reason
+        assert client.get_model("riders").aliases["production"] == champion
+        history = client.alias_history("riders", "production")
+        assert history[0].kind == "rollback" and history[0].actor == "mlopsd"
+        assert "automatic rollback in the watch" in history[0].reason
+        assert [a for a in client.alerts(state="open") if a.rule == "auto_rollback"]
+    finally:
+        d.kill()
+
+
+def test_a_schedule_missed_while_down_runs_once_after_the_restart(
+        home: Path, frame: pl.DataFrame) -> None:
+    d = _start(home, """\
+dry_run_schedule = ["*/3 * * * * *"]
+""")
+    try:
+        client = d.client
+        assert client is not None
+        _drop(d, frame.sample(fraction=0.3, seed=1), "reference.csv", 1)
+        # (a run before the data arrived failed: "no training data")
+        first = wait_until(lambda: [p for p in client.pipelines(model="riders")
+                                    if p.trigger == "schedule" and p.state == "dry_run"],
+                           timeout=30, what="a scheduled dry run")[0]
+        assert first.dry_run and "passed the gate and would be deployed" in first.reason
+        assert _steps(first)["compare"]["state"] == "skipped", "no production version yet"
+        schedules = client.schedules()
+        assert [(s.model, s.cron, s.dry_run) for s in schedules] == [
+            ("riders", "*/3 * * * * *", True)]
+        assert schedules[0].next_run_at is not None
+        assert d.stop() == 0
+        time.sleep(7)  # at least two fire times pass while the daemon is down
+        d.start()
+        client = d.client
+        assert client is not None
+        caught_up = wait_until(lambda: [p for p in client.pipelines(model="riders")
+                                        if (p.trigger_detail or {}).get("missed_while_down")],
+                               timeout=10, what="the missed run")
+        assert len(caught_up) == 1, "missed runs are coalesced into one"
+        missed = caught_up[0].trigger_detail["missed_while_down"]
+        assert missed["missed"] >= 2 and missed["coalesced"] is True
+
+        # A config edit is picked up by `mlops reload`, audited.
+        d.home.config.write_text(BASE + 'schedule = ["0 3 * * mon"]\n')
+        out = run_mlops(d.home.root, "reload")
+        assert out.returncode == 0 and "riders" in out.stdout, out.stdout + out.stderr
+        assert [s.cron for s in client.schedules()] == ["0 3 * * mon"]
+        assert any(e.action == "config.reload" for e in client.audit(limit=200))
+    finally:
+        d.kill()
