@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -135,6 +136,7 @@ class Daemon:
         self.retrain_schedules: RetrainSchedules
         self._server: _Server | None = None
         self._config_seen = _file_mark(config.path)
+        self._reload_lock = threading.Lock()
 
     def watched_dirs(self) -> list[Path]:
         return self.ingest.watched_dirs()
@@ -238,6 +240,10 @@ class Daemon:
         """Read mlops.toml again and apply its models (their training, monitoring and
         retraining policies, schedules included). Other sections are read at start-up only:
         a change there is reported as needing a restart and not applied."""
+        with self._reload_lock:  # the API and the file watch may both ask at once
+            return self._reload(actor)
+
+    def _reload(self, actor: str) -> dict[str, object]:
         new = load_config(self.config.path)
         restart = [name for name in ("daemon", "ingest", "tracking", "serving", "monitoring",
                                      "dataset", "hook")
@@ -273,6 +279,8 @@ class Daemon:
                       exc)
             audit.append(self.store, actor="mlopsd", action="config.reload_failed",
                          subject=str(self.config.path), reason=str(exc))
+        except Exception:
+            log.exception("reloading mlops.toml failed; the running config stays")
 
     def _prediction_failed(self, model: str, version: str, error: str, answered_by: str) -> None:
         """A served version raised on a request (called off the event loop)."""

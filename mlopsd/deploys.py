@@ -260,6 +260,10 @@ class DeployService:
                               f"first (mlops promote {name} VERSION)")
         return slot
 
+    def canary_policy(self) -> CanaryPolicy:
+        """The `[serving]` canary policy (a retraining pipeline adapts its min_requests)."""
+        return self._policy()
+
     def _policy(self) -> CanaryPolicy:
         s = self.config.serving
         return CanaryPolicy(min_requests=s.canary_min_requests,

@@ -187,3 +187,25 @@ def interrupt_running(store: Store, reason: str) -> list[Job]:
             [utcnow(), reason],
         ).fetchall()
     return sorted((_job(r) for r in rows), key=lambda j: j.id)
+
+
+def newest_by_actor(store: Store, kind: str, actor: str) -> Job | None:
+    """The newest job of `kind` asked for by `actor` (e.g. a pipeline finding the job it
+    submitted just before a crash)."""
+    with store.reading() as cur:
+        row = cur.execute(f"SELECT {_COLUMNS} FROM jobs WHERE kind = ? AND actor = ? "
+                          "ORDER BY id DESC LIMIT 1", [kind, actor]).fetchone()
+    return _job(row) if row else None
+
+
+def last_retry(store: Store, job_id: int) -> Job | None:
+    """The end of the chain of retries of `job_id` (queued again after a crash), if any."""
+    found = None
+    with store.reading() as cur:
+        while True:
+            row = cur.execute(f"SELECT {_COLUMNS} FROM jobs WHERE retry_of = ? ORDER BY id DESC "
+                              "LIMIT 1", [job_id]).fetchone()
+            if row is None:
+                return found
+            found = _job(row)
+            job_id = found.id

@@ -279,3 +279,38 @@ dry_run_schedule = ["*/3 * * * * *"]
         assert any(e.action == "config.reload" for e in client.audit(limit=200))
     finally:
         d.kill()
+
+
+def test_a_pipeline_goes_on_after_a_kill_during_its_training(home: Path,
+                                                             frame: pl.DataFrame) -> None:
+    """kill -9 while the pipeline's training runs: after the restart the pipeline follows
+    the job the runner queued again, deploys, and no stray training or version is left."""
+    # a training of several seconds, to be killed in the middle of
+    slow = BASE.replace("rounds = 40\n", "rounds = 400\nearly_stopping = 0\n"
+                        "params = {num_leaves = 255, learning_rate = 0.01}\n")
+    policy = 'deploy = "direct"\nwatch = "0s"\n\n[model.retrain.gates]\nmin_improvement = -1e9\n'
+    d = DaemonProcess(home, config=slow + policy).start()
+    try:
+        client = d.client
+        assert client is not None
+        big = pl.concat([frame] * 4)
+        champion = _in_production(d, big.sample(fraction=0.5, seed=1))
+        _drop(d, big.sample(fraction=0.5, seed=2), "second.csv", 2)
+        pipeline = client.retrain("riders").pipeline
+        wait_until(lambda: [j for j in client.list_jobs(kind="train", state="running")
+                            if j.actor == f"pipeline:{pipeline.id}"], timeout=60,
+                   what="the pipeline's training to run")
+        d.kill()
+        d.start()
+        client = d.client
+        assert client is not None
+        done = _ended(client, pipeline.id, timeout=300)
+        assert done.state == "deployed", done.reason
+        train = _steps(done)["train"]["detail"]
+        assert train["interrupted"] and train["job_id"] not in train["interrupted"]
+        assert client.get_job(train["job_id"]).retry_of == train["interrupted"][0]
+        versions = [v.version for v in client.model_versions("riders")]
+        assert versions == [champion, done.challenger], "one new version, no stray one"
+        assert client.get_model("riders").aliases["production"] == done.challenger
+    finally:
+        d.kill()

@@ -18,8 +18,8 @@ def cmd_retrain(args: argparse.Namespace) -> int:
         if pipeline is not None and args.wait and not started.merged:
             pipeline = _wait(client, pipeline.id, args.timeout)
     if args.json:
-        print_json(started if not args.wait else pipeline)
-        return 0
+        print_json(pipeline if args.wait and pipeline is not None else started)
+        return 0 if pipeline is not None else 1
     if pipeline is None:
         print(f"not started: {started.skipped}")
         return 1
@@ -32,6 +32,8 @@ def cmd_retrain(args: argparse.Namespace) -> int:
               f"{' (dry run)' if pipeline.dry_run else ''}: mlops pipelines show {pipeline.id}")
         return 0
     _show(pipeline)
+    if pipeline.state == "running":
+        print(f"\nstill running after {args.timeout:g} s: mlops pipelines show {pipeline.id}")
     return 0 if pipeline.state in ("deployed", "dry_run", "awaiting_approval") else 1
 
 

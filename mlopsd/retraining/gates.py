@@ -6,7 +6,8 @@ numbers, so the pipeline's record says exactly why.
   challenger better, on the same holdout rows) is above `min_improvement`. Without a champion
   to compare with (no production version, or one that cannot score the new data, e.g. after
   a change of input columns) there is nothing to beat: the gate says so and lets it through,
-  judged on the absolute bar alone.
+  judged on the absolute bar alone. A champion that scored but left no interval (AUC on a
+  one-class holdout, every resample degenerate) does not let the challenger through.
 """
 
 from __future__ import annotations
@@ -29,12 +30,22 @@ def judge(gates: GatesConfig, metric: str, challenger_value: float | None,
             "gate": "minimum" if higher else "maximum", "passed": ok,
             "detail": f"{metric} {_num(challenger_value)} {'>=' if higher else '<='} {bar:g}"
                       + ("" if ok else ": not reached")})
-    if comparison is None or comparison.get("ci") is None:
+    if comparison is None or comparison.get("champion_unscorable"):
         why = ("no production version to compare with" if comparison is None
-               else "the champion cannot score this holdout: "
-               f"{comparison.get('champion_unscorable') or 'no comparison'}")
+               else f"the champion cannot score this holdout: "
+               f"{comparison['champion_unscorable']}")
         verdicts.append({"gate": "significance", "passed": True, "judged": False,
                          "detail": f"not judged ({why})"})
+        return verdicts
+    if comparison.get("ci") is None:
+        # Both scored, yet no interval (e.g. AUC on a one-class holdout): nothing shows the
+        # challenger is better, so it does not pass.
+        champion = (comparison.get("champion") or {}).get("value")
+        verdicts.append({"gate": "significance", "passed": False, "judged": False,
+                         "detail": f"{metric}: no confidence interval could be computed "
+                                   f"(challenger {_num(comparison['challenger']['value'])}, "
+                                   f"champion {_num(champion)}, "
+                                   f"{comparison.get('skipped')} degenerate resamples)"})
         return verdicts
     low, high = comparison["ci"]
     ok = low > gates.min_improvement

@@ -13,6 +13,7 @@ the deploy step touches production.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from mlopsd.config import ModelConfig, MonitoringConfig
+from mlopsd.config import GatesConfig, ModelConfig, MonitoringConfig, RetrainConfig
 from mlopsd.degradation import degradation
 from mlopsd.deploys import DeployService
 from mlopsd.events import EventBus
@@ -41,7 +42,7 @@ from store import models as model_repo
 from store import pipelines as pipeline_repo
 from store import runs as run_repo
 from store.db import Store
-from store.errors import NotFound
+from store.errors import Conflict, NotFound
 
 log = logging.getLogger("mlops.retraining")
 
@@ -99,6 +100,15 @@ class PipelineRun:
     @property
     def config(self) -> ModelConfig:
         return self.env.model(self.model)
+
+    @property
+    def policy(self) -> RetrainConfig:
+        """The retrain policy as it was when the pipeline started (kept in its first step):
+        a reload meanwhile changes the next pipeline, not this one."""
+        first = self.steps[0]["detail"].get("policy") if self.steps else None
+        if first is None:
+            return self.config.retrain
+        return retrain_config_from(first)
 
     def step(self, name: str) -> dict[str, Any] | None:
         return next((s for s in self.steps if s["step"] == name), None)
@@ -175,8 +185,9 @@ class PipelineRun:
     # --- the steps ------------------------------------------------------------------------
 
     def _materialise(self, entry: dict[str, Any]) -> str:
-        selector = window_selector(self.env.store, self.config)
+        entry["detail"]["policy"] = dataclasses.asdict(self.config.retrain)
         try:
+            selector = window_selector(self.env.store, self.config)
             resolved = resolve(self.env.store, selector)
         except (ValueError, NotFound) as exc:
             raise Stop("failed", f"no training data: {exc}") from None
@@ -230,15 +241,15 @@ class PipelineRun:
 
     def _train(self, entry: dict[str, Any]) -> str:
         detail = entry["detail"]
-        if "job_id" not in detail:
-            job = self.env.training.submit(
-                self.model, actor=f"pipeline:{self.id}",
+
+        def submit() -> job_repo.Job:
+            return self.env.training.submit(
+                self.model, actor=self._actor,
                 reason=f"retrain pipeline {self.id} ({self.trigger})",
                 tags={"pipeline": str(self.id), "trigger": self.trigger},
                 data=self.step("materialise")["detail"]["resolved"])
-            detail["job_id"] = job.id
-            self.save()
-        job = self._wait_job(detail["job_id"], "training")
+
+        job = self._job_step(detail, "train", submit, "training")
         if job is None:
             return WAIT
         result = job.result or {}
@@ -247,17 +258,37 @@ class PipelineRun:
                       bump_reason=result.get("bump_reason"))
         return DONE
 
-    def _wait_job(self, job_id: int, what: str) -> job_repo.Job | None:
-        job = job_repo.get_job(self.env.store, job_id)
+    @property
+    def _actor(self) -> str:
+        return f"pipeline:{self.id}"
+
+    def _job_step(self, detail: dict[str, Any], kind: str, submit: Callable[[], Any],
+                  what: str) -> job_repo.Job | None:
+        """The step's job once it has succeeded, else None (wait). Crash-proof: a job
+        submitted just before a crash is found again by its actor, not submitted twice; one
+        the crash interrupted is followed to its retry (or submitted again when the daemon
+        stopped cleanly, which retries nothing)."""
+        store = self.env.store
+        if "job_id" not in detail:
+            found = job_repo.newest_by_actor(store, kind, self._actor)
+            detail["job_id"] = found.id if found is not None else submit().id
+            self.save()
+        job = job_repo.get_job(store, detail["job_id"])
+        if job.state == "interrupted":
+            retry = job_repo.last_retry(store, job.id)
+            detail.setdefault("interrupted", []).append(job.id)
+            detail["job_id"] = retry.id if retry is not None else submit().id
+            self.save()
+            return None
         if job.state not in _JOB_ENDED:
             return None
         if job.state != "succeeded":
-            raise Stop("failed", f"the {what} job {job_id} {job.state}: {job.error}")
+            raise Stop("failed", f"the {what} job {job.id} {job.state}: {job.error}")
         return job
 
     def _evaluate(self, entry: dict[str, Any]) -> str:
         m = self.config
-        metric = policy.metric_for(m.task, m.retrain.gates.metric)
+        metric = policy.metric_for(m.task, self.policy.gates.metric)
         challenger = model_repo.get_version(self.env.store, self.model, self.challenger)
         self.champion = model_repo.get_model(self.env.store, self.model).aliases.get(
             PRODUCTION)
@@ -277,18 +308,15 @@ class PipelineRun:
             entry["state"] = "skipped"
             detail["why"] = "no production version to compare with"
             return DONE
-        if "job_id" not in detail:
-            detail["job_id"] = self.env.runner.submit(
-                "compare", self._compare_params(), actor=f"pipeline:{self.id}").id
-            self.save()
-        job = self._wait_job(detail["job_id"], "comparison")
+        job = self._job_step(detail, "compare", lambda: self.env.runner.submit(
+            "compare", self._compare_params(), actor=self._actor), "comparison")
         if job is None:
             return WAIT
         detail.update({k: v for k, v in (job.result or {}).items() if k != "timings"})
         return DONE
 
     def _compare_params(self) -> dict[str, Any]:
-        store, gates_config = self.env.store, self.config.retrain.gates
+        store, gates_config = self.env.store, self.policy.gates
         train_job = job_repo.get_job(store, self.step("train")["detail"]["job_id"])
         challenger = model_repo.get_version(store, self.model, self.challenger)
         champion = model_repo.get_version(store, self.model, self.champion)
@@ -308,14 +336,13 @@ class PipelineRun:
         }
 
     def _gate(self, entry: dict[str, Any]) -> str:
-        m = self.config
         evaluated = self.step("evaluate")["detail"]
         metric = evaluated["metric"]
         compared = self.step("compare")
         comparison = compared["detail"] if compared and compared["state"] == "done" else None
         value = (comparison["challenger"]["value"] if comparison
                  else (evaluated["challenger"]["holdout_metrics"] or {}).get(metric))
-        verdicts = gates.judge(m.retrain.gates, metric, value, comparison)
+        verdicts = gates.judge(self.policy.gates, metric, value, comparison)
         passed = all(v["passed"] for v in verdicts)
         entry["detail"].update(metric=metric, verdicts=verdicts, passed=passed)
         failing = "; ".join(v["detail"] for v in verdicts if not v["passed"])
@@ -330,7 +357,7 @@ class PipelineRun:
 
     def _approval(self, entry: dict[str, Any]) -> str:
         detail = entry["detail"]
-        if self.config.retrain.approval != "required":
+        if self.policy.approval != "required":
             entry["state"] = "skipped"
             detail["why"] = "approval = auto"
             return DONE
@@ -339,22 +366,30 @@ class PipelineRun:
         if entry["state"] != "waiting":
             entry["state"], self.state = "waiting", "awaiting_approval"
             self.save()
-            alerts.raise_alert(
-                self.env.store, rule="approval_pending", subject=f"pipeline:{self.id}",
-                severity="info",
-                message=f"{self.model}:{self.challenger} passed its gate and awaits approval "
-                        f"(mlops approve {self.id} / mlops reject {self.id})",
-                detail={"pipeline_id": self.id, "model": self.model,
-                        "version": self.challenger})
+            self._alert_approval()
             self.env.bus.publish("pipeline.awaiting_approval", pipeline_id=self.id,
                                  model=self.model, version=self.challenger)
         return WAIT
+
+    def _alert_approval(self) -> None:
+        alerts.raise_alert(
+            self.env.store, rule="approval_pending", subject=f"pipeline:{self.id}",
+            severity="info",
+            message=f"{self.model}:{self.challenger} passed its gate and awaits approval "
+                    f"(mlops approve {self.id} / mlops reject {self.id})",
+            detail={"pipeline_id": self.id, "model": self.model, "version": self.challenger})
 
     def decide(self, approved: bool, *, actor: str, note: str | None) -> None:
         entry = self.steps[-1] if self.steps else None
         if self.state != "awaiting_approval" or entry is None or entry["step"] != "approval":
             raise PipelineError(409, f"pipeline {self.id} is {self.state}, not awaiting "
                                 "approval")
+        if not approved:
+            try:
+                model_repo.set_archived(self.env.store, self.model, self.challenger)
+            except Conflict as exc:
+                raise PipelineError(409, f"cannot reject {self.model}:{self.challenger}: "
+                                    f"{exc}") from None
         entry["detail"].update(decision="approved" if approved else "rejected", by=actor,
                                note=note, at=_now())
         alerts.resolve_open(self.env.store, "approval_pending", f"pipeline:{self.id}",
@@ -363,7 +398,6 @@ class PipelineRun:
             entry["state"], self.state = "running", "running"
             self.save()
             return
-        model_repo.set_archived(self.env.store, self.model, self.challenger)
         audit.append(self.env.store, actor=actor, action="model.archive",
                      subject=f"model:{self.model}", reason=note,
                      details={"version": self.challenger, "pipeline_id": self.id})
@@ -372,52 +406,103 @@ class PipelineRun:
                   + (f": {note}" if note else "") + "; the version is archived")
 
     def _deploy(self, entry: dict[str, Any]) -> str:
+        try:
+            return self._deploy_step(entry)
+        except ServiceError as exc:  # e.g. the version cannot serve: production unchanged
+            raise Stop("failed", f"deploy of {self.model}:{self.challenger}: {exc}") from None
+
+    def _deploy_step(self, entry: dict[str, Any]) -> str:
         detail = entry["detail"]
-        deploy = policy.deploy(self.config.retrain.deploy)
+        if "deployment_id" in detail:
+            return self._trial(detail)
+        deploy = policy.deploy(self.policy.deploy)
         slot = self.env.served.slot(self.model)
+        live = slot.live.version if slot is not None else None
+        if live != self.champion:
+            # Compared with one version, about to replace another: judge again instead.
+            raise Stop("not_promoted", f"production moved from {self.champion} to {live} "
+                       f"since the comparison: {self.challenger} was not compared with {live};"
+                       " retrain again")
         reason = f"retrain pipeline {self.id} ({self.trigger})"
-        actor = (self.step("approval") or {}).get("detail", {}).get("by") or "mlopsd"
-        if slot is not None and slot.live.version == self.challenger:
-            detail.update(strategy="none", note=f"{self.challenger} is live already")
-            return DONE
         if deploy.strategy == "direct" or slot is None:
             move = self.env.deploys.move_alias(self.model, PRODUCTION, self.challenger,
-                                               actor=actor, reason=reason)
+                                               actor=self._deployer, reason=reason)
             detail.update(strategy="direct", from_version=move.from_version,
                           to_version=move.to_version,
                           note=None if deploy.strategy == "direct" else
                           f"{deploy.describe()} asked, but nothing serves yet: direct")
             return DONE
-        if "deployment_id" not in detail:
-            if deploy.strategy == "canary":
-                started = self.env.deploys.canary(self.model, self.challenger,
-                                                  percent=deploy.percent, actor=actor,
-                                                  reason=reason)
-            else:
-                started = self.env.deploys.shadow(self.model, self.challenger, actor=actor,
-                                                  reason=reason)
-            detail.update(strategy=deploy.strategy, policy=deploy.describe(),
-                          deployment_id=started["deployment_id"], started=time.time(),
-                          from_version=slot.live.version)
-            self.save()
-        trial = slot.canary if deploy.strategy == "canary" else slot.shadow
+        if deploy.strategy == "canary":
+            # The policy judges by the time the pipeline would promote, however short.
+            judged_at = deploy.for_requests or self.env.deploys.canary_policy().min_requests
+            trial_policy = dataclasses.replace(
+                self.env.deploys.canary_policy(),
+                min_requests=min(judged_at, self.env.deploys.canary_policy().min_requests))
+            started = self.env.deploys.canary(self.model, self.challenger,
+                                              percent=deploy.percent, actor=self._deployer,
+                                              reason=reason, policy=trial_policy)
+        else:
+            started = self.env.deploys.shadow(self.model, self.challenger,
+                                              actor=self._deployer, reason=reason)
+        detail.update(strategy=deploy.strategy, policy=deploy.describe(),
+                      percent=deploy.percent, for_requests=deploy.for_requests,
+                      for_s=deploy.for_s, deployment_id=started["deployment_id"],
+                      started=time.time(), from_version=live)
+        self.save()
+        return WAIT
+
+    @property
+    def _deployer(self) -> str:
+        return (self.step("approval") or {}).get("detail", {}).get("by") or "mlopsd"
+
+    def _trial(self, detail: dict[str, Any]) -> str:
+        """A running canary or shadow: promoted once its span has passed and the evidence
+        holds; ended (production unchanged) when its policy condemns it, or when it cannot
+        gather enough requests in four times its span."""
+        slot = self.env.served.slot(self.model)
+        strategy = detail["strategy"]
+        trial = (slot.canary if strategy == "canary" else slot.shadow) if slot else None
         if trial is None or trial.deployment_id != detail["deployment_id"]:
             return self._trial_ended(detail)
-        requests = (trial.candidate.requests if deploy.strategy == "canary"
-                    else trial.compared_rows)
+        if strategy == "canary":
+            requests, why = trial.candidate.requests, trial.verdict()
+        else:
+            requests = trial.compared_rows + trial.errors
+            rate = trial.errors / requests if requests else 0.0
+            limit = self._error_limit()
+            why = (f"the shadow failed {rate:.1%} of {requests} requests (limit {limit:.1%})"
+                   if requests >= self.env.monitoring().min_requests and rate > limit
+                   else None)
+        if why is not None:
+            try:
+                self.env.deploys.abort(self.model, actor="mlopsd", only=trial,
+                                       reason=f"pipeline {self.id}: {why}", state="rolled-back")
+            except ServiceError:  # the canary watch ended it first
+                return self._trial_ended(detail)
+            raise Stop("rolled_back", f"the {strategy} of {self.model}:{self.challenger} was "
+                       f"rolled back: {why}; production stays {detail['from_version']}")
         elapsed = time.time() - detail["started"]
-        if (deploy.for_requests is not None and requests < deploy.for_requests) or (
-                deploy.for_s is not None and elapsed < deploy.for_s):
-            return WAIT
-        summary = trial.summary()
-        move = self.env.deploys.promote(self.model, actor=actor,
-                                        reason=f"{reason}: {deploy.describe()} passed")
-        detail.update(trial={k: summary.get(k) for k in ("candidate", "champion", "errors",
-                                                         "compared_rows", "max_abs_diff")
-                             if k in summary},
-                      to_version=move.to_version, requests=requests,
-                      seconds=round(elapsed, 3))
-        return DONE
+        wanted = detail["for_requests"] or (self.env.deploys.canary_policy().min_requests
+                                            if strategy == "canary" else 1)
+        span = detail["for_s"]
+        if requests >= wanted and (span is None or elapsed >= span):
+            summary = trial.summary()
+            move = self.env.deploys.promote(
+                self.model, actor=self._deployer,
+                reason=f"retrain pipeline {self.id}: {detail['policy']} passed")
+            detail.update(trial={k: summary.get(k) for k in (
+                "candidate", "champion", "errors", "compared_rows", "max_abs_diff")
+                if k in summary}, to_version=move.to_version, requests=requests,
+                seconds=round(elapsed, 3))
+            return DONE
+        patience = 4 * (span if span is not None else 3600.0)
+        if elapsed > patience:
+            self.env.deploys.abort(self.model, actor="mlopsd", only=trial,
+                                   reason=f"pipeline {self.id}: too little traffic to judge")
+            raise Stop("failed", f"the {strategy} of {self.model}:{self.challenger} saw "
+                       f"{requests} of the {wanted} requests it needs in {elapsed:.0f} s; "
+                       f"production stays {detail['from_version']}")
+        return WAIT
 
     def _trial_ended(self, detail: dict[str, Any]) -> str:
         found = next((d for d in deployment_repo.history(self.env.store, self.model, 50)
@@ -431,14 +516,20 @@ class PipelineRun:
                    f"ended without promotion ({state}: {why}); production stays "
                    f"{detail.get('from_version')}")
 
+    def _error_limit(self) -> float:
+        own = self.config.monitoring.error_rate
+        return self.env.monitoring().error_rate if own is None else own
+
     def _watch(self, entry: dict[str, Any]) -> str:
-        m, cfg = self.config, self.env.monitoring()
-        span = policy.duration_s(m.retrain.watch)
+        cfg = self.env.monitoring()
+        span = policy.duration_s(self.policy.watch)
         detail = entry["detail"]
         if span <= 0:
             entry["state"] = "skipped"
             detail["why"] = "watch = 0"
             return DONE
+        if "rolling_back" in detail:  # a crash came between deciding and finishing it
+            self._roll_back(detail, detail["rolling_back"])
         since = datetime.fromisoformat(self.step("deploy")["ended_at"])
         elapsed = (datetime.now(UTC) - since).total_seconds()
         if time.monotonic() - self._last_watch < 1.0 and elapsed < span:
@@ -446,31 +537,32 @@ class PipelineRun:
         self._last_watch = time.monotonic()
         slot = self.env.served.slot(self.model)
         if slot is None or slot.live.version != self.challenger:
-            detail["note"] = (f"production moved to {slot.live.version if slot else 'nothing'}"
-                              " by someone else: the watch ended")
-            return DONE
+            raise Stop("superseded", f"production moved to "
+                       f"{slot.live.version if slot else 'nothing'} during the watch of "
+                       f"{self.challenger} (by someone else): the watch ended",
+                       step_state="done")
         detail["checks"] = detail.get("checks", 0) + 1
-        why = self._watch_error_rate(slot, min(max(elapsed, 1.0), span), m, cfg, detail) or \
-            self._watch_performance(since, m, cfg, detail)
+        why = self._watch_error_rate(slot, min(max(elapsed, 1.0), span), cfg, detail) or \
+            self._watch_performance(since, cfg, detail)
         if why is not None:
             self._roll_back(detail, why)
         if elapsed < span:
             return WAIT
-        detail["result"] = f"clear for {span:g} s"
+        detail["result"] = f"clear for {span:g} s ({detail['checks']} checks)"
         return DONE
 
-    def _watch_error_rate(self, slot: Any, window_s: float, m: ModelConfig,
-                          cfg: MonitoringConfig, detail: dict[str, Any]) -> str | None:
+    def _watch_error_rate(self, slot: Any, window_s: float, cfg: MonitoringConfig,
+                          detail: dict[str, Any]) -> str | None:
         stats = self.env.stats.version(slot.live.key)
         requests, failed, _ = stats.window(window_s) if stats else (0, 0, None)
-        limit = cfg.error_rate if m.monitoring.error_rate is None else m.monitoring.error_rate
+        limit = self._error_limit()
         detail.update(requests=requests, failed=failed)
         if requests >= cfg.min_requests and failed / requests > limit:
             return (f"error rate {failed / requests:.1%} over {requests} requests (limit "
                     f"{limit:.1%})")
         return None
 
-    def _watch_performance(self, since: datetime, m: ModelConfig, cfg: MonitoringConfig,
+    def _watch_performance(self, since: datetime, cfg: MonitoringConfig,
                            detail: dict[str, Any]) -> str | None:
         dataset, id_column = self.env.label_join(self.model)
         found = live_performance(self.env.store, self.model, since=since, id_column=id_column,
@@ -480,6 +572,7 @@ class PipelineRun:
         if live is None:
             return None
         detail["labelled_rows"] = live["rows"]
+        m = self.config
         worse = degradation(m.task, live["baseline"], live["metrics"])
         limit = m.monitoring.performance_drop or cfg.performance_drop
         if worse is not None and live["rows"] >= cfg.min_labels and worse.drop > limit:
@@ -487,15 +580,23 @@ class PipelineRun:
         return None
 
     def _roll_back(self, detail: dict[str, Any], why: str) -> None:
-        detail["rollback"] = why
-        if self.champion is None:
+        """Back to the version the deploy replaced. The decision is saved first, so a crash
+        before the move finishes it after the restart."""
+        target = self.step("deploy")["detail"].get("from_version")
+        if target is None:
             raise Stop("failed", f"{self.model}:{self.challenger} went bad in its watch ({why}) "
                        "and there is no earlier production version to go back to")
-        self.env.deploys.move_alias(
-            self.model, PRODUCTION, self.champion, actor="mlopsd", kind="rollback",
-            reason=f"retrain pipeline {self.id}: automatic rollback in the watch: {why}")
-        raise Stop("rolled_back", f"{self.model}:{self.challenger} rolled back to "
-                   f"{self.champion} in the watch window: {why}")
+        if detail.get("rolling_back") != why:
+            detail["rolling_back"] = why
+            self.save()
+        slot = self.env.served.slot(self.model)
+        if slot is None or slot.live.version != target:
+            self.env.deploys.move_alias(
+                self.model, PRODUCTION, target, actor="mlopsd", kind="rollback",
+                reason=f"retrain pipeline {self.id}: automatic rollback in the watch: {why}")
+        detail["rollback"] = why
+        raise Stop("rolled_back", f"{self.model}:{self.challenger} rolled back to {target} in "
+                   f"the watch window: {why}")
 
     # --- cancelling -------------------------------------------------------------------------
 
@@ -518,14 +619,34 @@ class PipelineRun:
         self.stop("cancelled", f"cancelled by {actor}" + (f": {note}" if note else ""))
 
     def recovered(self) -> None:
-        """After a restart: a canary or shadow ended with the daemon (production is as its
-        alias says); everything else goes on where it stood."""
+        """After a restart. A canary or shadow ended with the daemon: if its promotion had
+        happened (production is the challenger) the watch follows, else the pipeline fails
+        with production as its alias says. A pending approval is alerted again (the alert
+        may not have been written). Everything else goes on where it stood."""
         entry = self.steps[-1] if self.steps else None
-        if entry is not None and entry["step"] == "deploy" and entry["state"] == "running" \
-                and "deployment_id" in entry["detail"]:
-            self.stop("failed", f"the daemon restarted during the {entry['detail']['strategy']}"
-                      f" of {self.challenger}; production stays "
-                      f"{entry['detail'].get('from_version')}")
+        if entry is None:
+            return
+        if entry["step"] == "approval" and entry["state"] == "waiting":
+            self._alert_approval()
+        if entry["step"] != "deploy" or entry["state"] != "running" \
+                or "deployment_id" not in entry["detail"]:
+            return
+        slot = self.env.served.slot(self.model)
+        if slot is not None and slot.live.version == self.challenger:
+            entry["detail"]["note"] = "promoted just before the daemon restarted"
+            self._finish_step(entry, "done")
+            self.save()
+            return
+        self.stop("failed", f"the daemon restarted during the {entry['detail']['strategy']} "
+                  f"of {self.challenger}; production stays {entry['detail'].get('from_version')}")
+
+
+def retrain_config_from(data: dict[str, Any]) -> RetrainConfig:
+    """A policy back from its `dataclasses.asdict` form."""
+    known = {f.name for f in dataclasses.fields(RetrainConfig)}
+    values = {k: v for k, v in data.items() if k in known}
+    values["gates"] = GatesConfig(**values.get("gates", {}))
+    return RetrainConfig(**values)
 
 
 def dataset_of(model: ModelConfig) -> str:

@@ -61,7 +61,7 @@ class RetrainSchedules:
                              name=f"retrain {schedule.model} ({schedule.cron}"
                                   f"{', dry run' if schedule.dry_run else ''})",
                              misfire_grace_time=max(1, int(policy.duration_s(m.retrain.grace))),
-                             coalesce=True, max_instances=1)
+                             coalesce=True, max_instances=1, replace_existing=True)
         return {"added": added, "removed": removed}
 
     def run_missed(self, models: dict[str, ModelConfig], now: datetime | None = None) -> int:
@@ -73,10 +73,10 @@ class RetrainSchedules:
             if m is None:
                 continue
             since = schedule.last_run_at or schedule.created_at
-            missed, newest = _missed(policy.cron_trigger(schedule.cron), since, now)
+            grace = policy.duration_s(m.retrain.grace)
+            missed, newest = _missed(policy.cron_trigger(schedule.cron), since, now, grace)
             if newest is None:
                 continue
-            grace = policy.duration_s(m.retrain.grace)
             late = (now - newest).total_seconds()
             if late > grace:
                 log.info("schedule %s missed %s run(s), the newest %.0f s ago: beyond its "
@@ -115,11 +115,20 @@ class RetrainSchedules:
         return out
 
 
-def _missed(trigger: Any, since: datetime, now: datetime) -> tuple[int, datetime | None]:
-    """How many fire times fell in (since, now], and the newest of them."""
+def _missed(trigger: Any, since: datetime, now: datetime, grace_s: float
+            ) -> tuple[int, datetime | None]:
+    """How many fire times fell in (since, now] (counted up to 10,000), and the newest of
+    them: looked for from `now - grace` when that is later, so a long downtime with a
+    frequent schedule still finds its newest fire time."""
     count, newest = 0, None
     at = trigger.get_next_fire_time(None, since + timedelta(seconds=1))
     while at is not None and at <= now and count < _MAX_COUNTED:
         count, newest = count + 1, at
         at = trigger.get_next_fire_time(at, at + timedelta(seconds=1))
+    if at is not None and at <= now:  # counting stopped early: find the newest near now
+        recent = max(since, now - timedelta(seconds=grace_s + 1))
+        at = trigger.get_next_fire_time(None, recent)
+        while at is not None and at <= now:
+            newest = at
+            at = trigger.get_next_fire_time(at, at + timedelta(seconds=1))
     return count, newest

@@ -4,8 +4,11 @@ driver thread advances every active pipeline.
 - A trigger while the model's pipeline is active (running or awaiting approval) is merged
   into it: recorded on that pipeline and audited, never a second training.
 - Automatic triggers (alerts, new rows) respect the policy's `cooldown`: within it after the
-  last automatic pipeline they are skipped, and the skip is audited. Schedules and people
-  (`mlops retrain`) are not held back by it.
+  last automatic pipeline they are held (audited) and start when it has passed (the latest
+  held trigger per model, in memory: a restart forgets it). Schedules and people
+  (`mlops retrain`) are not held back by it. A real retrain never merges into a dry run (it
+  is held until the dry run ends); a person asking for one kind while the other runs is told
+  so (409).
 - After a restart the active pipelines go on from their recorded steps (a job the runner
   queued again is waited for again; see PipelineRun.recovered for canaries).
 """
@@ -31,6 +34,7 @@ class RetrainService:
     def __init__(self, env: Env, *, tick_s: float = 0.2) -> None:
         self.env, self.tick_s = env, tick_s
         self._runs: dict[int, PipelineRun] = {}
+        self._held: dict[str, dict[str, Any]] = {}
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -57,33 +61,29 @@ class RetrainService:
 
     def trigger(self, model: str, trigger: str, detail: dict[str, Any] | None = None, *,
                 actor: str, dry_run: bool = False) -> dict[str, Any]:
-        """Start a pipeline, or merge into the running one, or skip (cooldown). Returns
-        {"pipeline": Pipeline, "merged": bool} or {"pipeline": None, "skipped": why}."""
+        """Start a pipeline, or merge into the running one, or hold it (cooldown, or a dry
+        run in the way) to start when that ends. Returns {"pipeline": Pipeline, "merged":
+        bool} or {"pipeline": None, "skipped": why}."""
         self.env.training.spec(model)  # a model not in mlops.toml is a 404
         detail = detail or {}
         with self._lock:
             active = next((r for r in self._runs.values() if r.model == model), None)
+            if active is not None and active.dry_run != dry_run:
+                if trigger == "manual":
+                    raise PipelineError(409, self._in_the_way(active, dry_run))
+                if active.dry_run:  # a real retrain must not vanish into a dry run
+                    return self._hold(model, trigger, detail, actor, dry_run,
+                                      f"a dry run of {model} (pipeline {active.id}) is running")
             if active is not None:
-                merged = pipeline_repo.merge(self.env.store, active.id, {
-                    "trigger": trigger, "detail": detail, "actor": actor, "dry_run": dry_run,
-                    "at": datetime.now(UTC).isoformat()})
-                if merged is not None:
-                    audit.append(self.env.store, actor=actor, action="pipeline.merged",
-                                 subject=f"pipeline:{active.id}",
-                                 details={"trigger": trigger, **detail})
-                    self.env.bus.publish("pipeline.merged", pipeline_id=active.id,
-                                         model=model, trigger=trigger)
-                    return {"pipeline": merged, "merged": True}
+                return self._merge(active, trigger, detail, actor, dry_run)
             if trigger in AUTOMATIC:
                 why = self._cooling(model)
                 if why is not None:
-                    audit.append(self.env.store, actor=actor, action="retrain.skipped",
-                                 subject=f"model:{model}", reason=why,
-                                 details={"trigger": trigger, **detail})
-                    return {"pipeline": None, "skipped": why}
+                    return self._hold(model, trigger, detail, actor, dry_run, why)
             row = pipeline_repo.create(self.env.store, model=model, trigger=trigger,
                                        detail=detail, dry_run=dry_run, actor=actor)
             self._runs[row.id] = PipelineRun(row, self.env)
+            self._held.pop(model, None)
         audit.append(self.env.store, actor=actor, action="pipeline.started",
                      subject=f"pipeline:{row.id}",
                      details={"model": model, "trigger": trigger, "dry_run": dry_run,
@@ -94,6 +94,53 @@ class RetrainService:
                  ", dry run" if dry_run else "")
         self._wake.set()
         return {"pipeline": row, "merged": False}
+
+    @staticmethod
+    def _in_the_way(active: PipelineRun, dry_run: bool) -> str:
+        if active.dry_run:
+            return (f"a dry run of {active.model} is running (pipeline {active.id}): wait for "
+                    f"it or cancel it (mlops pipelines cancel {active.id})")
+        return (f"pipeline {active.id} of {active.model} is running and goes further than a "
+                f"dry run: see mlops pipelines show {active.id}")
+
+    def _merge(self, active: PipelineRun, trigger: str, detail: dict[str, Any], actor: str,
+               dry_run: bool) -> dict[str, Any]:
+        merged = pipeline_repo.merge(self.env.store, active.id, {
+            "trigger": trigger, "detail": detail, "actor": actor, "dry_run": dry_run,
+            "at": datetime.now(UTC).isoformat()})
+        if merged is None:  # it ended this instant: nothing to merge into
+            return self._hold(active.model, trigger, detail, actor, dry_run,
+                              f"pipeline {active.id} was ending")
+        audit.append(self.env.store, actor=actor, action="pipeline.merged",
+                     subject=f"pipeline:{active.id}", details={"trigger": trigger, **detail})
+        self.env.bus.publish("pipeline.merged", pipeline_id=active.id, model=active.model,
+                             trigger=trigger)
+        return {"pipeline": merged, "merged": True}
+
+    def _hold(self, model: str, trigger: str, detail: dict[str, Any], actor: str,
+              dry_run: bool, why: str) -> dict[str, Any]:
+        """Keep the trigger (the latest one per model, in memory) and start it once `why`
+        has passed: a trigger in a cooldown is delayed, not lost."""
+        self._held[model] = {"trigger": trigger, "detail": detail, "actor": actor,
+                             "dry_run": dry_run}
+        audit.append(self.env.store, actor=actor, action="retrain.held",
+                     subject=f"model:{model}", reason=why,
+                     details={"trigger": trigger, **detail})
+        return {"pipeline": None, "skipped": f"{why}; it starts when that has passed"}
+
+    def _release_held(self) -> None:
+        with self._lock:
+            busy = {r.model for r in self._runs.values()}
+            ready = [(model, held) for model, held in self._held.items()
+                     if model not in busy and not (held["trigger"] in AUTOMATIC
+                                                   and self._cooling(model))]
+            for model, held in ready:
+                del self._held[model]
+                try:
+                    self.trigger(model, held["trigger"], held["detail"], actor=held["actor"],
+                                 dry_run=held["dry_run"])
+                except Exception:  # the model left the config meanwhile
+                    log.exception("the held retrain of %s could not start", model)
 
     def _cooling(self, model: str) -> str | None:
         cooldown = policy.duration_s(self.env.model(model).retrain.cooldown)
@@ -140,6 +187,8 @@ class RetrainService:
         while not self._stopping.is_set():
             self._wake.wait(self.tick_s)
             self._wake.clear()
+            if self._held:
+                self._release_held()
             with self._lock:
                 runs = list(self._runs.values())
             for run in runs:
