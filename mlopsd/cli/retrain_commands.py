@@ -138,9 +138,10 @@ def _step_summary(step: dict[str, Any]) -> str:
     if name == "evaluate":
         return f"metric {d.get('metric')}"
     if name == "compare" and d.get("ci"):
+        low, high, gain = (v + 0.0 for v in (*d["ci"], d["improvement"]))  # no "-0"
         return (f"{d['metric']}: challenger {d['challenger']['value']:.5g}, champion "
-                f"{d['champion']['value']:.5g}, improvement {d['improvement']:.5g}, "
-                f"{d['confidence']:.0%} CI [{d['ci'][0]:.5g}, {d['ci'][1]:.5g}]")
+                f"{d['champion']['value']:.5g}, improvement {gain:.5g}, "
+                f"{d['confidence']:.0%} CI [{low:.5g}, {high:.5g}]")
     if name == "gate":
         return "; ".join(f"{v['gate']}: {'pass' if v['passed'] else 'FAIL'}"
                          for v in d.get("verdicts", []))

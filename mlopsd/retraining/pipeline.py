@@ -346,6 +346,8 @@ class PipelineRun:
         passed = all(v["passed"] for v in verdicts)
         entry["detail"].update(metric=metric, verdicts=verdicts, passed=passed)
         failing = "; ".join(v["detail"] for v in verdicts if not v["passed"])
+        if self.challenger == self.champion:
+            failing += f" (the retrained model is {self.champion} itself: same data, same model)"
         if not passed:
             raise Stop("dry_run" if self.dry_run else "not_promoted",
                        f"{'dry run: ' if self.dry_run else ''}{self.model}:{self.challenger} "
