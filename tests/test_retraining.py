@@ -248,8 +248,15 @@ dry_run_schedule = ["*/3 * * * * *"]
     try:
         client = d.client
         assert client is not None
+        # Before any data: the pipeline fails at its first step, with a reason and an alert.
+        failing = client.retrain("riders", dry_run=True).pipeline
+        failed = wait_until(lambda: (p := client.pipeline(failing.id)).state == "failed" and p,
+                            timeout=30, what="the pipeline without data to fail")
+        assert "no training data" in failed.reason
+        assert _steps(failed)["materialise"]["state"] == "failed"
+        alert = next(a for a in client.alerts(state="open") if a.rule == "retrain_failed")
+        assert f"pipeline {failing.id}" in alert.message
         _drop(d, frame.sample(fraction=0.3, seed=1), "reference.csv", 1)
-        # (a run before the data arrived failed: "no training data")
         first = wait_until(lambda: [p for p in client.pipelines(model="riders")
                                     if p.trigger == "schedule" and p.state == "dry_run"],
                            timeout=30, what="a scheduled dry run")[0]
@@ -277,6 +284,12 @@ dry_run_schedule = ["*/3 * * * * *"]
         assert out.returncode == 0 and "riders" in out.stdout, out.stdout + out.stderr
         assert [s.cron for s in client.schedules()] == ["0 3 * * mon"]
         assert any(e.action == "config.reload" for e in client.audit(limit=200))
+        # …and by itself when the file changes.
+        d.home.config.write_text(BASE + 'schedule = ["0 3 * * mon", "30 2 * * *"]\n')
+        wait_until(lambda: len(client.schedules()) == 2, timeout=15,
+                   what="the edited mlops.toml picked up")
+        assert any(e.action == "config.reload" and e.actor == "mlopsd (mlops.toml changed)"
+                   for e in client.audit(limit=200))
     finally:
         d.kill()
 
@@ -311,6 +324,20 @@ def test_a_pipeline_goes_on_after_a_kill_during_its_training(home: Path,
         assert client.get_job(train["job_id"]).retry_of == train["interrupted"][0]
         versions = [v.version for v in client.model_versions("riders")]
         assert versions == [champion, done.challenger], "one new version, no stray one"
+        assert client.get_model("riders").aliases["production"] == done.challenger
+
+        # Cancelled while it trains: the job stops, production stays.
+        again = client.retrain("riders").pipeline
+        wait_until(lambda: [j for j in client.list_jobs(kind="train", state="running")
+                            if j.actor == f"pipeline:{again.id}"], timeout=60,
+                   what="the second training to run")
+        out = run_mlops(d.home.root, "pipelines", "cancel", str(again.id), "--note", "enough")
+        assert out.returncode == 0, out.stderr
+        cancelled = client.pipeline(again.id)
+        assert cancelled.state == "cancelled" and "enough" in cancelled.reason
+        job = _steps(cancelled)["train"]["detail"]["job_id"]
+        wait_until(lambda: client.get_job(job).state == "cancelled", timeout=30,
+                   what="the training job to stop")
         assert client.get_model("riders").aliases["production"] == done.challenger
     finally:
         d.kill()
