@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from tests.daemon_process import DaemonProcess
@@ -28,3 +30,17 @@ def shared_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonPr
     yield d
     code = d.stop()
     assert code == 0, d.output()
+
+
+BIKESHARE = Path(__file__).resolve().parents[1] / "examples/bikeshare/bikeshare-2011-hourly.csv"
+
+
+@pytest.fixture(scope="session")
+def bike() -> pl.DataFrame:
+    """The bikeshare example with a timestamp (`ts`) and a binary target (`busy`)."""
+    frame = pl.read_csv(BIKESHARE, schema_overrides={"hr": pl.Int64})
+    start = dt.datetime(2011, 1, 1)
+    return frame.with_columns(
+        ts=pl.lit(start) + pl.duration(days=pl.col("day") - 1, hours=pl.col("hr")),
+        busy=pl.col("bikers") > 150,
+    )

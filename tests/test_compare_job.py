@@ -8,7 +8,6 @@ call per resample), so a wrong holdout, a wrong pairing or a wrong fast metric e
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import subprocess
@@ -31,16 +30,9 @@ from jobs.features import to_matrix
 from jobs.registry import KINDS
 from jobs.train import run as train_run
 from store.artifacts import ArtifactStore
+from tests.test_train_job import BINARY, MULTICLASS, REGRESSION, snapshot
 
-BIKESHARE = Path(__file__).resolve().parents[1] / "examples/bikeshare/bikeshare-2011-hourly.csv"
 SHA = "cd" * 32
-
-REGRESSION = {"task": "regression", "target": "bikers",
-              "features": {"include": None, "exclude": ["casual", "registered", "busy", "ts"]}}
-BINARY = {"task": "binary", "target": "busy",
-          "features": {"include": None, "exclude": ["casual", "registered", "bikers", "ts"]}}
-MULTICLASS = {"task": "multiclass", "target": "weathersit",
-              "features": {"include": None, "exclude": ["busy", "ts"]}}
 NO_HR = ["hr"]
 
 
@@ -54,22 +46,6 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> JobContext:
     root = tmp_path_factory.mktemp("compare") / "artifacts"
     return JobContext(job_id=12, log=logging.getLogger("test.compare"),
                       artifacts=ArtifactStore(root), emit=_ignore)
-
-
-@pytest.fixture(scope="module")
-def bike() -> pl.DataFrame:
-    frame = pl.read_csv(BIKESHARE, schema_overrides={"hr": pl.Int64})
-    start = dt.datetime(2011, 1, 1)
-    return frame.with_columns(
-        ts=pl.lit(start) + pl.duration(days=pl.col("day") - 1, hours=pl.col("hr")),
-        busy=pl.col("bikers") > 150,
-    )
-
-
-def snapshot(ctx: JobContext, frame: pl.DataFrame) -> str:
-    path = ctx.artifacts.tmp_path(".parquet")
-    frame.write_parquet(path)
-    return ctx.artifacts.adopt(path)
 
 
 class Trained:

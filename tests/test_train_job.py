@@ -49,16 +49,6 @@ def ctx(tmp_path: Path) -> JobContext:
                       artifacts=ArtifactStore(tmp_path / "artifacts"), emit=Recorder())
 
 
-@pytest.fixture(scope="module")
-def bike() -> pl.DataFrame:
-    frame = pl.read_csv(BIKESHARE, schema_overrides={"hr": pl.Int64})
-    start = dt.datetime(2011, 1, 1)
-    return frame.with_columns(
-        ts=pl.lit(start) + pl.duration(days=pl.col("day") - 1, hours=pl.col("hr")),
-        busy=pl.col("bikers") > 150,
-    )
-
-
 def snapshot(ctx: JobContext, frame: pl.DataFrame) -> str:
     path = ctx.artifacts.tmp_path(".parquet")
     frame.write_parquet(path)
