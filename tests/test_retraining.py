@@ -346,3 +346,33 @@ def test_a_pipeline_goes_on_after_a_kill_during_its_training(home: Path,
         assert client.get_model("riders").aliases["production"] == done.challenger
     finally:
         d.kill()
+
+
+def test_a_shadow_deploy_is_promoted_after_its_requests(home: Path,
+                                                        frame: pl.DataFrame) -> None:
+    d = _start(home, """\
+deploy = "shadow for 30 requests"
+watch = "0s"
+
+[model.retrain.gates]
+min_improvement = -1000.0
+""")
+    try:
+        client = d.client
+        assert client is not None
+        champion = _champion_and_new_data(d, frame)
+        pipeline = client.retrain("riders").pipeline
+        rows = _rows(frame.head(3))
+        deadline = time.monotonic() + 120
+        while client.pipeline(pipeline.id).state == "running" and time.monotonic() < deadline:
+            reply = client.predict("riders", rows)
+            assert reply["version"] in (champion, client.pipeline(pipeline.id).challenger)
+        done = _ended(client, pipeline.id)
+        assert done.state == "deployed", done.reason
+        deploy = _steps(done)["deploy"]["detail"]
+        assert deploy["strategy"] == "shadow" and deploy["requests"] >= 30
+        assert deploy["trial"]["compared"] >= 30 and deploy["trial"]["errors"] == 0
+        assert deploy["trial"]["compared_rows"] == 3 * deploy["trial"]["compared"]
+        assert client.get_model("riders").aliases["production"] == done.challenger
+    finally:
+        d.kill()

@@ -469,7 +469,7 @@ class PipelineRun:
         if strategy == "canary":
             requests, why = trial.candidate.requests, trial.verdict()
         else:
-            requests = trial.compared_rows + trial.errors
+            requests = trial.compared + trial.errors
             rate = trial.errors / requests if requests else 0.0
             limit = self._error_limit()
             why = (f"the shadow failed {rate:.1%} of {requests} requests (limit {limit:.1%})"
@@ -493,7 +493,7 @@ class PipelineRun:
                 self.model, actor=self._deployer,
                 reason=f"retrain pipeline {self.id}: {detail['policy']} passed")
             detail.update(trial={k: summary.get(k) for k in (
-                "candidate", "champion", "errors", "compared_rows", "max_abs_diff")
+                "candidate", "champion", "errors", "compared", "compared_rows", "max_abs_diff")
                 if k in summary}, to_version=move.to_version, requests=requests,
                 seconds=round(elapsed, 3))
             return DONE

@@ -112,7 +112,10 @@ class Shadow:
     model: LoadedModel
     deployment_id: int
     started: float = field(default_factory=time.time)
+    compared: int = 0
+    """Requests the shadow answered and was compared on…"""
     compared_rows: int = 0
+    """…and their rows."""
     errors: int = 0
     skipped: int = 0
     """Requests not shadowed because the shadow had fallen behind."""
@@ -127,6 +130,7 @@ class Shadow:
         theirs = np.asarray(shadow["predictions"], dtype=np.float64)
         diff = np.abs(ours - theirs)
         with self._lock:
+            self.compared += 1
             self.compared_rows += len(ours)
             self.abs_diff_sum += float(np.nansum(diff))
             self.max_abs_diff = max(self.max_abs_diff, float(np.nanmax(diff, initial=0.0)))
@@ -140,7 +144,8 @@ class Shadow:
             rows = self.compared_rows
             return {"strategy": "shadow", "version": self.model.version,
                     "deployment_id": self.deployment_id, "started": self.started,
-                    "compared_rows": rows, "errors": self.errors, "skipped": self.skipped,
+                    "compared": self.compared, "compared_rows": rows, "errors": self.errors,
+                    "skipped": self.skipped,
                     "mean_abs_diff": self.abs_diff_sum / rows if rows else None,
                     "max_abs_diff": self.max_abs_diff if rows else None,
                     "label_agreement": (self.label_agreements / self.labelled_rows
