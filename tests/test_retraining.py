@@ -376,3 +376,31 @@ min_improvement = -1000.0
         assert client.get_model("riders").aliases["production"] == done.challenger
     finally:
         d.kill()
+
+
+def test_an_error_rate_rise_in_the_watch_rolls_back(home: Path, frame: pl.DataFrame) -> None:
+    d = _start(home, """\
+deploy = "direct"
+watch = "90s"
+
+[model.retrain.gates]
+min_improvement = -1000.0
+""")
+    try:
+        client = d.client
+        assert client is not None
+        champion = _champion_and_new_data(d, frame)
+        pipeline = client.retrain("riders").pipeline
+        wait_until(lambda: _steps(client.pipeline(pipeline.id)).get("watch"), timeout=180,
+                   what="the watch window")
+        # The new version starts failing (a drill): the previous one answers meanwhile.
+        client.drill("riders", failure_rate=1.0, requests=30, reason="test")
+        rows = _rows(frame.head(1))
+        answered = {client.predict("riders", rows)["version"] for _ in range(30)}
+        assert answered == {champion}, "the fallback answered every failed request"
+        done = _ended(client, pipeline.id, timeout=60)
+        assert done.state == "rolled_back", done.reason
+        assert "error rate 100.0%" in done.reason
+        assert client.get_model("riders").aliases["production"] == champion
+    finally:
+        d.kill()
