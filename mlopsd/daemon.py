@@ -137,6 +137,7 @@ class Daemon:
         self._server: _Server | None = None
         self._config_seen = _file_mark(config.path)
         self._reload_lock = threading.Lock()
+        self._early_signals: list[int] = []
 
     def watched_dirs(self) -> list[Path]:
         return self.ingest.watched_dirs()
@@ -144,6 +145,10 @@ class Daemon:
     def open(self, sock: socket.socket) -> None:
         """Open the store and start the parts; the socket is already bound."""
         self.port = sock.getsockname()[1]
+        # A stop asked for while starting (daemon.json is written before the event loop
+        # takes the signals over) is kept and honoured as soon as serving begins.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._early_signal)
         # Before any thread starts: the import briefly hides scikit-learn (see _lightgbm).
         import_lightgbm_for_serving()
         self.store = open_store(self.home.db)
@@ -353,11 +358,16 @@ class Daemon:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(self._serve_until_signalled(sock))
 
+    def _early_signal(self, sig: int, _frame: object) -> None:
+        self._early_signals.append(sig)
+
     async def _serve_until_signalled(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._request_stop, sig)
         assert self._server is not None
+        if self._early_signals:
+            self._request_stop(self._early_signals[0])
         await self._server.serve(sockets=[sock])
 
     def _request_stop(self, sig: int) -> None:
