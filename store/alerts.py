@@ -42,29 +42,36 @@ def raise_alert(
     store: Store, *, rule: str, subject: str, severity: str, message: str, detail: Any = None
 ) -> tuple[Alert, bool]:
     """Open an alert, or count a repeat of the one still open; returns (alert, is_new)."""
+    with store.transaction() as cur:
+        return raise_alert_in(cur, rule=rule, subject=subject, severity=severity,
+                              message=message, detail=detail)
+
+
+def raise_alert_in(cur: Any, *, rule: str, subject: str, severity: str, message: str,
+                   detail: Any = None) -> tuple[Alert, bool]:
+    """`raise_alert` within the caller's transaction."""
     if severity not in SEVERITIES:
         raise ValueError(f"severity must be one of {SEVERITIES}")
     now = utcnow()
-    with store.transaction() as cur:
-        row = cur.execute(
-            f"UPDATE alerts SET count = count + 1, last_seen_at = ?, updated_at = ?, message = ?, "
-            f"detail = ?, severity = ? WHERE rule = ? AND subject = ? AND state <> 'resolved' "
-            f"RETURNING {_COLUMNS}",
-            [now, now, message, to_json(detail), severity, rule, subject],
-        ).fetchone()
-        if row is not None:
-            return _alert(row), False
-        row = cur.execute(
-            f"INSERT INTO alerts (rule, subject, severity, state, message, detail, opened_at, "
-            f"last_seen_at, updated_at) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?) "
-            f"RETURNING {_COLUMNS}",
-            [rule, subject, severity, message, to_json(detail), now, now, now],
-        ).fetchone()
-        # Every change of an alert is audited; its opening in the same transaction.
-        cur.execute("INSERT INTO audit_log (occurred_at, actor, action, subject, reason, "
-                    "details) VALUES (?, 'mlopsd', 'alert.opened', ?, ?, ?)",
-                    [now, f"alert:{row[0]}", message[:500],
-                     to_json({"rule": rule, "subject": subject, "severity": severity})])
+    row = cur.execute(
+        f"UPDATE alerts SET count = count + 1, last_seen_at = ?, updated_at = ?, message = ?, "
+        f"detail = ?, severity = ? WHERE rule = ? AND subject = ? AND state <> 'resolved' "
+        f"RETURNING {_COLUMNS}",
+        [now, now, message, to_json(detail), severity, rule, subject],
+    ).fetchone()
+    if row is not None:
+        return _alert(row), False
+    row = cur.execute(
+        f"INSERT INTO alerts (rule, subject, severity, state, message, detail, opened_at, "
+        f"last_seen_at, updated_at) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?) "
+        f"RETURNING {_COLUMNS}",
+        [rule, subject, severity, message, to_json(detail), now, now, now],
+    ).fetchone()
+    # Every change of an alert is audited; its opening in the same transaction.
+    cur.execute("INSERT INTO audit_log (occurred_at, actor, action, subject, reason, "
+                "details) VALUES (?, 'mlopsd', 'alert.opened', ?, ?, ?)",
+                [now, f"alert:{row[0]}", message[:500],
+                 to_json({"rule": rule, "subject": subject, "severity": severity})])
     return _alert(row), True
 
 

@@ -33,11 +33,18 @@ def append(
     details: Any = None,
 ) -> AuditEntry:
     with store.transaction() as cur:
-        row = cur.execute(
-            f"INSERT INTO audit_log (occurred_at, actor, action, subject, reason, details) "
-            f"VALUES (?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
-            [utcnow(), actor, action, subject, reason, to_json(details)],
-        ).fetchone()
+        return append_in(cur, actor=actor, action=action, subject=subject, reason=reason,
+                         details=details)
+
+
+def append_in(cur: Any, *, actor: str, action: str, subject: str, reason: str | None = None,
+              details: Any = None) -> AuditEntry:
+    """`append` within the caller's transaction."""
+    row = cur.execute(
+        f"INSERT INTO audit_log (occurred_at, actor, action, subject, reason, details) "
+        f"VALUES (?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+        [utcnow(), actor, action, subject, reason, to_json(details)],
+    ).fetchone()
     return _entry(row)
 
 

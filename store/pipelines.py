@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from store import alerts, audit
 from store.db import Store, utcnow
 from store.errors import NotFound
 from store.rows import aware, from_json, naive_utc, to_json
@@ -77,6 +78,39 @@ def save(store: Store, pipeline_id: int, *, state: str, steps: list[dict[str, An
     return _pipeline(row) if row else get(store, pipeline_id)
 
 
+def end(store: Store, pipeline_id: int, *, state: str, steps: list[dict[str, Any]],
+        challenger: str | None, champion: str | None, reason: str,
+        alert: dict[str, Any] | None = None) -> Pipeline:
+    """The pipeline's end, its audit entry and its alert (if any), in one transaction: a
+    crash leaves all three or none."""
+    now = utcnow()
+    with store.transaction() as cur:
+        row = cur.execute(
+            "UPDATE pipelines SET state = ?, steps = ?, challenger = ?, champion = ?, "
+            "reason = ?, updated_at = ?, ended_at = ? WHERE id = ? AND state IN "
+            f"('running', 'awaiting_approval') RETURNING {_COLUMNS}",
+            [state, to_json(steps), challenger, champion, reason, now, now,
+             pipeline_id]).fetchone()
+        if row is None:  # it had ended already: nothing more to record
+            return get_in(cur, pipeline_id)
+        model = row[1]
+        audit.append_in(cur, actor="mlopsd", action=f"pipeline.{state}",
+                        subject=f"pipeline:{pipeline_id}", reason=reason,
+                        details={"model": model, "challenger": challenger,
+                                 "champion": champion})
+        if alert is not None:
+            alerts.raise_alert_in(cur, **alert)
+    return _pipeline(row)
+
+
+def get_in(cur: Any, pipeline_id: int) -> Pipeline:
+    row = cur.execute(f"SELECT {_COLUMNS} FROM pipelines WHERE id = ?",
+                      [pipeline_id]).fetchone()
+    if row is None:
+        raise NotFound(f"no pipeline with id {pipeline_id}")
+    return _pipeline(row)
+
+
 def merge(store: Store, pipeline_id: int, trigger: dict[str, Any]) -> Pipeline | None:
     """Add a trigger to an active pipeline; None if it has ended meanwhile."""
     with store.transaction() as cur:
@@ -93,11 +127,7 @@ def merge(store: Store, pipeline_id: int, trigger: dict[str, Any]) -> Pipeline |
 
 def get(store: Store, pipeline_id: int) -> Pipeline:
     with store.reading() as cur:
-        row = cur.execute(f"SELECT {_COLUMNS} FROM pipelines WHERE id = ?",
-                          [pipeline_id]).fetchone()
-    if row is None:
-        raise NotFound(f"no pipeline with id {pipeline_id}")
-    return _pipeline(row)
+        return get_in(cur, pipeline_id)
 
 
 def listing(store: Store, *, model: str | None = None, state: str | None = None,

@@ -161,20 +161,18 @@ class PipelineRun:
 
     def _end(self, state: str, reason: str) -> None:
         self.state, self.reason = state, reason
-        self.save()
+        alert = None
+        if state in ("failed", "rolled_back"):
+            alert = {"rule": "retrain_failed" if state == "failed" else "auto_rollback",
+                     "subject": f"model:{self.model}", "severity": "critical",
+                     "message": f"retrain pipeline {self.id} of {self.model}: {reason}",
+                     "detail": {"pipeline_id": self.id}}
+        pipeline_repo.end(self.env.store, self.id, state=state, steps=self.steps,
+                          challenger=self.challenger, champion=self.champion, reason=reason,
+                          alert=alert)
         log.info("pipeline %s (%s) ended %s: %s", self.id, self.model, state, reason)
         self.env.bus.publish("pipeline.ended", pipeline_id=self.id, model=self.model,
                              state=state, reason=reason)
-        audit.append(self.env.store, actor="mlopsd", action=f"pipeline.{state}",
-                     subject=f"pipeline:{self.id}", reason=reason,
-                     details={"model": self.model, "challenger": self.challenger,
-                              "champion": self.champion})
-        if state in ("failed", "rolled_back"):
-            rule = "retrain_failed" if state == "failed" else "auto_rollback"
-            alerts.raise_alert(self.env.store, rule=rule, subject=f"model:{self.model}",
-                               severity="critical",
-                               message=f"retrain pipeline {self.id} of {self.model}: {reason}",
-                               detail={"pipeline_id": self.id})
 
     def stop(self, state: str, reason: str) -> None:
         """End from outside (cancel, reject): the step in progress fails."""
