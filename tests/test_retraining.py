@@ -404,3 +404,40 @@ min_improvement = -1000.0
         assert client.get_model("riders").aliases["production"] == champion
     finally:
         d.kill()
+
+
+def test_a_canary_whose_labels_show_a_drop_is_rolled_back(home: Path,
+                                                          frame: pl.DataFrame) -> None:
+    d = _start(home, """\
+deploy = "canary 50% for 1000 requests"
+watch = "0s"
+
+[model.retrain.gates]
+min_improvement = -1000.0
+""")
+    try:
+        client = d.client
+        assert client is not None
+        champion = _champion_and_new_data(d, frame)
+        pipeline = client.retrain("riders").pipeline
+        wait_until(lambda: "deployment_id" in (_steps(client.pipeline(pipeline.id)).get(
+            "deploy") or {}).get("detail", {}), timeout=180, what="the canary")
+        challenger = client.pipeline(pipeline.id).challenger
+        sample = frame.sample(n=120, seed=5)
+        on_canary = []
+        for i, row in enumerate(_rows(sample)):
+            reply = client.predict("riders", [row], request_id=f"c-{i}")
+            if reply["version"] == challenger:
+                on_canary.append((f"c-{i}", sample["bikers"][i]))
+        assert len(on_canary) >= 30
+        # The truth is three times what the canary said: labels condemn it.
+        client.feedback("riders", [{"request_id": rid, "label": y * 3}
+                                   for rid, y in on_canary])
+        done = _ended(client, pipeline.id, timeout=60)
+        assert done.state == "rolled_back", done.reason
+        assert "canary" in done.reason and "labelled rows" in done.reason
+        assert client.get_model("riders").aliases["production"] == champion
+        deployment = client.deployments("riders")[0]
+        assert deployment.strategy == "canary" and deployment.state == "rolled-back"
+    finally:
+        d.kill()

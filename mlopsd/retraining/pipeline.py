@@ -465,7 +465,8 @@ class PipelineRun:
         if trial is None or trial.deployment_id != detail["deployment_id"]:
             return self._trial_ended(detail)
         if strategy == "canary":
-            requests, why = trial.candidate.requests, trial.verdict()
+            requests = trial.candidate.requests
+            why = trial.verdict() or self._canary_performance(detail)
         else:
             requests = trial.compared + trial.errors
             rate = trial.errors / requests if requests else 0.0
@@ -503,6 +504,16 @@ class PipelineRun:
                        f"{requests} of the {wanted} requests it needs in {elapsed:.0f} s; "
                        f"production stays {detail['from_version']}")
         return WAIT
+
+    def _canary_performance(self, detail: dict[str, Any]) -> str | None:
+        """Feedback labels for the canary's own answers since it started: a drop from its
+        holdout metric beyond the model's limit condemns it before it is promoted."""
+        last = detail.get("performance_checked", 0.0)
+        if time.time() - last < 1.0:
+            return None
+        detail["performance_checked"] = time.time()
+        since = datetime.fromtimestamp(detail["started"], UTC)
+        return self._performance_drop(since, "canary", detail)
 
     def _trial_ended(self, detail: dict[str, Any]) -> str:
         found = next((d for d in deployment_repo.history(self.env.store, self.model, 50)
@@ -543,7 +554,7 @@ class PipelineRun:
                        step_state="done")
         detail["checks"] = detail.get("checks", 0) + 1
         why = self._watch_error_rate(slot, min(max(elapsed, 1.0), span), cfg, detail) or \
-            self._watch_performance(since, cfg, detail)
+            self._performance_drop(since, PRODUCTION, detail)
         if why is not None:
             self._roll_back(detail, why)
         if elapsed < span:
@@ -562,13 +573,17 @@ class PipelineRun:
                     f"{limit:.1%})")
         return None
 
-    def _watch_performance(self, since: datetime, cfg: MonitoringConfig,
-                           detail: dict[str, Any]) -> str | None:
+    def _performance_drop(self, since: datetime, served_as: str,
+                          detail: dict[str, Any]) -> str | None:
+        """The challenger's answers as `served_as` since `since`, scored on their feedback
+        labels: worse than its holdout metric by more than the model's limit, on at least
+        `min_labels` rows, is why it must go."""
+        cfg = self.env.monitoring()
         dataset, id_column = self.env.label_join(self.model)
         found = live_performance(self.env.store, self.model, since=since, id_column=id_column,
                                  dataset=dataset)
         live = next((v for v in found["versions"] if v["version"] == self.challenger
-                     and v["served_as"] == PRODUCTION), None)
+                     and v["served_as"] == served_as), None)
         if live is None:
             return None
         detail["labelled_rows"] = live["rows"]
