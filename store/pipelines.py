@@ -17,6 +17,9 @@ from store.errors import NotFound
 from store.rows import aware, from_json, naive_utc, to_json
 
 ACTIVE = ("running", "awaiting_approval")
+HELD = "held"
+"""A trigger waiting for its cooldown (or a dry run) to pass: not active yet, kept in the
+store so a restart does not lose it."""
 _COLUMNS = ("id, model, state, trigger, trigger_detail, dry_run, actor, steps, merged, "
             "challenger, champion, reason, created_at, updated_at, ended_at")
 
@@ -88,7 +91,7 @@ def end(store: Store, pipeline_id: int, *, state: str, steps: list[dict[str, Any
         row = cur.execute(
             "UPDATE pipelines SET state = ?, steps = ?, challenger = ?, champion = ?, "
             "reason = ?, updated_at = ?, ended_at = ? WHERE id = ? AND state IN "
-            f"('running', 'awaiting_approval') RETURNING {_COLUMNS}",
+            f"('running', 'awaiting_approval', 'held') RETURNING {_COLUMNS}",
             [state, to_json(steps), challenger, champion, reason, now, now,
              pipeline_id]).fetchone()
         if row is None:  # it had ended already: nothing more to record
@@ -109,6 +112,41 @@ def get_in(cur: Any, pipeline_id: int) -> Pipeline:
     if row is None:
         raise NotFound(f"no pipeline with id {pipeline_id}")
     return _pipeline(row)
+
+
+def hold(store: Store, *, model: str, trigger: str, detail: Any, dry_run: bool, actor: str,
+         why: str) -> Pipeline:
+    """A held pipeline for the model (one per model and kind: a later trigger is merged into
+    the one already held)."""
+    now = utcnow()
+    with store.transaction() as cur:
+        held = cur.execute("SELECT id, merged FROM pipelines WHERE model = ? AND state = ? AND "
+                           "dry_run = ? ORDER BY id LIMIT 1", [model, HELD, dry_run]).fetchone()
+        if held is not None:
+            merged = [*(from_json(held[1]) or []), {"trigger": trigger, "detail": detail,
+                                                     "actor": actor, "dry_run": dry_run,
+                                                     "at": aware(now).isoformat()}]
+            row = cur.execute(f"UPDATE pipelines SET merged = ?, reason = ?, updated_at = ? "
+                              f"WHERE id = ? RETURNING {_COLUMNS}",
+                              [to_json(merged), why, now, held[0]]).fetchone()
+        else:
+            row = cur.execute(
+                f"INSERT INTO pipelines ({_COLUMNS.split(', ', 1)[1]}) VALUES "
+                "(?, ?, ?, ?, ?, ?, '[]', '[]', NULL, NULL, ?, ?, ?, NULL) "
+                f"RETURNING {_COLUMNS}",
+                [model, HELD, trigger, to_json(detail), dry_run, actor, why, now, now]
+            ).fetchone()
+    return _pipeline(row)
+
+
+def release(store: Store, pipeline_id: int) -> Pipeline | None:
+    """A held pipeline starts: running from now (its cooldown counts from here)."""
+    now = utcnow()
+    with store.transaction() as cur:
+        row = cur.execute(f"UPDATE pipelines SET state = 'running', reason = NULL, "
+                          f"created_at = ?, updated_at = ? WHERE id = ? AND state = ? "
+                          f"RETURNING {_COLUMNS}", [now, now, pipeline_id, HELD]).fetchone()
+    return _pipeline(row) if row else None
 
 
 def merge(store: Store, pipeline_id: int, trigger: dict[str, Any]) -> Pipeline | None:
@@ -153,7 +191,8 @@ def last_started(store: Store, model: str, triggers: tuple[str, ...]) -> datetim
     marks = ", ".join("?" for _ in triggers)
     with store.reading() as cur:
         row = cur.execute(f"SELECT max(created_at) FROM pipelines WHERE model = ? AND "
-                          f"trigger IN ({marks})", [model, *triggers]).fetchone()
+                          f"trigger IN ({marks}) AND state <> ?",
+                          [model, *triggers, HELD]).fetchone()
     return aware(row[0]) if row else None
 
 

@@ -1,10 +1,10 @@
-"""`new_rows >= N` starts a retrain; the cooldown holds the next one; `last D days` trains
-on the newest days of the dataset's time column."""
+"""`new_rows >= N` starts a retrain; the cooldown holds the next one (kept across a
+restart, started when the cooldown has passed); `last D days` trains on the newest days of
+the dataset's time column."""
 
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 
 import polars as pl
@@ -34,7 +34,7 @@ rounds = 30
 
 [model.retrain]
 retrain_on = ["new_rows >= 1000"]
-cooldown = "1h"
+cooldown = "15s"
 training_window = "last 60 days"
 deploy = "direct"
 watch = "0s"
@@ -70,15 +70,27 @@ def test_new_rows_retrain_within_a_window_and_the_cooldown_holds_the_next(home: 
         assert run.params["data"] == window  # the training's lineage names the window
         assert client.get_model("riders").aliases["production"] == done.challenger
 
-        # More rows within the cooldown: held, not started, and audited.
+        # More rows within the cooldown: held (a pipeline row, audited), not started...
         second = months.filter(pl.col("month").is_between(7, 9)).drop("month")
         _drop(d, second, "jul-sep.csv", 2)
-        held = wait_until(lambda: [e for e in client.audit(limit=200)
-                                   if e.action == "retrain.held"], timeout=30,
+        held = wait_until(lambda: [p for p in client.pipelines(model="riders")
+                                   if p.state == "held"], timeout=30,
                           what="the cooldown to hold the next retrain")[0]
-        assert "cooldown" in held.reason and held.details["trigger"] == "new_rows"
-        assert held.details["versions"] == [2]
-        time.sleep(1.5)
-        assert len(client.pipelines(model="riders")) == 1
+        assert held.trigger == "new_rows" and held.trigger_detail["versions"] == [2]
+        assert "cooldown" in held.reason
+        entry = next(e for e in client.audit(limit=200) if e.action == "retrain.held")
+        assert entry.subject == f"pipeline:{held.id}"
+        # ...kept across a restart, and started once the cooldown has passed.
+        assert d.stop() == 0
+        d.start()
+        client = d.client
+        assert client is not None
+        assert client.pipeline(held.id).state in ("held", "running", "deployed")
+        released = wait_until(lambda: (p := client.pipeline(held.id)).state not in (
+            "held", "running") and p, timeout=60, what="the held pipeline to run")
+        assert released.state in ("deployed", "not_promoted"), released.reason
+        assert [s["step"] for s in released.steps][:6] == [
+            "materialise", "validate", "train", "evaluate", "compare", "gate"]
+        assert released.created_at >= done.created_at + dt.timedelta(seconds=15)
     finally:
         d.kill()

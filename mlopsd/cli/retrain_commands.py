@@ -20,9 +20,9 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     if args.json:
         print_json(pipeline if args.wait and pipeline is not None else started)
         return 0 if pipeline is not None else 1
-    if pipeline is None:
-        print(f"not started: {started.skipped}")
-        return 1
+    if pipeline is None or started.skipped:
+        print(f"not started now: {started.skipped}")
+        return 0 if pipeline is not None else 1
     if started.merged:
         print(f"merged into the running pipeline {pipeline.id} of {pipeline.model} "
               f"({pipeline.state}): one training per model at a time")

@@ -4,8 +4,9 @@ driver thread advances every active pipeline.
 - A trigger while the model's pipeline is active (running or awaiting approval) is merged
   into it: recorded on that pipeline and audited, never a second training.
 - Automatic triggers (alerts, new rows) respect the policy's `cooldown`: within it after the
-  last automatic pipeline they are held (audited) and start when it has passed (the latest
-  held trigger per model, in memory: a restart forgets it). Schedules and people
+  last automatic pipeline they are held — a pipeline row in state `held` (audited; later
+  ones merge into it; kept across restarts) — and start when it has passed, or are merged
+  into a pipeline of the same kind that starts first. Schedules and people
   (`mlops retrain`) are not held back by it. A real retrain never merges into a dry run (it
   is held until the dry run ends); a person asking for one kind while the other runs is told
   so (409).
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,7 +36,7 @@ class RetrainService:
     def __init__(self, env: Env, *, tick_s: float = 0.2) -> None:
         self.env, self.tick_s = env, tick_s
         self._runs: dict[int, PipelineRun] = {}
-        self._held: dict[str, dict[str, Any]] = {}
+        self._released_at = 0.0
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -83,7 +85,7 @@ class RetrainService:
             row = pipeline_repo.create(self.env.store, model=model, trigger=trigger,
                                        detail=detail, dry_run=dry_run, actor=actor)
             self._runs[row.id] = PipelineRun(row, self.env)
-            self._held.pop(model, None)
+            self._absorb_held(row)
         audit.append(self.env.store, actor=actor, action="pipeline.started",
                      subject=f"pipeline:{row.id}",
                      details={"model": model, "trigger": trigger, "dry_run": dry_run,
@@ -119,28 +121,54 @@ class RetrainService:
 
     def _hold(self, model: str, trigger: str, detail: dict[str, Any], actor: str,
               dry_run: bool, why: str) -> dict[str, Any]:
-        """Keep the trigger (the latest one per model, in memory) and start it once `why`
-        has passed: a trigger in a cooldown is delayed, not lost."""
-        self._held[model] = {"trigger": trigger, "detail": detail, "actor": actor,
-                             "dry_run": dry_run}
+        """Keep the trigger as a held pipeline (in the store: a restart keeps it) that starts
+        once `why` has passed: a trigger in a cooldown is delayed, not lost."""
+        held = pipeline_repo.hold(self.env.store, model=model, trigger=trigger, detail=detail,
+                                  dry_run=dry_run, actor=actor, why=why)
         audit.append(self.env.store, actor=actor, action="retrain.held",
-                     subject=f"model:{model}", reason=why,
-                     details={"trigger": trigger, **detail})
-        return {"pipeline": None, "skipped": f"{why}; it starts when that has passed"}
+                     subject=f"pipeline:{held.id}", reason=why,
+                     details={"model": model, "trigger": trigger, **detail})
+        return {"pipeline": held, "merged": False,
+                "skipped": f"{why}; held as pipeline {held.id}, it starts when that has passed"}
+
+    def _absorb_held(self, started: pipeline_repo.Pipeline) -> None:
+        """A pipeline of the same kind starting now answers what was held: merged into it."""
+        for held in pipeline_repo.listing(self.env.store, model=started.model,
+                                          state=pipeline_repo.HELD):
+            if held.dry_run != started.dry_run:
+                continue
+            for trigger in [{"trigger": held.trigger, "detail": held.trigger_detail,
+                             "actor": held.actor, "at": held.created_at.isoformat()},
+                            *held.merged]:
+                pipeline_repo.merge(self.env.store, started.id, trigger)
+            pipeline_repo.end(self.env.store, held.id, state="merged", steps=[],
+                              challenger=None, champion=None,
+                              reason=f"merged into pipeline {started.id}")
 
     def _release_held(self) -> None:
+        """Start the held pipelines whose reason has passed (checked once a second)."""
+        if time.monotonic() - self._released_at < 1.0:
+            return
+        self._released_at = time.monotonic()
         with self._lock:
             busy = {r.model for r in self._runs.values()}
-            ready = [(model, held) for model, held in self._held.items()
-                     if model not in busy and not (held["trigger"] in AUTOMATIC
-                                                   and self._cooling(model))]
-            for model, held in ready:
-                del self._held[model]
-                try:
-                    self.trigger(model, held["trigger"], held["detail"], actor=held["actor"],
-                                 dry_run=held["dry_run"])
-                except Exception:  # the model left the config meanwhile
-                    log.exception("the held retrain of %s could not start", model)
+            for held in reversed(pipeline_repo.listing(self.env.store,
+                                                       state=pipeline_repo.HELD)):
+                if held.model in busy or (held.trigger in AUTOMATIC
+                                          and self._cooling(held.model)):
+                    continue
+                row = pipeline_repo.release(self.env.store, held.id)
+                if row is None:
+                    continue
+                busy.add(row.model)
+                self._runs[row.id] = PipelineRun(row, self.env)
+                audit.append(self.env.store, actor="mlopsd", action="pipeline.started",
+                             subject=f"pipeline:{row.id}",
+                             details={"model": row.model, "trigger": row.trigger,
+                                      "released": True, "dry_run": row.dry_run})
+                self.env.bus.publish("pipeline.started", pipeline_id=row.id, model=row.model,
+                                     trigger=row.trigger, dry_run=row.dry_run)
+                log.info("held pipeline %s of %s starts now", row.id, row.model)
 
     def _cooling(self, model: str) -> str | None:
         cooldown = policy.duration_s(self.env.model(model).retrain.cooldown)
@@ -160,7 +188,9 @@ class RetrainService:
         run = self._runs.get(pipeline_id)
         if run is None:
             row = pipeline_repo.get(self.env.store, pipeline_id)  # 404 if unknown
-            raise PipelineError(409, f"pipeline {pipeline_id} has ended ({row.state})")
+            state = "is held, not started" if row.state == pipeline_repo.HELD else \
+                f"has ended ({row.state})"
+            raise PipelineError(409, f"pipeline {pipeline_id} {state}")
         return run
 
     def decide(self, pipeline_id: int, approved: bool, *, actor: str,
@@ -176,6 +206,13 @@ class RetrainService:
     def cancel(self, pipeline_id: int, *, actor: str, note: str | None
                ) -> pipeline_repo.Pipeline:
         with self._lock:
+            if pipeline_id not in self._runs and pipeline_repo.get(
+                    self.env.store, pipeline_id).state == pipeline_repo.HELD:
+                return pipeline_repo.end(
+                    self.env.store, pipeline_id, state="cancelled", steps=[],
+                    challenger=None, champion=None,
+                    reason=f"cancelled by {actor} before it started" + (
+                        f": {note}" if note else ""))
             run = self._active(pipeline_id)
             run.cancel(actor=actor, note=note)
             self._runs.pop(pipeline_id, None)
@@ -187,8 +224,10 @@ class RetrainService:
         while not self._stopping.is_set():
             self._wake.wait(self.tick_s)
             self._wake.clear()
-            if self._held:
+            try:
                 self._release_held()
+            except Exception:
+                log.exception("held pipelines could not be started")
             with self._lock:
                 runs = list(self._runs.values())
             for run in runs:
