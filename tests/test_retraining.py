@@ -441,3 +441,38 @@ min_improvement = -1000.0
         assert deployment.strategy == "canary" and deployment.state == "rolled-back"
     finally:
         d.kill()
+
+
+def test_a_canary_cut_by_a_kill_starts_again_after_the_restart(home: Path,
+                                                              frame: pl.DataFrame) -> None:
+    d = _start(home, """\
+deploy = "canary 50% for 20 requests"
+watch = "0s"
+
+[model.retrain.gates]
+min_improvement = -1000.0
+""")
+    try:
+        client = d.client
+        assert client is not None
+        _champion_and_new_data(d, frame)
+        pipeline = client.retrain("riders").pipeline
+        wait_until(lambda: "deployment_id" in (_steps(client.pipeline(pipeline.id)).get(
+            "deploy") or {}).get("detail", {}), timeout=180, what="the canary")
+        d.kill()
+        d.start()
+        client = d.client
+        assert client is not None
+        rows = _rows(frame.head(2))
+        deadline = time.monotonic() + 120
+        while client.pipeline(pipeline.id).state == "running" and time.monotonic() < deadline:
+            client.predict("riders", rows)
+        done = _ended(client, pipeline.id)
+        assert done.state == "deployed", done.reason
+        deploy = _steps(done)["deploy"]["detail"]
+        assert len(deploy["restarted"]) == 1 and deploy["requests"] >= 20
+        states = [x.state for x in client.deployments("riders") if x.strategy == "canary"]
+        assert states == ["promoted", "ended"], "the cut canary ended, the second promoted"
+        assert client.get_model("riders").aliases["production"] == done.challenger
+    finally:
+        d.kill()

@@ -635,9 +635,9 @@ class PipelineRun:
 
     def recovered(self) -> None:
         """After a restart. A canary or shadow ended with the daemon: if its promotion had
-        happened (production is the challenger) the watch follows, else the pipeline fails
-        with production as its alias says. A pending approval is alerted again (the alert
-        may not have been written). Everything else goes on where it stood."""
+        happened (production is the challenger) the watch follows, else the trial starts
+        again from the beginning. A pending approval is alerted again (the alert may not have
+        been written). Everything else goes on where it stood."""
         entry = self.steps[-1] if self.steps else None
         if entry is None:
             return
@@ -646,14 +646,19 @@ class PipelineRun:
         if entry["step"] != "deploy" or entry["state"] != "running" \
                 or "deployment_id" not in entry["detail"]:
             return
+        detail = entry["detail"]
         slot = self.env.served.slot(self.model)
         if slot is not None and slot.live.version == self.challenger:
-            entry["detail"]["note"] = "promoted just before the daemon restarted"
+            detail["note"] = "promoted just before the daemon restarted"
             self._finish_step(entry, "done")
             self.save()
             return
-        self.stop("failed", f"the daemon restarted during the {entry['detail']['strategy']} "
-                  f"of {self.challenger}; production stays {entry['detail'].get('from_version')}")
+        # The trial ended with the daemon (its numbers lived in memory): it starts again.
+        detail.setdefault("restarted", []).append(
+            {"deployment_id": detail["deployment_id"], "at": _now()})
+        for key in ("deployment_id", "started", "performance_checked"):
+            detail.pop(key, None)
+        self.save()
 
 
 def retrain_config_from(data: dict[str, Any]) -> RetrainConfig:

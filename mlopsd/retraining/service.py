@@ -11,7 +11,8 @@ driver thread advances every active pipeline.
   is held until the dry run ends); a person asking for one kind while the other runs is told
   so (409).
 - After a restart the active pipelines go on from their recorded steps (a job the runner
-  queued again is waited for again; see PipelineRun.recovered for canaries).
+  queued again is followed; a canary or shadow cut by the restart starts again: see
+  PipelineRun.recovered).
 """
 
 from __future__ import annotations
