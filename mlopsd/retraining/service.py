@@ -65,8 +65,8 @@ class RetrainService:
     def trigger(self, model: str, trigger: str, detail: dict[str, Any] | None = None, *,
                 actor: str, dry_run: bool = False) -> dict[str, Any]:
         """Start a pipeline, or merge into the running one, or hold it (cooldown, or a dry
-        run in the way) to start when that ends. Returns {"pipeline": Pipeline, "merged":
-        bool} or {"pipeline": None, "skipped": why}."""
+        run in the way) to start when that has passed. Returns {"pipeline": Pipeline,
+        "merged": bool}, with "skipped": why when the pipeline is held."""
         self.env.training.spec(model)  # a model not in mlops.toml is a 404
         detail = detail or {}
         with self._lock:
