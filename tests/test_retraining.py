@@ -49,6 +49,12 @@ def _start(home: Path, policy: str) -> DaemonProcess:
     return DaemonProcess(home, config=BASE + policy).start()
 
 
+def _lenient(*, deploy: str, watch: str, approval: str = "auto") -> str:
+    """A policy whose gate lets any challenger through: for tests of what follows the gate."""
+    return (f'approval = "{approval}"\ndeploy = "{deploy}"\nwatch = "{watch}"\n\n'
+            "[model.retrain.gates]\nmin_improvement = -1000.0\n")
+
+
 def _in_production(d: DaemonProcess, data: pl.DataFrame) -> str:
     """bikes@1 from `data`, riders trained on it and promoted: the champion."""
     client = d.client
@@ -155,14 +161,7 @@ bootstrap = 300
 
 def test_approval_one_training_for_two_triggers_approve_deploys_reject_archives(
         home: Path, frame: pl.DataFrame) -> None:
-    d = _start(home, """\
-approval = "required"
-deploy = "direct"
-watch = "0s"
-
-[model.retrain.gates]
-min_improvement = -1000.0
-""")
+    d = _start(home, _lenient(deploy="direct", watch="0s", approval="required"))
     try:
         client = d.client
         assert client is not None
@@ -211,13 +210,7 @@ min_improvement = -1000.0
 
 def test_a_version_going_bad_in_its_watch_is_rolled_back(home: Path,
                                                           frame: pl.DataFrame) -> None:
-    d = _start(home, """\
-deploy = "direct"
-watch = "90s"
-
-[model.retrain.gates]
-min_improvement = -1000.0
-""")
+    d = _start(home, _lenient(deploy="direct", watch="90s"))
     try:
         client = d.client
         assert client is not None
@@ -306,8 +299,7 @@ def test_a_pipeline_goes_on_after_a_kill_during_its_training(home: Path,
     # a training of several seconds, to be killed in the middle of
     slow = BASE.replace("rounds = 40\n", "rounds = 400\nearly_stopping = 0\n"
                         "params = {num_leaves = 255, learning_rate = 0.01}\n")
-    policy = 'deploy = "direct"\nwatch = "0s"\n\n[model.retrain.gates]\nmin_improvement = -1e9\n'
-    d = DaemonProcess(home, config=slow + policy).start()
+    d = DaemonProcess(home, config=slow + _lenient(deploy="direct", watch="0s")).start()
     try:
         client = d.client
         assert client is not None
@@ -350,13 +342,7 @@ def test_a_pipeline_goes_on_after_a_kill_during_its_training(home: Path,
 
 def test_a_shadow_deploy_is_promoted_after_its_requests(home: Path,
                                                         frame: pl.DataFrame) -> None:
-    d = _start(home, """\
-deploy = "shadow for 30 requests"
-watch = "0s"
-
-[model.retrain.gates]
-min_improvement = -1000.0
-""")
+    d = _start(home, _lenient(deploy="shadow for 30 requests", watch="0s"))
     try:
         client = d.client
         assert client is not None
@@ -379,13 +365,7 @@ min_improvement = -1000.0
 
 
 def test_an_error_rate_rise_in_the_watch_rolls_back(home: Path, frame: pl.DataFrame) -> None:
-    d = _start(home, """\
-deploy = "direct"
-watch = "90s"
-
-[model.retrain.gates]
-min_improvement = -1000.0
-""")
+    d = _start(home, _lenient(deploy="direct", watch="90s"))
     try:
         client = d.client
         assert client is not None
@@ -408,13 +388,7 @@ min_improvement = -1000.0
 
 def test_a_canary_whose_labels_show_a_drop_is_rolled_back(home: Path,
                                                           frame: pl.DataFrame) -> None:
-    d = _start(home, """\
-deploy = "canary 50% for 1000 requests"
-watch = "0s"
-
-[model.retrain.gates]
-min_improvement = -1000.0
-""")
+    d = _start(home, _lenient(deploy="canary 50% for 1000 requests", watch="0s"))
     try:
         client = d.client
         assert client is not None
@@ -445,13 +419,7 @@ min_improvement = -1000.0
 
 def test_a_canary_cut_by_a_kill_starts_again_after_the_restart(home: Path,
                                                               frame: pl.DataFrame) -> None:
-    d = _start(home, """\
-deploy = "canary 50% for 20 requests"
-watch = "0s"
-
-[model.retrain.gates]
-min_improvement = -1000.0
-""")
+    d = _start(home, _lenient(deploy="canary 50% for 20 requests", watch="0s"))
     try:
         client = d.client
         assert client is not None
