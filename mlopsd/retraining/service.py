@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mlopsd.retraining import policy
-from mlopsd.retraining.pipeline import Env, PipelineError, PipelineRun, Stop
+from mlopsd.retraining.pipeline import Env, PipelineError, PipelineRun
 from store import audit
 from store import pipelines as pipeline_repo
 
@@ -249,5 +249,3 @@ class RetrainService:
                     if ended:
                         self._runs.pop(run.id, None)
 
-
-__all__ = ["RetrainService", "Stop"]
