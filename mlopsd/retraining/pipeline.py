@@ -50,11 +50,12 @@ STEPS = ("materialise", "validate", "train", "evaluate", "compare", "gate", "app
          "deploy", "watch")
 WAIT, DONE = "wait", "done"
 _JOB_ENDED = ("succeeded", "failed", "cancelled", "interrupted")
+PERFORMANCE_EVERY_S = 3.0
 
 
 class Stop(Exception):
     """The pipeline ends here: `state` (failed, not_promoted, dry_run, rejected,
-    rolled_back, cancelled) and why."""
+    rolled_back, superseded, cancelled) and why."""
 
     def __init__(self, state: str, reason: str, *, step_state: str = "failed") -> None:
         super().__init__(reason)
@@ -94,6 +95,8 @@ class PipelineRun:
         self.steps: list[dict[str, Any]] = [dict(s) for s in row.steps]
         self.challenger, self.champion = row.challenger, row.champion
         self._last_watch = 0.0
+        self._last_performance = 0.0
+        self._policy: RetrainConfig | None = None
 
     # --- bookkeeping ----------------------------------------------------------------------
 
@@ -105,10 +108,12 @@ class PipelineRun:
     def policy(self) -> RetrainConfig:
         """The retrain policy as it was when the pipeline started (kept in its first step):
         a reload meanwhile changes the next pipeline, not this one."""
-        first = self.steps[0]["detail"].get("policy") if self.steps else None
-        if first is None:
-            return self.config.retrain
-        return retrain_config_from(first)
+        if self._policy is None:
+            first = self.steps[0]["detail"].get("policy") if self.steps else None
+            if first is None:  # not started yet: the config's (not kept: it may change)
+                return self.config.retrain
+            self._policy = retrain_config_from(first)
+        return self._policy
 
     def step(self, name: str) -> dict[str, Any] | None:
         return next((s for s in self.steps if s["step"] == name), None)
@@ -217,8 +222,7 @@ class PipelineRun:
             raise Stop("failed", f"{rows} rows in {resolved.canonical}, fewer than min_rows "
                        f"{m.min_rows}")
         checks.append(f"{rows} rows >= min_rows {m.min_rows}")
-        production = model_repo.get_model(self.env.store, self.model).aliases.get(PRODUCTION) \
-            if self._registered() else None
+        production = self._production()
         if production is not None:
             inputs = [i["name"] for i in (model_repo.get_version(
                 self.env.store, self.model, production).signature or {}).get("inputs", [])]
@@ -230,12 +234,11 @@ class PipelineRun:
         entry["detail"]["checks"] = checks
         return DONE
 
-    def _registered(self) -> bool:
+    def _production(self) -> str | None:
         try:
-            model_repo.get_model(self.env.store, self.model)
-        except NotFound:
-            return False
-        return True
+            return model_repo.get_model(self.env.store, self.model).aliases.get(PRODUCTION)
+        except NotFound:  # no version registered yet
+            return None
 
     def _train(self, entry: dict[str, Any]) -> str:
         detail = entry["detail"]
@@ -288,8 +291,7 @@ class PipelineRun:
         m = self.config
         metric = policy.metric_for(m.task, self.policy.gates.metric)
         challenger = model_repo.get_version(self.env.store, self.model, self.challenger)
-        self.champion = model_repo.get_model(self.env.store, self.model).aliases.get(
-            PRODUCTION)
+        self.champion = self._production()
         champion = None
         if self.champion is not None:
             record = model_repo.get_version(self.env.store, self.model, self.champion)
@@ -423,6 +425,9 @@ class PipelineRun:
             raise Stop("not_promoted", f"production moved from {self.champion} to {live} "
                        f"since the comparison: {self.challenger} was not compared with {live};"
                        " retrain again")
+        if live == self.challenger:  # the retrain gave back the production model itself
+            detail.update(strategy="none", note=f"{self.challenger} is live already")
+            return DONE
         reason = f"retrain pipeline {self.id} ({self.trigger})"
         if deploy.strategy == "direct" or slot is None:
             move = self.env.deploys.move_alias(self.model, PRODUCTION, self.challenger,
@@ -434,10 +439,9 @@ class PipelineRun:
             return DONE
         if deploy.strategy == "canary":
             # The policy judges by the time the pipeline would promote, however short.
-            judged_at = deploy.for_requests or self.env.deploys.canary_policy().min_requests
-            trial_policy = dataclasses.replace(
-                self.env.deploys.canary_policy(),
-                min_requests=min(judged_at, self.env.deploys.canary_policy().min_requests))
+            canary_policy = self.env.deploys.canary_policy()
+            trial_policy = dataclasses.replace(canary_policy, min_requests=min(
+                deploy.for_requests or canary_policy.min_requests, canary_policy.min_requests))
             started = self.env.deploys.canary(self.model, self.challenger,
                                               percent=deploy.percent, actor=self._deployer,
                                               reason=reason, policy=trial_policy)
@@ -508,10 +512,6 @@ class PipelineRun:
     def _canary_performance(self, detail: dict[str, Any]) -> str | None:
         """Feedback labels for the canary's own answers since it started: a drop from its
         holdout metric beyond the model's limit condemns it before it is promoted."""
-        last = detail.get("performance_checked", 0.0)
-        if time.time() - last < 1.0:
-            return None
-        detail["performance_checked"] = time.time()
         since = datetime.fromtimestamp(detail["started"], UTC)
         return self._performance_drop(since, "canary", detail)
 
@@ -535,9 +535,9 @@ class PipelineRun:
         cfg = self.env.monitoring()
         span = policy.duration_s(self.policy.watch)
         detail = entry["detail"]
-        if span <= 0:
+        if span <= 0 or self.step("deploy")["detail"].get("strategy") == "none":
             entry["state"] = "skipped"
-            detail["why"] = "watch = 0"
+            detail["why"] = "watch = 0" if span <= 0 else "nothing was deployed"
             return DONE
         if "rolling_back" in detail:  # a crash came between deciding and finishing it
             self._roll_back(detail, detail["rolling_back"])
@@ -577,7 +577,11 @@ class PipelineRun:
                           detail: dict[str, Any]) -> str | None:
         """The challenger's answers as `served_as` since `since`, scored on their feedback
         labels: worse than its holdout metric by more than the model's limit, on at least
-        `min_labels` rows, is why it must go."""
+        `min_labels` rows, is why it must go. Scoring reads every labelled prediction of the
+        window, so it runs at most every PERFORMANCE_EVERY_S, not on each tick."""
+        if time.monotonic() - self._last_performance < PERFORMANCE_EVERY_S:
+            return None
+        self._last_performance = time.monotonic()
         cfg = self.env.monitoring()
         dataset, id_column = self.env.label_join(self.model)
         found = live_performance(self.env.store, self.model, since=since, id_column=id_column,
@@ -656,7 +660,7 @@ class PipelineRun:
         # The trial ended with the daemon (its numbers lived in memory): it starts again.
         detail.setdefault("restarted", []).append(
             {"deployment_id": detail["deployment_id"], "at": _now()})
-        for key in ("deployment_id", "started", "performance_checked"):
+        for key in ("deployment_id", "started"):
             detail.pop(key, None)
         self.save()
 
