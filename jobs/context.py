@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,3 +47,15 @@ def reject_unknown(params: dict[str, Any], known: set[str]) -> None:
     if unknown:
         allowed = ", ".join(sorted(known)) or "none"
         raise InvalidParams(unknown[0], f"unknown parameter (allowed: {allowed})")
+
+
+class Timings(dict):
+    """`with timings("load", ctx):` records the step's seconds as `load_s` and logs them."""
+
+    @contextmanager
+    def __call__(self, step: str, ctx: JobContext) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        took = time.perf_counter() - started
+        self[f"{step}_s"] = round(took, 4)
+        ctx.log.info("%s in %.3f s", step, took)

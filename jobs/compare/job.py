@@ -12,9 +12,6 @@ stand.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +21,7 @@ import polars as pl
 from jobs.check_model import task_of
 from jobs.compare import bootstrap
 from jobs.compare.params import check_params
-from jobs.context import JobContext, JobError
+from jobs.context import JobContext, JobError, Timings
 from jobs.features import FeatureError, to_matrix
 from jobs.train import data, evaluate
 from jobs.train.split import split
@@ -47,15 +44,15 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     train, metric = params["train"], params["metric"]
     task = train["task"]
     challenger, champion = params["challenger"], params["champion"]
-    timings: dict[str, float] = {}
+    timings = Timings()
     ctx.log.info("compare %s: challenger %s vs champion %s on %s", params["model"],
                  challenger["version"], champion["version"] if champion else "none", metric)
 
-    with _timed(timings, "load", ctx):
+    with timings("load", ctx):
         holdout = _holdout(train, ctx)
     n_classes = len(holdout.classes) if holdout.classes is not None else None
 
-    with _timed(timings, "predict", ctx):
+    with timings("predict", ctx):
         ours = _score_challenger(challenger, holdout, train, ctx)
         matches = _check_holdout(challenger, ours.predictions)
         theirs, unscorable = None, None
@@ -66,7 +63,7 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
                 unscorable = str(exc)
                 ctx.log.warning("champion %s is unscorable: %s", champion["version"], unscorable)
 
-    with _timed(timings, "metric", ctx):
+    with timings("metric", ctx):
         ours_value = _point(task, metric, holdout.y, ours, n_classes)
         theirs_value = _point(task, metric, holdout.y, theirs, n_classes) if theirs is not None \
             else None
@@ -75,7 +72,7 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     improvement, ci, skipped = None, None, None
     if ours_value is not None and theirs_value is not None:
         improvement = _finite(ours_value - theirs_value if higher else theirs_value - ours_value)
-        with _timed(timings, "bootstrap", ctx):
+        with timings("bootstrap", ctx):
             ci, skipped = _interval(params, holdout.y, ours, theirs, n_classes, ctx)
     ctx.log.info("%s: challenger %s, champion %s, improvement %s, CI %s", metric, ours_value,
                  theirs_value, improvement, ci)
@@ -95,17 +92,8 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
         "bootstrap": params["bootstrap"],
         "seed": params["seed"],
         "holdout_matches_training": matches,
-        "timings": timings,
+        "timings": dict(timings),
     }
-
-
-@contextmanager
-def _timed(timings: dict[str, float], step: str, ctx: JobContext) -> Iterator[None]:
-    started = time.perf_counter()
-    yield
-    took = time.perf_counter() - started
-    timings[f"{step}_s"] = round(took, 4)
-    ctx.log.info("%s in %.3f s", step, took)
 
 
 def _interval(params: dict[str, Any], y: np.ndarray, ours: bootstrap.Scored,

@@ -7,29 +7,16 @@ leaves no artifact behind.
 from __future__ import annotations
 
 import platform
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from jobs.context import JobContext, JobError
+from jobs.context import JobContext, JobError, Timings
 from jobs.features import FeatureError, signature_from_frame, to_matrix
 from jobs.train import data, evaluate
 from jobs.train.fit import fit
 from jobs.train.params import check_params
 from jobs.train.split import split
-
-
-class _Timings(dict):
-    @contextmanager
-    def __call__(self, step: str, ctx: JobContext) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        took = time.perf_counter() - started
-        self[f"{step}_s"] = round(took, 4)
-        ctx.log.info("%s in %.3f s", step, took)
 
 
 def _versions() -> dict[str, str]:
@@ -47,7 +34,7 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
 
     params = check_params(params)
     task, target = params["task"], params["target"]
-    timings = _Timings()
+    timings = Timings()
     ctx.log.info("train %s: %s on %s from %s", params["model"], task, target,
                  ", ".join(f"{d['dataset']}@{d['version']}" for d in params["data"]))
 
