@@ -42,13 +42,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jobs.compare.params import HIGHER_IS_BETTER
+
 CHUNK = 2_000_000
 """Row positions per chunk of resamples (int64: 16 MB; the per-chunk temporaries are a few
 times that)."""
 
-HIGHER_IS_BETTER = {"rmse": False, "mae": False, "r2": True, "auc": True, "log_loss": False,
-                    "accuracy": True, "precision": True, "recall": True, "f1": True,
-                    "macro_f1": True}
 
 
 @dataclass

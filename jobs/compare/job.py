@@ -20,7 +20,7 @@ import polars as pl
 
 from jobs.check_model import task_of
 from jobs.compare import bootstrap
-from jobs.compare.params import check_params
+from jobs.compare.params import HIGHER_IS_BETTER, check_params
 from jobs.context import JobContext, JobError, Timings
 from jobs.features import FeatureError, to_matrix
 from jobs.train import data, evaluate
@@ -68,7 +68,7 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
         theirs_value = _point(task, metric, holdout.y, theirs, n_classes) if theirs is not None \
             else None
 
-    higher = bootstrap.HIGHER_IS_BETTER[metric]
+    higher = HIGHER_IS_BETTER[metric]
     improvement, ci, skipped = None, None, None
     if ours_value is not None and theirs_value is not None:
         improvement = _finite(ours_value - theirs_value if higher else theirs_value - ours_value)

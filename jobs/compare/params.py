@@ -28,6 +28,9 @@ METRICS = {
     "multiclass": ("accuracy", "macro_f1", "log_loss"),
 }
 ALL_METRICS = tuple(dict.fromkeys(m for names in METRICS.values() for m in names))
+HIGHER_IS_BETTER = {"rmse": False, "mae": False, "r2": True, "auc": True, "log_loss": False,
+                    "accuracy": True, "precision": True, "recall": True, "f1": True,
+                    "macro_f1": True}
 
 _TOP = {"model", "train", "challenger", "champion", "metric", "bootstrap", "confidence", "seed"}
 _SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -18,16 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
+# the compare job's tables, so the config accepts exactly what the job can judge
+from jobs.compare.params import HIGHER_IS_BETTER as HIGHER_IS_BETTER
+from jobs.compare.params import METRICS as METRICS_BY_TASK
+
 ALERT_TRIGGERS = {"dataset_drift": "drift", "prediction_drift": "prediction_drift",
                   "performance_drop": "performance_drop", "schema_change": "schema_change"}
 """Alert rule → the `retrain_on` name it fires."""
 TRIGGERS = ("drift", "prediction_drift", "performance_drop", "schema_change", "manual")
-HIGHER_IS_BETTER = {"auc": True, "accuracy": True, "precision": True, "recall": True,
-                    "f1": True, "macro_f1": True, "r2": True,
-                    "rmse": False, "mae": False, "log_loss": False}
-METRICS_BY_TASK = {"regression": ("rmse", "mae", "r2"),
-                   "binary": ("auc", "log_loss", "accuracy", "precision", "recall", "f1"),
-                   "multiclass": ("accuracy", "macro_f1", "log_loss")}
 DEFAULT_METRIC = {"regression": "rmse", "binary": "auc", "multiclass": "log_loss"}
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
