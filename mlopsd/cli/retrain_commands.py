@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 from mlopsd.cli.common import add_command, client_for
@@ -38,8 +39,6 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
 
 def _wait(client: Any, pipeline_id: int, timeout: float) -> PipelineOut:
-    import time
-
     deadline = time.monotonic() + timeout
     while True:
         pipeline = client.pipeline(pipeline_id)
