@@ -37,7 +37,8 @@ from jobs.drift.job import run
 from store.artifacts import ArtifactStore
 params = json.loads(Path(sys.argv[1]).read_text())
 ctx = JobContext(job_id=1, log=logging.getLogger("bench"),
-                 artifacts=ArtifactStore(Path(sys.argv[2])), emit=lambda *a, **k: None)
+                 artifacts=ArtifactStore(Path(sys.argv[2])), emit=lambda *a, **k: None,
+                 home=Path(sys.argv[2]).parent)
 started = time.perf_counter()
 result = run(params, ctx)
 took = time.perf_counter() - started

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from store.artifacts import ArtifactStore
@@ -29,6 +30,8 @@ class JobContext:
     artifacts: ArtifactStore
     emit: Callable[..., None]
     """emit(type, **data): a progress event for the daemon's event stream."""
+    home: Path
+    """The home's root: every file the job reads or writes lies inside it (jobs.paths)."""
 
 
 def take_number(

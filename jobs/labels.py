@@ -4,12 +4,12 @@ that were logged with that id."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from jobs.context import InvalidParams, JobContext, JobError
+from jobs.paths import confine
 
 DESCRIPTION = "Read a label file (id column + target) for joining to logged predictions."
 
@@ -25,7 +25,7 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     import polars as pl
 
     params = check_params(params)
-    path = Path(params["path"])
+    path = confine(ctx.home, params["path"], "path")
     id_column, target = params["id_column"], params["target"]
     suffix = path.suffix.lower()
     try:

@@ -24,6 +24,8 @@ class JobKind:
     check_params: Callable[[dict[str, Any]], dict[str, Any]]
     idempotent: bool
     description: str
+    path_params: tuple[str, ...] = ()
+    """Params that name files; each must resolve inside the home (jobs.paths.confine)."""
 
     def load(self) -> Callable[[dict[str, Any], JobContext], Any]:
         module, _, function = self.target.partition(":")
@@ -46,6 +48,7 @@ KINDS: dict[str, JobKind] = {
             check_params=ingest.check_params,
             idempotent=True,
             description=ingest.DESCRIPTION,
+            path_params=("path",),
         ),
         JobKind(
             name="train",
@@ -89,6 +92,7 @@ KINDS: dict[str, JobKind] = {
             check_params=labels.check_params,
             idempotent=True,
             description=labels.DESCRIPTION,
+            path_params=("path",),
         ),
         JobKind(
             name="score",
@@ -96,6 +100,7 @@ KINDS: dict[str, JobKind] = {
             check_params=score.check_params,
             idempotent=True,
             description=score.DESCRIPTION,
+            path_params=("source", "output"),
         ),
         JobKind(
             name="materialise",

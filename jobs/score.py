@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.context import InvalidParams, JobContext, JobError
+from jobs.paths import confine
 
 DESCRIPTION = "Score a file of rows with a model version, in chunks, to a Parquet file."
 _FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
@@ -76,7 +77,8 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
 
     params = check_params(params)
     started = time.perf_counter()
-    source, output = Path(params["source"]), Path(params["output"])
+    source = confine(ctx.home, params["source"], "source")
+    output = confine(ctx.home, params["output"], "output")
     signature, keep = params["signature"], params["keep"]
     kind = input_format(source)
     booster = lgb.Booster(model_str=ctx.artifacts.read_bytes(params["sha"]).decode())

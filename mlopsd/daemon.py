@@ -163,6 +163,7 @@ class Daemon:
             bus=self.bus,
             job_logs=self.home.job_logs,
             artifacts_root=self.home.artifacts,
+            home_root=self.home.root,
             workers=self.config.daemon.worker_count(),
         )
         requeued = self.runner.recover()

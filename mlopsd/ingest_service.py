@@ -31,7 +31,7 @@ from mlopsd.file_moves import (
 )
 from mlopsd.home import Home
 from mlopsd.labels import LabelService, is_label_file
-from mlopsd.runner import JobRunner
+from mlopsd.runner import InvalidParams, JobRunner
 from mlopsd.watcher import FileIdentity, InboxWatcher
 from store import alerts, audit
 from store import data as data_repo
@@ -141,7 +141,13 @@ class IngestService:
             params = self._params(dataset, path, identity)
             if params is None:
                 return None
-            job = self.runner.submit("ingest", params, actor=actor)
+            try:
+                job = self.runner.submit("ingest", params, actor=actor)
+            except InvalidParams as exc:  # a link to a file outside the home
+                self._reject_without_job(path, dataset,
+                                         "symlink" if path.is_symlink() else "outside_home",
+                                         str(exc))
+                return None
             self._in_flight[path] = _InFlight(identity, job.id)
         self.bus.publish("ingest.queued", dataset=dataset, file=path.name, job_id=job.id)
         return job

@@ -48,6 +48,11 @@ class LabelService:
     def file_ready(self, path: Path, *, actor: str = "watcher") -> Job | None:
         dataset = path.parent.name
         declared = self.config.datasets().get(dataset)
+        if path.is_symlink():
+            # A link could point anywhere on the machine: never followed, kept as it is.
+            self._quarantine(path, dataset, None, f"{path.name} is a symbolic link; symlinks "
+                             "are not followed: drop the file itself")
+            return None
         if declared is None or not declared.id_column or not declared.target:
             self._quarantine(path, dataset, None,
                              f"{path.name} is a label file, but dataset {dataset!r} declares no"

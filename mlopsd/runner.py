@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.context import InvalidParams
+from jobs.paths import confine_params
 from jobs.registry import KINDS
 from mlopsd.events import EventBus
 from store import audit
@@ -54,8 +55,9 @@ def _main_module_hidden() -> Iterator[None]:
 
 
 class UnknownJobKind(Exception):
-    def __init__(self, kind: str) -> None:
-        super().__init__(f"unknown job kind {kind!r} (known: {', '.join(sorted(KINDS))})")
+    def __init__(self, kind: str, known: list[str] | None = None) -> None:
+        names = ", ".join(known if known is not None else sorted(KINDS))
+        super().__init__(f"unknown job kind {str(kind)[:100]!r} (known: {names})")
 
 
 @dataclass
@@ -75,6 +77,8 @@ class JobRunner:
     bus: EventBus
     job_logs: Path
     artifacts_root: Path
+    home_root: Path
+    """Every path a job is given must resolve inside it."""
     workers: int
     completions: dict[str, Callable[[Job, Any], Any]] = field(default_factory=dict)
     """Per kind: turns a worker's result into store state before the job counts as done;
@@ -151,6 +155,7 @@ class JobRunner:
         if spec is None:
             raise UnknownJobKind(kind)
         checked = spec.check_params(dict(params))
+        confine_params(self.home_root, checked, spec.path_params)
         job = job_repo.create_job(
             self.store, kind, checked, idempotent=spec.idempotent, actor=actor
         )
@@ -275,7 +280,7 @@ class JobRunner:
             target=run_job,
             name=f"mlops-job-{job.id}",
             args=(child_conn, job.id, job.kind, job.params, str(log_path),
-                  str(self.artifacts_root)),
+                  str(self.artifacts_root), str(self.home_root)),
             daemon=True,
         )
         try:

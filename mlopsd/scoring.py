@@ -22,7 +22,7 @@ from mlopsd.config import Config
 from mlopsd.events import EventBus
 from mlopsd.file_moves import move_into, quarantine_file
 from mlopsd.home import Home
-from mlopsd.runner import JobRunner
+from mlopsd.runner import InvalidParams, JobRunner
 from mlopsd.service_errors import ServiceError
 from mlopsd.serving.loaded import LoadedModel, LoadError
 from mlopsd.serving.served import NotServed, ServedModels
@@ -90,6 +90,10 @@ class ScoringService:
     def submit(self, model: str, path: Path, *, actor: str, version: str | None = None,
                keep: list[str] | None = None) -> Job:
         """Score `path` (moved into .processing/ first unless it is there already)."""
+        if path.is_symlink():
+            # A link could point anywhere on the machine: never followed, kept as it is.
+            raise ScoreError(422, f"{path.name} is a symbolic link; symlinks are not followed: "
+                             "drop the file itself", "file")
         loaded = self.scorer(model, version)
         folder = self.home.score / model
         if path.parent.name != PROCESSING:
@@ -103,10 +107,15 @@ class ScoringService:
                 n += 1
                 output = outbox / f"{stem}-{n}.predictions.parquet"
             self._reserved.add(output)
-        job = self.runner.submit("score", {
-            "model": model, "version": loaded.version, "sha": loaded.sha,
-            "signature": loaded.signature, "source": str(path), "output": str(output),
-            "keep": keep or []}, actor=actor)
+        try:
+            job = self.runner.submit("score", {
+                "model": model, "version": loaded.version, "sha": loaded.sha,
+                "signature": loaded.signature, "source": str(path), "output": str(output),
+                "keep": keep or []}, actor=actor)
+        except InvalidParams as exc:
+            with self._lock:
+                self._reserved.discard(output)
+            raise ScoreError(422, str(exc), "file") from None
         audit.append(self.store, actor=actor, action="model.score", subject=f"model:{model}",
                      details={"job_id": job.id, "file": path.name, "version": loaded.version})
         self.bus.publish("score.queued", model=model, version=loaded.version, job_id=job.id,

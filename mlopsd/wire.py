@@ -86,6 +86,11 @@ class JobKindOut(BaseModel):
     name: str
     idempotent: bool
     description: str
+    queued_by: Literal["people", "daemon"] = Field(
+        description="people: POST /api/v1/jobs accepts it with the params below; daemon: its "
+        "params name files in the home, so only the daemon's services queue it")
+    params: dict[str, str] = Field(default_factory=dict,
+                                   description="for people's kinds: each param and what it is")
 
 
 class JobLog(BaseModel):

@@ -61,6 +61,7 @@ def run_job(
     params: dict[str, Any],
     log_path: str,
     artifacts_root: str,
+    home_root: str,
 ) -> None:
     _die_with_parent()
     # Jobs are background work: the daemon, which answers predictions, goes first when
@@ -75,7 +76,8 @@ def run_job(
         conn.send(("event", type, data))
 
     artifacts = ArtifactStore(Path(artifacts_root))
-    ctx = JobContext(job_id=job_id, log=log, artifacts=artifacts, emit=emit)
+    ctx = JobContext(job_id=job_id, log=log, artifacts=artifacts, emit=emit,
+                     home=Path(home_root))
     log.info("job %s (%s) started with %s", job_id, kind, params)
     try:
         result = KINDS[kind].load()(params, ctx)

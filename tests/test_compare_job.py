@@ -45,7 +45,8 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> JobContext:
     # one store for the module: the models are trained once and compared many times
     root = tmp_path_factory.mktemp("compare") / "artifacts"
     return JobContext(job_id=12, log=logging.getLogger("test.compare"),
-                      artifacts=ArtifactStore(root), emit=_ignore)
+                      artifacts=ArtifactStore(root), emit=_ignore,
+                      home=root.parent)
 
 
 class Trained:

@@ -43,6 +43,7 @@ def ctx(tmp_path: Path) -> JobContext:
         log=logging.getLogger("test.ingest"),
         artifacts=ArtifactStore(tmp_path / "artifacts"),
         emit=Recorder(),
+        home=tmp_path,
     )
 
 

@@ -46,7 +46,8 @@ class Recorder:
 @pytest.fixture
 def ctx(tmp_path: Path) -> JobContext:
     return JobContext(job_id=11, log=logging.getLogger("test.train"),
-                      artifacts=ArtifactStore(tmp_path / "artifacts"), emit=Recorder())
+                      artifacts=ArtifactStore(tmp_path / "artifacts"), emit=Recorder(),
+                      home=tmp_path)
 
 
 def snapshot(ctx: JobContext, frame: pl.DataFrame) -> str:
@@ -127,6 +128,10 @@ def test_check_params_fills_defaults_and_is_idempotent() -> None:
     ({"lgb_params": {"random_state": 1}}, "lgb_params.random_state"),
     ({"lgb_params": {"objective": "regression"}}, "lgb_params.objective"),
     ({"lgb_params": {"learning_rate": None}}, "lgb_params.learning_rate"),
+    ({"lgb_params": {"forcedsplits_filename": "/etc/passwd"}}, "lgb_params.forcedsplits_filename"),
+    ({"lgb_params": {"init_score": "/tmp/x"}}, "lgb_params.init_score"),
+    ({"lgb_params": {"output_result": "/tmp/x"}}, "lgb_params.output_result"),
+    ({"lgb_params": {"some_new_file": "/tmp/x"}}, "lgb_params.some_new_file"),
     ({"rounds": 0}, "rounds"),
     ({"early_stopping": 1.5}, "early_stopping"),
     ({"split": {"holdout": 1.0}}, "split.holdout"),

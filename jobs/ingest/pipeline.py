@@ -22,6 +22,7 @@ from jobs.ingest.profile import profile
 from jobs.ingest.schema import plan as make_plan
 from jobs.ingest.schema import schema_hash
 from jobs.ingest.validate import schema_issues, validate
+from jobs.paths import confine
 
 EXTENSIONS = ".csv, .parquet, .pq, .ndjson or .jsonl, optionally with .gz or .zst"
 
@@ -55,6 +56,7 @@ class _Step:
 
 def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     params = check_params(params)
+    confine(ctx.home, params["path"], "path")
     path = Path(params["path"])
     result = _blank()
     ctx.log.info("ingest %s for dataset %s", path, params["dataset"])

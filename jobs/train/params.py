@@ -50,6 +50,16 @@ _OWN = {
      "ignore_feature", "header", "has_header", "save_binary", "is_save_binary",
      "is_save_binary_file", "two_round", "two_round_loading", "use_two_round_loading",
      "pre_partition", "is_pre_partition", "machines", "num_machines"): "the job supplies the data",
+    # Params that make LightGBM read or write a file of its own: never from a config.
+    ("forcedsplits_filename", "fs", "forced_splits_filename", "forced_splits_file",
+     "forced_splits", "forcedbins_filename", "initscore_filename", "init_score_filename",
+     "init_score_file", "init_score", "input_init_score", "valid_data_initscores",
+     "valid_data_init_scores", "valid_init_score_file", "valid_init_score", "output_result",
+     "predict_result", "prediction_result", "predict_name", "prediction_name", "pred_name",
+     "name_prediction", "convert_model", "convert_model_file", "machine_list_filename",
+     "machine_list_file", "machine_list", "mlist", "snapshot_freq", "save_period",
+     "parser_config_file"): "LightGBM may not read or write files "
+                                                        "of its own here",
 }
 RESERVED = {alias: hint for aliases, hint in _OWN.items() for alias in aliases}
 
@@ -163,6 +173,9 @@ def _lgb_params(value: Any, task: str) -> dict[str, Any]:
         field = f"lgb_params.{key}"
         if key in RESERVED:
             raise InvalidParams(field, f"is set by the job: {RESERVED[key]}")
+        if key.endswith(("_file", "_filename", "_path")):
+            raise InvalidParams(field, "names a file: LightGBM may not read or write files of "
+                                       "its own here")
         if not (_scalar(item) or (isinstance(item, list) and item and all(map(_scalar, item)))):
             raise InvalidParams(field, f"must be a number, text, true/false or a list of them, "
                                 f"got {item!r}")

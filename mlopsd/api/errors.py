@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jobs.context import InvalidParams
+from mlopsd.job_requests import DaemonKind
 from mlopsd.runner import UnknownJobKind
 from mlopsd.service_errors import ServiceError
 from store.errors import Conflict, NotFound, StoreError
@@ -68,6 +69,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidParams)
     async def _params(_: Request, exc: InvalidParams) -> Response:
         return error_response(422, str(exc), field=f"params.{exc.field}")
+
+    @app.exception_handler(DaemonKind)
+    async def _daemon_kind(_: Request, exc: DaemonKind) -> Response:
+        return error_response(403, str(exc), field="kind")
 
     @app.exception_handler(UnknownJobKind)
     async def _kind(_: Request, exc: UnknownJobKind) -> Response:

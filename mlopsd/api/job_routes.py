@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from jobs.registry import KINDS
+from mlopsd import job_requests
 from mlopsd.api.errors import ApiError
 from mlopsd.wire import JobCancel, JobKindOut, JobLog, JobOut, JobSubmit
 from store import jobs as job_repo
@@ -27,8 +28,11 @@ def _out(job: job_repo.Job) -> JobOut:
 
 @router.get("/job-kinds", response_model=list[JobKindOut], summary="The kinds of job")
 def job_kinds() -> list[JobKindOut]:
+    people = job_requests.PEOPLE_KINDS
     return [
-        JobKindOut(name=k.name, idempotent=k.idempotent, description=k.description)
+        JobKindOut(name=k.name, idempotent=k.idempotent, description=k.description,
+                   queued_by="people" if k.name in people else "daemon",
+                   params=people[k.name].params if k.name in people else {})
         for k in KINDS.values()
     ]
 
@@ -47,10 +51,11 @@ def list_jobs(
     return [_out(j) for j in job_repo.list_jobs(store, state=state, kind=kind, limit=limit)]
 
 
-@router.post("/jobs", response_model=JobOut, status_code=202, summary="Queue a job")
+@router.post("/jobs", response_model=JobOut, status_code=202,
+             summary="Queue a job of a kind meant for people (GET /api/v1/job-kinds)")
 def submit_job(request: Request, body: JobSubmit) -> JobOut:
-    runner = request.app.state.daemon.runner
-    return _out(runner.submit(body.kind, body.params, actor=actor_of(request)))
+    daemon = request.app.state.daemon
+    return _out(job_requests.queue(daemon, body.kind, body.params, actor=actor_of(request)))
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, summary="One job")

@@ -147,8 +147,9 @@ def cmd_jobs_kinds(args: argparse.Namespace) -> int:
     if args.json:
         print_json(kinds)
     else:
-        print_table([[k.name, k.idempotent, k.description] for k in kinds],
-                    ["kind", "idempotent", "description"], max_width=100)
+        print_table([[k.name, k.queued_by, ", ".join(k.params) or "-", k.description]
+                     for k in kinds], ["kind", "queued by", "params", "description"],
+                    max_width=100)
     return 0
 
 
