@@ -14,6 +14,11 @@ from mlopsd.atomic import write_text_atomic
 from mlopsd.config_template import CONFIG_TEMPLATE
 
 DEFAULT_HOME = "./mlops-home"
+# The home holds logged prediction inputs, data and the token: owner only, whatever the umask
+# (the daemon also runs with umask 077, so what it and its workers create is private too).
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+PRIVATE_UMASK = 0o077
 
 
 @dataclass(frozen=True)
@@ -105,9 +110,10 @@ def init_home(home: Home) -> list[Path]:
         for folder in [home.root, *home.folders()]:
             if not folder.is_dir():
                 folder.mkdir(parents=True, exist_ok=True)
+                os.chmod(folder, PRIVATE_DIR)
                 created.append(folder)
         if not home.config.exists():
-            write_text_atomic(home.config, CONFIG_TEMPLATE)
+            write_text_atomic(home.config, CONFIG_TEMPLATE, mode=PRIVATE_FILE)
             created.append(home.config)
         if not home.token.exists():
             write_text_atomic(home.token, secrets.token_urlsafe(32) + "\n", mode=0o600)
@@ -115,6 +121,23 @@ def init_home(home: Home) -> list[Path]:
     except OSError as exc:
         raise HomeError(f"cannot create the home {home.root}: {exc.strerror or exc}") from exc
     return created
+
+
+def make_private(home: Home) -> list[Path]:
+    """Tighten what a loose umask or an earlier release left open to others: the home and
+    its folders (0700), the files at its top (0600). Returns what was changed."""
+    changed: list[Path] = []
+    targets = [(p, PRIVATE_DIR) for p in [home.root, *home.folders()] if p.is_dir()]
+    targets += [(p, PRIVATE_FILE) for p in home.root.iterdir()
+                if p.is_file() and not p.is_symlink()]
+    for path, mode in targets:
+        try:
+            if path.stat().st_mode & 0o777 & ~mode:
+                os.chmod(path, path.stat().st_mode & mode)
+                changed.append(path)
+        except OSError as exc:
+            raise HomeError(f"cannot make {path} private: {exc.strerror or exc}") from exc
+    return changed
 
 
 def check_writable(home: Home) -> None:

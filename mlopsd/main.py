@@ -11,7 +11,14 @@ from dataclasses import replace
 from mlopsd import __version__
 from mlopsd.config import ConfigError, load_config
 from mlopsd.daemon import Daemon, ExitCode, StartError, bind_socket
-from mlopsd.home import HomeError, check_writable, init_home, resolve_home
+from mlopsd.home import (
+    PRIVATE_UMASK,
+    HomeError,
+    check_writable,
+    init_home,
+    make_private,
+    resolve_home,
+)
 from mlopsd.lock import DaemonLock, LockHeld
 from mlopsd.logs import setup_daemon_logging, stop_logging
 from store.errors import StoreError
@@ -41,8 +48,11 @@ def _fail(code: ExitCode, message: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     home = resolve_home(args.home)
+    # Everything the daemon and its workers create is private, whatever umask it started with.
+    os.umask(PRIVATE_UMASK)
     try:
         created = init_home(home)
+        tightened = make_private(home)
         check_writable(home)
     except HomeError as exc:
         return _fail(ExitCode.HOME, str(exc))
@@ -52,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     except LockHeld as exc:
         return _fail(ExitCode.ALREADY_RUNNING, str(exc))
     try:
-        code = _run_locked(args, home, lock, bool(created))
+        code = _run_locked(args, home, lock, bool(created), tightened)
     finally:
         lock.release()
     if not stop_logging():
@@ -62,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def _run_locked(args: argparse.Namespace, home, lock: DaemonLock, initialised: bool) -> int:
+def _run_locked(args: argparse.Namespace, home, lock: DaemonLock, initialised: bool,
+                tightened: list) -> int:
     try:
         config = load_config(home.config)
     except ConfigError as exc:
@@ -71,6 +82,9 @@ def _run_locked(args: argparse.Namespace, home, lock: DaemonLock, initialised: b
     setup_daemon_logging(home.logs, args.log_level or d.log_level, d.log_max_bytes, d.log_backups)
     if initialised:
         log.info("initialised a new home at %s", home.root)
+    if tightened:
+        log.warning("made private (others could read them): %s",
+                    ", ".join(str(p.relative_to(home.root.parent)) for p in tightened))
     if lock.took_over_from:
         log.warning("a previous mlopsd (pid %s) ended without cleaning up; taking over",
                     lock.took_over_from)

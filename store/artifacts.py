@@ -49,7 +49,7 @@ class ArtifactStore:
             return self.put_stream(iter(lambda: f.read(_CHUNK), b""))
 
     def put_stream(self, chunks: Iterator[bytes]) -> str:
-        self._tmp.mkdir(parents=True, exist_ok=True)
+        self._tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
         digest = hashlib.sha256()
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="blob-")
         tmp = Path(tmp_name)
@@ -72,15 +72,16 @@ class ArtifactStore:
         if final.exists():
             tmp.unlink()
             return sha
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(tmp, 0o444)
+        final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Read-only and private: blobs are never rewritten, and hold data and models.
+        os.chmod(tmp, 0o400)
         tmp.replace(final)
         _fsync_dir(final.parent)
         return sha
 
     def tmp_path(self, suffix: str = "") -> Path:
         """A fresh, unique (empty, created) file in `root/tmp` for a writer to fill, then adopt."""
-        self._tmp.mkdir(parents=True, exist_ok=True)
+        self._tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=self._tmp, prefix="work-", suffix=suffix)
         os.close(fd)
         return Path(name)
