@@ -55,6 +55,10 @@ class IngestConfig:
     rescan_interval_s: float = 30.0
     polling: bool = False
     max_attempts: int = 2
+    max_decompressed_mb: float = 16384.0
+    """A .gz/.zst drop that inflates past this is refused while it streams."""
+    max_compression_ratio: float = 200.0
+    """...and so is one inflating more than this many times its size (once past 256 MiB)."""
 
 
 @dataclass(frozen=True)
@@ -369,6 +373,10 @@ def _check(reader: _Reader, config: Config) -> None:
         bad("rescan_interval_s", "must be at least 1", ("ingest",))
     if i.max_attempts < 1:
         bad("max_attempts", "must be at least 1", ("ingest",))
+    if not 1 <= i.max_decompressed_mb <= 1 << 30:
+        bad("max_decompressed_mb", "must be from 1 to 2**30 (MiB)", ("ingest",))
+    if not 2 <= i.max_compression_ratio <= 1e6:
+        bad("max_compression_ratio", "must be from 2 to 1000000", ("ingest",))
     if config.tracking.run_timeout_s < 1:
         bad("run_timeout_s", "must be at least 1", ("tracking",))
     sv = config.serving

@@ -22,6 +22,9 @@ CONFIG_TEMPLATE = """\
 # rescan_interval_s = 30.0  # inboxes are rescanned this often (inotify can drop events)
 # polling = false           # watch by polling instead of inotify (network file systems)
 # max_attempts = 2          # an ingest whose worker crashes this often is quarantined
+# max_decompressed_mb = 16384.0  # a .gz/.zst drop inflating past this is refused as it streams
+# max_compression_ratio = 200.0  # ...and one inflating more than this many times its size
+#                                # (judged past 256 MiB): a likely decompression bomb
 
 [tracking]
 # run_timeout_s = 120.0     # an SDK run that reports nothing this long is marked failed

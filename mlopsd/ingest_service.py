@@ -173,6 +173,8 @@ class IngestService:
             "identity": {"size": identity.size, "mtime_ns": identity.mtime_ns,
                          "inode": identity.inode},
             "received_at": datetime.now(UTC).isoformat(),
+            "limits": {"max_decompressed_mb": self.config.ingest.max_decompressed_mb,
+                       "max_compression_ratio": self.config.ingest.max_compression_ratio},
         }
 
     def _prepare(self, job: Job) -> dict[str, Any]:

@@ -84,7 +84,13 @@ def _parse_time(text: str, which: str) -> datetime | None:
                             "(e.g. 2011-03-01 or 2011-03-01T06:00)") from None
 
 
+MAX_SELECTOR = 1000
+
+
 def parse(text: str) -> Selector:
+    if len(text) > MAX_SELECTOR:
+        raise SelectorError(f"a selector has at most {MAX_SELECTOR} characters "
+                            f"(this one has {len(text):,})")
     match = _SELECTOR.match(text.strip())
     if not match:
         raise SelectorError(
@@ -119,19 +125,24 @@ def resolve(store: Store, text: str) -> ResolvedSelector:
             raise SelectorError("last:K needs K of 1 or more")
         chosen = available[-k:]
     else:
+        first, last = available[0].version, available[-1].version
         if ".." in spec:
             low, high = (int(x) for x in spec.split(".."))
             if low > high:
                 raise SelectorError(f"{spec}: the range is empty ({low} > {high})")
+            # Bounds first: a range is never expanded past the versions that exist
+            # (x@1..30000000 would otherwise build a list of 30 million numbers).
+            if low < first or high > last:
+                raise SelectorError(
+                    f"dataset {sel.dataset!r} has no version "
+                    f"{low if low < first else high} (it has {first}..{last})")
             wanted = list(range(low, high + 1))
         else:
             wanted = [int(x) for x in spec.split(",")]
         missing = [n for n in wanted if n not in by_number]
         if missing:
             raise SelectorError(
-                f"dataset {sel.dataset!r} has no version {missing[0]} "
-                f"(it has {available[0].version}..{available[-1].version})"
-            )
+                f"dataset {sel.dataset!r} has no version {missing[0]} (it has {first}..{last})")
         chosen = [by_number[n] for n in wanted]
     if (sel.start or sel.end) and not dataset.time_column:
         raise SelectorError(

@@ -147,7 +147,7 @@ def _identity(identity: Any) -> dict[str, int] | None:
 
 def check_params(params: dict[str, Any]) -> dict[str, Any]:
     _unknown(params, {"dataset", "path", "spec", "reference", "known_hashes", "identity",
-                      "received_at"}, "")
+                      "received_at", "limits"}, "")
     dataset = _name(params.get("dataset"), "dataset")
     path = _name(params.get("path"), "path")
     if not str(path).startswith("/"):
@@ -169,4 +169,16 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
         "spec": _spec(params.get("spec")),
         "reference": _reference(params.get("reference")),
         "known_hashes": dict(known),
+        "limits": _limits(params.get("limits")),
     }
+
+
+def _limits(value: Any) -> dict[str, float]:
+    limits = _dict(value or {}, "limits")
+    _unknown(limits, {"max_decompressed_mb", "max_compression_ratio"}, "limits.")
+    out = {"max_decompressed_mb": 16384.0, "max_compression_ratio": 200.0}
+    for key, (low, high) in {"max_decompressed_mb": (1, 1 << 30),
+                             "max_compression_ratio": (2, 1e6)}.items():
+        if key in limits:
+            out[key] = _number(limits[key], f"limits.{key}", low=low, high=high)
+    return out

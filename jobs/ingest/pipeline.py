@@ -111,7 +111,10 @@ def _ingest(path: Path, params: dict[str, Any], ctx: JobContext, result: dict[st
             if src.compression:
                 data_path = ctx.artifacts.tmp_path("." + src.format)
                 cleanup.callback(data_path.unlink, missing_ok=True)
-                size = source.decompress(src, data_path)
+                limits = params["limits"]
+                size = source.decompress(src, data_path, source.InflateLimit(
+                    max_bytes=int(limits["max_decompressed_mb"] * (1 << 20)),
+                    max_ratio=limits["max_compression_ratio"]))
                 if size == 0:
                     raise Rejected(issue("empty", f"empty file: {path.name} decompresses to "
                                                   "0 bytes"))

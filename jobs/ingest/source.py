@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import shutil
 import stat
 import zlib
 from dataclasses import dataclass
@@ -95,16 +94,64 @@ def unchanged(source: Source) -> bool:
     return _stamp(os.lstat(source.path)) == source.stamp
 
 
-def decompress(source: Source, dest: Path) -> int:
-    """Stream the decompressed bytes into `dest` (bounded memory); returns their size."""
+@dataclass(frozen=True)
+class InflateLimit:
+    """How far a compressed drop may inflate: a bomb (1 GiB of zeros is a 1 MB .gz) is cut
+    off while it streams, not after it filled the disk or a worker's memory."""
+
+    max_bytes: int = 16 << 30
+    max_ratio: float = 200.0
+    ratio_after: int = 256 << 20
+    """The ratio is judged once this much came out: small files may compress very well."""
+
+
+class _Guarded:
+    """A writer that counts what it is given and stops past the limit."""
+
+    def __init__(self, out: BinaryIO, raw: BinaryIO, source: Source, limit: InflateLimit):
+        self.out, self.raw, self.source, self.limit, self.written = out, raw, source, limit, 0
+
+    def write(self, data: bytes) -> None:
+        self.written += len(data)
+        ratio = self.written / max(self.raw.tell(), 1)
+        over_size = self.written > self.limit.max_bytes
+        if over_size or (self.written > self.limit.ratio_after and ratio > self.limit.max_ratio):
+            raise Rejected(_inflate_issue(self.source, self.written, ratio, self.limit,
+                                          over_size))
+        self.out.write(data)
+
+
+def _inflate_issue(source: Source, written: int, ratio: float, limit: InflateLimit,
+                   over_size: bool) -> dict:
+    mib = written / (1 << 20)
+    if over_size:
+        why = (f"inflates past {limit.max_bytes / (1 << 20):,.0f} MiB (the limit, [ingest] "
+               f"max_decompressed_mb) at a compression ratio of {ratio:,.0f}:1")
+    else:
+        why = (f"inflated to {mib:,.0f} MiB from {source.size / (1 << 20):,.1f} MiB so far: a "
+               f"compression ratio of {ratio:,.0f}:1, above the limit of "
+               f"{limit.max_ratio:,.0f}:1 ([ingest] max_compression_ratio); refused as a likely "
+               "decompression bomb")
+    return issue("decompress", f"{source.path.name} {why}; nothing was stored",
+                 rule={"compression": source.compression, "max_decompressed_mb":
+                       limit.max_bytes >> 20, "max_compression_ratio": limit.max_ratio,
+                       "ratio": round(ratio, 1)})
+
+
+def decompress(source: Source, dest: Path, limit: InflateLimit | None = None) -> int:
+    """Stream the decompressed bytes into `dest` (bounded memory and size); returns their
+    size. Rejected past `limit` (what was written so far is the caller's temp file)."""
+    limit = limit or InflateLimit()
     try:
         with os.fdopen(_open(source), "rb") as raw, dest.open("wb") as out:
+            guarded = _Guarded(out, raw, source, limit)
             if source.compression == "gzip":
                 with gzip.GzipFile(fileobj=raw) as stream:
-                    shutil.copyfileobj(stream, out, CHUNK)
+                    while chunk := stream.read(CHUNK):
+                        guarded.write(chunk)
             else:
-                _unzstd(raw, out)
-            return out.tell()
+                _unzstd(raw, guarded)
+            return guarded.written
     except (OSError, EOFError, zlib.error, ValueError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
@@ -115,7 +162,7 @@ def decompress(source: Source, dest: Path) -> int:
         raise Rejected(_decompress_issue(source, exc)) from exc
 
 
-def _unzstd(raw: BinaryIO, out: BinaryIO) -> None:
+def _unzstd(raw: BinaryIO, out: _Guarded) -> None:
     """Frame by frame, so a stream cut short is an error (zstandard's reader just stops)."""
     import zstandard
 
