@@ -98,16 +98,53 @@ def _polars() -> Any:
 # -- rows → matrix ---------------------------------------------------------------------------
 
 
-def _number(name: str) -> Callable[[Any], float]:
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _number(name: str, dtype: str) -> Callable[[Any], float]:
+    """Strict by the input's dtype: true is not a number, 2.5 is not an integer, and a
+    number past what the feature can hold is an error, never a silent inf or rounding."""
+    if dtype == "bool":
+        def convert_bool(value: Any) -> float:
+            if value is None:
+                return _NAN
+            if type(value) is bool or isinstance(value, np.bool_):
+                return float(value)
+            raise FeatureError(f"input {name!r}: expected true or false, got {_shown(value)}",
+                               input=name)
+
+        return convert_bool
+    integer = dtype == "int64"
+
     def convert(value: Any) -> float:
         if value is None:
             return _NAN
         kind = type(value)
-        if kind is float or kind is int or kind is bool:
-            return float(value)
-        if isinstance(value, numbers.Real) and not isinstance(value, str):
-            return float(value)
-        raise FeatureError(f"input {name!r}: expected a number, got {value!r}", input=name)
+        if kind is bool or isinstance(value, np.bool_) or not isinstance(value, numbers.Real):
+            expected = "an integer" if integer else "a number"
+            raise FeatureError(f"input {name!r}: expected {expected}, got {_shown(value)}",
+                               input=name)
+        if integer:
+            if value != value:  # NaN from a float column: missing, as in the frame path
+                return _NAN
+            if kind is not int and not isinstance(value, np.integer) and not (
+                    math.isfinite(value) and float(value).is_integer()):
+                raise FeatureError(f"input {name!r}: expected an integer, got {_shown(value)}",
+                                   input=name)
+            if not _INT64[0] <= value <= _INT64[1]:
+                raise FeatureError(f"input {name!r}: {_shown(value)} does not fit a 64-bit "
+                                   "integer", input=name)
+        try:
+            result = float(value)
+        except OverflowError:
+            raise FeatureError(f"input {name!r}: {_shown(value)} is too large for a number",
+                               input=name) from None
+        return result
 
     return convert
 
@@ -175,7 +212,7 @@ class _Encoder:
             elif item["dtype"] in ("date", "datetime"):
                 converter = _time(item["name"])
             else:
-                converter = _number(item["name"])
+                converter = _number(item["name"], item["dtype"])
             self.converters.append(converter)
         self.pairs = list(zip(self.names, self.converters, strict=True))
         self._fits: dict[tuple, bool] = {}
@@ -289,15 +326,20 @@ def _exact_in_python(dtype: Any) -> bool:
 def _kind(item: Mapping[str, Any]) -> str:
     if item["categorical"]:
         return "category:" + item["dtype"]
-    return "time" if item["dtype"] in ("date", "datetime") else "number"
+    if item["dtype"] in ("date", "datetime"):
+        return "time"
+    return {"bool": "flag", "int64": "integer"}.get(item["dtype"], "number")
 
 
 def _accepts(kind: str, dtype: Any) -> bool:
     pl = _polars()
     if dtype == pl.Null:
         return True
-    if kind == "number":
-        return dtype.is_numeric() or dtype == pl.Boolean
+    if kind in ("number", "integer"):
+        # whole floats may feed an integer input: _expr checks each value is one
+        return dtype.is_numeric()
+    if kind == "flag":
+        return dtype == pl.Boolean
     if kind == "time":
         return dtype in (pl.Date, pl.String) or isinstance(dtype, pl.Datetime)
     if kind == "category:string":
@@ -307,7 +349,8 @@ def _accepts(kind: str, dtype: Any) -> bool:
     return dtype == pl.Boolean
 
 
-_EXPECTED = {"number": "a number", "time": "a date, datetime or ISO 8601 text",
+_EXPECTED = {"number": "a number", "integer": "an integer", "flag": "true or false",
+             "time": "a date, datetime or ISO 8601 text",
              "category:string": "text", "category:int64": "an integer",
              "category:bool": "true or false"}
 
@@ -328,7 +371,9 @@ def _expr(item: Mapping[str, Any], dtype: Any, frame: Any) -> Any:
     col = pl.col(name)
     if dtype == pl.Null:
         return col.cast(pl.Float64)
-    if kind == "number":
+    if kind == "integer" and dtype.is_float():
+        _whole_or_fail(frame.get_column(name), name)
+    if kind in ("number", "integer", "flag"):
         return col.cast(pl.Float64)
     if kind == "time":
         if dtype == pl.String:
@@ -344,3 +389,13 @@ def _expr(item: Mapping[str, Any], dtype: Any, frame: Any) -> Any:
         col = col.cast(pl.String)
     codes = [float(i) for i in range(len(categories))]
     return col.replace_strict(categories, codes, default=None, return_dtype=pl.Float64)
+
+
+def _whole_or_fail(column: Any, name: str) -> None:
+    """A float column feeding an integer input: every value must be a whole number."""
+    values = column.to_numpy()
+    bad = ~np.isnan(values) & ((values != np.floor(values)) | (np.abs(values) > 2.0**63))
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise FeatureError(f"row {row}: input {name!r}: expected an integer, got "
+                           f"{_shown(float(values[row]))}", input=name, row=row)

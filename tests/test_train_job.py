@@ -455,8 +455,23 @@ def test_zoned_datetimes_are_taken_in_utc() -> None:
     assert np.array_equal(to_matrix(zoned.to_dicts(), signature), expected)
 
 
+def test_numbers_are_typed_strictly() -> None:
+    frame = pl.DataFrame({"f": [0.5], "n": [1], "b": [True]})
+    signature = signature_from_frame(frame, ["f", "n", "b"])
+    assert to_matrix({"f": 2, "n": 3.0, "b": False}, signature).tolist() == [[2.0, 3.0, 0.0]]
+    for row, message in [({"f": True}, "input 'f': expected a number, got True"),
+                         ({"f": 10**400}, "input 'f': .* is too large for a number"),
+                         ({"n": 2**63}, "does not fit a 64-bit integer"),
+                         ({"b": 1}, "input 'b': expected true or false, got 1")]:
+        with pytest.raises(FeatureError, match=message):
+            to_matrix({"f": 0.5, "n": 1, "b": True, **row}, signature)
+
+
 @pytest.mark.parametrize(("row", "message"), [
-    ({"n": "3"}, "input 'n': expected a number"),
+    ({"n": "3"}, "input 'n': expected an integer"),
+    ({"n": True}, "input 'n': expected an integer, got True"),
+    ({"n": 2.5}, "input 'n': expected an integer, got 2.5"),
+    ({"n": 1e30}, "input 'n': 1e\\+30 does not fit a 64-bit integer"),
     ({"s": 3}, "input 's': expected text"),
     ({"c": 2.0}, "input 'c': expected an integer"),
     ({"c": True}, "input 'c': expected an integer"),
