@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from mlopsd.toml_lines import locate
+from mlopsd.wire import NAME
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DTYPES = ("int64", "float64", "bool", "string", "date", "datetime")
-DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+DATASET_NAME = re.compile(NAME)
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)")
 
 

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-from mlopsd.config import Config
+from mlopsd.config import DATASET_NAME, Config
 from mlopsd.events import EventBus
 from mlopsd.service_errors import ServiceError
 from mlopsd.serving.loaded import LoadedModel, LoadError
@@ -54,6 +54,10 @@ class DeployService:
         """Move an alias; for `production` a blue-green deploy: the version is loaded and
         checked in a standby first, then the alias moves and the switch is made (a version
         that cannot serve leaves production as it was)."""
+        if not DATASET_NAME.match(alias):
+            raise DeployError(422, f"{alias[:60]!r}{'…' if len(alias) > 60 else ''} is not an "
+                              "alias name (letters, digits, '_', '.', '-', at most 128, starting "
+                              "with a letter or digit)", "alias")
         with self._lock(name):
             return self._move_alias(name, alias, version, actor=actor, reason=reason,
                                     kind=kind)

@@ -9,7 +9,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+MAX_TEXT = 10_000
+"""Any string a client sends (a reason, a note, a name) has at most this many characters,
+unless its field says otherwise."""
+INT64 = 2**63 - 1
+NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+"""Models, datasets and aliases: what a folder, a URL and a log line can all carry."""
+MAX_WINDOW_S = 366 * 86400.0
+
+
+class Inbound(BaseModel):
+    """A request body: every string and number has bounds (finite, within what a column
+    holds), so a value past them is a 422 naming the field, never a server error."""
+
+    model_config = ConfigDict(str_max_length=MAX_TEXT, allow_inf_nan=False)
 
 
 class ErrorBody(BaseModel):
@@ -55,11 +70,12 @@ class Status(BaseModel):
 
 
 class JobSubmit(BaseModel):
-    kind: str = Field(description="a job kind from GET /api/v1/job-kinds")
+    # Not Inbound: each kind checks its own params (names, selectors, numbers) by name.
+    kind: str = Field(max_length=64, description="a job kind from GET /api/v1/job-kinds")
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class JobCancel(BaseModel):
+class JobCancel(Inbound):
     reason: str | None = None
 
 
@@ -173,7 +189,7 @@ class Upload(BaseModel):
     job_id: int | None = Field(description="the ingest job, unless the file was in flight")
 
 
-class RequeueRequest(BaseModel):
+class RequeueRequest(Inbound):
     file: str = Field(description="the quarantined file's name (as `mlops data quarantine` "
                       "lists it) or its path")
 
@@ -183,8 +199,8 @@ class Requeued(BaseModel):
     path: str
 
 
-class SelectorRequest(BaseModel):
-    selector: str = Field(description="e.g. bikeshare@latest, bikeshare@2..5, "
+class SelectorRequest(Inbound):
+    selector: str = Field(max_length=1000, description="e.g. bikeshare@latest, bikeshare@2..5, "
                           "bikeshare@last:3, bikeshare@all[2011-03-01..2011-04-01]")
 
 
@@ -214,30 +230,31 @@ class AlertOut(BaseModel):
     note: str | None
 
 
-class TrainRequest(BaseModel):
+class TrainRequest(Inbound):
     reason: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
 
 
-class AliasRequest(BaseModel):
+class AliasRequest(Inbound):
     version: str
     reason: str | None = None
 
 
-class DeployRequest(BaseModel):
+class DeployRequest(Inbound):
     version: str
     strategy: Literal["canary", "shadow", "blue-green"] = "canary"
-    percent: float = Field(default=10.0, description="canary: share of requests, in percent")
+    percent: float = Field(default=10.0, ge=0, le=100,
+                           description="canary: share of requests, in percent")
     reason: str | None = None
-    min_requests: int | None = Field(default=None, ge=1)
+    min_requests: int | None = Field(default=None, ge=1, le=1_000_000_000)
     error_margin: float | None = Field(default=None, ge=0, le=1)
-    latency_margin: float | None = Field(default=None, ge=0)
+    latency_margin: float | None = Field(default=None, ge=0, le=1_000_000)
     drill_failure_rate: float = Field(
         default=0.0, ge=0, le=1, description="A failure drill: this share of the canary's "
         "requests fail on purpose, to prove the fallback and the auto-rollback work")
 
 
-class DrillRequest(BaseModel):
+class DrillRequest(Inbound):
     failure_rate: float = Field(default=1.0, ge=0, le=1)
     delay_ms: float = Field(default=0.0, ge=0, le=60_000,
                             description="A latency drill: each request answered this late")
@@ -245,12 +262,12 @@ class DrillRequest(BaseModel):
     reason: str | None = None
 
 
-class DriftRequest(BaseModel):
+class DriftRequest(Inbound):
     against: str | None = Field(default=None, description="A data selector (default: the "
                                 "latest version of the model's dataset)")
-    window_s: float | None = Field(default=None, gt=0, description="Instead: what the model "
-                                   "was asked in the last this many seconds (its prediction "
-                                   "log)")
+    window_s: float | None = Field(
+        default=None, gt=0, le=MAX_WINDOW_S, description="Instead: what the model was asked in "
+        "the last this many seconds (its prediction log; at most 366 days)")
 
 
 class DriftReportOut(BaseModel):
@@ -274,16 +291,16 @@ class DriftReportOut(BaseModel):
                              "metrics, and which kind of drift a drop is")
 
 
-class NoteRequest(BaseModel):
+class NoteRequest(Inbound):
     note: str | None = None
 
 
-class ReasonRequest(BaseModel):
+class ReasonRequest(Inbound):
     reason: str | None = None
 
 
-class RollbackRequest(BaseModel):
-    alias: str = "production"
+class RollbackRequest(Inbound):
+    alias: str = Field(default="production", pattern=NAME)
     reason: str | None = None
 
 
@@ -385,21 +402,22 @@ class MetricPointOut(BaseModel):
     at: datetime
 
 
-class MetricIn(BaseModel):
+class MetricIn(Inbound):
     key: str
     value: float | None = Field(description="null: NaN or ±inf, which JSON cannot carry")
-    step: int = 0
+    step: int = Field(default=0, ge=-INT64, le=INT64)
     at: datetime | None = None
 
 
-class MetricColumnsIn(BaseModel):
+class MetricColumnsIn(Inbound):
     """Metric points as parallel lists (what the SDK sends: far cheaper to encode, parse
     and insert than one object per point). `at` is seconds since the Unix epoch."""
 
     key: list[str]
     value: list[float | None] = Field(description="null: NaN or ±inf (stored as NaN)")
-    step: list[int]
-    at: list[float]
+    step: list[Annotated[int, Field(ge=-INT64, le=INT64)]]
+    at: list[Annotated[float, Field(ge=0, le=32_503_680_000)]] = Field(
+        description="seconds since the Unix epoch, up to the year 3000")
 
     @model_validator(mode="after")
     def _same_length(self) -> MetricColumnsIn:
@@ -421,7 +439,7 @@ Metrics = Annotated[
 ]
 
 
-class RunBatch(BaseModel):
+class RunBatch(Inbound):
     params: dict[str, Any] = Field(default_factory=dict)
     tags: dict[str, Any] = Field(default_factory=dict)
     metrics: Metrics = Field(
@@ -451,11 +469,12 @@ class RunEnd(RunBatch):
     error: str | None = None
 
 
-class ModelLog(BaseModel):
+class ModelLog(Inbound):
     """A LightGBM model logged from the SDK into a run (`run.log_model`)."""
 
     model: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-    model_text: str = Field(description="LightGBM's text format (Booster.model_to_string)")
+    model_text: str = Field(max_length=1 << 30,
+                            description="LightGBM's text format (Booster.model_to_string)")
     signature: dict[str, Any] = Field(
         description='{"inputs": [{name, dtype, categorical, categories}], "target": ..., '
                     '"threshold": ...}; inputs are the model\'s features, in order')
@@ -474,7 +493,7 @@ class Logged(BaseModel):
     metrics: int
 
 
-class RetrainRequest(BaseModel):
+class RetrainRequest(Inbound):
     dry_run: bool = False
     reason: str | None = None
 

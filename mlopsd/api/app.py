@@ -15,6 +15,7 @@ from mlopsd.api import (
     data_routes,
     job_routes,
     model_routes,
+    openapi,
     retrain_routes,
     run_routes,
     serving_routes,
@@ -43,6 +44,12 @@ def create_app(daemon: Any) -> FastAPI:
     app.include_router(run_routes.router)
     app.include_router(serving_routes.router)
     app.include_router(retrain_routes.router)
+    openapi.install(app, extra={
+        "/api/v1/jobs": (403,),
+        # reads that need a production version being served
+        "/api/v1/models/{name}/deploy": (409,),
+        "/api/v1/models/{name}/performance": (409,),
+    })
     app.add_middleware(
         TokenAuthMiddleware, token=daemon.token,
         require_for_reads=daemon.require_token_for_reads,

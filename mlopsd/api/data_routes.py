@@ -13,6 +13,16 @@ from starlette.responses import FileResponse
 
 from mlopsd.api.errors import ApiError
 from mlopsd.api.job_routes import actor_of
+from mlopsd.api.params import (
+    MAX_QUERY_TEXT,
+    DataVersion,
+    Limit,
+    Name,
+    NameFilter,
+    RowId,
+    Sha256,
+    Text,
+)
 from mlopsd.api.upload_names import check_upload_name
 from mlopsd.config import DATASET_NAME
 from mlopsd.selectors import ResolvedSelector, SelectorError, resolve
@@ -55,7 +65,7 @@ def list_datasets(request: Request) -> list[DatasetOut]:
 
 
 @router.get("/datasets/{name}", response_model=DatasetOut, summary="One dataset")
-def get_dataset(request: Request, name: str) -> DatasetOut:
+def get_dataset(request: Request, name: Name) -> DatasetOut:
     store = request.app.state.daemon.store
     data_repo.get_dataset(store, name)
     summary = next(s for s in data_repo.list_datasets(store) if s.dataset.name == name)
@@ -64,7 +74,7 @@ def get_dataset(request: Request, name: str) -> DatasetOut:
 
 @router.get("/datasets/{name}/versions", response_model=list[DataVersionOut],
             summary="A dataset's data versions, oldest first")
-def list_versions(request: Request, name: str) -> list[DataVersionOut]:
+def list_versions(request: Request, name: Name) -> list[DataVersionOut]:
     store = request.app.state.daemon.store
     data_repo.get_dataset(store, name)
     return [DataVersionOut.model_validate(v, from_attributes=True)
@@ -73,7 +83,7 @@ def list_versions(request: Request, name: str) -> list[DataVersionOut]:
 
 @router.get("/datasets/{name}/versions/{version}", response_model=DataVersionOut,
             summary="One data version with its per-column profile")
-def get_version(request: Request, name: str, version: int) -> DataVersionOut:
+def get_version(request: Request, name: Name, version: DataVersion) -> DataVersionOut:
     v = data_repo.get_version(request.app.state.daemon.store, name, version)
     return DataVersionOut.model_validate(v, from_attributes=True)
 
@@ -81,9 +91,9 @@ def get_version(request: Request, name: str, version: int) -> DataVersionOut:
 @router.get("/ingests", response_model=list[IngestOut], summary="What became of dropped files")
 def list_ingests(
     request: Request,
-    dataset: str | None = None,
-    outcome: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    dataset: NameFilter = None,
+    outcome: Text = None,
+    limit: Limit = 100,
 ) -> list[IngestOut]:
     if outcome is not None and outcome not in data_repo.INGEST_OUTCOMES:
         raise ApiError(422, f"unknown outcome {outcome!r} (one of "
@@ -100,7 +110,8 @@ def list_ingests(
     "dropped into HOME/inbox/NAME/. The ingest job is queued at once.",
 )
 async def upload(
-    request: Request, name: str, filename: Annotated[str, Query(description="the file's name")]
+    request: Request, name: Name,
+    filename: Annotated[str, Query(max_length=255, description="the file's name")],
 ) -> Upload:
     daemon = request.app.state.daemon
     check_upload_name(filename)
@@ -130,7 +141,7 @@ async def upload(
 
 @router.get("/quarantine", response_model=list[IngestOut],
             summary="Rejected files still in quarantine, with their reasons")
-def quarantine(request: Request, dataset: str | None = None) -> list[IngestOut]:
+def quarantine(request: Request, dataset: NameFilter = None) -> list[IngestOut]:
     rows = data_repo.quarantined(request.app.state.daemon.store, dataset)
     return [IngestOut.model_validate(i, from_attributes=True) for i in rows]
 
@@ -172,7 +183,7 @@ def materialise(request: Request, body: SelectorRequest) -> JobOut:
 
 @router.get("/artifacts/{sha}", summary="Download an artifact (its hash is checked first)",
             response_class=FileResponse)
-def artifact(request: Request, sha: str) -> FileResponse:
+def artifact(request: Request, sha: Sha256) -> FileResponse:
     store = ArtifactStore(request.app.state.daemon.home.artifacts)
     try:
         path = store.verify(sha)
@@ -186,7 +197,7 @@ def artifact(request: Request, sha: str) -> FileResponse:
 @router.get("/datasets/{name}/quality",
             summary="Data quality over time: per version and column, null, out-of-range, "
             "unseen and invalid shares; schema changes")
-def quality(request: Request, name: str) -> list[dict[str, Any]]:
+def quality(request: Request, name: Name) -> list[dict[str, Any]]:
     store = request.app.state.daemon.store
     data_repo.get_dataset(store, name)
     return data_repo.quality_series(store, name)
@@ -195,10 +206,11 @@ def quality(request: Request, name: str) -> list[dict[str, Any]]:
 @router.get("/alerts", response_model=list[AlertOut], summary="Alerts, most recent first")
 def list_alerts(
     request: Request,
-    state: Annotated[str | None, Query(description="open, acknowledged, resolved, "
+    state: Annotated[str | None, Query(max_length=MAX_QUERY_TEXT,
+                                       description="open, acknowledged, resolved, "
                                        "or active (not resolved)")] = None,
-    rule: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    rule: Text = None,
+    limit: Limit = 100,
 ) -> list[AlertOut]:
     rows = alerts.list_alerts(request.app.state.daemon.store, state=state, rule=rule,
                               limit=limit)
@@ -207,12 +219,12 @@ def list_alerts(
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut,
              summary="Acknowledge an alert (someone is on it)")
-def ack_alert(request: Request, alert_id: int, body: NoteRequest | None = None) -> AlertOut:
+def ack_alert(request: Request, alert_id: RowId, body: NoteRequest | None = None) -> AlertOut:
     return _alert_state(request, alert_id, "acknowledged", (body or NoteRequest()).note)
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut, summary="Resolve an alert")
-def resolve_alert(request: Request, alert_id: int, body: NoteRequest | None = None
+def resolve_alert(request: Request, alert_id: RowId, body: NoteRequest | None = None
                   ) -> AlertOut:
     return _alert_state(request, alert_id, "resolved", (body or NoteRequest()).note)
 

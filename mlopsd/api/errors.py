@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jobs.context import InvalidParams
+from mlopsd.api.openapi import allowed_methods
 from mlopsd.job_requests import DaemonKind
 from mlopsd.runner import UnknownJobKind
 from mlopsd.service_errors import ServiceError
@@ -54,11 +55,18 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(exc.status, exc.message, code=exc.code, field=exc.field)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        headers = exc.headers
         if exc.status_code == 404 and message == "Not Found":
             message = "no such endpoint; see /openapi.json"
-        return error_response(exc.status_code, message, headers=exc.headers)
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route on the path only; a path with
+            # GET and POST routes must say both.
+            allowed = allowed_methods(app, request.url.path) or ["GET"]
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+            message = f"{request.method} is not allowed here; use {' or '.join(allowed)}"
+        return error_response(exc.status_code, message, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> Response:
@@ -126,3 +134,4 @@ class CatchAllMiddleware:
                     500, f"internal error; the daemon log has the details (ref {ref})"
                 )
                 await response(scope, receive, send)
+

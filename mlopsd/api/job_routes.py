@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from jobs.registry import KINDS
 from mlopsd import job_requests
 from mlopsd.api.errors import ApiError
+from mlopsd.api.params import MAX_QUERY_TEXT, Limit, Offset, RowId, Text
 from mlopsd.wire import JobCancel, JobKindOut, JobLog, JobOut, JobSubmit
 from store import jobs as job_repo
 
@@ -40,9 +42,10 @@ def job_kinds() -> list[JobKindOut]:
 @router.get("/jobs", response_model=list[JobOut], summary="Jobs, newest first")
 def list_jobs(
     request: Request,
-    state: Annotated[str | None, Query(description="queued, running, succeeded…")] = None,
-    kind: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    state: Annotated[str | None, Query(max_length=MAX_QUERY_TEXT,
+                                       description="queued, running, succeeded…")] = None,
+    kind: Text = None,
+    limit: Limit = 100,
 ) -> list[JobOut]:
     if state is not None and state not in job_repo.STATES:
         raise ApiError(422, f"unknown state {state!r} (one of {', '.join(job_repo.STATES)})",
@@ -59,13 +62,13 @@ def submit_job(request: Request, body: JobSubmit) -> JobOut:
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, summary="One job")
-def get_job(request: Request, job_id: int) -> JobOut:
+def get_job(request: Request, job_id: RowId) -> JobOut:
     return _out(job_repo.get_job(request.app.state.daemon.store, job_id))
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut, status_code=202,
              summary="Cancel a queued or running job")
-def cancel_job(request: Request, job_id: int, body: JobCancel | None = None) -> JobOut:
+def cancel_job(request: Request, job_id: RowId, body: JobCancel | None = None) -> JobOut:
     runner = request.app.state.daemon.runner
     reason = body.reason if body else None
     return _out(runner.cancel(job_id, actor=actor_of(request), reason=reason))
@@ -73,7 +76,7 @@ def cancel_job(request: Request, job_id: int, body: JobCancel | None = None) -> 
 
 @router.get("/jobs/{job_id}/log", response_model=JobLog, summary="A job's log, from an offset")
 def job_log(
-    request: Request, job_id: int, offset: Annotated[int, Query(ge=0)] = 0
+    request: Request, job_id: RowId, offset: Offset = 0
 ) -> JobLog:
     job = job_repo.get_job(request.app.state.daemon.store, job_id)
     complete = job.state in job_repo.FINAL_STATES
@@ -81,8 +84,12 @@ def job_log(
         return JobLog(job_id=job_id, offset=offset, next_offset=offset, text="", complete=complete)
     try:
         with open(job.log_path, "rb") as f:
-            f.seek(offset)
-            chunk = f.read(MAX_LOG_CHUNK)
+            size = os.fstat(f.fileno()).st_size
+            # Past the end there is nothing yet (a seek there can fail on some systems).
+            chunk = b""
+            if offset < size:
+                f.seek(offset)
+                chunk = f.read(MAX_LOG_CHUNK)
     except FileNotFoundError:
         chunk = b""
     # Cut at the last whole line (or UTF-8 character) so a reader can resume cleanly.

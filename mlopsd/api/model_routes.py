@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 
 from mlopsd.api.errors import ApiError
 from mlopsd.api.job_routes import actor_of
+from mlopsd.api.params import Alias, Name, NameFilter, Version
 from mlopsd.api.wire_out import out as _out
 from mlopsd.selectors import SelectorError
 from mlopsd.wire import (
@@ -25,7 +26,7 @@ router = APIRouter(prefix="/api/v1", tags=["models"])
 
 @router.post("/models/{name}/train", response_model=JobOut, status_code=202,
              summary="Queue a training of a model declared in mlops.toml")
-def train(request: Request, name: str, body: TrainRequest | None = None) -> JobOut:
+def train(request: Request, name: Name, body: TrainRequest | None = None) -> JobOut:
     body = body or TrainRequest()
     try:
         job = request.app.state.daemon.training.submit(
@@ -37,7 +38,7 @@ def train(request: Request, name: str, body: TrainRequest | None = None) -> JobO
 
 @router.post("/models/{name}/versions/{version}/reproduce", response_model=JobOut,
              status_code=202, summary="Retrain a version from its lineage and compare")
-def reproduce(request: Request, name: str, version: str) -> JobOut:
+def reproduce(request: Request, name: Name, version: Version) -> JobOut:
     job = request.app.state.daemon.training.reproduce(name, version, actor=actor_of(request))
     return _out(job, JobOut)
 
@@ -48,13 +49,13 @@ def list_models(request: Request) -> list[ModelOut]:
 
 
 @router.get("/models/{name}", response_model=ModelOut, summary="One model: aliases, latest")
-def get_model(request: Request, name: str) -> ModelOut:
+def get_model(request: Request, name: Name) -> ModelOut:
     return _out(model_repo.get_model(request.app.state.daemon.store, name), ModelOut)
 
 
 @router.get("/models/{name}/versions", response_model=list[ModelVersionOut],
             summary="A model's versions, oldest first")
-def list_versions(request: Request, name: str) -> list[ModelVersionOut]:
+def list_versions(request: Request, name: Name) -> list[ModelVersionOut]:
     store = request.app.state.daemon.store
     model_repo.get_model(store, name)
     return [_out(v, ModelVersionOut) for v in model_repo.list_versions(store, name)]
@@ -62,7 +63,7 @@ def list_versions(request: Request, name: str) -> list[ModelVersionOut]:
 
 @router.get("/models/{name}/versions/{version}", response_model=ModelVersionOut,
             summary="One version: signature, metrics, run")
-def get_version(request: Request, name: str, version: str) -> ModelVersionOut:
+def get_version(request: Request, name: Name, version: Version) -> ModelVersionOut:
     return _out(model_repo.get_version(request.app.state.daemon.store, name, version),
                 ModelVersionOut)
 
@@ -71,7 +72,7 @@ def get_version(request: Request, name: str, version: str) -> ModelVersionOut:
              summary="Point an alias (production, staging, candidate, …) at a version",
              description="Moving `production` deploys blue-green: the version is loaded, "
              "hash-checked and warmed up beside the live one, then switched atomically.")
-def move_alias(request: Request, name: str, alias: str, body: AliasRequest) -> AliasMoveOut:
+def move_alias(request: Request, name: Name, alias: Alias, body: AliasRequest) -> AliasMoveOut:
     move = request.app.state.daemon.deploys.move_alias(
         name, alias, body.version, actor=actor_of(request), reason=body.reason)
     return _out(move, AliasMoveOut)
@@ -79,7 +80,7 @@ def move_alias(request: Request, name: str, alias: str, body: AliasRequest) -> A
 
 @router.post("/models/{name}/rollback", response_model=AliasMoveOut,
              summary="Move an alias back to the version it pointed at before")
-def rollback(request: Request, name: str, body: RollbackRequest | None = None) -> AliasMoveOut:
+def rollback(request: Request, name: Name, body: RollbackRequest | None = None) -> AliasMoveOut:
     body = body or RollbackRequest()
     target = model_repo.rollback_target(request.app.state.daemon.store, name, body.alias)
     if target is None:
@@ -92,14 +93,14 @@ def rollback(request: Request, name: str, body: RollbackRequest | None = None) -
 
 @router.get("/models/{name}/aliases/history", response_model=list[AliasMoveOut],
             summary="Every alias move, newest first")
-def alias_history(request: Request, name: str, alias: str | None = None) -> list[AliasMoveOut]:
+def alias_history(request: Request, name: Name, alias: NameFilter = None) -> list[AliasMoveOut]:
     return [_out(m, AliasMoveOut)
             for m in model_repo.alias_history(request.app.state.daemon.store, name, alias)]
 
 
 @router.post("/models/{name}/versions/{version}/archive", response_model=ModelVersionOut,
              summary="Archive a version (it keeps its record; it can no longer take an alias)")
-def archive(request: Request, name: str, version: str) -> ModelVersionOut:
+def archive(request: Request, name: Name, version: Version) -> ModelVersionOut:
     store = request.app.state.daemon.store
     model_repo.set_archived(store, name, version)
     audit.append(store, actor=actor_of(request), action="model.archive",

@@ -3,12 +3,11 @@ reject or cancel one, list the schedules, reload mlops.toml."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 
 from mlopsd.api.errors import ApiError
 from mlopsd.api.job_routes import actor_of
+from mlopsd.api.params import Limit, Name, NameFilter, RowId, Text
 from mlopsd.api.wire_out import out as _out
 from mlopsd.config import ConfigError
 from mlopsd.wire import (
@@ -28,7 +27,7 @@ router = APIRouter(prefix="/api/v1", tags=["retraining"])
              summary="Start a retraining pipeline now (or merge into the running one)",
              description="With dry_run the pipeline stops after the gate's decision: "
              "nothing is deployed.")
-def retrain(request: Request, name: str, body: RetrainRequest | None = None) -> RetrainOut:
+def retrain(request: Request, name: Name, body: RetrainRequest | None = None) -> RetrainOut:
     body = body or RetrainRequest()
     detail = {"reason": body.reason} if body.reason else {}
     started = request.app.state.daemon.retraining.trigger(
@@ -39,8 +38,8 @@ def retrain(request: Request, name: str, body: RetrainRequest | None = None) -> 
 
 
 @router.get("/pipelines", response_model=list[PipelineOut], summary="Retraining pipelines")
-def list_pipelines(request: Request, model: str | None = None, state: str | None = None,
-                   limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[PipelineOut]:
+def list_pipelines(request: Request, model: NameFilter = None, state: Text = None,
+                   limit: Limit = 100) -> list[PipelineOut]:
     rows = pipeline_repo.listing(request.app.state.daemon.store, model=model, state=state,
                                  limit=limit)
     return [_out(p, PipelineOut) for p in rows]
@@ -48,13 +47,13 @@ def list_pipelines(request: Request, model: str | None = None, state: str | None
 
 @router.get("/pipelines/{pipeline_id}", response_model=PipelineOut,
             summary="One pipeline: trigger, steps with their numbers, outcome")
-def get_pipeline(request: Request, pipeline_id: int) -> PipelineOut:
+def get_pipeline(request: Request, pipeline_id: RowId) -> PipelineOut:
     return _out(pipeline_repo.get(request.app.state.daemon.store, pipeline_id), PipelineOut)
 
 
 @router.post("/pipelines/{pipeline_id}/approve", response_model=PipelineOut,
              summary="Approve a challenger awaiting approval: it is deployed")
-def approve(request: Request, pipeline_id: int, body: NoteRequest | None = None) -> PipelineOut:
+def approve(request: Request, pipeline_id: RowId, body: NoteRequest | None = None) -> PipelineOut:
     return _out(request.app.state.daemon.retraining.decide(
         pipeline_id, True, actor=actor_of(request), note=(body or NoteRequest()).note),
         PipelineOut)
@@ -62,7 +61,7 @@ def approve(request: Request, pipeline_id: int, body: NoteRequest | None = None)
 
 @router.post("/pipelines/{pipeline_id}/reject", response_model=PipelineOut,
              summary="Reject a challenger awaiting approval: it is archived")
-def reject(request: Request, pipeline_id: int, body: NoteRequest | None = None) -> PipelineOut:
+def reject(request: Request, pipeline_id: RowId, body: NoteRequest | None = None) -> PipelineOut:
     return _out(request.app.state.daemon.retraining.decide(
         pipeline_id, False, actor=actor_of(request), note=(body or NoteRequest()).note),
         PipelineOut)
@@ -70,7 +69,7 @@ def reject(request: Request, pipeline_id: int, body: NoteRequest | None = None) 
 
 @router.post("/pipelines/{pipeline_id}/cancel", response_model=PipelineOut,
              summary="Cancel a running pipeline (its job or canary is stopped)")
-def cancel(request: Request, pipeline_id: int, body: NoteRequest | None = None) -> PipelineOut:
+def cancel(request: Request, pipeline_id: RowId, body: NoteRequest | None = None) -> PipelineOut:
     return _out(request.app.state.daemon.retraining.cancel(
         pipeline_id, actor=actor_of(request), note=(body or NoteRequest()).note), PipelineOut)
 

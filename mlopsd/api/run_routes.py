@@ -10,6 +10,7 @@ from fastapi.responses import ORJSONResponse
 
 from mlopsd.api.errors import ApiError
 from mlopsd.api.job_routes import actor_of
+from mlopsd.api.params import MAX_QUERY_TEXT, Limit, MetricKey, NameFilter, RunId, Text
 from mlopsd.api.wire_out import out as _out
 from mlopsd.wire import (
     JobOut,
@@ -85,7 +86,7 @@ def _synced(request: Request) -> Store:
 
 @router.post("/runs/{run_id}/log", response_model=Logged,
              summary="Log params, tags and metric points in one batch (also a heartbeat)")
-def log_run(request: Request, run_id: str, body: RunLog) -> Logged:
+def log_run(request: Request, run_id: RunId, body: RunLog) -> Logged:
     columns = _metrics(body.metrics)
     count = run_repo.log_batch(_synced(request), run_id, params=body.params,
                                tags=body.tags, metrics=columns)
@@ -95,7 +96,7 @@ def log_run(request: Request, run_id: str, body: RunLog) -> Logged:
 
 @router.post("/runs/{run_id}/end", response_model=RunOut,
              summary="End a run, with its last batch")
-def end_run(request: Request, run_id: str, body: RunEnd | None = None) -> RunOut:
+def end_run(request: Request, run_id: RunId, body: RunEnd | None = None) -> RunOut:
     body = body or RunEnd()
     if body.state not in ("finished", "failed", "killed"):
         raise ApiError(422, f"state must be finished, failed or killed, not {body.state!r}",
@@ -114,7 +115,7 @@ def end_run(request: Request, run_id: str, body: RunEnd | None = None) -> RunOut
              description="The text is stored, then job `check_model` loads it in a worker "
              "and checks it against the signature; the version is registered when it "
              "passes (the job's result names it).")
-def log_model(request: Request, run_id: str, body: ModelLog) -> JobOut:
+def log_model(request: Request, run_id: RunId, body: ModelLog) -> JobOut:
     if not isinstance(body.signature.get("inputs"), list) or not body.signature["inputs"]:
         raise ApiError(422, "signature needs inputs: a list of {name, dtype, categorical, "
                        "categories}, one per model feature", field="signature")
@@ -132,11 +133,11 @@ def log_model(request: Request, run_id: str, body: ModelLog) -> JobOut:
             "`order_by` e.g. `metrics.rmse asc` (default: newest first).")
 def search_runs(
     request: Request,
-    filter: str = "",
-    order_by: str | None = None,
-    experiment: str | None = None,
-    model: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    filter: Annotated[str, Query(max_length=MAX_QUERY_TEXT)] = "",
+    order_by: Text = None,
+    experiment: Text = None,
+    model: NameFilter = None,
+    limit: Limit = 100,
 ) -> list[RunOut]:
     try:
         rows = run_repo.search_runs(_synced(request), filter=filter, experiment=experiment,
@@ -148,13 +149,13 @@ def search_runs(
 
 @router.get("/runs/{run_id}", response_model=RunOut,
             summary="One run: params, tags, last metric values, lineage")
-def get_run(request: Request, run_id: str) -> RunOut:
+def get_run(request: Request, run_id: RunId) -> RunOut:
     return _out(run_repo.get_run(_synced(request), run_id), RunOut)
 
 
 @router.get("/runs/{run_id}/metrics/{key}", response_model=list[MetricPointOut],
             summary="A metric's history (per step)")
-def metric_history(request: Request, run_id: str, key: str) -> ORJSONResponse:
+def metric_history(request: Request, run_id: RunId, key: MetricKey) -> ORJSONResponse:
     store = _synced(request)
     run_repo.get_run(store, run_id)
     # Straight to JSON: a curve of 10,000 points through pydantic costs ~0.1 s.

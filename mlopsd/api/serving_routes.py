@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from mlopsd.api.errors import ApiError
 from mlopsd.api.job_routes import actor_of
+from mlopsd.api.params import Limit, Name, NameFilter, Text
 from mlopsd.api.upload_names import check_upload_name
 from mlopsd.api.wire_out import out as _out
 from mlopsd.file_moves import free_name
@@ -47,7 +48,7 @@ router = APIRouter(prefix="/api/v1", tags=["serving"])
              "error rate or p95 latency exceeds the champion's by the margins. `shadow`: the "
              "version scores every request in the background, logged and compared, never "
              "returned. `blue-green`: production switches now.")
-def deploy(request: Request, name: str, body: DeployRequest) -> dict[str, Any]:
+def deploy(request: Request, name: Name, body: DeployRequest) -> dict[str, Any]:
     deploys = request.app.state.daemon.deploys
     actor = actor_of(request)
     if body.strategy == "blue-green":
@@ -71,13 +72,13 @@ def deploy(request: Request, name: str, body: DeployRequest) -> dict[str, Any]:
 
 @router.get("/models/{name}/deploy", summary="The live version, and a canary or shadow with "
             "both arms' numbers")
-def deploy_status(request: Request, name: str) -> dict[str, Any]:
+def deploy_status(request: Request, name: Name) -> dict[str, Any]:
     return request.app.state.daemon.deploys.status(name)
 
 
 @router.post("/models/{name}/deploy/promote", response_model=AliasMoveOut,
              summary="Make the canary (or shadow) version production")
-def deploy_promote(request: Request, name: str, body: ReasonRequest | None = None
+def deploy_promote(request: Request, name: Name, body: ReasonRequest | None = None
                    ) -> AliasMoveOut:
     move = request.app.state.daemon.deploys.promote(
         name, actor=actor_of(request), reason=(body or ReasonRequest()).reason)
@@ -86,7 +87,7 @@ def deploy_promote(request: Request, name: str, body: ReasonRequest | None = Non
 
 @router.post("/models/{name}/deploy/abort", summary="End the canary and shadow; production "
              "stays as it is")
-def deploy_abort(request: Request, name: str, body: ReasonRequest | None = None
+def deploy_abort(request: Request, name: Name, body: ReasonRequest | None = None
                  ) -> dict[str, Any]:
     return request.app.state.daemon.deploys.abort(
         name, actor=actor_of(request), reason=(body or ReasonRequest()).reason)
@@ -94,7 +95,7 @@ def deploy_abort(request: Request, name: str, body: ReasonRequest | None = None
 
 @router.post("/models/{name}/drill", summary="A failure drill: the live version fails on "
              "purpose for some requests, to prove the fallback and its alert")
-def drill(request: Request, name: str, body: DrillRequest) -> dict[str, Any]:
+def drill(request: Request, name: Name, body: DrillRequest) -> dict[str, Any]:
     return request.app.state.daemon.deploys.drill(
         name, failure_rate=body.failure_rate, requests=body.requests,
         delay_s=body.delay_ms / 1000, actor=actor_of(request), reason=body.reason)
@@ -102,15 +103,15 @@ def drill(request: Request, name: str, body: DrillRequest) -> dict[str, Any]:
 
 @router.get("/models/{name}/deployments", response_model=list[DeploymentOut],
             summary="Deployment history, newest first")
-def deployments(request: Request, name: str, limit: int = 100) -> list[DeploymentOut]:
+def deployments(request: Request, name: Name, limit: Limit = 100) -> list[DeploymentOut]:
     return [_out(d, DeploymentOut)
             for d in deployment_repo.history(request.app.state.daemon.store, name, limit)]
 
 
 @router.get("/predictions", response_model=list[PredictionOut],
             summary="The prediction log, newest first: one entry per scored row")
-def predictions(request: Request, model: str | None = None, request_id: str | None = None,
-                limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[PredictionOut]:
+def predictions(request: Request, model: NameFilter = None, request_id: Text = None,
+                limit: Limit = 100) -> list[PredictionOut]:
     return [_out(p, PredictionOut) for p in prediction_repo.list_predictions(
         request.app.state.daemon.store, model=model, request_id=request_id, limit=limit)]
 
@@ -147,7 +148,7 @@ def _link_free(tmp: Path, folder: Path, filename: str) -> Path:
 
 @router.post("/models/{name}/drift", response_model=JobOut, status_code=202,
              summary="Check the production version's drift against a data selector now")
-def drift_check(request: Request, name: str, body: DriftRequest | None = None) -> JobOut:
+def drift_check(request: Request, name: Name, body: DriftRequest | None = None) -> JobOut:
     body = body or DriftRequest()
     monitoring = request.app.state.daemon.monitoring
     if body.window_s is not None:
@@ -159,7 +160,7 @@ def drift_check(request: Request, name: str, body: DriftRequest | None = None) -
 
 @router.get("/drift", response_model=list[DriftReportOut],
             summary="Drift reports, newest first")
-def drift_reports(request: Request, model: str | None = None, dataset: str | None = None,
+def drift_reports(request: Request, model: NameFilter = None, dataset: NameFilter = None,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[DriftReportOut]:
     return [_out(r, DriftReportOut) for r in drift_repo.list_reports(
         request.app.state.daemon.store, model=model, dataset=dataset, limit=limit)]
@@ -167,7 +168,7 @@ def drift_reports(request: Request, model: str | None = None, dataset: str | Non
 
 @router.get("/models/{name}/performance", summary="Live performance per version: logged "
             "predictions joined with the labels that came back, against the holdout metrics")
-def performance(request: Request, name: str, since: datetime | None = None) -> dict[str, Any]:
+def performance(request: Request, name: Name, since: datetime | None = None) -> dict[str, Any]:
     daemon = request.app.state.daemon
     dataset, id_column = daemon.label_join(name)
     return live_performance(daemon.store, name, since=since, id_column=id_column,
@@ -179,9 +180,10 @@ def performance(request: Request, name: str, since: datetime | None = None) -> d
              description="The body is the file, streamed. It is scored by the production "
              "version (or `version`) in chunks; the job's result names the output file.")
 async def score(
-    request: Request, name: str,
-    filename: Annotated[str, Query(description="the file's name (its suffix says the format)")],
-    version: str | None = None,
+    request: Request, name: Name,
+    filename: Annotated[str, Query(max_length=255,
+                                   description="the file's name (its suffix says the format)")],
+    version: Annotated[str | None, Query(max_length=64)] = None,
     keep: Annotated[list[str] | None, Query(description="input columns to copy to the "
                                                         "output, e.g. an id")] = None,
 ) -> JobOut:

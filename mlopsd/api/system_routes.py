@@ -13,6 +13,7 @@ from fastapi.responses import PlainTextResponse
 from starlette.responses import StreamingResponse
 
 from mlopsd import __version__
+from mlopsd.api.params import MAX_QUERY_TEXT, AfterId, Limit, Text
 from mlopsd.metrics import render
 from mlopsd.wire import AuditEntryOut, Health, SchedulerStatus, Status, WorkerPool
 from store import audit
@@ -77,13 +78,14 @@ def status(request: Request) -> Status:
 )
 async def events(
     request: Request,
-    types: Annotated[str | None, Query(description="comma-separated types or prefixes")] = None,
-    after: Annotated[int | None, Query(description="replay events after this id")] = None,
-    last_event_id: Annotated[str | None, Header()] = None,
+    types: Annotated[str | None, Query(max_length=MAX_QUERY_TEXT,
+                                       description="comma-separated types or prefixes")] = None,
+    after: AfterId = None,
+    last_event_id: Annotated[str | None, Header(max_length=32)] = None,
 ) -> StreamingResponse:
     bus = request.app.state.daemon.bus
     wanted = frozenset(t.strip() for t in types.split(",") if t.strip()) if types else None
-    if after is None and last_event_id and last_event_id.isdigit():
+    if after is None and last_event_id and last_event_id.isdigit() and len(last_event_id) < 19:
         after = int(last_event_id)
     sub, backlog = bus.subscribe(wanted, after)
 
@@ -120,10 +122,10 @@ def _sse(event_id: int | None, type: str, payload: dict) -> bytes:
 @router.get("/audit", response_model=list[AuditEntryOut], summary="The audit log, newest first")
 def audit_log(
     request: Request,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    action: str | None = None,
-    subject: str | None = None,
-    after_id: int | None = None,
+    limit: Limit = 100,
+    action: Text = None,
+    subject: Text = None,
+    after_id: AfterId = None,
 ) -> list[AuditEntryOut]:
     store = request.app.state.daemon.store
     entries = audit.list_entries(

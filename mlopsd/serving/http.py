@@ -67,9 +67,11 @@ class DrillFailure(RuntimeError):
 
 class _Fail(Exception):
     def __init__(self, status: int, message: str, field: str | None = None,
-                 row: int | None = None) -> None:
+                 row: int | None = None, allow: str | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.field, self.row = status, message, field, row
+        self.allow = allow
+        """For a 405: the methods the endpoint takes (its Allow header)."""
 
 
 class PredictionApp:
@@ -101,7 +103,8 @@ class PredictionApp:
             request_id = _header(scope, b"x-request-id")[:200] or uuid.uuid4().hex
             await self._route(scope, receive, send, request_id)
         except _Fail as exc:
-            await _error(send, exc.status, exc.message, exc.field, exc.row, request_id)
+            await _error(send, exc.status, exc.message, exc.field, exc.row, request_id,
+                         allow=exc.allow)
         except Exception:
             ref = uuid.uuid4().hex[:12]
             log.exception("unhandled error on %s %s (ref %s)", scope["method"], scope["path"],
@@ -122,12 +125,13 @@ class PredictionApp:
         method = scope["method"]
         if not rest:
             if method != "GET":
-                raise _Fail(405, f"{method} /v1/models/{{name}}: use GET")
+                raise _Fail(405, f"{method} /v1/models/{{name}}: use GET", allow="GET")
             await self._describe(send, name)
             return
         if rest == ["feedback"]:
             if method != "POST":
-                raise _Fail(405, f"{method} /v1/models/{{name}}/feedback: use POST")
+                raise _Fail(405, f"{method} /v1/models/{{name}}/feedback: use POST",
+                            allow="POST")
             await self._feedback(scope, receive, send, name)
             return
         version, stream = None, False
@@ -139,7 +143,7 @@ class PredictionApp:
             raise _Fail(404, f"no such endpoint under /v1/models/{parts[2]}: use /predict or "
                         "/predict/stream")
         if method != "POST":
-            raise _Fail(405, f"{method} on a predict endpoint: use POST")
+            raise _Fail(405, f"{method} on a predict endpoint: use POST", allow="POST")
         if stream:
             await self._stream(receive, send, request_id, name, alias or None, version)
         else:
@@ -510,7 +514,7 @@ def _flag(scope: Scope, name: str) -> bool:
 
 
 async def _error(send: Send, status: int, message: str, field: str | None, row: int | None,
-                 request_id: str) -> None:
+                 request_id: str, *, allow: str | None = None) -> None:
     error: dict[str, Any] = {"code": _CODES.get(status, "error"), "message": message}
     if field:
         error["field"] = field
@@ -519,5 +523,7 @@ async def _error(send: Send, status: int, message: str, field: str | None, row: 
     headers = list(_JSON)
     if request_id:
         headers.append((b"x-request-id", request_id.encode()))
+    if allow:
+        headers.append((b"allow", allow.encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": orjson.dumps({"error": error})})
