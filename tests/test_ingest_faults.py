@@ -68,8 +68,9 @@ def test_a_file_whose_done_folder_is_blocked_is_stored_once_and_stays_in_the_inb
         assert alert.state == "open" and alert.subject == "dataset:bikes"
         assert "jan.csv" in alert.message and "bikes@1" in alert.message
         assert ".done" in alert.message
-        assert alert.detail["files"] == [{"file": "jan.csv", "version": 1,
-                                          "error": alert.detail["files"][0]["error"]}]
+        [waiting] = alert.detail["files"]
+        assert (waiting["file"], waiting["stored_as"]) == ("jan.csv", "bikes@1")
+        assert waiting["error"]
         assert (folder / "jan.csv").read_bytes() == months["jan"].read_bytes()
         assert client.quarantine() == []
         assert [j.state for j in client.list_jobs(kind="ingest")] == ["succeeded"]
