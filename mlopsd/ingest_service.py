@@ -197,6 +197,7 @@ class IngestService:
             "target": ds.target,
             "time_column": ds.time_column,
             "id_column": ds.id_column,
+            "time_parts": ds.time_parts,
             "delimiter": ds.delimiter,
             "on_schema_change": ds.on_schema_change,
             "rules": dataclasses.asdict(ds.rules),
