@@ -186,3 +186,30 @@ def test_a_sub_folder_in_an_inbox_is_quarantined_with_its_reason(
         assert client.health().status == "ok"
     finally:
         assert d.stop() == 0
+
+
+def test_a_label_file_whose_done_folder_is_blocked_is_stored_and_never_quarantined(
+        home: Path) -> None:
+    config = CONFIG + '\n[[dataset]]\nname = "tips"\ntarget = "y"\nid_column = "id"\n'
+    folder = home / "inbox" / "tips"
+    folder.mkdir(parents=True)
+    (folder / ".done").write_text("a file where the .done folder should be\n")
+    d = DaemonProcess(home, config=config).start()
+    try:
+        client = client_of(d)
+        staged = home / "march.labels.csv"
+        staged.write_text("id,y\na1,1.5\na2,2.5\n")
+        os.rename(staged, folder / "march.labels.csv")
+        alert = wait_until(lambda: client.alerts(rule="done_blocked"), timeout=60,
+                           what="the blocked .done/ alert")[0]
+        wait_until(lambda: ended(client, "labels"), what="the labels job to end")
+        assert "march.labels.csv is stored as 2 labels of tips" in alert.message
+        assert [j.state for j in client.list_jobs(kind="labels")] == ["succeeded"]
+        assert (folder / "march.labels.csv").exists() and client.quarantine() == []
+        (folder / ".done").unlink()
+        wait_until(lambda: (folder / ".done" / "march.labels.csv").exists(), timeout=30,
+                   what="the label file to move to .done/")
+        assert [j.state for j in client.list_jobs(kind="labels")] == ["succeeded"]
+        assert client.quarantine() == []
+    finally:
+        assert d.stop() == 0
