@@ -28,7 +28,7 @@ from mlopsd.file_moves import move_into, reason_path_of
 from mlopsd.home import Home
 from mlopsd.inbox_recovery import recover
 from mlopsd.ingest_outcomes import IngestOutcomes
-from mlopsd.ingest_reference import reference_for
+from mlopsd.ingest_reference import ReferenceProfiles
 from mlopsd.labels import LabelService, is_label_file
 from mlopsd.runner import JobRunner
 from mlopsd.watcher import FileIdentity, InboxWatcher
@@ -61,6 +61,7 @@ class IngestService:
         self._failures: dict[FileIdentity, int] = {}
         self.outcomes = IngestOutcomes(home.quarantine, store, bus)
         self.done = DoneMoves(home.inbox, store, bus)
+        self.references = ReferenceProfiles(store)
         self.watcher = InboxWatcher(
             home.inbox, self.file_ready, settle_s=config.ingest.settle_s,
             polling=config.ingest.polling, on_folder=self.folder_ready,
@@ -168,7 +169,7 @@ class IngestService:
         return {
             **job.params,
             "spec": self._spec(ds_row),
-            "reference": reference_for(self.store, self.config, ds_row),
+            "reference": self.references.for_dataset(ds_row, self.config),
             "known_hashes": data_repo.known_hashes(self.store, ds_row.name),
         }
 
