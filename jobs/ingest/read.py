@@ -18,8 +18,9 @@ STREAMING_BYTES = 512 << 20
 
 
 def load(path: Path, fmt: str, plan: Plan, delimiter: str, *, streaming: bool, out: Path) -> Table:
-    finish = Finish(streaming, out, plan.order,
-                    lambda data: times.typed_time_column(data, plan.time_column))
+    column = plan.time_column
+    finish = Finish(streaming, out, plan.order, (
+        lambda data: times.typed_time_column(data, column)) if column else None)
     if fmt == "csv":
         return read_csv.read(path, plan, delimiter, finish)
     return read_typed.read(path, fmt, plan, finish)
