@@ -47,13 +47,14 @@ class DoneMoves:
 
     def move(self, path: Path, dataset: str, stored_as: str) -> Path | None:
         """Move `path` into its `.done/`; None when it is gone already or had to be parked."""
+        done = self.inbox / dataset / ".done"
         try:
-            return move_into(path, self.inbox / dataset / ".done")
+            return move_into(path, done)
         except OSError as exc:
             identity = FileIdentity.of(path)
             if identity is None:
                 return None  # moved or deleted by someone else: nothing left to move
-            self._park(path, Parked(identity, dataset, stored_as, _describe(exc)))
+            self._park(path, Parked(identity, dataset, stored_as, _describe(exc, done)))
             return None
 
     def parked(self, path: Path) -> Parked | None:
@@ -126,6 +127,8 @@ class DoneMoves:
                 for p, v in sorted(self._parked.items()) if v.dataset == dataset]
 
 
-def _describe(exc: OSError) -> str:
+def _describe(exc: OSError, done: Path) -> str:
+    if (done.exists() or done.is_symlink()) and not done.is_dir():
+        return f"{done} is a file, not a folder"
     what = exc.strerror or type(exc).__name__
     return f"{what}: {exc.filename}" if exc.filename else what

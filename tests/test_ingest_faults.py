@@ -70,7 +70,7 @@ def test_a_file_whose_done_folder_is_blocked_is_stored_once_and_stays_in_the_inb
         assert ".done" in alert.message
         [waiting] = alert.detail["files"]
         assert (waiting["file"], waiting["stored_as"]) == ("jan.csv", "bikes@1")
-        assert waiting["error"]
+        assert waiting["error"] == f"{blocker} is a file, not a folder"
         assert (folder / "jan.csv").read_bytes() == months["jan"].read_bytes()
         assert client.quarantine() == []
         assert [j.state for j in client.list_jobs(kind="ingest")] == ["succeeded"]
