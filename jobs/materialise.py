@@ -32,14 +32,18 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
 
     params = check_params(params)
     frames = []
+    column = params.get("time_column")
+    windowed = bool(params.get("start") or params.get("end"))
+    if windowed and not column:
+        raise JobError("a time window needs the dataset's time_column")
     for item in params["versions"]:
         path = ctx.artifacts.verify(item["snapshot_sha"])
+        if windowed:
+            _check_times(pl.read_parquet_schema(path).get(column), column,
+                         f"{params['dataset']}@{item['version']}")
         frames.append(pl.scan_parquet(path))
     frame = pl.concat(frames, how="diagonal_relaxed")
-    column = params.get("time_column")
-    if params.get("start") or params.get("end"):
-        if not column:
-            raise JobError("a time window needs the dataset's time_column")
+    if windowed:
         # Dates compare with datetimes only once both are datetimes.
         at = pl.col(column).cast(pl.Datetime("us"))
         if params.get("start"):
@@ -55,3 +59,17 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     ctx.log.info("materialised %s: %s rows, %s columns -> %s", params.get("selector"), shape,
                  width, sha)
     return {"selector": params.get("selector"), "sha": sha, "rows": shape, "columns": width}
+
+
+def _check_times(dtype: Any, column: str, version: str) -> None:
+    """A version stored before its dataset declared `column` the time column may hold it as
+    text, which a window cannot compare (and polars cannot cast)."""
+    import polars as pl
+
+    if dtype is None or dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        return
+    kind = "text (str)" if dtype == pl.String else str(dtype)
+    raise JobError(f"the time column '{column}' of {version} is {kind}, not dates or "
+                   "datetimes, so a time window cannot select its rows (it was stored before "
+                   "the dataset declared its time column, and versions never change): select "
+                   "the versions stored with typed times, or select without a window")

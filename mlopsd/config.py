@@ -158,6 +158,9 @@ class DatasetConfig:
     target: str | None = None
     time_column: str | None = None
     id_column: str | None = None
+    time_parts: list[str] | None = None
+    """Calendar columns (year, month, hour…): learned ranges and categories are not checked
+    on them. Unset: columns named like one (see jobs/ingest/time_parts.py); [] for none."""
     delimiter: str = ","
     on_schema_change: str = "quarantine"
     rules: DatasetRules = field(default_factory=DatasetRules)
@@ -443,6 +446,15 @@ def _check(reader: _Reader, config: Config) -> None:
             if dtype not in DTYPES:
                 bad(column, f"unknown dtype {dtype!r} (one of {', '.join(DTYPES)})",
                     (*where, "schema"))
+        if ds.time_column:
+            declared = (ds.schema or {}).get(ds.time_column) or (
+                ds.columns[ds.time_column].dtype if ds.time_column in ds.columns else None)
+            if declared not in (None, "date", "datetime"):
+                bad("time_column", f"{ds.time_column!r} is declared {declared}: a time "
+                    "column holds dates or datetimes (ISO-8601 text is parsed)", where)
+        if ds.time_parts is not None and not all(
+                isinstance(c, str) and c for c in ds.time_parts):
+            bad("time_parts", "must be a list of column names", where)
         for column, rule in ds.columns.items():
             cw = (*where, "columns", column)
             if rule.dtype is not None and rule.dtype not in DTYPES:

@@ -71,15 +71,20 @@ CONFIG_TEMPLATE = """\
 # [[dataset]]
 # name = "bikeshare"
 # target = "bikers"                  # checked present and not all-null in every file
-# time_column = "ts"                 # enables time windows in selectors and time splits
+# time_column = "ts"                 # dates/datetimes (ISO-8601 text parsed, kept as UTC):
+#                                    # enables time windows in selectors and time splits
 # id_column = "id"                   # joins feedback labels later
+# time_parts = ["yr", "mnth"]        # calendar columns: no learned range/category checks
+#                                    # (unset: columns named year, month, hour, … ; [] none)
 # delimiter = ","                    # CSV delimiter
 # on_schema_change = "quarantine"    # or "accept": a new schema version
 #
 # [dataset.schema]                   # optional dtypes: int64 float64 bool string date datetime
 # temp = "float64"
 #
-# [dataset.rules]                    # dataset-wide defaults (learned ones apply otherwise)
+# [dataset.rules]                    # dataset-wide defaults; otherwise rules are learned
+#                                    # from the reference: the versions its models train on
+#                                    # (else every version of its schema so far)
 # max_null_share = 0.05              # default: the reference's share + 0.05
 # max_out_of_range_share = 0.01      # of values outside the reference range (+/- margin)
 # max_unseen_share = 0.01            # of categories never seen in the reference

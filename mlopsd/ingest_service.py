@@ -6,7 +6,9 @@ which dataset a file belongs to, what the worker is told (schema, rules, the ref
 profile, the hashes already stored), and afterwards writes the outcome in one store
 transaction and only then moves the original. A crash between the two leaves the file in
 the inbox; its next ingest finds the content already stored and records a duplicate, so a
-file is never lost and never stored twice.
+file is never lost and never stored twice. A move that fails (`.done/` blocked) leaves the
+file in the inbox, parked (`mlopsd.done_moves`), never also quarantined. A folder inside an
+inbox is quarantined with its reason: only files directly in `inbox/<dataset>/` are read.
 """
 
 from __future__ import annotations
@@ -19,21 +21,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from mlopsd.config import DATASET_NAME, Config, DatasetConfig
+from mlopsd.done_moves import DoneMoves
 from mlopsd.events import EventBus
-from mlopsd.file_moves import (
-    move_into,
-    quarantine_file,
-    reason_path_of,
-    remove_orphan_reasons,
-)
+from mlopsd.file_moves import move_into, reason_path_of
 from mlopsd.home import Home
+from mlopsd.inbox_recovery import recover
+from mlopsd.ingest_outcomes import IngestOutcomes
+from mlopsd.ingest_reference import ReferenceProfiles
 from mlopsd.labels import LabelService, is_label_file
 from mlopsd.runner import InvalidParams, JobRunner
 from mlopsd.watcher import FileIdentity, InboxWatcher
-from store import alerts, audit
+from store import audit
 from store import data as data_repo
 from store import jobs as job_repo
 from store.db import Store
@@ -60,9 +59,12 @@ class IngestService:
         self._lock = threading.Lock()
         self._in_flight: dict[Path, _InFlight] = {}
         self._failures: dict[FileIdentity, int] = {}
+        self.outcomes = IngestOutcomes(home.quarantine, store, bus)
+        self.done = DoneMoves(home.inbox, store, bus)
+        self.references = ReferenceProfiles(store)
         self.watcher = InboxWatcher(
             home.inbox, self.file_ready, settle_s=config.ingest.settle_s,
-            polling=config.ingest.polling,
+            polling=config.ingest.polling, on_folder=self.folder_ready,
         )
         self.labels: LabelService | None = None
         runner.completions["ingest"] = self._complete
@@ -76,10 +78,9 @@ class IngestService:
         for ds in self.declared.values():
             self._ensure(ds.name)
             (self.home.inbox / ds.name).mkdir(parents=True, exist_ok=True)
-        removed = remove_orphan_reasons(self.home.quarantine)
-        if removed:
-            log.info("removed %s quarantine reason(s) whose file never arrived", removed)
-        self._record_unrecorded_quarantine()
+        if self.labels is not None:
+            self.labels.done = self.done
+        recover(self.home.inbox, self.home.quarantine, self.store)
         # Ingests queued before a crash run again; the scan must not queue them twice.
         for job in job_repo.list_jobs(self.store, state="queued", kind="ingest", limit=10_000):
             identity = _identity_from(job.params)
@@ -89,28 +90,6 @@ class IngestService:
         found = self.watcher.scan()
         if found:
             log.info("found %s file(s) in the inboxes at start-up", found)
-
-    def _record_unrecorded_quarantine(self) -> None:
-        """A crash after a file was quarantined but before the store heard of it leaves the
-        file and its reason on disk: record them now, so they are listed and requeueable."""
-        known = {i.quarantine_path for i in data_repo.quarantined(self.store)}
-        for reason_path in sorted(self.home.quarantine.glob("*/*.reason.json")):
-            file = reason_path.with_name(reason_path.name.removesuffix(".reason.json"))
-            if str(file) in known or not (file.exists() or file.is_symlink()):
-                continue
-            try:
-                reason = orjson.loads(reason_path.read_bytes())
-                received = datetime.fromisoformat(reason["received_at"])
-            except (OSError, ValueError, KeyError, TypeError):
-                reason, received = {}, datetime.now(UTC)
-            data_repo.record_ingest(
-                self.store, file.parent.name, reason.get("file", file.name), "rejected",
-                received_at=received, content_hash=reason.get("content_hash"),
-                size_bytes=reason.get("size"), job_id=reason.get("job_id"),
-                quarantine_path=str(file), issues=reason.get("errors"),
-                schema_change=reason.get("schema_change"),
-            )
-            log.info("recorded %s, quarantined before a crash", file)
 
     def stop(self) -> None:
         self.watcher.stop()
@@ -125,7 +104,10 @@ class IngestService:
 
     def file_ready(self, path: Path, *, actor: str = "watcher") -> Job | None:
         """Queue an ingest of `path` unless the same version of it is already in flight
-        (a label file, *.labels.csv, goes to the label service instead)."""
+        (a label file, *.labels.csv, goes to the label service instead; a stored file that
+        waits for its .done/ is moved, not read again)."""
+        if self.done.retry(path):
+            return None
         if self.labels is not None and is_label_file(path.name):
             return self.labels.file_ready(path, actor=actor)
         identity = FileIdentity.of(path)
@@ -152,16 +134,28 @@ class IngestService:
         self.bus.publish("ingest.queued", dataset=dataset, file=path.name, job_id=job.id)
         return job
 
+    def folder_ready(self, path: Path) -> None:
+        """A folder inside an inbox (settled): quarantined whole, with its reason, so it is
+        neither ignored for ever nor half read."""
+        dataset = path.parent.name
+        if not path.is_dir() or path.is_symlink():
+            return
+        self.outcomes.reject_without_job(
+            path, dataset, "sub_folder",
+            f"inbox/{dataset}/{path.name}/ is a folder: only files put directly into "
+            f"inbox/{dataset}/ are ingested, one data version each. Move the files it holds "
+            f"directly into inbox/{dataset}/ (nothing in it was read)")
+
     def _params(self, dataset: str, path: Path, identity: FileIdentity) -> dict[str, Any] | None:
         if not DATASET_NAME.match(dataset):
-            self._reject_without_job(path, dataset, "bad_dataset_name",
+            self.outcomes.reject_without_job(path, dataset, "bad_dataset_name",
                                      f"{dataset!r} is not a valid dataset name (letters, digits, "
                                      "'_', '.', '-'; starting with a letter or digit)")
             return None
         ds_row = data_repo.find_dataset(self.store, dataset)
         if ds_row is None:
             if not self.config.ingest.auto_create:
-                self._reject_without_job(
+                self.outcomes.reject_without_job(
                     path, dataset, "unknown_dataset",
                     f"no dataset {dataset!r} is declared in mlops.toml and auto_create is off")
                 return None
@@ -183,7 +177,7 @@ class IngestService:
         return {
             **job.params,
             "spec": self._spec(ds_row),
-            "reference": self._reference(ds_row),
+            "reference": self.references.for_dataset(ds_row, self.config),
             "known_hashes": data_repo.known_hashes(self.store, ds_row.name),
         }
 
@@ -212,27 +206,12 @@ class IngestService:
             "target": ds.target,
             "time_column": ds.time_column,
             "id_column": ds.id_column,
+            "time_parts": ds.time_parts,
             "delimiter": ds.delimiter,
             "on_schema_change": ds.on_schema_change,
             "rules": dataclasses.asdict(ds.rules),
             "columns": columns,
         }
-
-    def _reference(self, ds_row: data_repo.Dataset) -> dict[str, Any] | None:
-        if ds_row.reference_version is None:
-            return None
-        version = data_repo.get_version(self.store, ds_row.name, ds_row.reference_version)
-        columns = {}
-        for name, p in (version.profile or {}).items():
-            categories = p.get("categories")
-            columns[name] = {
-                "dtype": p.get("dtype"),
-                "min": p.get("min"),
-                "max": p.get("max"),
-                "null_share": p.get("null_share"),
-                "categories": sorted(categories) if isinstance(categories, dict) else None,
-            }
-        return {"version": version.version, "columns": columns}
 
     # --- the worker is done ---------------------------------------------------------------
 
@@ -251,18 +230,18 @@ class IngestService:
                 profile=result["profile"], issues=result.get("warnings") or [],
                 schema_change=result.get("schema_change"), job_id=job.id,
             ))
-            done = self._move_done(path, dataset)
+            stored = commit.version.version if commit.version else commit.duplicate_of
+            self._to_done(path, dataset, stored, summary)
             if commit.version is not None:
-                summary.update(version=commit.version.version, rows=commit.version.n_rows,
-                               done_as=str(done) if done else None)
+                summary.update(version=commit.version.version, rows=commit.version.n_rows)
                 self.bus.publish("ingest.committed", dataset=dataset, file=path.name,
                                  version=commit.version.version, rows=commit.version.n_rows)
                 if commit.schema_version_changed:
-                    self._schema_changed(dataset, path.name, result.get("schema_change"),
-                                         accepted=True)
+                    self.outcomes.schema_changed(dataset, path.name,
+                                                 result.get("schema_change"), accepted=True)
                 if result.get("warnings"):
-                    self._quality_alert(dataset, path.name, commit.version.version,
-                                        result["warnings"])
+                    self.outcomes.quality_alert(dataset, path.name, commit.version.version,
+                                                result["warnings"])
             else:
                 summary.update(outcome="duplicate", duplicate_of=commit.duplicate_of)
                 self.bus.publish("ingest.duplicate", dataset=dataset, file=path.name,
@@ -273,12 +252,12 @@ class IngestService:
                 content_hash=result["content_hash"], size_bytes=result.get("size"),
                 job_id=job.id, version=result["duplicate_of"],
             )
-            self._move_done(path, dataset)
             summary["duplicate_of"] = result["duplicate_of"]
+            self._to_done(path, dataset, result["duplicate_of"], summary)
             self.bus.publish("ingest.duplicate", dataset=dataset, file=path.name,
                              duplicate_of=result["duplicate_of"])
         elif outcome == "rejected":
-            where = self._quarantine(path, dataset, job.id, result, received_at)
+            where = self.outcomes.quarantine(path, dataset, job.id, result, received_at)
             summary.update(quarantined_as=str(where) if where else None,
                            errors=[e["message"] for e in result.get("errors", [])][:5])
         elif outcome == "vanished":
@@ -289,6 +268,15 @@ class IngestService:
         elif outcome == "changed":
             self.bus.publish("ingest.changed", dataset=dataset, file=path.name)
         return summary
+
+    def _to_done(self, path: Path, dataset: str, version: int | None,
+                 summary: dict[str, Any]) -> None:
+        """The original to .done/ now that its content is stored; if .done/ cannot take it,
+        it waits in the inbox (parked), stored and not quarantined."""
+        done = self.done.move(path, dataset, f"{dataset}@{version}")
+        summary["done_as"] = str(done) if done else None
+        if self.done.parked(path):
+            summary["waits_for_done"] = True
 
     def _finished(self, job: Job) -> None:
         if job.kind != "ingest":
@@ -303,7 +291,7 @@ class IngestService:
             self._failures[identity] = attempts
             if job.state == "cancelled" or attempts >= self.config.ingest.max_attempts:
                 self._failures.pop(identity, None)
-                self._quarantine(path, job.params["dataset"], job.id, {
+                self.outcomes.quarantine(path, job.params["dataset"], job.id, {
                     "outcome": "rejected",
                     "errors": [{"check": "ingest_failed", "column": None, "rows": [],
                                 "values": [], "rule": {"max_attempts":
@@ -315,84 +303,6 @@ class IngestService:
         changed = job.result and job.result.get("outcome") == "changed"
         if (failed or changed or (entry and entry.recheck)) and path.exists():
             self.watcher.touch(path)
-
-    # --- outcomes ------------------------------------------------------------------------
-
-    def _move_done(self, path: Path, dataset: str) -> Path | None:
-        try:
-            return move_into(path, self.home.inbox / dataset / ".done")
-        except FileNotFoundError:
-            return None
-
-    def _quarantine(self, path: Path, dataset: str, job_id: int | None,
-                    result: dict[str, Any], received_at: datetime) -> Path | None:
-        errors = result.get("errors") or []
-        reason = {
-            "file": path.name,
-            "dataset": dataset,
-            "quarantined_at": datetime.now(UTC).isoformat(),
-            "received_at": received_at.isoformat(),
-            "size": result.get("size"),
-            "content_hash": result.get("content_hash"),
-            "job_id": job_id,
-            "errors": errors,
-            "warnings": result.get("warnings") or [],
-            "schema_change": result.get("schema_change"),
-            "retry": "fix the cause (the file, or the dataset's config and restart), then "
-                     "`mlops data requeue <quarantined file name>`",
-        }
-        try:
-            where = quarantine_file(path, self.home.quarantine / dataset,
-                                    orjson.dumps(reason, option=orjson.OPT_INDENT_2))
-        except FileNotFoundError:
-            where = None
-        data_repo.record_ingest(
-            self.store, dataset, path.name, "rejected", received_at=received_at,
-            content_hash=result.get("content_hash"), size_bytes=result.get("size"),
-            job_id=job_id, quarantine_path=str(where) if where else None, issues=errors,
-            schema_change=result.get("schema_change"),
-        )
-        first = errors[0]["message"] if errors else "rejected"
-        self._alert("quarantined_file", dataset, "warning",
-                    f"{path.name} was quarantined: {first}",
-                    {"file": path.name, "quarantined_as": str(where), "errors": errors[:10]})
-        self.bus.publish("ingest.quarantined", dataset=dataset, file=path.name,
-                         quarantined_as=str(where), reason=first)
-        if result.get("schema_change"):
-            self._schema_changed(dataset, path.name, result["schema_change"], accepted=False)
-        log.warning("%s/%s quarantined: %s", dataset, path.name, first)
-        return where
-
-    def _reject_without_job(self, path: Path, dataset: str, check: str, message: str) -> None:
-        issue = {"check": check, "column": None, "rows": [], "values": [], "rule": {},
-                 "message": message}
-        safe = dataset if DATASET_NAME.match(dataset) else "_invalid"
-        self._quarantine(path, safe, None, {"errors": [issue]}, datetime.now(UTC))
-
-    def _schema_changed(self, dataset: str, file: str, change: Any, *, accepted: bool) -> None:
-        self.bus.publish("dataset.schema_changed", dataset=dataset, file=file, change=change,
-                         accepted=accepted)
-        audit.append(self.store, actor="mlopsd:ingest", action="dataset.schema_change",
-                     subject=f"dataset:{dataset}",
-                     reason="accepted as a new schema version" if accepted else "quarantined",
-                     details={"file": file, "change": change})
-        self._alert("schema_change", dataset, "warning",
-                    f"schema change in {file}: {_describe_change(change)}"
-                    + (" (accepted as a new schema version)" if accepted else " (quarantined)"),
-                    {"file": file, "change": change, "accepted": accepted})
-
-    def _quality_alert(self, dataset: str, file: str, version: int,
-                       warnings: list[dict[str, Any]]) -> None:
-        self._alert("data_quality", dataset, "warning",
-                    f"{dataset}@{version} ({file}): {len(warnings)} data quality warning(s); "
-                    f"first: {warnings[0]['message']}",
-                    {"file": file, "version": version, "warnings": warnings[:20]})
-
-    def _alert(self, rule: str, dataset: str, severity: str, message: str, detail: Any) -> None:
-        alert, new = alerts.raise_alert(self.store, rule=rule, subject=f"dataset:{dataset}",
-                                        severity=severity, message=message, detail=detail)
-        self.bus.publish("alert.raised", alert_id=alert.id, rule=rule,
-                         subject=alert.subject, count=alert.count, new=new, message=message)
 
     # --- requests from clients ---------------------------------------------------------------
 
@@ -424,17 +334,3 @@ def _identity_from(params: dict[str, Any]) -> FileIdentity | None:
         return FileIdentity(Path(params["path"]), i["size"], i["mtime_ns"], i["inode"])
     except (KeyError, TypeError):
         return None
-
-
-def _describe_change(change: Any) -> str:
-    if not isinstance(change, dict):
-        return "columns differ"
-    parts = []
-    if change.get("added"):
-        parts.append("added " + ", ".join(change["added"]))
-    if change.get("removed"):
-        parts.append("removed " + ", ".join(change["removed"]))
-    if change.get("retyped"):
-        parts.append("retyped " + ", ".join(f"{c} {a}->{b}"
-                                            for c, (a, b) in change["retyped"].items()))
-    return "; ".join(parts) or "columns differ"

@@ -17,8 +17,9 @@ from typing import Any
 import orjson
 
 from mlopsd.config import Config
+from mlopsd.done_moves import DoneMoves
 from mlopsd.events import EventBus
-from mlopsd.file_moves import move_into, quarantine_file
+from mlopsd.file_moves import quarantine_file
 from mlopsd.home import Home
 from mlopsd.runner import JobRunner
 from store import data as data_repo
@@ -42,6 +43,8 @@ class LabelService:
             home, config, store, runner, bus)
         self._in_flight: set[Path] = set()
         self._lock = threading.Lock()
+        # the ingest service shares its own at start-up: its file_ready retries parked moves
+        self.done = DoneMoves(home.inbox, store, bus)
         runner.completions["labels"] = self._complete
         runner.finished_hooks.append(self._finished)
 
@@ -72,8 +75,7 @@ class LabelService:
         path, dataset = Path(job.params["path"]), job.params["dataset"]
         stored = prediction_repo.add_entity_labels(self.store, dataset, result["ids"],
                                                    result["labels"], source=path.name)
-        if path.exists():
-            move_into(path, path.parent / ".done")
+        self.done.move(path, dataset, f"{stored} labels of {dataset}")
         self.bus.publish("labels.stored", dataset=dataset, file=path.name, rows=stored)
         return {"dataset": dataset, "file": path.name, "rows": stored,
                 "skipped": result["skipped"]}

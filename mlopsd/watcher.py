@@ -10,6 +10,10 @@ once its size and mtime have held still for `settle_s`.
 Temp names are ignored until renamed. Duplicate events are harmless: the ingest service
 drops a file it already has in flight. inotify can drop events under load, so `scan()`
 (at start-up and on a schedule) finds whatever the events missed.
+
+A folder inside `<root>/<name>/` (not hidden) is reported to `on_folder`, when given, once
+nothing in its tree has changed for `settle_s` (its entries, sizes and mtimes); without
+`on_folder` such folders are not looked at.
 """
 
 from __future__ import annotations
@@ -72,9 +76,44 @@ class FileIdentity:
         return cls(path, st.st_size, st.st_mtime_ns, st.st_ino)
 
 
+@dataclass(frozen=True)
+class TreeIdentity:
+    """What makes a folder's tree "unchanged": anything added, removed or written changes it."""
+
+    path: Path
+    inode: int
+    entries: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> TreeIdentity | None:
+        try:
+            top = path.lstat()
+        except OSError:
+            return None
+        entries, size, mtime_ns = 0, 0, top.st_mtime_ns
+        for folder, dirs, files in os.walk(path):
+            for name in dirs + files:
+                try:
+                    st = os.lstat(os.path.join(folder, name))
+                except OSError:
+                    continue
+                entries += 1
+                size += st.st_size
+                mtime_ns = max(mtime_ns, st.st_mtime_ns)
+        return cls(path, top.st_ino, entries, size, mtime_ns)
+
+
+def _identity(path: Path) -> FileIdentity | TreeIdentity | None:
+    if path.is_dir() and not path.is_symlink():
+        return TreeIdentity.of(path)
+    return FileIdentity.of(path)
+
+
 @dataclass
 class _Pending:
-    identity: FileIdentity | None
+    identity: FileIdentity | TreeIdentity | None
     since: float
 
 
@@ -88,9 +127,11 @@ class InboxWatcher:
         polling: bool = False,
         writing_timeout_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        on_folder: Callable[[Path], None] | None = None,
     ) -> None:
         self.root = root
         self._on_ready = on_ready
+        self._on_folder = on_folder
         self._settle_s = settle_s
         self._writing_timeout_s = writing_timeout_s
         self._clock = clock
@@ -148,6 +189,22 @@ class InboxWatcher:
         parts = relative.parts
         return len(parts) == 2 and not parts[0].startswith(".") and not is_temp_name(parts[1])
 
+    def folder_of(self, path: Path) -> Path | None:
+        """The folder inside <root>/<name>/ that `path` is (or lies in), if folders are
+        reported and neither is hidden."""
+        if self._on_folder is None:
+            return None
+        try:
+            parts = path.relative_to(self.root).parts
+        except ValueError:
+            return None
+        if len(parts) < 2 or parts[0].startswith(".") or parts[1].startswith("."):
+            return None
+        folder = self.root / parts[0] / parts[1]
+        if len(parts) == 2 and not (folder.is_dir() and not folder.is_symlink()):
+            return None
+        return folder
+
     def scan(self) -> int:
         """Look at every file in the inboxes; each settles before it counts. Returns how many
         were looked at."""
@@ -163,7 +220,11 @@ class InboxWatcher:
                 continue
             for entry in entries:
                 path = Path(entry.path)
-                if self.candidate(path) and not entry.is_dir(follow_symlinks=False):
+                if entry.is_dir(follow_symlinks=False):
+                    if self.folder_of(path) is not None:
+                        self.touch(path)
+                        seen += 1
+                elif self.candidate(path):
                     if not self._being_written(path):
                         self.touch(path)
                     seen += 1
@@ -232,7 +293,7 @@ class InboxWatcher:
             for path, pending in list(self._pending.items()):
                 if now - pending.since < self._settle_s:
                     continue
-                identity = FileIdentity.of(path)
+                identity = _identity(path)
                 if identity is None:
                     del self._pending[path]
                 elif identity == pending.identity:
@@ -242,7 +303,10 @@ class InboxWatcher:
                     self._pending[path] = _Pending(identity, now)
         for path in due:
             try:
-                self._on_ready(path)
+                if self._on_folder is not None and path.is_dir() and not path.is_symlink():
+                    self._on_folder(path)
+                else:
+                    self._on_ready(path)
             except Exception:
                 log.exception("handling %s failed", path)
 
@@ -259,12 +323,17 @@ class _Handler(FileSystemEventHandler):
 
     def _dispatch(self, event: FileSystemEvent) -> None:
         w = self.w
+        # Anything happening in a folder inside an inbox: the folder settles again.
+        for where in (event.src_path, getattr(event, "dest_path", "")):
+            folder = w.folder_of(Path(os.fsdecode(where))) if where else None
+            if folder is not None:
+                w.touch(folder)
         if isinstance(event, DirCreatedEvent | DirMovedEvent):
             # A whole folder moved or created in inbox/: whatever is inside it counts too.
             target = Path(os.fsdecode(getattr(event, "dest_path", "") or event.src_path))
             if target.parent == w.root:
                 for entry in target.iterdir() if target.is_dir() else []:
-                    if w.candidate(entry):
+                    if w.candidate(entry) or w.folder_of(entry) is not None:
                         w.touch(entry)
             return
         if isinstance(event, FileMovedEvent):

@@ -117,10 +117,15 @@ def set_state(store: Store, alert_id: int, state: str, *, note: str | None = Non
 def resolve_open(store: Store, rule: str, subject: str, note: str) -> Alert | None:
     """Resolve the active alert of a rule and subject, if there is one (auto-resolve)."""
     with store.transaction() as cur:
-        row = cur.execute(
-            f"UPDATE alerts SET state = 'resolved', note = ?, updated_at = ? WHERE rule = ? "
-            f"AND subject = ? AND state <> 'resolved' RETURNING {_COLUMNS}",
-            [note, utcnow(), rule, subject]).fetchone()
+        return resolve_open_in(cur, rule, subject, note)
+
+
+def resolve_open_in(cur: Any, rule: str, subject: str, note: str) -> Alert | None:
+    """`resolve_open` within the caller's transaction (e.g. with its audit entry)."""
+    row = cur.execute(
+        f"UPDATE alerts SET state = 'resolved', note = ?, updated_at = ? WHERE rule = ? "
+        f"AND subject = ? AND state <> 'resolved' RETURNING {_COLUMNS}",
+        [note, utcnow(), rule, subject]).fetchone()
     return _alert(row) if row else None
 
 

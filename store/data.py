@@ -253,6 +253,18 @@ def get_version(store: Store, dataset: str, version: int, *, profile: bool = Tru
     return _version(row[:11], from_json(row[11]))
 
 
+def profiles(store: Store, dataset: str, versions: list[int]) -> dict[int, dict[str, Any]]:
+    """The per-column profiles of some versions of a dataset, by version number."""
+    if not versions:
+        return {}
+    with store.reading() as cur:
+        rows = cur.execute(
+            "SELECT version, profile FROM data_versions WHERE dataset = ? "
+            "AND version IN (SELECT unnest(?::INTEGER[])) ORDER BY version",
+            [dataset, sorted(set(versions))]).fetchall()
+    return {v: from_json(p) or {} for v, p in rows}
+
+
 def known_hashes(store: Store, dataset: str) -> dict[str, int]:
     with store.reading() as cur:
         rows = cur.execute(

@@ -172,3 +172,20 @@ def test_a_bad_retrain_policy_names_line_and_key(tmp_path: Path, line: str,
         load_config(write(tmp_path, text))
     assert message in str(err.value) and ":7:" in str(err.value), str(err.value)
     assert f"model.retrain.{line.split()[0]}" in str(err.value)
+
+
+def test_the_templates_dataset_example_is_valid_and_time_settings_are_checked(
+        tmp_path: Path) -> None:
+    start = CONFIG_TEMPLATE.index("# [[dataset]]")
+    example = CONFIG_TEMPLATE[start:CONFIG_TEMPLATE.index("# A model (one")]
+    text = "\n".join(line[2:] if line.startswith("# ") else "" for line in example.splitlines())
+    bikes = load_config(write(tmp_path, text)).datasets()["bikeshare"]
+    assert (bikes.time_column, bikes.time_parts) == ("ts", ["yr", "mnth"])
+    assert load_config(write(tmp_path, '[[dataset]]\nname = "a"\n')).dataset[0].time_parts is None
+
+    typed = '[[dataset]]\nname = "a"\ntime_column = "ts"\n[dataset.schema]\nts = "int64"\n'
+    with pytest.raises(ConfigError, match=r":3: dataset.time_column: 'ts' is declared int64: "
+                                          "a time column holds dates or datetimes"):
+        load_config(write(tmp_path, typed))
+    with pytest.raises(ConfigError, match=r"dataset.time_parts: must be a list of column names"):
+        load_config(write(tmp_path, '[[dataset]]\nname = "a"\ntime_parts = ["yr", 3]\n'))

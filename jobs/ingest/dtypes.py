@@ -48,6 +48,28 @@ def normalize(name: str, dtype: pl.DataType) -> pl.Expr:
     return col if dtype == target else col.cast(target)
 
 
+ISO_DATETIMES = (
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M%#z",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d",
+)
+"""ISO-8601 as chrono formats, tried in turn on each value: %#z takes Z, +HH:MM and +HHMM;
+without an offset a value is UTC; a date alone is its midnight."""
+ISO_DESCRIBED = ("YYYY-MM-DD, or YYYY-MM-DDTHH:MM[:SS[.ffffff]] ('T' or a space) with an "
+                 "optional Z, ±HH:MM or ±HHMM (without one: UTC)")
+
+
+def parse_iso_datetime(expr: pl.Expr) -> pl.Expr:
+    """ISO-8601 text as datetimes (UTC, no zone), each value in whichever ISO form it has:
+    polars picks one format per column, so values written two ways would be lost."""
+    text = expr.str.strip_chars().str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T")
+    parsed = [text.str.to_datetime(f, time_unit="us", time_zone="UTC", strict=False)
+              for f in ISO_DATETIMES]
+    return pl.coalesce(parsed).dt.replace_time_zone(None)
+
+
 def parse_text(expr: pl.Expr, name: str) -> pl.Expr:
     """Text parsed as dtype `name`; what does not parse becomes null (so it can be found)."""
     if name == "string":
@@ -60,8 +82,8 @@ def parse_text(expr: pl.Expr, name: str) -> pl.Expr:
         )
     if name == "date":
         return expr.str.to_date("%Y-%m-%d", strict=False)
-    parsed = expr.str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
-    return parsed.dt.replace_time_zone(None)
+    inferred = expr.str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
+    return pl.coalesce(inferred.dt.replace_time_zone(None), parse_iso_datetime(expr))
 
 
 def convert(expr: pl.Expr, source: str, target: str) -> pl.Expr:

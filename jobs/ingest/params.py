@@ -26,7 +26,7 @@ COLUMN_KEYS = {"dtype", "min", "max", "max_null_share", "max_out_of_range_share"
                "level"}
 SPEC_DEFAULTS: dict[str, Any] = {
     "schema": None, "schema_declared": False, "target": None, "time_column": None,
-    "id_column": None, "delimiter": ",", "on_schema_change": "quarantine",
+    "id_column": None, "time_parts": None, "delimiter": ",", "on_schema_change": "quarantine",
 }
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -93,6 +93,11 @@ def _spec(spec: Any) -> dict[str, Any]:
         raise InvalidParams("spec.schema_declared", "is true but spec.schema is null")
     for key in ("target", "time_column", "id_column"):
         out[key] = _name(out[key], f"spec.{key}", optional=True)
+    if out["time_parts"] is not None:
+        if not isinstance(out["time_parts"], list):
+            raise InvalidParams("spec.time_parts", "must be a list of column names or null")
+        out["time_parts"] = [_name(c, f"spec.time_parts.{i}")
+                             for i, c in enumerate(out["time_parts"])]
     delimiter = out["delimiter"]
     if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '"\r\n':
         raise InvalidParams("spec.delimiter", f"must be one character (not a quote or newline), "

@@ -21,6 +21,7 @@ from jobs.ingest.params import check_params
 from jobs.ingest.profile import profile
 from jobs.ingest.schema import plan as make_plan
 from jobs.ingest.schema import schema_hash
+from jobs.ingest.times import missing_time_column
 from jobs.ingest.validate import schema_issues, validate
 from jobs.paths import confine
 
@@ -144,6 +145,7 @@ def _ingest(path: Path, params: dict[str, Any], ctx: JobContext, result: dict[st
                                                 in_memory=table.frame is not None)
         with step("validate_s", "validated"):
             change, found = schema_issues(plan, spec, table.schema)
+            found += [("error", i) for i in missing_time_column(spec, table.schema)]
             result["schema_change"] = change
             found += validate(table, stats, n_rows, spec, params["reference"])
             for level, item in found:

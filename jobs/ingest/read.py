@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jobs.ingest import read_csv, read_typed
+from jobs.ingest import read_csv, read_typed, times
 from jobs.ingest.schema import Plan
 from jobs.ingest.table import Finish, Table
 
@@ -18,7 +18,9 @@ STREAMING_BYTES = 512 << 20
 
 
 def load(path: Path, fmt: str, plan: Plan, delimiter: str, *, streaming: bool, out: Path) -> Table:
-    finish = Finish(streaming, out, plan.order)
+    column = plan.time_column
+    finish = Finish(streaming, out, plan.order, (
+        lambda data: times.typed_time_column(data, column)) if column else None)
     if fmt == "csv":
         return read_csv.read(path, plan, delimiter, finish)
     return read_typed.read(path, fmt, plan, finish)

@@ -18,6 +18,8 @@ class Plan:
     """Columns whose dtype the config declares: values that do not fit it are errors."""
     flexible: bool = False
     """on_schema_change = accept: other columns may take the dtype their data has."""
+    time_column: str | None = None
+    """The dataset's time column: read as text, it is parsed as ISO-8601 (jobs.ingest.times)."""
 
     def is_declared(self, column: str) -> bool:
         return column in self.declared
@@ -36,7 +38,8 @@ def plan(spec: dict[str, Any]) -> Plan:
         if rule.get("dtype"):
             wanted[column] = rule["dtype"]
             declared.add(column)
-    return Plan(expected, wanted, frozenset(declared), spec["on_schema_change"] == "accept")
+    return Plan(expected, wanted, frozenset(declared), spec["on_schema_change"] == "accept",
+                spec["time_column"])
 
 
 def change(expected: dict[str, str] | None, got: dict[str, str]) -> dict[str, Any] | None:

@@ -33,18 +33,23 @@ class Table:
 
 
 class Finish:
-    """Runs a read plan: collect it, or (large files) sink it to `out` as Parquet."""
+    """Runs a read plan: collect it, or (large files) sink it to `out` as Parquet; `prepare`
+    is the last step before (it may read the data to check it, and raise Rejected)."""
 
-    def __init__(self, streaming: bool, out: Path, order: Callable[[list[str]], list[str]]):
-        self.streaming, self.out, self.order = streaming, out, order
+    def __init__(self, streaming: bool, out: Path, order: Callable[[list[str]], list[str]],
+                 prepare: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None):
+        self.streaming, self.out, self.order, self.prepare = streaming, out, order, prepare
 
     def __call__(self, plan: pl.LazyFrame) -> Table:
         plan = plan.select(self.order(plan.collect_schema().names()))
         if self.streaming:
-            plan.sink_parquet(self.out, **snapshot.OPTIONS)
+            (self.prepare(plan) if self.prepare else plan).sink_parquet(
+                self.out, **snapshot.OPTIONS)
             data = pl.scan_parquet(self.out)
             return Table(data, None, self.out, vocabulary(data))
         frame = plan.collect(engine="in-memory")
+        if self.prepare:  # on the data read once, in memory
+            frame = self.prepare(frame.lazy()).collect(engine="in-memory")
         return Table(frame.lazy(), frame, None, vocabulary(frame.lazy()))
 
 

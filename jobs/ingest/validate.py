@@ -15,6 +15,7 @@ from jobs.ingest.dtypes import to_polars
 from jobs.ingest.issues import Issue, examples, issue, percent, share, show
 from jobs.ingest.schema import Plan, change, describe
 from jobs.ingest.table import ROW, Table
+from jobs.ingest.time_parts import time_parts
 
 REFERENCE_NULL_SLACK = 0.05
 """With no null rule, a column may be this much more null than in the reference data."""
@@ -68,6 +69,11 @@ class _Checker:
         self.spec, self.rules = spec, spec["rules"]
         self.reference = reference or {}
         self.ref_columns: dict[str, dict] = self.reference.get("columns") or {}
+        self.ref_name = self.reference.get("label") or f"version {self.reference.get('version')}"
+        # Ids and times grow with every file, and so do calendar parts from one period to
+        # the next: a range or categories learned from earlier data would always warn.
+        self.unlearned = {c for c in (spec["id_column"], spec["time_column"]) if c} | (
+            time_parts(spec, self.schema))
         self.found: Found = []
 
     def rule(self, column: str) -> dict[str, Any]:
@@ -139,7 +145,8 @@ class _Checker:
         own, ref = self.rule(column), self.ref_columns.get(column) or {}
         if own.get("min") is not None or own.get("max") is not None:
             low, high, source, level = own.get("min"), own.get("max"), "declared", "error"
-        elif _number(ref.get("min")) and _number(ref.get("max")):
+        elif column not in self.unlearned and _number(ref.get("min")) and _number(
+                ref.get("max")):
             margin = self.rules["range_margin"] * (ref["max"] - ref["min"])
             low, high = ref["min"] - margin, ref["max"] + margin
             source, level = "reference", "warning"
@@ -165,8 +172,8 @@ class _Checker:
             rows, values = self.first(outside, column)
             where = f"[{_bound(low, '-inf')}, {_bound(high, 'inf')}]"
             what = "declared range" if source == "declared" else (
-                f"range learned from the reference data (version {self.reference.get('version')}"
-                f", widened by {percent(self.rules['range_margin'])} of its span)")
+                f"range learned from the reference data ({self.ref_name}; widened by "
+                f"{percent(self.rules['range_margin'])} of its span)")
             self.add(level, column, issue(
                 "out_of_range", f"column '{column}' has {count} values ({percent(got)}) outside "
                 f"the {what} {where}: {examples(rows, values)} (allowed up to {percent(limit)})",
@@ -190,7 +197,7 @@ class _Checker:
     def unseen(self, column: str, exprs: list[pl.Expr]) -> Later:
         known = (self.ref_columns.get(column) or {}).get("categories")
         limit = self.rules["max_unseen_share"]
-        if known is None or limit is None:
+        if known is None or limit is None or column in self.unlearned:
             return None
         new = pl.col(column).is_not_null() & ~pl.col(column).is_in([str(k) for k in known])
         exprs.append(new.sum().alias(f"unseen:{column}"))
@@ -207,8 +214,7 @@ class _Checker:
             top = [(v, n) for v, n in ranked.items() if v not in seen][:5]
             self.add("warning", column, issue(
                 "unseen_categories", f"column '{column}' has {count} values ({percent(got)}) "
-                "in categories not seen in the reference data (version "
-                f"{self.reference.get('version')}): "
+                f"in categories not seen in the reference data ({self.ref_name}): "
                 + ", ".join(f"'{show(v)}' ({n})" for v, n in top)
                 + f", first at {examples(rows)} (allowed up to {percent(limit)})",
                 column=column, rows=rows, values=[v for v, _ in top],

@@ -1,0 +1,114 @@
+"""What an ingest outcome leaves behind besides a data version: a quarantined file with its
+reason, the alerts (`quarantined_file`, `data_quality`, `schema_change`), the schema change's
+audit entry, and the events."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from mlopsd.config import DATASET_NAME
+from mlopsd.events import EventBus
+from mlopsd.file_moves import quarantine_file
+from store import alerts, audit
+from store import data as data_repo
+from store.db import Store
+
+log = logging.getLogger("mlops.ingest")
+
+RETRY_HINT = ("fix the cause (the file, or the dataset's config and restart), then "
+              "`mlops data requeue <quarantined file name>`")
+
+
+class IngestOutcomes:
+    def __init__(self, quarantine_root: Path, store: Store, bus: EventBus) -> None:
+        self.quarantine_root, self.store, self.bus = quarantine_root, store, bus
+
+    def quarantine(self, path: Path, dataset: str, job_id: int | None,
+                   result: dict[str, Any], received_at: datetime) -> Path | None:
+        """Move `path` (a file, or a folder) into quarantine beside its reason, record it and
+        raise the alert; None when it was gone already."""
+        errors = result.get("errors") or []
+        reason = {
+            "file": path.name,
+            "dataset": dataset,
+            "quarantined_at": datetime.now(UTC).isoformat(),
+            "received_at": received_at.isoformat(),
+            "size": result.get("size"),
+            "content_hash": result.get("content_hash"),
+            "job_id": job_id,
+            "errors": errors,
+            "warnings": result.get("warnings") or [],
+            "schema_change": result.get("schema_change"),
+            "retry": RETRY_HINT,
+        }
+        try:
+            where = quarantine_file(path, self.quarantine_root / dataset,
+                                    orjson.dumps(reason, option=orjson.OPT_INDENT_2))
+        except FileNotFoundError:
+            where = None
+        data_repo.record_ingest(
+            self.store, dataset, path.name, "rejected", received_at=received_at,
+            content_hash=result.get("content_hash"), size_bytes=result.get("size"),
+            job_id=job_id, quarantine_path=str(where) if where else None, issues=errors,
+            schema_change=result.get("schema_change"),
+        )
+        first = errors[0]["message"] if errors else "rejected"
+        self.alert("quarantined_file", dataset, "warning",
+                   f"{path.name} was quarantined: {first}",
+                   {"file": path.name, "quarantined_as": str(where), "errors": errors[:10]})
+        self.bus.publish("ingest.quarantined", dataset=dataset, file=path.name,
+                         quarantined_as=str(where), reason=first)
+        if result.get("schema_change"):
+            self.schema_changed(dataset, path.name, result["schema_change"], accepted=False)
+        log.warning("%s/%s quarantined: %s", dataset, path.name, first)
+        return where
+
+    def reject_without_job(self, path: Path, dataset: str, check: str, message: str) -> None:
+        issue = {"check": check, "column": None, "rows": [], "values": [], "rule": {},
+                 "message": message}
+        safe = dataset if DATASET_NAME.match(dataset) else "_invalid"
+        self.quarantine(path, safe, None, {"errors": [issue]}, datetime.now(UTC))
+
+    def schema_changed(self, dataset: str, file: str, change: Any, *, accepted: bool) -> None:
+        self.bus.publish("dataset.schema_changed", dataset=dataset, file=file, change=change,
+                         accepted=accepted)
+        audit.append(self.store, actor="mlopsd:ingest", action="dataset.schema_change",
+                     subject=f"dataset:{dataset}",
+                     reason="accepted as a new schema version" if accepted else "quarantined",
+                     details={"file": file, "change": change})
+        self.alert("schema_change", dataset, "warning",
+                   f"schema change in {file}: {describe_change(change)}"
+                   + (" (accepted as a new schema version)" if accepted else " (quarantined)"),
+                   {"file": file, "change": change, "accepted": accepted})
+
+    def quality_alert(self, dataset: str, file: str, version: int,
+                      warnings: list[dict[str, Any]]) -> None:
+        self.alert("data_quality", dataset, "warning",
+                   f"{dataset}@{version} ({file}): {len(warnings)} data quality warning(s); "
+                   f"first: {warnings[0]['message']}",
+                   {"file": file, "version": version, "warnings": warnings[:20]})
+
+    def alert(self, rule: str, dataset: str, severity: str, message: str, detail: Any) -> None:
+        alert, new = alerts.raise_alert(self.store, rule=rule, subject=f"dataset:{dataset}",
+                                        severity=severity, message=message, detail=detail)
+        self.bus.publish("alert.raised", alert_id=alert.id, rule=rule,
+                         subject=alert.subject, count=alert.count, new=new, message=message)
+
+
+def describe_change(change: Any) -> str:
+    if not isinstance(change, dict):
+        return "columns differ"
+    parts = []
+    if change.get("added"):
+        parts.append("added " + ", ".join(change["added"]))
+    if change.get("removed"):
+        parts.append("removed " + ", ".join(change["removed"]))
+    if change.get("retyped"):
+        parts.append("retyped " + ", ".join(f"{c} {a}->{b}"
+                                            for c, (a, b) in change["retyped"].items()))
+    return "; ".join(parts) or "columns differ"
