@@ -47,7 +47,7 @@ def fuzz(d: DaemonProcess, *, max_examples: int, max_time_s: int, report: Path
          # the event stream answers for as long as a client listens (tested on its own)
          "--exclude-path", "/api/v1/events",
          "--report", "junit", "--report-junit-path", str(report)],
-        capture_output=True, text=True, timeout=max_time_s + 300, cwd=ROOT,
+        capture_output=True, text=True, timeout=max_time_s + 300, cwd=report.parent,
         env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks",
              "PYTHONPATH": str(ROOT)})
 
