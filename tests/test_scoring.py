@@ -85,7 +85,8 @@ def test_the_client_scores_a_parquet_file_keeping_an_id(d: DaemonProcess,
     assert cli.returncode == 0 and "500 rows scored by busy:1.0.0" in cli.stdout, cli.stderr
     with pytest.raises(ApiError) as err:
         client.score("nobody", path)
-    assert err.value.status == 404 and "no production version" in err.value.message
+    assert err.value.status == 404 and err.value.code == "unknown_model"
+    assert err.value.message.startswith("no model named 'nobody' (known: busy")
 
 
 def test_a_bad_file_is_kept_in_quarantine_with_its_reason(d: DaemonProcess,
