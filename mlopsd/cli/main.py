@@ -266,12 +266,6 @@ def main(argv: list[str] | None = None) -> int:
         where = f" (field: {exc.field})" if exc.field else ""
         print(f"mlops: {exc.message}{where}", file=sys.stderr)
         return 1
-    except OSError as exc:
-        # A file named on the command line that the checks before could not foresee (it
-        # went away meanwhile, a disk filled up): one line, never a traceback.
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"mlops: {where}{exc.strerror or exc}", file=sys.stderr)
-        return USAGE_ERROR
     except (MlopsError, HomeError, TimeoutError) as exc:
         print(f"mlops: {exc}", file=sys.stderr)
         return 1
@@ -283,6 +277,12 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as exc:  # last: TimeoutError and BrokenPipeError are OSErrors too
+        # A file named on the command line that the checks before could not foresee (it
+        # went away meanwhile, a disk filled up): one line, never a traceback.
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"mlops: {where}{exc.strerror or exc}", file=sys.stderr)
+        return USAGE_ERROR
 
 
 if __name__ == "__main__":
