@@ -10,6 +10,7 @@ import getpass
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -19,6 +20,8 @@ from mlopsd.client_errors import ApiError, MlopsError
 from mlopsd.home import Home, resolve_home
 from mlopsd.tracking import ActiveRun
 from mlopsd.wire import (
+    IGNORED_COLUMNS_HEADER,
+    UNSEEN_CATEGORIES_HEADER,
     AlertOut,
     AliasMoveOut,
     AuditEntryOut,
@@ -46,9 +49,22 @@ from mlopsd.wire import (
     ServingOut,
     Status,
     Upload,
+    parse_unseen_categories,
 )
 
 FINAL_JOB_STATES = ("succeeded", "failed", "interrupted", "cancelled")
+
+
+@dataclass(frozen=True)
+class PredictionReply:
+    """A prediction's reply and what its headers say about the input."""
+
+    reply: dict[str, Any]
+    ignored_columns: list[str] = field(default_factory=list)
+    """Input columns the model does not use."""
+    unseen_categories: dict[str, int] = field(default_factory=dict)
+    """Per categorical input, the rows with a category the model never saw (scored as
+    missing)."""
 
 
 class DaemonNotRunning(MlopsError):
@@ -119,6 +135,10 @@ class Client:
     # --- plumbing ------------------------------------------------------------------------
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._response(method, path, **kwargs)
+        return orjson.loads(response.content) if response.content else None
+
+    def _response(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         if "json" in kwargs:  # orjson: several times faster than the stdlib on big batches
             kwargs["content"] = orjson.dumps(kwargs.pop("json"))
             kwargs["headers"] = {**kwargs.get("headers", {}),
@@ -133,7 +153,7 @@ class Client:
             raise MlopsError(f"{method} {path} failed: {exc}") from exc
         if response.status_code >= 400:
             raise _api_error(response)
-        return orjson.loads(response.content) if response.content else None
+        return response
 
     # --- system --------------------------------------------------------------------------
 
@@ -390,16 +410,31 @@ class Client:
         """Score rows (or columns) with the production version of `name`, or with a version
         or an alias. Returns the reply: predictions (and labels, classes for classifiers),
         model, version, request_id; with explain, features, contributions, base_value."""
+        body = {"rows": rows} if columns is None else {"columns": columns}
+        return self.predict_body(name, orjson.dumps(body), "application/json",
+                                 version=version, alias=alias, explain=explain,
+                                 request_id=request_id).reply
+
+    def predict_body(self, name: str, body: bytes, content_type: str, *,
+                     version: str | None = None, alias: str | None = None,
+                     explain: bool = False, request_id: str | None = None) -> PredictionReply:
+        """Score a request body as it is (JSON, CSV, Parquet or Arrow IPC, by
+        `content_type`); the reply with the input columns the model ignored and the unseen
+        categories it scored as missing."""
         if version is not None:
             path = f"/v1/models/{name}/versions/{version}/predict"
         elif alias is not None:
             path = f"/v1/models/{name}@{alias}/predict"
         else:
             path = f"/v1/models/{name}/predict"
-        body = {"rows": rows} if columns is None else {"columns": columns}
-        headers = {"x-request-id": request_id} if request_id else {}
-        return self._request("POST", path, json=body, headers=headers,
-                             params={"explain": "true"} if explain else None)
+        headers = {"content-type": content_type,
+                   **({"x-request-id": request_id} if request_id else {})}
+        response = self._response("POST", path, content=body, headers=headers,
+                                  params={"explain": "true"} if explain else None)
+        ignored = response.headers.get(IGNORED_COLUMNS_HEADER, "")
+        return PredictionReply(
+            orjson.loads(response.content), [c for c in ignored.split(",") if c],
+            parse_unseen_categories(response.headers.get(UNSEEN_CATEGORIES_HEADER, "")))
 
     def deploy(self, name: str, version: str, *, strategy: str = "canary",
                percent: float = 10.0, reason: str | None = None,

@@ -35,6 +35,7 @@ from mlopsd.home import Home
 from mlopsd.ingest_service import IngestService
 from mlopsd.labels import LabelService
 from mlopsd.logged_models import LoggedModels
+from mlopsd.model_names import ModelNames
 from mlopsd.monitoring import MonitoringService
 from mlopsd.notify import Notifier
 from mlopsd.retraining.pipeline import Env as PipelineEnv
@@ -152,6 +153,7 @@ class Daemon:
         # Before any thread starts: the import briefly hides scikit-learn (see _lightgbm).
         import_lightgbm_for_serving()
         self.store = open_store(self.home.db)
+        self.model_names = ModelNames(self.store, lambda: self.config.models())
         self.run_journal = RunJournal(self.store, self.home.run / "journal")
         self.run_journal.start()
         self.artifacts = ArtifactStore(self.home.artifacts)
@@ -178,7 +180,7 @@ class Daemon:
         self.served.start()
         self.deploys = DeployService(self.config, self.store, self.served, self.bus)
         self.scoring = ScoringService(self.home, self.config, self.store, self.runner,
-                                      self.served, self.bus)
+                                      self.served, self.bus, self.model_names)
         self.monitoring = MonitoringService(self.config, self.store, self.runner, self.served,
                                             self.bus, self.artifacts)
         self.serving_stats = ServingStats()
@@ -342,7 +344,8 @@ class Daemon:
             on_feedback=self._feedback, unseen=serving.unseen_categories,
             stats=self.serving_stats, token=self.token,
             require_token=self.require_token_for_reads, max_rows=serving.max_rows,
-            max_body_bytes=int(serving.max_body_mb * 1024 * 1024))
+            max_body_bytes=int(serving.max_body_mb * 1024 * 1024),
+            model_names=self.model_names)
         config = uvicorn.Config(
             app,
             log_config=None,

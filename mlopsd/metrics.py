@@ -108,6 +108,16 @@ def render(daemon: Any) -> str:
                [({}, float(log["dropped"]))], suffix="_total")
     out.family("mlops_prediction_log_sample_rate", "gauge",
                "Share of requests logged now.", [({}, float(log["sample_rate"]))])
+    issues = log["input_issues"]
+    for kind, name, help in (
+            ("ignored_columns", "mlops_predict_ignored_columns",
+             "Prediction requests that sent an input column the model does not use."),
+            ("unseen_categories", "mlops_predict_unseen_categories",
+             "Rows with a category the model never saw in training (scored as missing).")):
+        out.family(name, "counter", help,
+                   [({"model": model, "column": column}, float(n))
+                    for model, found in sorted(issues.items())
+                    for column, n in sorted(found[kind].items())], suffix="_total")
     open_by_rule = Counter(a.rule for a in alert_repo.list_alerts(daemon.store, state="open",
                                                                   limit=10_000))
     out.family("mlops_alerts_open", "gauge", "Open alerts by rule.",

@@ -22,6 +22,7 @@ from mlopsd.config import Config
 from mlopsd.events import EventBus
 from mlopsd.file_moves import move_into, quarantine_file
 from mlopsd.home import Home
+from mlopsd.model_names import ModelNames
 from mlopsd.runner import InvalidParams, JobRunner
 from mlopsd.service_errors import ServiceError
 from mlopsd.serving.loaded import LoadedModel, LoadError
@@ -44,9 +45,10 @@ class ScoreError(ServiceError):
 
 class ScoringService:
     def __init__(self, home: Home, config: Config, store: Store, runner: JobRunner,
-                 served: ServedModels, bus: EventBus) -> None:
+                 served: ServedModels, bus: EventBus, model_names: ModelNames) -> None:
         self.home, self.store, self.runner, self.served, self.bus = (
             home, store, runner, served, bus)
+        self.model_names = model_names
         self.watcher = InboxWatcher(home.score, self.file_ready,
                                     settle_s=config.ingest.settle_s,
                                     polling=config.ingest.polling)
@@ -54,8 +56,11 @@ class ScoringService:
         self._lock = threading.Lock()
         runner.completions["score"] = self._complete
         runner.finished_hooks.append(self._finished)
+        served.switch_hooks.append(self._drop_folder)
 
     def start(self) -> None:
+        for name in self.served.served():
+            self._drop_folder(name)
         for state in ("queued", "running"):
             for job in job_repo.list_jobs(self.store, state=state, kind="score", limit=10_000):
                 self._reserved.add(Path(job.params["output"]))
@@ -66,6 +71,14 @@ class ScoringService:
     def stop(self) -> None:
         self.watcher.stop()
 
+    def _drop_folder(self, model: str) -> None:
+        """score/<model>/ as soon as the model serves: the folder says where to drop files
+        (it is watched already: the watcher follows new folders under score/)."""
+        try:
+            (self.home.score / model).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            log.error("cannot make the drop folder for %s: %s", model, exc)
+
     # --- submitting -----------------------------------------------------------------------
 
     def file_ready(self, path: Path) -> None:
@@ -73,7 +86,7 @@ class ScoringService:
         model = path.parent.name
         try:
             self.submit(model, path, actor="watcher")
-        except ScoreError as exc:
+        except ServiceError as exc:  # ScoreError, or UnknownModel for a misspelled folder
             log.warning("cannot score %s: %s", path, exc.message)
             self._quarantine(path, model, exc.message, job_id=None)
 
@@ -83,6 +96,7 @@ class ScoringService:
             return (self.served.live(model) if version is None
                     else self.served.version(model, version))
         except (NotServed, NotFound) as exc:
+            self.model_names.check(model)  # a misspelled name: the one message for it
             raise ScoreError(404, str(exc), "version" if version else "model") from None
         except LoadError as exc:
             raise ScoreError(409, str(exc), "version") from None
@@ -148,7 +162,7 @@ class ScoringService:
             log.info("%s was being scored when the daemon stopped: submitting it again", path)
             try:
                 self.submit(model, path, actor="mlopsd:recovery")
-            except ScoreError as exc:
+            except ServiceError as exc:
                 self._quarantine(path, model, exc.message, job_id=None)
 
     # --- outcomes -------------------------------------------------------------------------

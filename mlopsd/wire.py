@@ -26,6 +26,28 @@ class Inbound(BaseModel):
 
     model_config = ConfigDict(str_max_length=MAX_TEXT, allow_inf_nan=False)
 
+UNKNOWN_MODEL = "unknown_model"
+"""The error code of a 404 for a model name that is neither registered nor declared."""
+
+IGNORED_COLUMNS_HEADER = "x-ignored-columns"
+"""On a prediction reply: the input columns the model does not use, comma-separated."""
+UNSEEN_CATEGORIES_HEADER = "x-unseen-categories"
+"""On a prediction reply: per categorical input, the rows whose value the model never saw
+in training (treated as missing), as `column=rows` pairs, comma-separated."""
+
+
+def format_unseen_categories(counts: dict[str, int]) -> str:
+    return ",".join(f"{column}={rows}" for column, rows in counts.items())
+
+
+def parse_unseen_categories(text: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for pair in text.split(","):
+        column, sep, rows = pair.rpartition("=")
+        if sep and column and rows.isdigit():
+            counts[column] = int(rows)
+    return counts
+
 
 class ErrorBody(BaseModel):
     code: str

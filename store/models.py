@@ -131,7 +131,9 @@ def get_model(store: Store, name: str) -> Model:
         row = cur.execute("SELECT name, created_at, task, description FROM models "
                           "WHERE name = ?", [name]).fetchone()
         if row is None:
-            raise NotFound(f"no model named {name!r}")
+            # Unknown names are refused before the store is asked (mlopsd/model_names.py):
+            # what reaches here is declared in mlops.toml but not trained or logged yet.
+            raise NotFound(f"model {name!r} has no registered version yet")
         aliases = dict(cur.execute("SELECT alias, version FROM model_aliases WHERE model = ?",
                                    [name]).fetchall())
         latest = cur.execute("SELECT version FROM model_versions WHERE model = ? "
@@ -140,10 +142,23 @@ def get_model(store: Store, name: str) -> Model:
     return Model(row[0], aware(row[1]), row[2], row[3], aliases, latest[0] if latest else None)
 
 
-def list_models(store: Store) -> list[Model]:
+def model_names(store: Store) -> list[str]:
+    """The registered models' names, sorted."""
     with store.reading() as cur:
-        names = [r[0] for r in cur.execute("SELECT name FROM models ORDER BY name").fetchall()]
-    return [get_model(store, n) for n in names]
+        return [r[0] for r in cur.execute("SELECT name FROM models ORDER BY name").fetchall()]
+
+
+def named_models(store: Store) -> list[str]:
+    """Every model name the store knows of, sorted: registered, or named by a run (a run
+    can be made for a model before it logs a version of it)."""
+    with store.reading() as cur:
+        return [r[0] for r in cur.execute(
+            "SELECT name FROM models UNION SELECT model FROM runs WHERE model IS NOT NULL "
+            "ORDER BY 1").fetchall()]
+
+
+def list_models(store: Store) -> list[Model]:
+    return [get_model(store, n) for n in model_names(store)]
 
 
 def list_versions(store: Store, model: str, *, include_archived: bool = True

@@ -85,7 +85,8 @@ def test_the_client_scores_a_parquet_file_keeping_an_id(d: DaemonProcess,
     assert cli.returncode == 0 and "500 rows scored by busy:1.0.0" in cli.stdout, cli.stderr
     with pytest.raises(ApiError) as err:
         client.score("nobody", path)
-    assert err.value.status == 404 and "no production version" in err.value.message
+    assert err.value.status == 404 and err.value.code == "unknown_model"
+    assert err.value.message.startswith("no model named 'nobody' (known: busy")
 
 
 def test_a_bad_file_is_kept_in_quarantine_with_its_reason(d: DaemonProcess,
@@ -93,11 +94,19 @@ def test_a_bad_file_is_kept_in_quarantine_with_its_reason(d: DaemonProcess,
     rows = bikes.frame(50).drop("temp")
     _drop(d.home.score / "busy", "broken.csv", rows)
     quarantine = d.home.score / "busy" / ".quarantine"
-    reason_file = wait_until(lambda: next(iter(quarantine.glob("*broken.csv.reason.json")),
-                                          None), timeout=60, what="the quarantined file")
+
+    def kept() -> Path | None:
+        """The reason file, once the file it explains is there too: the reason is written
+        first and the file moved after, so waiting for one alone races the other."""
+        reason = next(iter(quarantine.glob("*broken.csv.reason.json")), None)
+        if reason is None or not (quarantine / reason.name.removesuffix(".reason.json")
+                                  ).exists():
+            return None
+        return reason
+
+    reason_file = wait_until(kept, timeout=60, what="the quarantined file and its reason")
     reason = orjson.loads(reason_file.read_bytes())
     assert "'temp' is missing" in reason["reason"] and reason["job_id"]
-    assert (quarantine / reason_file.name.removesuffix(".reason.json")).exists()
     assert not (d.home.outbox / "busy" / "broken.predictions.parquet").exists()
     assert not list((d.home.outbox / "busy").glob(".*")), "no partial output left behind"
     assert d.client is not None
@@ -105,6 +114,19 @@ def test_a_bad_file_is_kept_in_quarantine_with_its_reason(d: DaemonProcess,
                                  if a.rule == "job_failed" and a.subject == "job:score"],
                         what="the job_failed alert")[0]
     assert "'temp' is missing" in failed.message
+
+
+def test_the_drop_folder_is_there_as_soon_as_a_version_serves(d: DaemonProcess) -> None:
+    client = d.client
+    assert client is not None
+    folder = d.home.score / "fresh"
+    version = bikes.log(client, bikes.train(rounds=5), "fresh")
+    assert not folder.exists(), "no folder for a model that does not serve"
+    client.promote("fresh", version)
+    assert folder.is_dir(), "made by the promotion itself, without a restart"
+    _drop(folder, "april.csv", bikes.frame(20))
+    wait_until((d.home.outbox / "fresh" / "april.predictions.parquet").exists, timeout=60,
+               what="the file dropped in the new folder scored")
 
 
 def test_a_million_rows_are_scored_in_bounded_memory(d: DaemonProcess, busy: bikes.Trained,

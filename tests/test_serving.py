@@ -195,7 +195,7 @@ def test_bad_values_rows_sizes_and_names(d: DaemonProcess, riders: bikes.Trained
                           headers={"content-type": "application/xml"})
         assert media.status_code == 415
         unknown = http.post("/v1/models/nobody/predict", json={"rows": rows[:1]})
-        assert unknown.status_code == 404 and "no production version" in unknown.text
+        assert unknown.status_code == 404 and "no model named 'nobody'" in unknown.text
         no_version = http.post("/v1/models/riders/versions/9.9.9/predict",
                                json={"rows": rows[:1]})
         assert no_version.status_code == 404 and "no version '9.9.9'" in no_version.text

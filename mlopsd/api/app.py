@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from mlopsd import __version__
 from mlopsd.api import (
@@ -23,6 +23,7 @@ from mlopsd.api import (
 )
 from mlopsd.api.auth import TokenAuthMiddleware
 from mlopsd.api.errors import CatchAllMiddleware, install_error_handlers
+from mlopsd.api.model_names import known_model
 
 
 def create_app(daemon: Any) -> FastAPI:
@@ -40,10 +41,12 @@ def create_app(daemon: Any) -> FastAPI:
     app.include_router(system_routes.metrics_router)
     app.include_router(job_routes.router)
     app.include_router(data_routes.router)
-    app.include_router(model_routes.router)
-    app.include_router(run_routes.router)
-    app.include_router(serving_routes.router)
-    app.include_router(retrain_routes.router)
+    # The routers whose routes name models: an unknown name is one 404, said one way.
+    names = [Depends(known_model)]
+    app.include_router(model_routes.router, dependencies=names)
+    app.include_router(run_routes.router, dependencies=names)
+    app.include_router(serving_routes.router, dependencies=names)
+    app.include_router(retrain_routes.router, dependencies=names)
     openapi.install(app, extra={
         "/api/v1/jobs": (403,),
         # reads that need a production version being served

@@ -88,7 +88,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def _service(_: Request, exc: ServiceError) -> Response:
-        return error_response(exc.status, exc.message, field=exc.field)
+        return error_response(exc.status, exc.message, code=exc.code, field=exc.field)
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> Response:

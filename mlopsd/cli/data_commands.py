@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from typing import Any
 
-from mlopsd.cli.common import add_command, client_for
+from mlopsd.cli.common import UsageError, add_command, client_for, readable_file, writable_file
 from mlopsd.cli.output import print_fields, print_json, print_table
 
 
@@ -41,16 +42,21 @@ def cmd_versions(args: argparse.Namespace) -> int:
     return 0
 
 
-_AT = re.compile(r"^(?P<name>[^@]+)@(?P<version>\d+)$")
+_AT = re.compile(r"^(?P<name>[^@]+)@(?P<version>\d+|latest)$")
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     match = _AT.match(args.version)
     if not match:
-        print(f"mlops: expected DATASET@N, got {args.version!r}")
-        return 2
+        raise UsageError(f"expected DATASET@N or DATASET@latest, got {args.version!r}")
     with client_for(args) as client:
-        v = client.get_version(match["name"], int(match["version"]))
+        number = match["version"]
+        if number == "latest":
+            latest = client.get_dataset(match["name"]).latest_version
+            if latest is None:
+                raise UsageError(f"dataset {match['name']!r} has no version yet")
+            number = latest
+        v = client.get_version(match["name"], int(number))
     if args.json:
         print_json(v)
         return 0
@@ -112,6 +118,7 @@ def cmd_requeue(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    readable_file(args.file, "the file to ingest")
     with client_for(args) as client:
         upload = client.upload(args.dataset, args.file, args.name)
         job = None
@@ -164,11 +171,13 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 
 
 def cmd_materialise(args: argparse.Namespace) -> int:
+    if args.out:
+        writable_file(args.out, "--out")
     with client_for(args) as client:
         job = client.materialise(args.selector)
         job = client.wait_job(job.id, timeout=args.timeout)
         if job.state != "succeeded":
-            print(f"mlops: materialise failed: {job.error}")
+            print(f"mlops: materialise failed: {job.error}", file=sys.stderr)
             return 1
         if args.out:
             client.download_artifact(job.result["sha"], args.out)
@@ -209,42 +218,47 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     def add(parent: Any, name: str, handler: Any, help: str) -> argparse.ArgumentParser:
         return add_command(parent, name, handler, help, common)
 
-    data = sub.add_parser("data", parents=[common], help="datasets, versions, drops, quarantine")
+    data = sub.add_parser("data", parents=[common], help="datasets, versions, drops, quarantine",
+                          description="datasets, versions, drops, quarantine")
     data.set_defaults(handler=cmd_list)
-    ds = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND")
+    ds = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", help="default: list")
     add(ds, "list", cmd_list, "datasets with their versions and rows")
     p = add(ds, "versions", cmd_versions, "a dataset's data versions")
-    p.add_argument("dataset")
+    p.add_argument("dataset", help="the dataset's name")
     p = add(ds, "show", cmd_show, "one data version and its per-column profile")
-    p.add_argument("version", metavar="DATASET@N")
+    p.add_argument("version", metavar="DATASET@N", help="e.g. bikeshare@3 or bikeshare@latest")
     p = add(ds, "quarantine", cmd_quarantine, "rejected files and why")
-    p.add_argument("--dataset")
+    p.add_argument("--dataset", help="only this dataset's files")
     p = add(ds, "requeue", cmd_requeue, "put a quarantined file back into its inbox")
     p.add_argument("file", help="the quarantined file's name, as `mlops data quarantine` shows")
     p = add(ds, "ingest", cmd_ingest, "drop a file into a dataset's inbox (as a drop would)")
-    p.add_argument("file")
-    p.add_argument("--dataset", required=True)
+    p.add_argument("file", help="the local file: CSV, Parquet or NDJSON (.gz/.zst too)")
+    p.add_argument("--dataset", required=True, help="the dataset it belongs to")
     p.add_argument("--name", help="the file name in the inbox (default: the file's own)")
     p.add_argument("--wait", action="store_true", help="wait for the outcome")
-    p.add_argument("--timeout", type=float, default=600.0)
+    p.add_argument("--timeout", type=float, default=600.0,
+                   help="with --wait: give up after this many seconds (default 600)")
     p = add(ds, "ingests", cmd_ingests, "what became of every dropped file")
-    p.add_argument("--dataset")
-    p.add_argument("--outcome")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--dataset", help="only this dataset's files")
+    p.add_argument("--outcome", help="only this outcome: accepted, duplicate, rejected, …")
+    p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     p = add(ds, "resolve", cmd_resolve, "the exact versions a selector names")
-    p.add_argument("selector")
+    p.add_argument("selector", help="e.g. bikeshare@latest, @3, @2..5, @last:3, @all, with "
+                   "an optional [START..END] time window")
     p = add(ds, "materialise", cmd_materialise, "write a selector's rows to a Parquet file")
-    p.add_argument("selector")
-    p.add_argument("--out", help="where to write the Parquet file")
-    p.add_argument("--timeout", type=float, default=600.0)
+    p.add_argument("selector", help="e.g. 'bikeshare@all[2011-06-01..2011-09-01]'")
+    p.add_argument("--out", help="where to write the Parquet file (its folder must exist)")
+    p.add_argument("--timeout", type=float, default=600.0,
+                   help="give up after this many seconds (default 600)")
 
     p = add(sub, "alerts", cmd_alerts, "alerts, most recent first; ack or resolve one")
     p.add_argument("--open", action="store_true", help="only those not resolved")
-    p.add_argument("--rule")
-    p.add_argument("--limit", type=int, default=50)
-    alert_commands = p.add_subparsers(dest="alerts_command", metavar="ALERTS_COMMAND")
+    p.add_argument("--rule", help="only this rule, e.g. dataset_drift, job_failed")
+    p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    alert_commands = p.add_subparsers(dest="alerts_command", metavar="ALERTS_COMMAND",
+                                      help="default: list the alerts")
     for name, help in (("ack", "acknowledge an alert: someone is on it"),
                        ("resolve", "resolve an alert")):
         q = add(alert_commands, name, cmd_alert_state, help)
-        q.add_argument("id", type=int)
-        q.add_argument("--note")
+        q.add_argument("id", type=int, help="the alert's id (mlops alerts)")
+        q.add_argument("--note", help="a note for the audit log")

@@ -11,11 +11,20 @@ from typing import Any
 
 import orjson
 
+from mlopsd import __version__
 from mlopsd.cli import data_commands, model_commands, retrain_commands, serving_commands
-from mlopsd.cli.common import Handler, add_command, client_for
+from mlopsd.cli.common import (
+    USAGE_ERROR,
+    CommandParser,
+    Handler,
+    UsageError,
+    add_command,
+    client_for,
+)
 from mlopsd.cli.output import print_fields, print_json, print_table
 from mlopsd.client import ApiError, MlopsError
 from mlopsd.home import HomeError, init_home, resolve_home
+from mlopsd.wire import UNKNOWN_MODEL
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -183,9 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="print JSON instead of a table")
 
-    parser = argparse.ArgumentParser(prog="mlops", parents=[common],
-                                     description="Talk to the mlops daemon.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = CommandParser(prog="mlops", parents=[common],
+                           description="Talk to the mlops daemon.")
+    parser.add_argument("--version", action="version", version=f"mlops {__version__}",
+                        help="print the version of mlops and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                help="what to do (mlops COMMAND --help for its options)")
 
     def add(name: str, handler: Handler, help: str, parent: Any = sub) -> argparse.ArgumentParser:
         return add_command(parent, name, handler, help, common)
@@ -193,26 +205,30 @@ def build_parser() -> argparse.ArgumentParser:
     add("init", cmd_init, "create a home: folders, mlops.toml with defaults, token")
     add("status", cmd_status, "the daemon's version, uptime, port, scheduler, workers")
 
-    jobs = sub.add_parser("jobs", parents=[common], help="list, queue, cancel jobs; read logs")
-    jobs_sub = jobs.add_subparsers(dest="jobs_command", metavar="JOBS_COMMAND")
+    jobs = sub.add_parser("jobs", parents=[common], help="list, queue, cancel jobs; read logs",
+                          description="list, queue, cancel jobs; read logs")
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", metavar="JOBS_COMMAND",
+                                   help="default: list")
     jobs.set_defaults(handler=cmd_jobs_list, state=None, kind=None, limit=50)
     p = add("list", cmd_jobs_list, "jobs, newest first", jobs_sub)
-    p.add_argument("--state")
-    p.add_argument("--kind")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--state", help="only jobs in this state: queued, running, succeeded, "
+                   "failed, interrupted, cancelled")
+    p.add_argument("--kind", help="only jobs of this kind (mlops jobs kinds)")
+    p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     p = add("show", cmd_jobs_show, "one job, all fields", jobs_sub)
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=int, help="the job's id")
     p = add("submit", cmd_jobs_submit, "queue a job of a kind", jobs_sub)
-    p.add_argument("kind")
+    p.add_argument("kind", help="the kind of job (mlops jobs kinds)")
     p.add_argument("--param", "-p", action="append", type=_parse_param, metavar="KEY=VALUE",
                    help="a parameter (VALUE is read as JSON when it parses, else as text)")
     p.add_argument("--wait", action="store_true", help="wait until the job ends")
-    p.add_argument("--timeout", type=float, default=600.0)
+    p.add_argument("--timeout", type=float, default=600.0,
+                   help="with --wait: give up after this many seconds (default 600)")
     p = add("cancel", cmd_jobs_cancel, "cancel a queued or running job", jobs_sub)
-    p.add_argument("id", type=int)
-    p.add_argument("--reason")
+    p.add_argument("id", type=int, help="the job's id")
+    p.add_argument("--reason", help="why, for the audit log")
     p = add("log", cmd_jobs_log, "print a job's log", jobs_sub)
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=int, help="the job's id")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing until it ends")
     add("kinds", cmd_jobs_kinds, "the kinds of job the daemon runs", jobs_sub)
 
@@ -222,9 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     retrain_commands.add_commands(sub, common)
 
     p = add("audit", cmd_audit, "the audit log, newest first")
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--action")
-    p.add_argument("--subject")
+    p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    p.add_argument("--action", help="only this action, e.g. model.promote")
+    p.add_argument("--subject", help="only this subject, e.g. model:riders")
 
     p = add("events", cmd_events, "follow the daemon's event stream")
     p.add_argument("--type", action="append", help="only this type or prefix (repeatable)")
@@ -239,7 +255,15 @@ def main(argv: list[str] | None = None) -> int:
     args.json = getattr(args, "json", False)
     try:
         return args.handler(args)
+    except UsageError as exc:
+        print(f"mlops: {exc}", file=sys.stderr)
+        return USAGE_ERROR
     except ApiError as exc:
+        if exc.code == UNKNOWN_MODEL:
+            # Bad input, like a misspelled command; the message says it all, the same
+            # whichever command was given the name.
+            print(f"mlops: {exc.message}", file=sys.stderr)
+            return USAGE_ERROR
         where = f" (field: {exc.field})" if exc.field else ""
         print(f"mlops: {exc.message}{where}", file=sys.stderr)
         return 1
@@ -254,6 +278,12 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as exc:  # last: TimeoutError and BrokenPipeError are OSErrors too
+        # A file named on the command line that the checks before could not foresee (it
+        # went away meanwhile, a disk filled up): one line, never a traceback.
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"mlops: {where}{exc.strerror or exc}", file=sys.stderr)
+        return USAGE_ERROR
 
 
 if __name__ == "__main__":

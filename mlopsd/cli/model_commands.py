@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mlopsd.cli.common import add_command, client_for
+from mlopsd.cli.common import UsageError, add_command, client_for
 from mlopsd.cli.output import print_fields, print_json, print_table
 from mlopsd.client import Client
 
@@ -17,8 +17,15 @@ def _headline(metrics: dict[str, Any] | None) -> str:
     return ", ".join(f"{k} {metrics[k]:.4g}" for k in keys)
 
 
+def _parse_tag(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    tags = dict(t.split("=", 1) for t in args.tag or [])
+    tags = dict(args.tag or [])
     with client_for(args) as client:
         job = client.train(args.model, reason=args.reason, tags=tags)
         if args.wait:
@@ -38,9 +45,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     name, _, version = args.version.partition(":")
-    if not version:
-        print("mlops: write MODEL:VERSION, e.g. churn:1.4.0")
-        return 2
+    if not name or not version:
+        raise UsageError(f"expected MODEL:VERSION (e.g. churn:1.4.0), got {args.version!r}")
     with client_for(args) as client:
         job = client.wait_job(client.reproduce(name, version).id, timeout=args.timeout)
     if args.json:
@@ -156,8 +162,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def _find_run(client: Client, prefix: str) -> str:
     matches = [r.id for r in client.list_runs(limit=10_000) if r.id.startswith(prefix)]
-    if len(matches) != 1:
-        raise SystemExit(f"mlops: {len(matches)} runs match {prefix!r}; give more of the id")
+    if not matches:
+        raise UsageError(f"no run id starts with {prefix!r} (mlops runs list)")
+    if len(matches) > 1:
+        raise UsageError(f"{len(matches)} runs match {prefix!r}; give more of the id")
     return matches[0]
 
 
@@ -206,51 +214,60 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         return add_command(parent, name, handler, help, common)
 
     p = add(sub, "train", cmd_train, "train a model declared in mlops.toml")
-    p.add_argument("model")
-    p.add_argument("--reason")
-    p.add_argument("--tag", action="append", metavar="KEY=VALUE")
-    p.add_argument("--wait", action="store_true")
-    p.add_argument("--timeout", type=float, default=3600.0)
+    p.add_argument("model", help="the model's name, as in mlops.toml")
+    p.add_argument("--reason", help="why, kept with the run and in the audit log")
+    p.add_argument("--tag", action="append", type=_parse_tag, metavar="KEY=VALUE",
+                   help="a tag for the run (repeatable)")
+    p.add_argument("--wait", action="store_true", help="wait until the training ends")
+    p.add_argument("--timeout", type=float, default=3600.0,
+                   help="with --wait: give up after this many seconds (default 3600)")
 
     p = add(sub, "reproduce", cmd_reproduce,
             "retrain a version from its lineage and check it is identical")
-    p.add_argument("version", metavar="MODEL:VERSION")
-    p.add_argument("--timeout", type=float, default=3600.0)
+    p.add_argument("version", metavar="MODEL:VERSION", help="e.g. riders:1.0.0")
+    p.add_argument("--timeout", type=float, default=3600.0,
+                   help="give up after this many seconds (default 3600)")
 
-    models = sub.add_parser("models", parents=[common], help="registered models and versions")
+    models = sub.add_parser("models", parents=[common], help="registered models and versions",
+                            description="registered models and versions")
     models.set_defaults(handler=cmd_models)
-    ms = models.add_subparsers(dest="models_command", metavar="MODELS_COMMAND")
+    ms = models.add_subparsers(dest="models_command", metavar="MODELS_COMMAND",
+                               help="default: list")
     add(ms, "list", cmd_models, "models with their latest version and aliases")
     p = add(ms, "show", cmd_model_show, "a model, its aliases and versions")
-    p.add_argument("name")
+    p.add_argument("name", help="the model's name")
     p = add(ms, "versions", cmd_model_versions, "a model's versions")
-    p.add_argument("name")
-    p = add(ms, "archive", cmd_archive, "archive a version")
-    p.add_argument("name")
-    p.add_argument("version")
+    p.add_argument("name", help="the model's name")
+    p = add(ms, "archive", cmd_archive, "archive a version: it keeps its record and can no "
+            "longer take an alias (an aliased version cannot be archived)")
+    p.add_argument("name", help="the model's name")
+    p.add_argument("version", help="the version, e.g. 1.0.0")
 
     p = add(sub, "promote", cmd_promote, "point an alias (default production) at a version")
-    p.add_argument("name")
-    p.add_argument("version")
-    p.add_argument("--to", default="production")
-    p.add_argument("--reason")
+    p.add_argument("name", help="the model's name")
+    p.add_argument("version", help="the version, e.g. 1.1.0")
+    p.add_argument("--to", default="production",
+                   help="the alias to move (default production: a blue-green deploy)")
+    p.add_argument("--reason", help="why, for the audit log")
     p = add(sub, "rollback", cmd_rollback, "move an alias back to its previous version")
-    p.add_argument("name")
-    p.add_argument("--alias", default="production")
-    p.add_argument("--reason")
+    p.add_argument("name", help="the model's name")
+    p.add_argument("--alias", default="production",
+                   help="the alias to move back (default production)")
+    p.add_argument("--reason", help="why, for the audit log")
 
-    runs = sub.add_parser("runs", parents=[common], help="experiment runs")
+    runs = sub.add_parser("runs", parents=[common], help="experiment runs",
+                          description="experiment runs")
     runs.set_defaults(handler=cmd_runs, experiment=None, model=None, filter=None,
                       order_by=None, limit=50)
-    rs = runs.add_subparsers(dest="runs_command", metavar="RUNS_COMMAND")
+    rs = runs.add_subparsers(dest="runs_command", metavar="RUNS_COMMAND", help="default: list")
     p = add(rs, "list", cmd_runs, "runs: filtered, sorted")
-    p.add_argument("--experiment")
-    p.add_argument("--model")
+    p.add_argument("--experiment", help="only runs of this experiment")
+    p.add_argument("--model", help="only runs of this model")
     p.add_argument("--filter", help="e.g. \"metrics.auc > 0.8 and params.num_leaves = 31\"")
     p.add_argument("--order-by", help="e.g. \"metrics.rmse asc\"")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     p = add(rs, "compare", cmd_compare, "params and metrics of runs side by side")
-    p.add_argument("ids", nargs="+", metavar="RUN")
+    p.add_argument("ids", nargs="+", metavar="RUN", help="run ids or unique prefixes of them")
     p.add_argument("--curves", action="store_true", help="also the per-iteration metrics")
     p = add(rs, "show", cmd_run_show, "one run: params, tags, metrics, lineage")
     p.add_argument("id", help="a run id or a unique prefix of one")

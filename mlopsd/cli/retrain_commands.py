@@ -7,7 +7,7 @@ import argparse
 import time
 from typing import Any
 
-from mlopsd.cli.common import add_command, client_for
+from mlopsd.cli.common import UsageError, add_command, client_for
 from mlopsd.cli.output import print_fields, print_json, print_table
 from mlopsd.wire import PipelineOut
 
@@ -74,7 +74,8 @@ def cmd_pipelines(args: argparse.Namespace) -> int:
 
 def _id(args: argparse.Namespace) -> int:
     if args.id is None:
-        raise SystemExit(f"mlops pipelines {args.action}: give the pipeline's id")
+        raise UsageError(f"pipelines {args.action}: give the pipeline's id, e.g. "
+                         f"mlops pipelines {args.action} 12")
     return args.id
 
 
@@ -161,26 +162,28 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
     p = add("retrain", cmd_retrain, "start a retraining pipeline now (train, compare, gate, "
             "deploy, watch by the model's [model.retrain] policy)")
-    p.add_argument("model")
+    p.add_argument("model", help="the model's name, as in mlops.toml")
     p.add_argument("--dry-run", action="store_true",
                    help="stop after the gate's decision; deploy nothing")
-    p.add_argument("--reason")
+    p.add_argument("--reason", help="why, kept with the pipeline and in the audit log")
     p.add_argument("--wait", action="store_true", help="wait until it ends or waits")
-    p.add_argument("--timeout", type=float, default=3600.0)
+    p.add_argument("--timeout", type=float, default=3600.0,
+                   help="with --wait: stop waiting after this many seconds (default 3600)")
 
     p = add("pipelines", cmd_pipelines, "retraining pipelines: list, show ID, cancel ID")
-    p.add_argument("action", nargs="?", choices=("list", "show", "cancel"), default="list")
-    p.add_argument("id", nargs="?", type=int)
-    p.add_argument("--model")
+    p.add_argument("action", nargs="?", choices=("list", "show", "cancel"), default="list",
+                   help="list (default), show one, or cancel one")
+    p.add_argument("id", nargs="?", type=int, help="the pipeline's id (for show and cancel)")
+    p.add_argument("--model", help="only this model's pipelines")
     p.add_argument("--state", help="running, awaiting_approval, active, deployed, …")
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--note")
+    p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    p.add_argument("--note", help="with cancel: why, for the audit log")
 
     for name, approve in (("approve", True), ("reject", False)):
         p = add(name, cmd_decide, f"{name} a challenger awaiting approval"
                 + (" (it is deployed)" if approve else " (it is archived)"))
         p.add_argument("id", type=int, help="the pipeline's id")
-        p.add_argument("--note")
+        p.add_argument("--note", help="a note for the pipeline's record and the audit log")
         p.set_defaults(approve=approve)
 
     add("schedules", cmd_schedules, "retraining schedules with their next run")

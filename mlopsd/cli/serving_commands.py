@@ -10,47 +10,79 @@ from typing import Any
 
 import orjson
 
-from mlopsd.cli.common import add_command, client_for
+from mlopsd.cli.common import UsageError, add_command, client_for, readable_file, writable_file
 from mlopsd.cli.output import print_fields, print_json, print_table
 
+# What the predict endpoint takes besides JSON, by the file's suffix (or --format).
+_MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet",
+                "arrow": "application/vnd.apache.arrow.stream"}
+_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".arrow": "arrow",
+             ".arrows": "arrow", ".ipc": "arrow"}
 
-def _read_rows(source: str) -> dict[str, Any]:
-    """A JSON body ({"rows": …} or {"columns": …}), a JSON list of rows, or NDJSON rows,
-    from a file or - (standard input)."""
-    text = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+
+def _rows_format(source: str, given: str | None) -> str:
+    if given:
+        return given
+    return _SUFFIXES.get(Path(source).suffix.lower(), "json") if source != "-" else "json"
+
+
+def _json_rows(text: bytes, source: str) -> dict[str, Any]:
+    """A JSON body ({"rows": …} or {"columns": …}), a JSON list of rows, or NDJSON rows."""
     try:
         data = orjson.loads(text)
     except orjson.JSONDecodeError:
         try:
             return {"rows": [orjson.loads(line) for line in text.splitlines() if line.strip()]}
         except orjson.JSONDecodeError as exc:
-            raise SystemExit(f"mlops: {source} is neither JSON nor NDJSON: {exc}") from None
+            raise UsageError(f"{source} is neither JSON nor NDJSON: {exc} (CSV, Parquet and "
+                             "Arrow files are read by their suffix, or say --format)") from None
     if isinstance(data, list):
         return {"rows": data}
     if isinstance(data, dict) and ("rows" in data or "columns" in data):
         return data
     if isinstance(data, dict):
         return {"rows": [data]}
-    raise SystemExit(f"mlops: {source}: expected rows (objects), not {type(data).__name__}")
+    raise UsageError(f"{source}: expected rows (objects), not {type(data).__name__}")
+
+
+def _request_body(source: str, fmt: str) -> tuple[bytes, str]:
+    """The body to send and its content type, from a file or - (standard input). CSV,
+    Parquet and Arrow go as they are: the daemon reads them, as it does over HTTP."""
+    text = (sys.stdin.buffer.read() if source == "-"
+            else readable_file(source, "the rows file").read_bytes())
+    if fmt in _MEDIA_TYPES:
+        return text, _MEDIA_TYPES[fmt]
+    return orjson.dumps(_json_rows(text, source)), "application/json"
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    body = _read_rows(args.rows)
+    body, content_type = _request_body(args.rows, _rows_format(args.rows, args.format))
     with client_for(args) as client:
-        reply = client.predict(args.model, body.get("rows"), columns=body.get("columns"),
-                               version=args.version, alias=args.alias, explain=args.explain)
+        answer = client.predict_body(args.model, body, content_type, version=args.version,
+                                     alias=args.alias, explain=args.explain)
+    reply = answer.reply
     if args.json:
         print_json(reply)
-        return 0
-    labels = reply.get("labels")
-    rows = [[i, p, *([labels[i]] if labels else [])]
-            for i, p in enumerate(reply["predictions"])]
-    print(f"{reply['model']}:{reply['version']} (request {reply['request_id']})")
-    print_table(rows, ["row", "prediction", *(["label"] if labels else [])])
+    else:
+        labels = reply.get("labels")
+        rows = [[i, p, *([labels[i]] if labels else [])]
+                for i, p in enumerate(reply["predictions"])]
+        print(f"{reply['model']}:{reply['version']} (request {reply['request_id']})")
+        print_table(rows, ["row", "prediction", *(["label"] if labels else [])])
+    # On stderr: --json output stays one JSON document, and people still see them.
+    if answer.ignored_columns:
+        print(f"mlops: note: {reply['model']} does not use these input columns (ignored): "
+              f"{', '.join(answer.ignored_columns)}", file=sys.stderr)
+    if answer.unseen_categories:
+        counts = ", ".join(f"{column} ({rows} row{'s' if rows != 1 else ''})"
+                           for column, rows in answer.unseen_categories.items())
+        print(f"mlops: note: categories {reply['model']}:{reply['version']} never saw in "
+              f"training, treated as missing: {counts}", file=sys.stderr)
     return 0
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    readable_file(args.file, "the file to score")
     with client_for(args) as client:
         job = client.score(args.model, args.file, version=args.version, keep=args.keep)
         if args.wait:
@@ -69,11 +101,13 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
+    if args.html:
+        writable_file(args.html, "--html")
+    window_s = _seconds(args.window) if args.window else None
     with client_for(args) as client:
         if args.against or args.now or args.window:
             job = client.wait_job(client.drift_check(
-                args.model, args.against, window_s=_seconds(args.window) if args.window
-                else None).id, timeout=args.timeout)
+                args.model, args.against, window_s=window_s).id, timeout=args.timeout)
             if job.state != "succeeded":
                 print(f"drift check of {args.model} {job.state}: {job.error}")
                 return 1
@@ -121,7 +155,7 @@ def _seconds(text: str) -> float:
     try:
         return float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
     except (ValueError, IndexError):
-        raise SystemExit(f"mlops: {text!r} is not a duration (e.g. 90s, 30m, 6h, 2d)") \
+        raise UsageError(f"--window {text!r} is not a duration (e.g. 90s, 30m, 6h, 2d)") \
             from None
 
 
@@ -217,6 +251,14 @@ def cmd_serving(args: argparse.Namespace) -> int:
     log = serving.prediction_log
     print(f"\nprediction log: {log['logged_rows']:,} rows logged, {log['dropped']:,} dropped, "
           f"sampling {log['sample_rate']:.0%}")
+    what = {"ignored_columns": "ignored column (requests)",
+            "unseen_categories": "unseen category (rows)"}
+    issues = [[model, what.get(kind, kind), column, n]
+              for model, found in sorted(log.get("input_issues", {}).items())
+              for kind, counts in found.items() for column, n in sorted(counts.items())]
+    if issues:
+        print("\ninputs the models could not use (since the daemon started):")
+        print_table(issues, ["model", "what", "column", "count"])
     return 0
 
 
@@ -237,59 +279,73 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     def add(name: str, handler: Any, help: str) -> argparse.ArgumentParser:
         return add_command(sub, name, handler, help, common)
 
-    p = add("predict", cmd_predict, "score rows with a served model")
-    p.add_argument("model")
-    p.add_argument("rows", help="a JSON file ({\"rows\": [...]}, a list of rows, NDJSON) or -")
-    p.add_argument("--version")
-    p.add_argument("--alias")
+    p = add("predict", cmd_predict, "score rows with a served model (the production "
+            "version, or --version / --alias)")
+    p.add_argument("model", help="the model's name")
+    p.add_argument("rows", help="a file of rows: JSON ({\"rows\": [...]}, {\"columns\": "
+                   "{...}}, a list of rows), NDJSON, CSV, Parquet or Arrow (by its suffix), "
+                   "or - for JSON on standard input")
+    p.add_argument("--format", choices=("json", "csv", "parquet", "arrow"),
+                   help="the rows' format when the suffix does not say (default: by suffix, "
+                   "else JSON)")
+    p.add_argument("--version", help="answer with this version, e.g. 1.1.0")
+    p.add_argument("--alias", help="answer with the version this alias points at")
     p.add_argument("--explain", action="store_true", help="add per-feature contributions")
 
     p = add("score", cmd_score, "score a file (CSV, Parquet, NDJSON) into outbox/MODEL/")
-    p.add_argument("model")
-    p.add_argument("file")
-    p.add_argument("--version")
+    p.add_argument("model", help="the model's name")
+    p.add_argument("file", help="the local file to score (sent to the daemon)")
+    p.add_argument("--version", help="score with this version (default: production)")
     p.add_argument("--keep", action="append", metavar="COLUMN",
                    help="an input column to copy to the output (e.g. an id)")
-    p.add_argument("--wait", action="store_true")
-    p.add_argument("--timeout", type=float, default=3600.0)
+    p.add_argument("--wait", action="store_true", help="wait until the scoring ends")
+    p.add_argument("--timeout", type=float, default=3600.0,
+                   help="with --wait: give up after this many seconds (default 3600)")
 
     p = add("deploy", cmd_deploy, "deploy a version: --canary PERCENT, --shadow, or at once; "
             "--promote / --abort a running one; no version: what is deployed")
-    p.add_argument("model")
-    p.add_argument("version", nargs="?")
+    p.add_argument("model", help="the model's name")
+    p.add_argument("version", nargs="?", help="the version to deploy (none: show what is "
+                   "deployed)")
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--canary", type=float, metavar="PERCENT")
-    how.add_argument("--shadow", action="store_true")
-    how.add_argument("--promote", action="store_true")
-    how.add_argument("--abort", action="store_true")
-    p.add_argument("--reason")
+    how.add_argument("--canary", type=float, metavar="PERCENT",
+                     help="send this share of requests to the version (sticky per client)")
+    how.add_argument("--shadow", action="store_true",
+                     help="score every request with the version too, without answering")
+    how.add_argument("--promote", action="store_true",
+                     help="make the running canary or shadow production")
+    how.add_argument("--abort", action="store_true",
+                     help="end the running canary or shadow; production stays")
+    p.add_argument("--reason", help="why, for the audit log")
 
     p = add("drill", cmd_drill, "a failure drill: the live version fails on purpose for a "
             "number of requests, to prove the fallback and its alert")
-    p.add_argument("model")
+    p.add_argument("model", help="the model's name")
     p.add_argument("--rate", type=float, default=1.0, help="share of requests that fail")
     p.add_argument("--delay-ms", type=float, default=0.0,
                    help="answer each drill request this much later (a latency drill)")
-    p.add_argument("--requests", type=int, default=10)
-    p.add_argument("--reason")
+    p.add_argument("--requests", type=int, default=10,
+                   help="how many requests the drill lasts (default 10)")
+    p.add_argument("--reason", help="why, for the audit log")
 
     p = add("drift", cmd_drift, "a model's latest drift report (--now or --against to check)")
-    p.add_argument("model")
+    p.add_argument("model", help="the model's name")
     p.add_argument("--against", help="a data selector, e.g. bikeshare@7")
     p.add_argument("--now", action="store_true", help="check the latest data version now")
     p.add_argument("--window", help="check what the model was asked lately instead: 30m, "
                    "6h, 2d (its prediction log)")
     p.add_argument("--html", metavar="FILE",
                    help="write the report as a self-contained HTML page with the plots")
-    p.add_argument("--timeout", type=float, default=600.0)
+    p.add_argument("--timeout", type=float, default=600.0,
+                   help="give up waiting for a check after this many seconds (default 600)")
 
     p = add("deployments", cmd_deployments, "a model's deployment history")
-    p.add_argument("model")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("model", help="the model's name")
+    p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
 
     add("serving", cmd_serving, "what serves, per-version latency and errors, the log queue")
 
     p = add("predictions", cmd_predictions, "the prediction log, newest first")
-    p.add_argument("--model")
-    p.add_argument("--request-id")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--model", help="only this model's predictions")
+    p.add_argument("--request-id", help="only this request's rows")
+    p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")

@@ -33,12 +33,19 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jobs.features import FeatureError, to_matrix
+from mlopsd.model_names import ModelNames, UnknownModel
 from mlopsd.serving.inputs import BadInput, Batch, body_format, check_unseen, decode
 from mlopsd.serving.loaded import LoadedModel, LoadError
 from mlopsd.serving.prediction_log import Entry, PredictionLogger
 from mlopsd.serving.rollout import Shadow
 from mlopsd.serving.served import NotServed, ServedModels
 from mlopsd.serving.stats import ServingStats
+from mlopsd.wire import (
+    IGNORED_COLUMNS_HEADER,
+    UNKNOWN_MODEL,
+    UNSEEN_CATEGORIES_HEADER,
+    format_unseen_categories,
+)
 from store.db import utcnow
 from store.errors import NotFound
 
@@ -67,9 +74,11 @@ class DrillFailure(RuntimeError):
 
 class _Fail(Exception):
     def __init__(self, status: int, message: str, field: str | None = None,
-                 row: int | None = None, allow: str | None = None) -> None:
+                 row: int | None = None, code: str | None = None,
+                 allow: str | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.field, self.row = status, message, field, row
+        self.code = code
         self.allow = allow
         """For a 405: the methods the endpoint takes (its Allow header)."""
 
@@ -80,8 +89,10 @@ class PredictionApp:
                  max_body_bytes: int, fallback: dict[str, Any] | None = None,
                  on_failure: Callable[[str, str, str, str], None] | None = None,
                  on_feedback: Callable[[str, list[str], list[int | None], list[str]], int]
-                 | None = None, unseen: dict[str, str] | None = None) -> None:
+                 | None = None, unseen: dict[str, str] | None = None,
+                 model_names: ModelNames | None = None) -> None:
         self.control, self.served, self.logger, self.stats = control, served, logger, stats
+        self.model_names = model_names
         self.fallback = fallback or {}
         self.on_failure = on_failure or (lambda *_: None)
         self.on_feedback = on_feedback or (lambda *_: 0)
@@ -104,7 +115,7 @@ class PredictionApp:
             await self._route(scope, receive, send, request_id)
         except _Fail as exc:
             await _error(send, exc.status, exc.message, exc.field, exc.row, request_id,
-                         allow=exc.allow)
+                         exc.code, allow=exc.allow)
         except Exception:
             ref = uuid.uuid4().hex[:12]
             log.exception("unhandled error on %s %s (ref %s)", scope["method"], scope["path"],
@@ -207,7 +218,11 @@ class PredictionApp:
                    (b"x-model-version", model.version.encode()),
                    (b"x-served-as", served_as.encode())]
         if batch.ignored:
-            headers.append((b"x-ignored-columns", ",".join(batch.ignored).encode()[:4000]))
+            headers.append((IGNORED_COLUMNS_HEADER.encode(),
+                            ",".join(batch.ignored).encode()[:4000]))
+        if batch.unseen:
+            headers.append((UNSEEN_CATEGORIES_HEADER.encode(),
+                            format_unseen_categories(batch.unseen).encode()[:4000]))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": reply})
         if not served_as.startswith("fallback"):
@@ -216,7 +231,8 @@ class PredictionApp:
                 arm = canary.candidate if served_as == "canary" else canary.champion
                 arm.record(latency, ok=True, rows=batch.rows)
         self.logger.offer(Entry(request_id, model.name, model.version, served_as, utcnow(),
-                                latency * 1000, batch.records, answer))
+                                latency * 1000, batch.records, answer,
+                                ignored=batch.ignored, unseen=batch.unseen))
         shadow = slot.shadow if slot is not None else None
         if shadow is not None and served_as == "production":
             with self._shadow_lock:
@@ -408,6 +424,7 @@ class PredictionApp:
             request_ids.append(item["request_id"])
             rows.append(row)
             labels.append(orjson.dumps(item["label"]).decode())
+        await self._known(name)
         loop = asyncio.get_running_loop()
         matched = await loop.run_in_executor(None, lambda: self.on_feedback(
             name, request_ids, rows, labels))
@@ -431,12 +448,28 @@ class PredictionApp:
                 loop = asyncio.get_running_loop()
                 found = await loop.run_in_executor(None, self.served.version, name, version)
             return found, served_as
-        except NotServed as exc:
-            raise _Fail(404, str(exc)) from None
-        except NotFound as exc:
-            raise _Fail(404, str(exc)) from None
+        except (NotServed, NotFound) as exc:
+            raise await self._not_served(name, exc) from None
         except LoadError as exc:
             raise _Fail(503, str(exc)) from None
+
+    async def _not_served(self, name: str, exc: Exception) -> _Fail:
+        """A name that is no model at all gets the API's one message for it; a known model
+        is told why it does not answer. (Asked only when nothing answers: a prediction
+        never waits on the store.)"""
+        await self._known(name)
+        return _Fail(404, str(exc))
+
+    async def _known(self, name: str) -> None:
+        """_Fail with the one unknown-model 404 unless `name` is a model (the store is read
+        on a thread: this loop answers predictions)."""
+        if self.model_names is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self.model_names.check,
+                                                             name)
+        except UnknownModel as unknown:
+            raise _Fail(404, unknown.message, unknown.field, code=UNKNOWN_MODEL) from None
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes:
         declared = _header(scope, b"content-length")
@@ -463,7 +496,7 @@ class PredictionApp:
         try:
             model = self.served.live(name)
         except NotServed as exc:
-            raise _Fail(404, str(exc)) from None
+            raise await self._not_served(name, exc) from None
         aliases = self.served.aliases_of(name)
         example = {"rows": [model.example_row()]}
         body = orjson.dumps({
@@ -514,8 +547,8 @@ def _flag(scope: Scope, name: str) -> bool:
 
 
 async def _error(send: Send, status: int, message: str, field: str | None, row: int | None,
-                 request_id: str, *, allow: str | None = None) -> None:
-    error: dict[str, Any] = {"code": _CODES.get(status, "error"), "message": message}
+                 request_id: str, code: str | None = None, *, allow: str | None = None) -> None:
+    error: dict[str, Any] = {"code": code or _CODES.get(status, "error"), "message": message}
     if field:
         error["field"] = field
     if row is not None:

@@ -10,8 +10,8 @@ dtypes. Columns the model does not use are ignored and reported.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,9 @@ class Batch:
     """The input rows as dicts, built only when asked (for the prediction log)."""
     signature: dict[str, Any]
     """The signature the matrix was encoded with."""
+    unseen: dict[str, int] = field(default_factory=dict)
+    """Per categorical input, the rows whose value the model never saw (scored as
+    missing)."""
 
     @property
     def rows(self) -> int:
@@ -73,9 +76,30 @@ def decode(body: bytes, content_type: str, model: LoadedModel, *, max_rows: int,
         raise BadInput(400, "the request has no body: send rows to predict", field="body")
     batch = _json(body, model, max_rows) if kind == JSON else _frame(
         _read_frame(body, kind, model, max_rows + 1), model, max_rows, kind)
-    if reject_unseen:
+    if reject_unseen and batch.unseen:
         check_unseen(batch, model, "rows" if kind == JSON else kind)
     return batch
+
+
+def _given(value: Any) -> bool:
+    return value is not None and value == value  # NaN is not a value either
+
+
+def count_unseen(matrix: np.ndarray, model: LoadedModel,
+                 values: Callable[[str, np.ndarray], Sequence[Any]]) -> dict[str, int]:
+    """Per categorical input, the rows with a category the model never saw: a NaN in the
+    matrix whose input value (`values(name, rows)`) was given. Only rows with a NaN are
+    looked at, so a clean batch costs one isnan per categorical column."""
+    counts: dict[str, int] = {}
+    for j, item in enumerate(model.signature["inputs"]):
+        if not item.get("categorical"):
+            continue
+        rows = np.flatnonzero(np.isnan(matrix[:, j]))
+        if rows.size:
+            unseen = sum(1 for v in values(item["name"], rows) if _given(v))
+            if unseen:
+                counts[item["name"]] = unseen
+    return counts
 
 
 def check_unseen(batch: Batch, model: LoadedModel, where: str) -> None:
@@ -132,7 +156,8 @@ def _json(body: bytes, model: LoadedModel, max_rows: int) -> Batch:
                 extra.update(k for k in row if k not in names)
     else:
         extra = {k for k in payload["columns"] if k not in names}
-    return Batch(matrix, sorted(extra), lambda: rows, model.signature)
+    unseen = count_unseen(matrix, model, lambda name, at: [rows[i].get(name) for i in at])
+    return Batch(matrix, sorted(extra), lambda: rows, model.signature, unseen)
 
 
 def _columns_to_rows(columns: Any, model: LoadedModel) -> list[dict[str, Any]]:
@@ -205,7 +230,9 @@ def _frame(frame: Any, model: LoadedModel, max_rows: int, kind: str) -> Batch:
         raise _feature_error(exc, kind) from None
     names = set(model.features)
     extra = [c for c in frame.columns if c not in names]
-    return Batch(matrix, extra, frame.to_dicts, model.signature)
+    unseen = count_unseen(matrix, model, lambda name, at: frame[name].gather(at).to_list()
+                          if name in frame.columns else [])
+    return Batch(matrix, extra, frame.to_dicts, model.signature, unseen)
 
 
 def _check_count(rows: int, max_rows: int, where: str) -> None:

@@ -13,7 +13,7 @@ import logging
 import queue
 import random
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,10 @@ class Entry:
     answer: dict[str, Any]
     first_row: int = 0
     """Row index of the first row (a stream logs each line as its own entry)."""
+    ignored: list[str] = field(default_factory=list)
+    """Input columns the model does not use."""
+    unseen: dict[str, int] = field(default_factory=dict)
+    """Per categorical input, the rows with a category the model never saw."""
 
 
 class PredictionLogger:
@@ -56,6 +60,11 @@ class PredictionLogger:
         """Rows waiting, whatever the number of entries: memory is bounded by rows (a
         10,000-row request holds 10,000 input dicts until it is written)."""
         self._rows_lock = threading.Lock()
+        self.input_issues: dict[str, dict[str, dict[str, int]]] = {}
+        """Per model, what its requests sent that it could not use, counted for every
+        request offered (sampled or not): per column, the requests that sent a column it
+        ignores (`ignored_columns`) and the rows with a category it never saw
+        (`unseen_categories`)."""
         self._flush_s = flush_s
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
@@ -72,6 +81,8 @@ class PredictionLogger:
 
     def offer(self, entry: Entry) -> None:
         self.offered += 1
+        if entry.ignored or entry.unseen:
+            self._count_issues(entry)
         if self.rate < 1.0 and random.random() >= self.rate:
             self.unsampled += 1
             return
@@ -91,11 +102,24 @@ class PredictionLogger:
             self.dropped += 1
             self.rate = max(0.01, self.rate / 2)
 
+    def _count_issues(self, entry: Entry) -> None:
+        with self._rows_lock:
+            issues = self.input_issues.setdefault(
+                entry.model, {"ignored_columns": {}, "unseen_categories": {}})
+            ignored, unseen = issues["ignored_columns"], issues["unseen_categories"]
+            for column in entry.ignored:
+                ignored[column] = ignored.get(column, 0) + 1
+            for column, rows in entry.unseen.items():
+                unseen[column] = unseen.get(column, 0) + rows
+
     def stats(self) -> dict[str, Any]:
+        with self._rows_lock:
+            issues = {model: {kind: dict(counts) for kind, counts in found.items()}
+                      for model, found in self.input_issues.items()}
         return {"offered": self.offered, "logged_rows": self.logged_rows,
                 "dropped": self.dropped, "unsampled": self.unsampled,
                 "sample_rate": self.rate, "queued": self._queue.qsize(),
-                "queued_rows": self._queued_rows}
+                "queued_rows": self._queued_rows, "input_issues": issues}
 
     # --- the writer -----------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mlopsd.serving.loaded import LoadedModel, LoadError, load
@@ -50,6 +51,8 @@ class ServedModels:
         self._lock = threading.Lock()
         self.failed: dict[str, str] = {}
         """Model name → why its production version could not be loaded at start."""
+        self.switch_hooks: list[Callable[[str], None]] = []
+        """Called with the model's name after a version becomes its live one."""
 
     # --- start ----------------------------------------------------------------------------
 
@@ -136,6 +139,8 @@ class ServedModels:
             self.failed.pop(name, None)
         log.info("%s now serves %s (was %s)", name, standby.version,
                  before.version if before else "nothing")
+        for hook in self.switch_hooks:
+            hook(name)
         return before
 
     def set_canary(self, name: str, canary: Canary | None) -> Canary | None:
