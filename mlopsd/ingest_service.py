@@ -126,9 +126,8 @@ class IngestService:
             try:
                 job = self.runner.submit("ingest", params, actor=actor)
             except InvalidParams as exc:  # a link to a file outside the home
-                self._reject_without_job(path, dataset,
-                                         "symlink" if path.is_symlink() else "outside_home",
-                                         str(exc))
+                self.outcomes.reject_without_job(
+                    path, dataset, "symlink" if path.is_symlink() else "outside_home", str(exc))
                 return None
             self._in_flight[path] = _InFlight(identity, job.id)
         self.bus.publish("ingest.queued", dataset=dataset, file=path.name, job_id=job.id)
