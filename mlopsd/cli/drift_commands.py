@@ -30,6 +30,12 @@ def cmd_drift(args: argparse.Namespace) -> int:
         else:
             found = client.drift_reports(model=args.model, recorded=True, limit=1)
             report = found[0] if found else None
+            production = report and client.get_model(args.model).aliases.get("production")
+            if report is not None and production not in (None, report.model_version) \
+                    and not args.json:
+                print(f"production is {args.model}:{production} now; no data newer than its "
+                      f"training data has been checked yet (the latest report below is about "
+                      f"{args.model}:{report.model_version})")
     if report is None:
         print(f"no drift report for {args.model} yet (mlops drift {args.model} --now)")
         return 0
