@@ -231,3 +231,19 @@ def test_too_few_rows_get_no_verdict() -> None:
     counts = verdict.categorical("c", {"a": 500, "b": 500}, {"b": 3}, "auto", None,
                                  significance=0.01, min_rows=100)
     assert counts["drifted"] is None and "3 current values" in counts["note"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(10_001, 2_000_000), m=st.integers(100, 2_000_000),
+       d=st.floats(0.0005, 0.3))
+def test_the_cheap_ks_tail_bound_is_above_scipys_p_value(n: int, m: int, d: float) -> None:
+    """The DKW bound that settles a significant effect without scipy's (sometimes slow)
+    KS distribution is never below scipy's p-value."""
+    import dataclasses
+
+    reference = dataclasses.replace(NumericReference.build(np.arange(50.0)), n=n)
+    ks = drift.Statistic("ks", d, approximate=True, low=d, high=d)
+    bound = reference.ks_tail_bound(ks, m)
+    exact = reference.with_p_value(ks, m)
+    assert bound is not None and bound.p_at_most
+    assert exact.p_value <= bound.p_value * (1 + 1e-9) + 1e-300

@@ -24,7 +24,7 @@ from jobs.drift.profile import column_profile, numbers, read
 __all__ = ["DESCRIPTION", "check_params", "run"]
 SUMMARY_KEYS = ("column", "kind", "test", "statistic", "p_value", "p_test", "threshold",
                 "drifted", "approximate", "low", "high", "bound", "exact_fallback", "rows",
-                "note", "significance")
+                "note", "significance", "p_at_most")
 
 
 def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:

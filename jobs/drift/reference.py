@@ -97,14 +97,18 @@ class NumericReference:
                    np.unique(np.array(edges, dtype=np.float64)))
 
     def compare(self, current: np.ndarray) -> dict[str, Statistic]:
-        """KS, normalised Wasserstein and PSI of `current` against this reference."""
-        return self.compare_with_bins(current)[0]
+        """KS (with its p-value), normalised Wasserstein and PSI of `current` against this
+        reference."""
+        found = self.compare_with_bins(current)[0]
+        m = int(np.count_nonzero(~np.isnan(current)))
+        return {**found, "ks": self.with_p_value(found["ks"], m)}
 
     def compare_with_bins(self, current: np.ndarray
                           ) -> tuple[dict[str, Statistic], dict[str, Any]]:
-        """The statistics, and both distributions on the reference's 20 quantile bins (for
-        plots: the reference has 5% in each; where the current's mass went is the
-        picture), read off the same pass."""
+        """The statistics (KS without its p-value: `with_p_value`, only when a verdict needs
+        it, as scipy's distribution can take most of a second for some statistics), and both
+        distributions on the reference's 20 quantile bins (for plots: the reference has 5%
+        in each; where the current's mass went is the picture), read off the same pass."""
         current = np.sort(current[~np.isnan(current)].astype(np.float64, copy=False))
         m = len(current)
         if m == 0:
@@ -112,9 +116,8 @@ class NumericReference:
         grid, k = self.grid, len(self.grid)
         cur_cdf = np.searchsorted(current, grid, side="right") / m
         cur_below = np.searchsorted(current, grid, side="left") / m
-        segments = _Segments.build(self, current, cur_cdf, cur_below)
-        ks = self._ks(segments, cur_cdf, cur_below, m)
-        w_low, w_high = segments.wasserstein()
+        w_low, w_high, ks_low, ks_high = _Segments.build(self, current).bounds()
+        ks = self._ks(ks_low, ks_high, cur_cdf, cur_below, m)
         low, high = normalised(w_low, self.std), normalised(w_high, self.std)
         wasserstein = Statistic("wasserstein", _mid(low, high), approximate=low != high,
                                 low=low, high=high)
@@ -129,20 +132,38 @@ class NumericReference:
         return ({"ks": ks, "wasserstein": wasserstein,
                  "psi": Statistic("psi", psi(self.decile_shares, decile_shares))}, bins)
 
-    def _ks(self, segments: _Segments, cur_cdf: np.ndarray, cur_below: np.ndarray,
-            m: int) -> Statistic:
+    def _ks(self, between_low: float, between_high: float, cur_cdf: np.ndarray,
+            cur_below: np.ndarray, m: int) -> Statistic:
         """Exact at the grid points (both CDFs known there); between them the bounds of the
-        stretches. The p-value as scipy's ks_2samp would compute it from the statistic when
-        it uses the asymptotic distribution (either sample above SCIPY_EXACT_KS); for
-        smaller samples scipy's exact p-value cannot be reproduced here, so its range is
-        left open ([0, 1]) and a verdict that depends on it is computed exactly."""
-        from scipy import stats
-
+        stretches."""
         at_grid = float(max(np.max(np.abs(self.cdf - cur_cdf)),
                             np.max(np.abs(self.below - cur_below))))
-        low = max(at_grid, segments.ks_low())
-        high = max(at_grid, segments.ks_high())
-        d = _mid(low, high)
+        low = max(at_grid, between_low)
+        high = max(at_grid, between_high)
+        return Statistic("ks", _mid(low, high), approximate=True, low=low, high=high)
+
+    def ks_tail_bound(self, ks: Statistic, m: int) -> Statistic | None:
+        """A cheap upper bound of scipy's asymptotic KS p-value (the DKW inequality with
+        Massart's constant: P(D_N >= d) <= 2 exp(-2 N d^2), for the distribution scipy
+        uses), enough when it is far below the significance level: scipy's own value can
+        take a second to compute for statistics between the bulk and the far tail."""
+        if max(self.n, m) <= SCIPY_EXACT_KS or ks.low is None:
+            return None
+        big, small = sorted([float(self.n), float(m)], reverse=True)
+        en = float(np.round(big * small / (big + small)))
+        bound = min(1.0, 2 * math.exp(-2 * en * ks.low ** 2))
+        return Statistic("ks", ks.statistic, bound, approximate=True, low=ks.low,
+                         high=ks.high, p_low=0.0, p_high=bound, p_at_most=True)
+
+    def with_p_value(self, ks: Statistic, m: int) -> Statistic:
+        """The KS statistic with its p-value as scipy's ks_2samp computes it from the
+        statistic when it uses the asymptotic distribution (either sample above
+        SCIPY_EXACT_KS), and the p-values at its bounds; for smaller samples scipy's exact
+        p-value cannot be reproduced here, so its range is left open ([0, 1]) and a verdict
+        that depends on it is computed exactly."""
+        from scipy import stats
+
+        d, low, high = ks.statistic, ks.low, ks.high
         if max(self.n, m) > SCIPY_EXACT_KS:
             big, small = sorted([float(self.n), float(m)], reverse=True)
             en = float(np.round(big * small / (big + small)))
@@ -160,7 +181,10 @@ class NumericReference:
 @dataclass
 class _Segments:
     """The stretches between consecutive points of the grid and the current sample: their
-    lengths, the current's CDF on each, and the band [a, b] the reference's CDF lies in."""
+    lengths, the current's CDF on each, and the band [a, b] the reference's CDF lies in
+    (0 before the first grid point, 1 from the last one on). Built in two parts, without
+    merging the two samples: the stretches that start at a current value, and those that
+    start at a grid point (a grid point goes before current values equal to it)."""
 
     length: np.ndarray
     f: np.ndarray
@@ -168,40 +192,43 @@ class _Segments:
     b: np.ndarray
 
     @classmethod
-    def build(cls, ref: NumericReference, current: np.ndarray, cur_cdf: np.ndarray,
-              cur_below: np.ndarray) -> _Segments:
+    def build(cls, ref: NumericReference, current: np.ndarray) -> _Segments:
         grid, m = ref.grid, len(current)
-        # Every point, sorted: grid points go before current values equal to them.
-        at = np.searchsorted(current, grid, side="left")
-        points = np.insert(current, at, grid)
-        is_grid = np.zeros(len(points), dtype=bool)
-        is_grid[at + np.arange(len(grid))] = True
-        length = np.diff(points)
-        # On the stretch after point j: the current's CDF counts every current value up to
-        # it (the last of a run of ties counts them all; the others have length 0)…
-        f = np.cumsum(~is_grid)[:-1] / m
-        # …and the reference's CDF lies in the band of the grid interval it falls in: 0
-        # before the first grid point, 1 from the last one on.
-        interval = np.cumsum(is_grid)[:-1]  # grid points at or before: 0 … k
-        a = np.concatenate([[0.0], ref.cdf])[interval]
-        b = np.concatenate([ref.below, [1.0]])[interval]
-        keep = length > 0
-        return cls(length[keep], f[keep], a[keep], b[keep])
+        band_low = np.concatenate([[0.0], ref.cdf])  # by the number of grid points <= x
+        band_high = np.concatenate([ref.below, [1.0]])
+        # From each current value to the next point: the next current value or grid point.
+        passed = np.searchsorted(grid, current, side="right")
+        end = np.minimum(np.append(current[1:], np.inf), np.append(grid, np.inf)[passed])
+        # The current's CDF there counts it (the last of a run of ties counts them all; the
+        # others' stretches have length 0).
+        f_cur = np.arange(1, m + 1) / m
+        # From each grid point to the next point: the first current value at or above it,
+        # or the next grid point.
+        below = np.searchsorted(current, grid, side="left")
+        end_grid = np.minimum(np.append(current, np.inf)[below], np.append(grid[1:], np.inf))
+        length = np.concatenate([end - current, end_grid - grid])
+        # The last stretch of all runs to infinity where both CDFs are 1: nothing there.
+        length[~np.isfinite(length)] = 0.0
+        return cls(length, np.concatenate([f_cur, below / m]),
+                   np.concatenate([band_low[passed], ref.cdf]),
+                   np.concatenate([band_high[passed], band_high[1:]]))
 
-    def wasserstein(self) -> tuple[float, float]:
+    def _pointwise(self) -> tuple[np.ndarray, np.ndarray]:
+        """|F_ref - F_cur| on each stretch lies between these."""
         low = np.maximum(0.0, np.maximum(self.a - self.f, self.f - self.b))
         high = np.maximum(np.abs(self.f - self.a), np.abs(self.f - self.b))
-        return float(np.dot(low, self.length)), float(np.dot(high, self.length))
+        return low, high
 
-    def ks_low(self) -> float:
-        if len(self.f) == 0:
-            return 0.0
-        return float(np.max(np.maximum(0.0, np.maximum(self.a - self.f, self.f - self.b))))
-
-    def ks_high(self) -> float:
-        if len(self.f) == 0:
-            return 0.0
-        return float(np.max(np.maximum(np.abs(self.f - self.a), np.abs(self.f - self.b))))
+    def bounds(self) -> tuple[float, float, float, float]:
+        """Wasserstein's low and high, then KS's (over stretches of positive length only:
+        a zero-length one between tied values holds no CDF value)."""
+        low, high = self._pointwise()
+        w = float(np.dot(low, self.length)), float(np.dot(high, self.length))
+        positive = self.length > 0
+        if not positive.any():
+            return (*w, 0.0, 0.0)
+        return (*w, float(np.max(low, where=positive, initial=0.0)),
+                float(np.max(high, where=positive, initial=0.0)))
 
 
 def _refined(values: np.ndarray, quantiles: np.ndarray, std: float) -> np.ndarray:

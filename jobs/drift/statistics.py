@@ -62,6 +62,8 @@ class Statistic:
     p_low: float | None = None
     """…and its p-value in [p_low, p_high]."""
     p_high: float | None = None
+    p_at_most: bool = False
+    """`p_value` is only an upper bound of the p-value (enough for the verdict)."""
 
     @property
     def bound(self) -> float | None:

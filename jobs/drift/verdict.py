@@ -68,15 +68,22 @@ def numeric(name: str, reference: NumericReference, current: np.ndarray, test: s
     if reference.values is not None and m <= EXACT_CURRENT_LIMIT:
         chosen, p = _exact_numeric(reference.values, current, test, gate)
     else:
-        chosen, p = fast[test], fast["ks"] if gate or test == "ks" else None
-        # Whether the bounds leave the verdict open: the test's own, or (only when the
-        # effect reaches its threshold) the significance behind it.
-        open_test = _open(chosen, threshold)
-        open_gate = gate and not open_test and p is not None and _settled(
-            *_bounds(chosen), threshold, p_value=False) and _settled(
-            p.p_low, p.p_high, significance, p_value=True) is None
+        chosen, p = fast[test], None
+        if test == "ks":
+            chosen = p = reference.with_p_value(chosen, m)
+            open_verdict = _open(chosen, threshold)
+        else:
+            # The significance behind an effect matters only once the effect reaches its
+            # threshold (its p-value is then computed, and may itself be left open).
+            effect = _settled(*_bounds(chosen), threshold, p_value=False)
+            open_verdict = effect is None
+            if gate and effect:
+                p = reference.ks_tail_bound(fast["ks"], m)
+                if p is None or p.p_high >= significance / 2:
+                    p = reference.with_p_value(fast["ks"], m)
+                open_verdict = _settled(p.p_low, p.p_high, significance, p_value=True) is None
         # A column without a verdict (too few rows) is not worth reading the reference for.
-        fallback = bool(open_test or open_gate) and min(n, m) >= min_rows
+        fallback = open_verdict and min(n, m) >= min_rows
         if fallback and raw_reference is not None:
             chosen, p = _exact_numeric(raw_reference(), current, test, gate)
     enough = min(n, m) >= min_rows
@@ -178,7 +185,7 @@ def _described(chosen: st.Statistic, p: st.Statistic | None, test: str, gate: bo
         out.update(p_value=chosen.p_value, p_test=test)
     elif gate and p is not None:
         out.update(p_value=p.p_value, p_test=p.test, significance=significance,
-                   p_approximate=p.approximate)
+                   p_approximate=p.approximate, p_at_most=p.p_at_most)
     else:
         out.update(p_value=None, p_test=None)
     return out

@@ -114,7 +114,8 @@ def _p(column: dict[str, Any]) -> str:
     p = column.get("p_value")
     if p is None:
         return "-"
-    return f"{p:.3g}" + (f" ({column['p_test']})" if column.get("p_test") not in (
+    at_most = "≤" if column.get("p_at_most") else ""
+    return f"{at_most}{p:.3g}" + (f" ({column['p_test']})" if column.get("p_test") not in (
         None, column.get("test")) else "")
 
 

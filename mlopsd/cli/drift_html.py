@@ -28,7 +28,8 @@ def render(report: dict[str, Any], *, title: str, recorded: bool = True) -> str:
         rows.append(
             f"<tr><td>{_e(c['column'])}</td><td>{_e(c.get('kind'))}</td>"
             f"<td>{_e(c.get('test'))}</td><td>{_statistic(c)}</td>"
-            f"<td>{_num(c.get('p_value'))}</td><td>{_num(c.get('threshold'))}</td>"
+            f"<td>{'≤' if c.get('p_at_most') else ''}{_num(c.get('p_value'))}</td>"
+            f"<td>{_num(c.get('threshold'))}</td>"
             f"<td>{_counts(c)}</td><td>{_verdict(c)}</td></tr>")
     charts = [_chart(c) for c in report["columns"] if c.get("bins")]
     prediction = report.get("prediction")
