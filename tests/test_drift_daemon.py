@@ -137,6 +137,9 @@ def test_a_drifting_batch_is_reported_and_alerted_a_clean_one_is_not(d: DaemonPr
     latest = client.drift_reports(model="riders")[0]
     assert latest.current.startswith("log:riders[") and latest.dataset_drift
     assert latest.profile_sha == first_profile
+    assert not latest.recorded, "a window check is ad hoc"
+    assert client.drift_reports(model="riders", recorded=True, limit=1)[0].current \
+        == "bikes@2", "…and leaves the stream's latest report as it was"
 
     # Data quality over time: one point per version, per column.
     series = client.quality("bikes")

@@ -152,3 +152,78 @@ def test_the_drift_stream_judges_new_data_only_with_enough_rows(d: DaemonProcess
         "bin edges under the bars"
     assert f"(1,000 rows) against the reference bikes@1\n({reference.height:,} rows)" in text
     assert "an ad-hoc check" in text and "<script" not in text
+
+
+SENSORS = """\
+[ingest]
+settle_s = 0.2
+
+[[dataset]]
+name = "sensors"
+target = "y"
+
+[[model]]
+name = "meter"
+data = "sensors@1"
+target = "y"
+rounds = 20
+
+[model.monitoring]
+significance = 1.0            # effect size alone: the verdict is the threshold's
+
+[model.monitoring.columns.x]
+threshold = {threshold!r}
+"""
+
+
+def test_a_verdict_on_the_edge_of_an_estimate_is_computed_exactly(home: Path) -> None:
+    """The issue's column: values within ±0.6 and two near 94, in a reference too large to
+    keep raw (12,000 rows). A batch of 2,000 in-range rows and 4 at 0.70 is 0.0226 from it
+    (the grid-only estimate said 0.1109: DRIFT). With the column's threshold inside the
+    estimate's bounds, the daemon reads the reference and decides on the exact value; the
+    other column shows an estimate, marked as one."""
+    import numpy as np
+    from scipy import stats
+
+    rng = np.random.default_rng(11)
+    x = np.concatenate([rng.uniform(-0.6, 0.6, 11_998), [93.8, 94.1]])
+    reference = pl.DataFrame({"x": x, "z": rng.normal(0, 1, 12_000),
+                              "y": rng.normal(0, 1, 12_000)})
+    x_now = np.concatenate([rng.uniform(-0.6, 0.6, 2_000), [0.70] * 4])
+    current = pl.DataFrame({"x": x_now, "z": rng.normal(0, 1, 2_004),
+                            "y": rng.normal(0, 1, 2_004)})
+    exact = stats.wasserstein_distance(x, x_now) / np.std(x)
+    d = DaemonProcess(home, config=SENSORS.format(threshold=float(exact * 1.0001))).start()
+    try:
+        client = d.client
+        assert client is not None
+        for n, (frame, name) in enumerate(((reference, "reference"), (current, "now")), 1):
+            inbox = d.home.inbox / "sensors"
+            inbox.mkdir(parents=True, exist_ok=True)
+            staged = d.home.root / f".{name}.parquet"
+            frame.write_parquet(staged)
+            staged.rename(inbox / f"{name}.parquet")
+            wait_until(lambda n=n: len(client.list_versions("sensors")) >= n, timeout=60,
+                       what=f"sensors@{n}")
+            if n == 1:
+                job = client.wait_job(client.train("meter").id, timeout=300)
+                assert job.state == "succeeded", job.error
+                client.promote("meter", job.result["version"])
+        report = wait_until(lambda: next((r for r in client.drift_reports(model="meter")
+                                          if r.current == "sensors@2"), None), timeout=120,
+                            what="the report of sensors@2")
+        by_column = {c["column"]: c for c in report.columns}
+        edge, other = by_column["x"], by_column["z"]
+        assert edge["exact_fallback"] and not edge["approximate"]
+        assert edge["statistic"] == pytest.approx(exact, rel=1e-9)
+        assert edge["drifted"] is False, "just under its threshold, exactly"
+        assert other["approximate"] and other["low"] <= other["statistic"] <= other["high"]
+        out = run_mlops(d.home.root, "drift", "meter")
+        assert out.returncode == 0, out.stderr
+        row = next(line for line in out.stdout.splitlines() if line.startswith("x "))
+        assert f"{exact:.4g}" in row and "~" not in row
+        row = next(line for line in out.stdout.splitlines() if line.startswith("z "))
+        assert "~" in row and "[" in row
+        assert "~ an estimate from the reference's profile" in out.stdout
+    finally:
+        d.kill()

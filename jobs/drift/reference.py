@@ -116,7 +116,7 @@ class NumericReference:
         grid, k = self.grid, len(self.grid)
         cur_cdf = np.searchsorted(current, grid, side="right") / m
         cur_below = np.searchsorted(current, grid, side="left") / m
-        w_low, w_high, ks_low, ks_high = _Segments.build(self, current).bounds()
+        w_low, w_high, ks_low, ks_high = _stretch_bounds(self, current)
         ks = self._ks(ks_low, ks_high, cur_cdf, cur_below, m)
         low, high = normalised(w_low, self.std), normalised(w_high, self.std)
         wasserstein = Statistic("wasserstein", _mid(low, high), approximate=low != high,
@@ -178,57 +178,51 @@ class NumericReference:
                          p_high=min(max(p_high, 0.0), 1.0))
 
 
-@dataclass
-class _Segments:
-    """The stretches between consecutive points of the grid and the current sample: their
-    lengths, the current's CDF on each, and the band [a, b] the reference's CDF lies in
-    (0 before the first grid point, 1 from the last one on). Built in two parts, without
-    merging the two samples: the stretches that start at a current value, and those that
-    start at a grid point (a grid point goes before current values equal to it)."""
-
-    length: np.ndarray
-    f: np.ndarray
-    a: np.ndarray
-    b: np.ndarray
-
-    @classmethod
-    def build(cls, ref: NumericReference, current: np.ndarray) -> _Segments:
-        grid, m = ref.grid, len(current)
-        band_low = np.concatenate([[0.0], ref.cdf])  # by the number of grid points <= x
-        band_high = np.concatenate([ref.below, [1.0]])
-        # From each current value to the next point: the next current value or grid point.
-        passed = np.searchsorted(grid, current, side="right")
-        end = np.minimum(np.append(current[1:], np.inf), np.append(grid, np.inf)[passed])
-        # The current's CDF there counts it (the last of a run of ties counts them all; the
-        # others' stretches have length 0).
-        f_cur = np.arange(1, m + 1) / m
-        # From each grid point to the next point: the first current value at or above it,
-        # or the next grid point.
-        below = np.searchsorted(current, grid, side="left")
-        end_grid = np.minimum(np.append(current, np.inf)[below], np.append(grid[1:], np.inf))
-        length = np.concatenate([end - current, end_grid - grid])
-        # The last stretch of all runs to infinity where both CDFs are 1: nothing there.
+def _stretch_bounds(ref: NumericReference, current: np.ndarray
+                    ) -> tuple[float, float, float, float]:
+    """Bounds of Wasserstein (low, high) and KS between the grid points (low, high), from
+    the stretches between consecutive points of the grid and the sorted current sample. On
+    each stretch the current's CDF f is known and the reference's lies in the band [a, b] of
+    the grid interval it is in (0 before the first grid point, 1 from the last one on), so
+    |F_ref - F_cur| lies in [max(0, a - f, f - b), max(f - a, b - f)]. Two kinds of stretch,
+    taken apart without merging the samples: from a current value, and from a grid point (a
+    grid point goes before current values equal to it)."""
+    grid, m = ref.grid, len(current)
+    band_low = np.concatenate([[0.0], ref.cdf])  # by the number of grid points <= x
+    band_high = np.concatenate([ref.below, [1.0]])
+    w_low = w_high = ks_low = ks_high = 0.0
+    # From each current value to the next point (the next current value or grid point); the
+    # current's CDF there counts it (the last of a run of ties counts them all, the others'
+    # stretches have length 0).
+    passed = np.searchsorted(grid, current, side="right")
+    cur_length = np.empty(m)
+    cur_length[:-1] = current[1:]
+    cur_length[-1] = np.inf
+    np.minimum(cur_length, np.append(grid, np.inf)[passed], out=cur_length)
+    cur_length -= current
+    cur_f = np.arange(1, m + 1, dtype=np.float64)
+    cur_f /= m
+    # From each grid point to the next point: the first current value at or above it, or
+    # the next grid point; the current's CDF there counts the values below it.
+    below = np.searchsorted(current, grid, side="left")
+    grid_length = np.minimum(np.append(current, np.inf)[below], np.append(grid[1:], np.inf))
+    grid_length -= grid
+    for length, f, a, b in ((cur_length, cur_f, band_low[passed], band_high[passed]),
+                            (grid_length, below / m, ref.cdf, band_high[1:])):
+        # The last stretch of all runs to infinity, where both CDFs are 1: nothing there.
         length[~np.isfinite(length)] = 0.0
-        return cls(length, np.concatenate([f_cur, below / m]),
-                   np.concatenate([band_low[passed], ref.cdf]),
-                   np.concatenate([band_high[passed], band_high[1:]]))
-
-    def _pointwise(self) -> tuple[np.ndarray, np.ndarray]:
-        """|F_ref - F_cur| on each stretch lies between these."""
-        low = np.maximum(0.0, np.maximum(self.a - self.f, self.f - self.b))
-        high = np.maximum(np.abs(self.f - self.a), np.abs(self.f - self.b))
-        return low, high
-
-    def bounds(self) -> tuple[float, float, float, float]:
-        """Wasserstein's low and high, then KS's (over stretches of positive length only:
-        a zero-length one between tied values holds no CDF value)."""
-        low, high = self._pointwise()
-        w = float(np.dot(low, self.length)), float(np.dot(high, self.length))
-        positive = self.length > 0
-        if not positive.any():
-            return (*w, 0.0, 0.0)
-        return (*w, float(np.max(low, where=positive, initial=0.0)),
-                float(np.max(high, where=positive, initial=0.0)))
+        up, down = f - a, b - f  # both >= 0 exactly when f is inside the band
+        high = np.maximum(up, down)
+        low = np.negative(np.minimum(up, down, out=up), out=up)
+        np.maximum(low, 0.0, out=low)
+        w_low += float(np.dot(low, length))
+        w_high += float(np.dot(high, length))
+        # KS over stretches of positive length only: a zero-length one between tied values
+        # holds no value of the current's CDF.
+        positive = length > 0
+        ks_low = max(ks_low, float(np.max(low, where=positive, initial=0.0)))
+        ks_high = max(ks_high, float(np.max(high, where=positive, initial=0.0)))
+    return w_low, w_high, ks_low, ks_high
 
 
 def _refined(values: np.ndarray, quantiles: np.ndarray, std: float) -> np.ndarray:
