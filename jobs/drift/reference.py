@@ -109,7 +109,8 @@ class NumericReference:
         it, as scipy's distribution can take most of a second for some statistics), and both
         distributions on the reference's 20 quantile bins (for plots: the reference has 5%
         in each; where the current's mass went is the picture), read off the same pass."""
-        current = np.sort(current[~np.isnan(current)].astype(np.float64, copy=False))
+        current = current[~np.isnan(current)].astype(np.float64)  # a copy of our own…
+        current.sort()  # …sorted in place
         m = len(current)
         if m == 0:
             raise ValueError("the current column has no non-missing value")
@@ -193,21 +194,23 @@ def _stretch_bounds(ref: NumericReference, current: np.ndarray
     w_low = w_high = ks_low = ks_high = 0.0
     # From each current value to the next point (the next current value or grid point); the
     # current's CDF there counts it (the last of a run of ties counts them all, the others'
-    # stretches have length 0).
-    passed = np.searchsorted(grid, current, side="right")
+    # stretches have length 0). The current is sorted: how many values lie in each grid
+    # interval says, by repetition, which interval each is in (no search per value).
+    below = np.searchsorted(current, grid, side="left")  # current values under each point
+    per_interval = np.diff(np.concatenate([[0], below, [m]]))
     cur_length = np.empty(m)
     cur_length[:-1] = current[1:]
     cur_length[-1] = np.inf
-    np.minimum(cur_length, np.append(grid, np.inf)[passed], out=cur_length)
+    np.minimum(cur_length, np.repeat(np.append(grid, np.inf), per_interval), out=cur_length)
     cur_length -= current
     cur_f = np.arange(1, m + 1, dtype=np.float64)
     cur_f /= m
     # From each grid point to the next point: the first current value at or above it, or
     # the next grid point; the current's CDF there counts the values below it.
-    below = np.searchsorted(current, grid, side="left")
     grid_length = np.minimum(np.append(current, np.inf)[below], np.append(grid[1:], np.inf))
     grid_length -= grid
-    for length, f, a, b in ((cur_length, cur_f, band_low[passed], band_high[passed]),
+    for length, f, a, b in ((cur_length, cur_f, np.repeat(band_low, per_interval),
+                             np.repeat(band_high, per_interval)),
                             (grid_length, below / m, ref.cdf, band_high[1:])):
         # The last stretch of all runs to infinity, where both CDFs are 1: nothing there.
         length[~np.isfinite(length)] = 0.0
@@ -215,8 +218,8 @@ def _stretch_bounds(ref: NumericReference, current: np.ndarray
         high = np.maximum(up, down)
         low = np.negative(np.minimum(up, down, out=up), out=up)
         np.maximum(low, 0.0, out=low)
-        w_low += float(np.dot(low, length))
-        w_high += float(np.dot(high, length))
+        w_low += float(np.vdot(low, length))
+        w_high += float(np.vdot(high, length))
         # KS over stretches of positive length only: a zero-length one between tied values
         # holds no value of the current's CDF.
         positive = length > 0
