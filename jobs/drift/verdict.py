@@ -4,9 +4,9 @@
   data"): a handful of rows says nothing about a distribution.
 - An effect-size test (Wasserstein, Jensen-Shannon, PSI) calls drift only when the effect
   reaches its threshold *and* the difference is significant (KS for numbers, chi-square for
-  categories, p < `significance`): on a small sample the effect size is mostly noise (200
-  rows of the training data itself crossed 0.1 in 20% of draws), the p-value knows the
-  sample size. `significance = 1` turns this off.
+  categories, p < `significance`): on a small sample the effect size is mostly noise (200-
+  row resamples of the training data drifted on prediction in 21.5% of draws by effect
+  size alone), the p-value knows the sample size. `significance = 1` turns this off.
 - A verdict never rests on an estimate whose bounds leave it open: when the fast path's
   [low, high] (or its p-value range) straddles the threshold, the statistic is computed
   exactly from the raw reference (`raw_reference`, read only then).
@@ -26,7 +26,6 @@ EXACT_CURRENT_LIMIT = 50_000
 """With the reference's raw values at hand, current columns up to this size are compared
 exactly (scipy); larger ones take the fast path (and the exact one only when needed)."""
 EFFECT_TESTS = ("wasserstein", "jensenshannon", "psi")
-SIGNIFICANCE_TEST = {"numeric": "ks", "categorical": "chisquare"}
 _RELATIVE = 1e-9
 """Float slack when deciding that an estimate's bounds settle a verdict."""
 
