@@ -202,7 +202,8 @@ class IngestService:
         return {
             "schema": ds_row.schema,
             "schema_declared": False,
-            "target": ds.target,
+            # An optional target (production inputs, labelled later) is not checked for.
+            "target": None if ds.target_optional else ds.target,
             "time_column": ds.time_column,
             "id_column": ds.id_column,
             "time_parts": ds.time_parts,
