@@ -160,7 +160,7 @@ def test_a_time_column_that_is_not_iso_text_is_refused_with_its_reason(home: Pat
 def ctx(tmp_path: Path) -> JobContext:
     return JobContext(job_id=1, log=logging.getLogger("test.times"),
                       artifacts=ArtifactStore(tmp_path / "artifacts"),
-                      emit=lambda *a, **k: None)
+                      emit=lambda *a, **k: None, home=tmp_path)
 
 
 def ingest(ctx: JobContext, path: Path, **spec: object) -> dict:

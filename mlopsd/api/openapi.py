@@ -49,7 +49,8 @@ def document_errors(schema: dict[str, Any], extra: dict[str, tuple[int, ...]]) -
             statuses = {401}  # every call needs the token when bound beyond loopback
             if params or body:
                 statuses.add(422)
-            if any(p["in"] == "path" for p in params):
+            # what a path names, or a model a filter names (one 404 for an unknown model)
+            if any(p["in"] == "path" or p["name"] == "model" for p in params):
                 statuses.add(404)
             if body:
                 statuses |= {400, 413}
@@ -134,7 +135,7 @@ SERVING_PATHS: dict[str, Any] = {
                     "label": {}, "row": {"type": "integer", "minimum": 0,
                                          "maximum": 2**31 - 1}}}}}}},
         "responses": _responses(202, "How many labels matched a logged prediction",
-                                (400, 401, 405, 413, 422))}},
+                                (400, 401, 404, 405, 413, 422))}},
 }
 
 
