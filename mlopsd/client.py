@@ -486,19 +486,26 @@ class Client:
                              params=_clean({"since": since}))
 
     def drift_check(self, name: str, against: str | None = None, *,
-                    window_s: float | None = None) -> JobOut:
+                    window_s: float | None = None, record: bool = False) -> JobOut:
         """Queue a drift check of the production version of `name`: against a selector
-        (default the latest version of its dataset), or against what it was asked in the
-        last `window_s` seconds (its prediction log)."""
+        (default the newest data it was not trained on), or against what it was asked in
+        the last `window_s` seconds (its prediction log). Ad hoc unless `record`: then the
+        report is part of its drift stream (moves alerts, becomes the latest)."""
         return JobOut.model_validate(self._request(
             "POST", f"/api/v1/models/{name}/drift",
-            json={"against": against, "window_s": window_s}))
+            json={"against": against, "window_s": window_s, "record": record}))
 
     def drift_reports(self, *, model: str | None = None, dataset: str | None = None,
-                      limit: int = 50) -> list[DriftReportOut]:
+                      recorded: bool | None = None, limit: int = 50) -> list[DriftReportOut]:
+        """Newest first; `recorded=True`: the drift stream only (ad-hoc checks left out)."""
         return [DriftReportOut.model_validate(r) for r in self._request(
             "GET", "/api/v1/drift",
-            params=_clean({"model": model, "dataset": dataset, "limit": limit}))]
+            params=_clean({"model": model, "dataset": dataset, "recorded": recorded,
+                           "limit": limit}))]
+
+    def drift_report(self, report_id: int) -> DriftReportOut:
+        return DriftReportOut.model_validate(self._request("GET",
+                                                           f"/api/v1/drift/{report_id}"))
 
     def served_model(self, name: str) -> dict[str, Any]:
         """What serves for `name`: version, aliases, signature and an example request."""

@@ -165,6 +165,10 @@ class DatasetConfig:
     on_schema_change: str = "quarantine"
     rules: DatasetRules = field(default_factory=DatasetRules)
     columns: dict[str, ColumnRule] = field(default_factory=dict)
+    target_optional: bool = False
+    """Drops may come without the target (production inputs, labelled later by label
+    files joined on `id_column`): for a dataset a model watches ([model.monitoring] inputs),
+    never for one a model trains on."""
 
 
 TASKS = ("regression", "binary", "multiclass")
@@ -195,6 +199,16 @@ class ModelMonitoring:
     correction: str | None = None
     """none, bonferroni or bh, for the p-value tests."""
     columns: dict[str, ColumnTest] = field(default_factory=dict)
+    significance: float = 0.01
+    """Wasserstein, Jensen-Shannon and PSI call drift only when the difference is also
+    significant (KS / chi-square p below this): small samples' noise is not drift. 1: off."""
+    min_rows: int = 100
+    """Fewer rows on either side: "not enough data", no verdict, no alert."""
+    exclude: list[str] = field(default_factory=list)
+    """Inputs left out of drift (e.g. calendar columns, which drift by construction)."""
+    inputs: str | None = None
+    """A dataset of production inputs this model watches: each new version of it is checked
+    against the production version, like new versions of its training data."""
     latency_p95_ms: float | None = None
     error_rate: float | None = None
     performance_drop: float | None = None
@@ -438,6 +452,8 @@ def _check(reader: _Reader, config: Config) -> None:
         if ds.name in seen:
             bad("name", f"dataset {ds.name!r} is declared twice", where)
         seen.add(ds.name)
+        if ds.target_optional and not ds.target:
+            bad("target_optional", "needs the target it makes optional (target = ...)", where)
         if ds.on_schema_change not in ("quarantine", "accept"):
             bad("on_schema_change", "must be 'quarantine' or 'accept'", where)
         if len(ds.delimiter) != 1:
@@ -494,6 +510,22 @@ def _check(reader: _Reader, config: Config) -> None:
             bad("drift_share", "must be a share in (0, 1]", mw)
         if mm.correction not in (None, "none", "bonferroni", "bh"):
             bad("correction", "must be none, bonferroni or bh", mw)
+        if not 0 < mm.significance <= 1:
+            bad("significance", "must be a p-value in (0, 1] (1: effect size alone)", mw)
+        if mm.min_rows < 1:
+            bad("min_rows", "must be at least 1", mw)
+        if mm.inputs is not None:
+            if not DATASET_NAME.match(mm.inputs):
+                bad("inputs", "must name a dataset", mw)
+            elif mm.inputs == m.data.split("@", 1)[0]:
+                bad("inputs", f"{mm.inputs!r} is the dataset {m.name!r} trains on, which is "
+                    "watched already; name a dataset of production inputs", mw)
+        trained_on = config.datasets().get(m.data.split("@", 1)[0])
+        if trained_on is not None and trained_on.target_optional:
+            n_ds = config.dataset.index(trained_on)
+            bad("target_optional", f"model {m.name!r} trains on {trained_on.name!r}, so its "
+                "drops must carry the target; send unlabelled production inputs to a dataset "
+                "of their own and name it in [model.monitoring] inputs", ("dataset", n_ds))
         for column, rule in mm.columns.items():
             if rule.test is not None and rule.test not in (
                     "ks", "wasserstein", "psi", "chisquare", "jensenshannon"):

@@ -78,6 +78,9 @@ CONFIG_TEMPLATE = """\
 #                                    # (unset: columns named year, month, hour, … ; [] none)
 # delimiter = ","                    # CSV delimiter
 # on_schema_change = "quarantine"    # or "accept": a new schema version
+# target_optional = false            # true: drops may lack the target (production inputs,
+#                                    # labelled later by *.labels.csv on id_column); not for
+#                                    # a dataset a model trains on
 #
 # [dataset.schema]                   # optional dtypes: int64 float64 bool string date datetime
 # temp = "float64"
@@ -127,6 +130,10 @@ CONFIG_TEMPLATE = """\
 # categorical_test = "auto"          # auto | chisquare | jensenshannon | psi
 # drift_share = 0.5                  # dataset drift when this share of columns drifted
 # correction = "none"                # none | bonferroni | bh (for p-value tests)
+# significance = 0.01                # wasserstein/jensenshannon/psi drift only if also p < this
+# min_rows = 100                     # fewer rows on a side: "not enough data", no verdict
+# exclude = []                       # inputs left out of drift, e.g. ["season", "mnth"]
+# inputs = "bikeshare-live"          # a dataset of production inputs this model watches
 # latency_p95_ms = 200.0             # this model's own limits (default: [monitoring])
 # error_rate = 0.01
 # performance_drop = 0.05

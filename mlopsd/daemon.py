@@ -183,6 +183,7 @@ class Daemon:
                                       self.served, self.bus, self.model_names)
         self.monitoring = MonitoringService(self.config, self.store, self.runner, self.served,
                                             self.bus, self.artifacts)
+        self.deploys.production_moved.append(self.monitoring.production_moved)
         self.serving_stats = ServingStats()
         self.prediction_log = PredictionLogger(self.store, sample=self.config.serving.log_sample,
                                                queue_size=self.config.serving.log_queue)

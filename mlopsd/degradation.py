@@ -38,3 +38,10 @@ def degradation(task: str, baseline: dict[str, Any] | None,
             drop = (base - value) / abs(base) if higher_is_better else (value - base) / abs(base)
             return Degradation(metric, float(base), float(value), float(drop))
     return None
+
+
+def kind_of_drop(inputs_drifted: bool) -> str:
+    """Concept drift is performance falling while the inputs look as before: the relation
+    between inputs and target changed. With drifted inputs, the inputs explain it."""
+    return ("data drift: the inputs moved away from the training data" if inputs_drifted
+            else "concept drift: the inputs look as in training, the target relation changed")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from mlopsd.config import DATASET_NAME, Config
@@ -35,6 +36,9 @@ class DeployService:
     def __init__(self, config: Config, store: Store, served: ServedModels,
                  bus: EventBus) -> None:
         self.config, self.store, self.served, self.bus = config, store, served, bus
+        self.production_moved: list[Callable[[str, str | None, str | None], None]] = []
+        """Called (model, from, to) after production moved, e.g. by monitoring: its drift
+        stream follows the production version."""
         self._locks: dict[str, threading.RLock] = {}
         self._locks_lock = threading.Lock()
         ended = deployment_repo.finish_running(store, "the daemon restarted")
@@ -90,6 +94,12 @@ class DeployService:
         self.bus.publish("model.alias_moved", model=name, alias=alias,
                          from_version=move.from_version, to_version=move.to_version,
                          rollback=kind == "rollback")
+        if alias == PRODUCTION:
+            for listener in self.production_moved:
+                try:
+                    listener(name, move.from_version, move.to_version)
+                except Exception:  # the move stands; a listener's failure is its own
+                    log.exception("after %s moved to %s", name, move.to_version)
         return move
 
     def _standby(self, name: str, version: str) -> tuple[LoadedModel, dict[str, Any]]:

@@ -126,9 +126,8 @@ class IngestService:
             try:
                 job = self.runner.submit("ingest", params, actor=actor)
             except InvalidParams as exc:  # a link to a file outside the home
-                self._reject_without_job(path, dataset,
-                                         "symlink" if path.is_symlink() else "outside_home",
-                                         str(exc))
+                self.outcomes.reject_without_job(
+                    path, dataset, "symlink" if path.is_symlink() else "outside_home", str(exc))
                 return None
             self._in_flight[path] = _InFlight(identity, job.id)
         self.bus.publish("ingest.queued", dataset=dataset, file=path.name, job_id=job.id)
@@ -203,7 +202,8 @@ class IngestService:
         return {
             "schema": ds_row.schema,
             "schema_declared": False,
-            "target": ds.target,
+            # An optional target (production inputs, labelled later) is not checked for.
+            "target": None if ds.target_optional else ds.target,
             "time_column": ds.time_column,
             "id_column": ds.id_column,
             "time_parts": ds.time_parts,

@@ -13,9 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from mlopsd.config import MonitoringConfig
-from mlopsd.degradation import degradation
+from mlopsd.degradation import degradation, kind_of_drop
 from mlopsd.events import EventBus
-from mlopsd.monitoring import kind_of_drop
 from mlopsd.serving.performance import live_performance
 from mlopsd.serving.served import ServedModels
 from mlopsd.serving.stats import ServingStats
@@ -90,8 +89,8 @@ class ServiceWatch:
                        and worse.drop > limit)
             drifted = False
             if bad:
-                reports = drift_repo.list_reports(self.store, model=name, limit=1)
-                drifted = bool(reports and reports[0].dataset_drift)
+                latest = drift_repo.latest(self.store, name)  # the stream's, not ad hoc
+                drifted = bool(latest and latest.dataset_drift)
             self._judge("performance_drop", f"model:{name}", bad, now,
                         f"{name}:{slot.live.version} on feedback labels: "
                         f"{worse.describe() if worse else ''} over {live['rows'] if live else 0}"

@@ -290,6 +290,9 @@ class DriftRequest(Inbound):
     window_s: float | None = Field(
         default=None, gt=0, le=MAX_WINDOW_S, description="Instead: what the model was asked in "
         "the last this many seconds (its prediction log; at most 366 days)")
+    record: bool = Field(default=False, description="Make the report part of the model's "
+                         "drift stream: it raises and resolves alerts and becomes the "
+                         "latest. Without it a check is ad hoc: stored and shown only")
 
 
 class DriftReportOut(BaseModel):
@@ -299,9 +302,12 @@ class DriftReportOut(BaseModel):
     dataset: str
     reference: str
     current: str
-    dataset_drift: bool
+    dataset_drift: bool | None = Field(description="Null when there was not enough data "
+                                       "for a verdict (see status)")
     drift_share: float
-    columns: Any
+    columns: Any = Field(description="Per column: test, statistic (approximate: an estimate "
+                         "with its low/high bounds), p_value and p_test, threshold, drifted "
+                         "(null: no verdict), rows of both sides, note")
     created_at: datetime
     prediction_drift: bool | None
     prediction: Any
@@ -311,6 +317,15 @@ class DriftReportOut(BaseModel):
     performance: Any = Field(default=None, description="When the batch carried the target: "
                              "the model's metrics on it, the change from its holdout "
                              "metrics, and which kind of drift a drop is")
+    recorded: bool = Field(default=True, description="Part of the model's drift stream "
+                           "(moves alerts, the latest is the model's state); false: an "
+                           "ad-hoc check")
+    rows_reference: int | None = None
+    rows_current: int | None = None
+    status: str | None = Field(default=None, description="drift, no_drift or "
+                               "not_enough_data (no verdict, no alert)")
+    detail: Any = Field(default=None, description="Notes: why it was checked, columns left "
+                        "out of drift, why it has no verdict")
 
 
 class NoteRequest(Inbound):

@@ -140,3 +140,30 @@ def opened_after(store: Store, alert_id: int, limit: int = 500) -> list[Alert]:
 def last_id(store: Store) -> int:
     with store.reading() as cur:
         return int(cur.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0])
+
+
+def resolve_in(cur: Any, rule: str, subject: str, note: str, *, actor: str = "mlopsd",
+               unless_version: str | None = None, unversioned_as: str = "",
+               only_batch: bool = False) -> list[Alert]:
+    """Resolve the active alert of a rule and subject within the caller's transaction, with
+    its audit entry. `unless_version`: only one raised about another model version (its
+    detail's `model_version`; one raised before alerts named it counts as `unversioned_as`),
+    which a new production version makes moot. `only_batch`:
+    only one a drift report raised (its detail names the report), not the service watch."""
+    now = utcnow()
+    where = "rule = ? AND subject = ? AND state <> 'resolved'"
+    args: list[Any] = [rule, subject]
+    if unless_version is not None:
+        where += " AND coalesce(json_extract_string(detail, '$.model_version'), ?) <> ?"
+        args += [unversioned_as, unless_version]
+    if only_batch:
+        where += " AND json_extract(detail, '$.report_id') IS NOT NULL"
+    rows = cur.execute(
+        f"UPDATE alerts SET state = 'resolved', note = ?, updated_at = ? WHERE {where} "
+        f"RETURNING {_COLUMNS}", [note, now, *args]).fetchall()
+    for row in rows:
+        cur.execute("INSERT INTO audit_log (occurred_at, actor, action, subject, reason, "
+                    "details) VALUES (?, ?, 'alert.resolved', ?, ?, ?)",
+                    [now, actor, f"alert:{row[0]}", note[:500],
+                     to_json({"rule": rule, "subject": subject})])
+    return [_alert(r) for r in rows]

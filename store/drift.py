@@ -1,4 +1,10 @@
-"""Drift reports: one per comparison of a current data version with a model's reference."""
+"""Drift reports: one per comparison of current data with a model's reference.
+
+A report is `recorded` when it belongs to the model's drift stream (the daemon's own checks:
+they move alerts and the latest one is the model's state); an ad-hoc check a person asked
+for is stored with `recorded` false. `status` is drift, no_drift or not_enough_data (no
+verdict: `dataset_drift` reads back as None).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from store.db import Store, utcnow
+from store.errors import NotFound
 from store.rows import aware, from_json, to_json
 
 _COLUMNS = ("id, model, model_version, dataset, reference, current, dataset_drift, "
             "drift_share, columns, created_at, prediction_drift, prediction, report_sha, job_id, "
-            "profile_sha, performance")
+            "profile_sha, performance, recorded, rows_reference, rows_current, status, detail")
+NOT_ENOUGH_DATA = "not_enough_data"
 
 
 @dataclass(frozen=True)
@@ -22,7 +30,7 @@ class DriftReport:
     dataset: str
     reference: str
     current: str
-    dataset_drift: bool
+    dataset_drift: bool | None
     drift_share: float
     columns: Any
     created_at: datetime
@@ -32,31 +40,67 @@ class DriftReport:
     job_id: int | None
     profile_sha: str | None
     performance: Any = None
+    recorded: bool = True
+    rows_reference: int | None = None
+    rows_current: int | None = None
+    status: str | None = None
+    detail: Any = None
 
 
 def _report(r: tuple) -> DriftReport:
-    return DriftReport(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], from_json(r[8]),
+    status = r[19] or ("drift" if r[6] else "no_drift")
+    return DriftReport(r[0], r[1], r[2], r[3], r[4], r[5],
+                       None if status == NOT_ENOUGH_DATA else r[6], r[7], from_json(r[8]),
                        aware(r[9]), r[10], from_json(r[11]), r[12], r[13], r[14],
-                       from_json(r[15]))
+                       from_json(r[15]), True if r[16] is None else r[16], r[17], r[18],
+                       status, from_json(r[20]))
 
 
-def insert_report(store: Store, *, model: str | None, model_version: str | None, dataset: str,
-                  reference: str, current: str, dataset_drift: bool, drift_share: float,
-                  columns: Any, prediction_drift: bool | None, prediction: Any,
-                  report_sha: str | None, job_id: int | None,
-                  profile_sha: str | None = None, performance: Any = None) -> DriftReport:
-    with store.transaction() as cur:
-        row = cur.execute(
-            f"INSERT INTO drift_reports ({_COLUMNS.split(', ', 1)[1]}) VALUES "
-            f"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
-            [model, model_version, dataset, reference, current, dataset_drift, drift_share,
-             to_json(columns), utcnow(), prediction_drift, to_json(prediction), report_sha,
-             job_id, profile_sha, to_json(performance)]).fetchone()
+@dataclass(frozen=True)
+class NewReport:
+    model: str | None
+    model_version: str | None
+    dataset: str
+    reference: str
+    current: str
+    dataset_drift: bool | None
+    drift_share: float
+    columns: Any
+    prediction_drift: bool | None
+    prediction: Any
+    report_sha: str | None
+    job_id: int | None
+    profile_sha: str | None = None
+    performance: Any = None
+    recorded: bool = True
+    rows_reference: int | None = None
+    rows_current: int | None = None
+    status: str | None = None
+    detail: Any = None
+
+
+def insert_report_in(cur: Any, new: NewReport) -> DriftReport:
+    """Store a report within the caller's transaction (with the alerts it moves)."""
+    status = new.status or ("drift" if new.dataset_drift else "no_drift")
+    row = cur.execute(
+        f"INSERT INTO drift_reports ({_COLUMNS.split(', ', 1)[1]}) VALUES "
+        f"({', '.join('?' * 20)}) RETURNING {_COLUMNS}",
+        [new.model, new.model_version, new.dataset, new.reference, new.current,
+         bool(new.dataset_drift), new.drift_share, to_json(new.columns), utcnow(),
+         new.prediction_drift, to_json(new.prediction), new.report_sha, new.job_id,
+         new.profile_sha, to_json(new.performance), new.recorded, new.rows_reference,
+         new.rows_current, status, to_json(new.detail)]).fetchone()
     return _report(row)
 
 
+def insert_report(store: Store, new: NewReport) -> DriftReport:
+    with store.transaction() as cur:
+        return insert_report_in(cur, new)
+
+
 def list_reports(store: Store, *, model: str | None = None, dataset: str | None = None,
-                 limit: int = 50) -> list[DriftReport]:
+                 recorded: bool | None = None, limit: int = 50) -> list[DriftReport]:
+    """Newest first; `recorded=True`: the drift stream only (its first is the latest)."""
     where, args = [], []
     if model:
         where.append("model = ?")
@@ -64,11 +108,29 @@ def list_reports(store: Store, *, model: str | None = None, dataset: str | None 
     if dataset:
         where.append("dataset = ?")
         args.append(dataset)
+    if recorded is not None:
+        where.append("coalesce(recorded, true) = ?")
+        args.append(recorded)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     with store.reading() as cur:
         rows = cur.execute(f"SELECT {_COLUMNS} FROM drift_reports {clause} "
                            "ORDER BY id DESC LIMIT ?", [*args, limit]).fetchall()
     return [_report(r) for r in rows]
+
+
+def get_report(store: Store, report_id: int) -> DriftReport:
+    with store.reading() as cur:
+        row = cur.execute(f"SELECT {_COLUMNS} FROM drift_reports WHERE id = ?",
+                          [report_id]).fetchone()
+    if row is None:
+        raise NotFound(f"no drift report with id {report_id}")
+    return _report(row)
+
+
+def latest(store: Store, model: str) -> DriftReport | None:
+    """The model's latest report of its drift stream."""
+    found = list_reports(store, model=model, recorded=True, limit=1)
+    return found[0] if found else None
 
 
 def stored_profile(store: Store, *, model: str, model_version: str,

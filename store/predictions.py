@@ -101,6 +101,20 @@ def add_entity_labels(store: Store, dataset: str, ids: list[str], labels: list[s
     return len(ids)
 
 
+def export_entity_labels(store: Store, dataset: str, path: str) -> int:
+    """Write the labels that arrived for a dataset's entities (the newest per id) to a
+    Parquet file of (id, label as JSON text); returns how many."""
+    target = path.replace("'", "''")
+    query = ("SELECT entity_id AS id, CAST(label AS VARCHAR) AS label FROM entity_labels "
+             "WHERE dataset = ? QUALIFY row_number() OVER (PARTITION BY entity_id ORDER BY "
+             "received_at DESC) = 1")
+    with store.reading() as cur:
+        count = cur.execute(f"SELECT count(*) FROM ({query})", [dataset]).fetchone()[0]
+        if count:
+            cur.execute(f"COPY ({query}) TO '{target}' (FORMAT PARQUET)", [dataset])
+    return int(count)
+
+
 @dataclass(frozen=True)
 class Labelled:
     version: str

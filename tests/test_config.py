@@ -189,3 +189,40 @@ def test_the_templates_dataset_example_is_valid_and_time_settings_are_checked(
         load_config(write(tmp_path, typed))
     with pytest.raises(ConfigError, match=r"dataset.time_parts: must be a list of column names"):
         load_config(write(tmp_path, '[[dataset]]\nname = "a"\ntime_parts = ["yr", 3]\n'))
+
+
+def test_an_optional_target_is_refused_on_a_dataset_a_model_trains_on(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[dataset]]\nname = "bikes"\ntarget = "y"\ntarget_optional = true\n'
+                 '\n[[model]]\nname = "m"\ndata = "bikes@all"\ntarget = "y"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert ":4: dataset.target_optional:" in message, message
+    assert "model 'm' trains on 'bikes'" in message and "[model.monitoring] inputs" in message
+
+
+@pytest.mark.parametrize(("line", "key", "message"), [
+    ('inputs = "bikes"', "inputs", "'bikes' is the dataset 'm' trains on"),
+    ("significance = 0", "significance", "must be a p-value in (0, 1]"),
+    ("min_rows = 0", "min_rows", "must be at least 1"),
+])
+def test_bad_drift_settings_name_line_and_key(tmp_path: Path, line: str, key: str,
+                                              message: str) -> None:
+    path = write(tmp_path, '[[model]]\nname = "m"\ndata = "bikes@all"\ntarget = "y"\n\n'
+                 f"[model.monitoring]\n{line}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert f":7: model.monitoring.{key}:" in str(err.value) and message in str(err.value), \
+        str(err.value)
+
+
+def test_drift_settings_are_read(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[dataset]]\nname = "live"\ntarget = "y"\ntarget_optional = true\n'
+                 '\n[[model]]\nname = "m"\ndata = "bikes@all"\ntarget = "y"\n\n'
+                 '[model.monitoring]\nexclude = ["season", "mnth"]\ninputs = "live"\n'
+                 "min_rows = 30\nsignificance = 0.05\n")
+    config = load_config(path)
+    monitoring = config.model[0].monitoring
+    assert (monitoring.exclude, monitoring.inputs) == (["season", "mnth"], "live")
+    assert (monitoring.min_rows, monitoring.significance) == (30, 0.05)
+    assert config.dataset[0].target_optional

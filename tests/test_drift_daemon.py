@@ -109,7 +109,8 @@ def test_a_drifting_batch_is_reported_and_alerted_a_clean_one_is_not(d: DaemonPr
     assert drop.severity == "critical" and drop.count >= 2
     out = run_mlops(d.home.root, "drift", "riders", "--against", "bikes@3")
     assert out.returncode == 0 and "DRIFT" in out.stdout and "temp" in out.stdout
-    again = run_mlops(d.home.root, "drift", "riders", "--against", "bikes@2")
+    # Recorded (--record): the check is part of the drift stream and moves its alerts.
+    again = run_mlops(d.home.root, "drift", "riders", "--against", "bikes@2", "--record")
     assert again.returncode == 0
     cleared = [a for a in client.alerts(state="resolved") if a.rule == "dataset_drift"]
     assert cleared and "shows none" in cleared[0].note, "a clean report clears the alert"
@@ -136,6 +137,9 @@ def test_a_drifting_batch_is_reported_and_alerted_a_clean_one_is_not(d: DaemonPr
     latest = client.drift_reports(model="riders")[0]
     assert latest.current.startswith("log:riders[") and latest.dataset_drift
     assert latest.profile_sha == first_profile
+    assert not latest.recorded, "a window check is ad hoc"
+    assert client.drift_reports(model="riders", recorded=True, limit=1)[0].current \
+        == "bikes@2", "…and leaves the stream's latest report as it was"
 
     # Data quality over time: one point per version, per column.
     series = client.quality("bikes")

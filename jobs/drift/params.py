@@ -35,4 +35,20 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
             raise InvalidParams("tests", f"column {column!r}: unknown test {test!r}")
     if params.setdefault("correction", None) not in (None, *CORRECTIONS):
         raise InvalidParams("correction", f"must be one of {', '.join(CORRECTIONS)}")
+    significance = params.setdefault("significance", 0.01)
+    if isinstance(significance, bool) or not isinstance(significance, int | float) or not (
+            0 < significance <= 1):
+        raise InvalidParams("significance", "must be a p-value in (0, 1] (1: effect size "
+                                            "alone decides)")
+    min_rows = params.setdefault("min_rows", 100)
+    if isinstance(min_rows, bool) or not isinstance(min_rows, int) or min_rows < 1:
+        raise InvalidParams("min_rows", "must be a whole number of rows, at least 1")
+    exclude = params.setdefault("exclude", [])
+    if not isinstance(exclude, list) or not all(isinstance(c, str) for c in exclude):
+        raise InvalidParams("exclude", "must be a list of column names")
+    labels = params.setdefault("labels", None)
+    if labels is not None and not (isinstance(labels, dict) and isinstance(
+            labels.get("sha"), str) and isinstance(labels.get("id_column"), str)):
+        raise InvalidParams("labels", "must be {sha, id_column}: the labels that arrived "
+                                      "for the current rows")
     return params

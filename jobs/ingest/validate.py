@@ -57,8 +57,9 @@ def _target(target: str, got: dict[str, str]) -> Found:
         return []
     return [("error", issue(
         "target", f"the target column '{target}' is missing (columns: "
-        + ", ".join(f"'{c}'" for c in list(got)[:20]) + ")", column=target,
-        rule={"target": target}))]
+        + ", ".join(f"'{c}'" for c in list(got)[:20]) + "); unlabelled production inputs "
+        "belong in a dataset of their own with target_optional = true, which a model "
+        "watches ([model.monitoring] inputs)", column=target, rule={"target": target}))]
 
 
 class _Checker:

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from mlopsd.api.errors import ApiError
 from mlopsd.api.job_routes import actor_of
-from mlopsd.api.params import Limit, Name, NameFilter, Text
+from mlopsd.api.params import Limit, Name, NameFilter, RowId, Text
 from mlopsd.api.upload_names import check_upload_name
 from mlopsd.api.wire_out import out as _out
 from mlopsd.file_moves import free_name
@@ -152,18 +152,27 @@ def drift_check(request: Request, name: Name, body: DriftRequest | None = None) 
     body = body or DriftRequest()
     monitoring = request.app.state.daemon.monitoring
     if body.window_s is not None:
-        job = monitoring.check_window(name, body.window_s, actor=actor_of(request))
+        job = monitoring.check_window(name, body.window_s, actor=actor_of(request),
+                                      record=body.record)
     else:
-        job = monitoring.check(name, body.against, actor=actor_of(request))
+        job = monitoring.check(name, body.against, actor=actor_of(request), record=body.record)
     return _out(job, JobOut)
 
 
 @router.get("/drift", response_model=list[DriftReportOut],
-            summary="Drift reports, newest first")
+            summary="Drift reports, newest first (recorded=true: the drift stream only)")
 def drift_reports(request: Request, model: NameFilter = None, dataset: NameFilter = None,
+                  recorded: bool | None = None,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[DriftReportOut]:
     return [_out(r, DriftReportOut) for r in drift_repo.list_reports(
-        request.app.state.daemon.store, model=model, dataset=dataset, limit=limit)]
+        request.app.state.daemon.store, model=model, dataset=dataset, recorded=recorded,
+        limit=limit)]
+
+
+@router.get("/drift/{report_id}", response_model=DriftReportOut, summary="One drift report")
+def drift_report(request: Request, report_id: RowId) -> DriftReportOut:
+    return _out(drift_repo.get_report(request.app.state.daemon.store, report_id),
+                DriftReportOut)
 
 
 @router.get("/models/{name}/performance", summary="Live performance per version: logged "

@@ -10,7 +10,8 @@ from typing import Any
 
 import orjson
 
-from mlopsd.cli.common import UsageError, add_command, client_for, readable_file, writable_file
+from mlopsd.cli.common import UsageError, add_command, client_for, readable_file
+from mlopsd.cli.drift_commands import cmd_drift
 from mlopsd.cli.output import print_fields, print_json, print_table
 
 # What the predict endpoint takes besides JSON, by the file's suffix (or --format).
@@ -98,65 +99,6 @@ def cmd_score(args: argparse.Namespace) -> int:
     else:
         print(f"scoring {args.file} {job.state}: {job.error}")
     return 0 if job.state in ("queued", "running", "succeeded") else 1
-
-
-def cmd_drift(args: argparse.Namespace) -> int:
-    if args.html:
-        writable_file(args.html, "--html")
-    window_s = _seconds(args.window) if args.window else None
-    with client_for(args) as client:
-        if args.against or args.now or args.window:
-            job = client.wait_job(client.drift_check(
-                args.model, args.against, window_s=window_s).id, timeout=args.timeout)
-            if job.state != "succeeded":
-                print(f"drift check of {args.model} {job.state}: {job.error}")
-                return 1
-        reports = client.drift_reports(model=args.model, limit=1)
-    if not reports:
-        print(f"no drift report for {args.model} yet (mlops drift {args.model} --now)")
-        return 0
-    report = reports[0]
-    if args.html:
-        import tempfile
-
-        from mlopsd.cli.drift_html import render
-
-        with tempfile.TemporaryDirectory() as tmp, client_for(args) as client:
-            full = Path(tmp) / "report.json"
-            client.download_artifact(report.report_sha, full)
-            page = render(orjson.loads(full.read_bytes()),
-                          title=f"Drift of {report.model}: {report.current}")
-        target = Path(args.html)
-        staged = target.with_name(f".{target.name}.tmp")
-        staged.write_text(page, encoding="utf-8")
-        staged.replace(target)
-        print(f"wrote {target} (report {report.id}: {report.current} against "
-              f"{report.reference})")
-        return 0
-    if args.json:
-        print_json(report)
-        return 0
-    verdict = "DRIFT" if report.dataset_drift else "no dataset drift"
-    print(f"{report.model}:{report.model_version}: {report.current} against its training "
-          f"data {report.reference}: {verdict} ({report.drift_share:.0%} of columns drifted)")
-    print_table([[c["column"], c["kind"], c["test"], c["statistic"], c["p_value"],
-                  c["threshold"], "DRIFT" if c["drifted"] else ""]
-                 for c in report.columns],
-                ["column", "kind", "test", "statistic", "p-value", "threshold", ""])
-    if report.prediction:
-        p = report.prediction
-        print(f"\npredictions: {p['test']} {p['statistic']:.4g} (threshold {p['threshold']})"
-              f"{' DRIFT' if p['drifted'] else ''}")
-    return 0
-
-
-def _seconds(text: str) -> float:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    try:
-        return float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
-    except (ValueError, IndexError):
-        raise UsageError(f"--window {text!r} is not a duration (e.g. 90s, 30m, 6h, 2d)") \
-            from None
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
@@ -330,10 +272,15 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
     p = add("drift", cmd_drift, "a model's latest drift report (--now or --against to check)")
     p.add_argument("model", help="the model's name")
-    p.add_argument("--against", help="a data selector, e.g. bikeshare@7")
-    p.add_argument("--now", action="store_true", help="check the latest data version now")
+    p.add_argument("--against", help="a data selector the model was not trained on, e.g. "
+                   "bikeshare@7")
+    p.add_argument("--now", action="store_true",
+                   help="check the newest data the model was not trained on, now")
     p.add_argument("--window", help="check what the model was asked lately instead: 30m, "
                    "6h, 2d (its prediction log)")
+    p.add_argument("--record", action="store_true",
+                   help="make the check part of the drift stream: it raises and resolves "
+                   "alerts and becomes the latest (else it is ad hoc: shown, nothing moved)")
     p.add_argument("--html", metavar="FILE",
                    help="write the report as a self-contained HTML page with the plots")
     p.add_argument("--timeout", type=float, default=600.0,

@@ -1,0 +1,66 @@
+"""Reading data versions for the drift job, and the reference's summary (its profile).
+
+Columns are the model's inputs: categorical ones (and text) are summarised by their category
+counts, the others as numbers (dates as epoch seconds, booleans as 0/1) by the quantile
+profile of reference.py, which keeps the raw values of a small reference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from jobs.context import JobContext, JobError
+from jobs.drift.reference import NumericReference
+
+
+def read(items: list[dict[str, Any]], ctx: JobContext, columns: list[str]) -> Any:
+    """The rows of these data versions, in order, with the wanted columns they have."""
+    import polars as pl
+
+    frames = []
+    for item in items:
+        path = ctx.artifacts.verify(item["snapshot_sha"])
+        frame = pl.read_parquet(path, columns=[c for c in pl.read_parquet_schema(path)
+                                               if c in columns])
+        frames.append(frame)
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def numbers(column: Any) -> np.ndarray:
+    import polars as pl
+
+    dtype = column.dtype
+    if dtype == pl.Boolean:
+        column = column.cast(pl.Float64)
+    elif dtype == pl.Date or isinstance(dtype, pl.Datetime):
+        column = column.cast(pl.Datetime("us")).dt.epoch("us").cast(pl.Float64) / 1e6
+    elif dtype == pl.String:
+        raise JobError(f"column {column.name!r} is text where the model has a number")
+    return column.cast(pl.Float64).drop_nulls().to_numpy()
+
+
+def counts(column: Any) -> dict[str, int]:
+    import polars as pl
+
+    found = column.cast(pl.String).drop_nulls().value_counts()
+    return {str(k): int(v) for k, v in found.iter_rows()}
+
+
+def is_categorical(item: dict[str, Any]) -> bool:
+    return bool(item.get("categorical")) or item["dtype"] == "string"
+
+
+def numeric_profile(values: np.ndarray) -> dict[str, Any]:
+    """What is kept of a numeric reference column: its quantile profile (with the raw values
+    of a small reference, so that its tests are exact)."""
+    if len(values) == 0:
+        return {"kind": "numeric", "empty": True}
+    return {"kind": "numeric", **NumericReference.build(values).to_json()}
+
+
+def column_profile(item: dict[str, Any], column: Any) -> dict[str, Any]:
+    if is_categorical(item):
+        return {"kind": "categorical", "counts": counts(column)}
+    return numeric_profile(numbers(column))
