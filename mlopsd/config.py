@@ -70,6 +70,9 @@ class TrackingConfig:
 
 @dataclass(frozen=True)
 class ServingConfig:
+    fallback_to_previous: bool = True
+    """A production version that cannot be loaded at start (a corrupt artifact): the
+    version before it answers in its place, marked as a fallback; false: a 503."""
     max_rows: int = 100_000
     """Rows in one prediction request; more is a 413 (batch files go to score/)."""
     max_body_mb: float = 64.0

@@ -30,6 +30,8 @@ CONFIG_TEMPLATE = """\
 # run_timeout_s = 120.0     # an SDK run that reports nothing this long is marked failed
 
 [serving]
+# fallback_to_previous = true  # a production version that cannot load at start (corrupt
+#                           # artifact): the version before it answers, marked as a fallback
 # max_rows = 100000         # rows in one prediction request (more: 413; drop files in score/)
 # max_body_mb = 64.0        # request body size limit (more: 413)
 # log_sample = 1.0          # share of prediction requests logged (one row per scored row)

@@ -53,6 +53,7 @@ from mlopsd.serving.prediction_log import PredictionLogger
 from mlopsd.serving.served import ServedModels
 from mlopsd.serving.stats import ServingStats
 from mlopsd.training import TrainService
+from mlopsd.unservable import UnservableModels
 from store import alerts, audit
 from store import predictions as prediction_repo
 from store import runs as run_repo
@@ -176,9 +177,15 @@ class Daemon:
                                           self.bus)
         self.training = TrainService(self.config, self.store, self.runner, self.bus)
         self.logged_models = LoggedModels(self.store, self.artifacts, self.runner, self.bus)
-        self.served = ServedModels(self.store, self.artifacts)
+        self.served = ServedModels(self.store, self.artifacts,
+                                   fallback_to_previous=self.config.serving.fallback_to_previous)
         self.served.start()
         self.deploys = DeployService(self.config, self.store, self.served, self.bus)
+        self.unservable = UnservableModels(self.store, self.served, self.bus)
+        self.unservable.report()
+        self.deploys.production_moved.append(self.unservable.production_moved)
+        self.training.repaired_hooks.append(
+            lambda name, version: self.unservable.repaired(name, version, actor="mlopsd"))
         self.scoring = ScoringService(self.home, self.config, self.store, self.runner,
                                       self.served, self.bus, self.model_names)
         self.monitoring = MonitoringService(self.config, self.store, self.runner, self.served,

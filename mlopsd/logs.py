@@ -84,14 +84,41 @@ class JsonLineFormatter(logging.Formatter):
         return orjson.dumps(entry).decode()
 
 
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """logs/daemon.log that says once, on stderr, when it cannot be written (a full disk),
+    instead of a traceback per record; the records still reach stderr, which is written
+    first."""
+
+    failing = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        super().emit(record)
+        if self.failing and self.stream is not None:
+            self.failing = False
+            sys.stderr.write("mlopsd: logs/daemon.log can be written again\n")
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not self.failing:
+            self.failing = True
+            error = sys.exc_info()[1]
+            sys.stderr.write(f"mlopsd: logs/daemon.log cannot be written ({error}); log "
+                             "records go to stderr only until it can\n")
+        # A failed write can leave the stream half-open: reopen on the next record.
+        with contextlib.suppress(Exception):
+            if self.stream is not None:
+                self.stream.close()
+        self.stream = None  # type: ignore[assignment]
+
+
 def setup_daemon_logging(log_dir: Path, level: str, max_bytes: int, backups: int) -> None:
     log_dir.mkdir(parents=True, exist_ok=True)
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
     )
-    to_file = logging.handlers.RotatingFileHandler(
-        log_dir / "daemon.log", maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+    to_file = _LogFile(
+        log_dir / "daemon.log", maxBytes=max_bytes, backupCount=backups, encoding="utf-8",
+        delay=True,
     )
     to_file.setFormatter(JsonLineFormatter())
     root = logging.getLogger()

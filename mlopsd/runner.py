@@ -28,6 +28,7 @@ from jobs.context import InvalidParams
 from jobs.paths import confine_params
 from jobs.registry import KINDS
 from mlopsd.events import EventBus
+from mlopsd.job_endings import Ending, Endings
 from store import audit
 from store import jobs as job_repo
 from store.db import Store
@@ -93,12 +94,15 @@ class JobRunner:
     crash_hints: dict[str, str] = field(default_factory=dict)
     """Per kind: what a worker that died without a result most likely means."""
     _ctx: Any = field(init=False)
+    _endings: Endings = field(init=False)
     _running: dict[int, _Running] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: bool = False
     _thread: threading.Thread | None = None
 
     def __post_init__(self) -> None:
+        self._endings = Endings(self.store, self.bus, self.home_root, self.completions,
+                                self.finished_hooks)
         self._ctx = multiprocessing.get_context("forkserver")
         self._ctx.set_forkserver_preload(_PRELOAD)
         self._wake_r, self._wake_w = os.pipe()
@@ -220,11 +224,13 @@ class JobRunner:
 
     def _loop(self) -> None:
         while True:
-            if not self._stopping:
+            self._endings.retry()
+            if not self._stopping and not self._endings.paused():
                 try:
                     self._fill_slots()
-                except Exception:
-                    log.exception("could not start a job; retrying shortly")
+                except Exception as exc:
+                    if not self._endings.claim_failed(exc):
+                        log.exception("could not start a job; retrying shortly")
             with self._lock:
                 entries = list(self._running.values())
             if self._stopping and not entries:
@@ -322,13 +328,6 @@ class JobRunner:
             state, error, result = "cancelled", entry.cancelled_by, None
         elif entry.outcome and entry.outcome[0] == "result":
             state, error, result = "succeeded", None, entry.outcome[1]
-            complete = self.completions.get(job.kind)
-            if complete is not None:
-                try:
-                    result = complete(job, result)
-                except Exception as exc:
-                    log.exception("recording the result of job %s failed", job.id)
-                    state, error, result = "failed", f"recording the result failed: {exc}", None
         elif entry.outcome and entry.outcome[0] == "error":
             state, error, result = "failed", entry.outcome[1], None
         elif self._stopping:
@@ -337,27 +336,9 @@ class JobRunner:
             hint = self.crash_hints.get(job.kind)
             state, result = "failed", None
             error = _death_reason(code) + (f": {hint}" if hint else "")
-        try:
-            usage = entry.usage or {}
-            finished = job_repo.finish_job(
-                self.store, job.id, state, error=error, result=result,
-                cpu_s=usage.get("cpu_s"), max_rss_mb=usage.get("max_rss_mb"),
-            )
-        except Exception:
-            log.exception("could not record the end of job %s", job.id)
-            finished = None
         with self._lock:
             self._running.pop(job.id, None)
-        log.log(
-            logging.INFO if state == "succeeded" else logging.WARNING,
-            "job %s (%s) %s%s", job.id, job.kind, state, f": {error}" if error else "",
-        )
-        self.bus.publish(f"job.{state}", job_id=job.id, kind=job.kind, error=error)
-        for hook in self.finished_hooks if finished else []:
-            try:
-                hook(finished)
-            except Exception:
-                log.exception("handler for the end of job %s failed", job.id)
+        self._endings.ended(Ending(job, state, error, result, entry.usage or {}))
 
 
 def _death_reason(exitcode: int | None) -> str:

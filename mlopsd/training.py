@@ -14,6 +14,7 @@ import logging
 import platform
 import socket
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,9 @@ class TrainService:
         self.config, self.store, self.runner, self.bus = config, store, runner, bus
         self.models = config.models()
         self._pending: dict[int, dict[str, Any]] = {}
+        self.repaired_hooks: list[Callable[[str, str], bool]] = []
+        """Called (model, version) when a reproduction rewrote a version's corrupt artifact;
+        True when that made it serve again."""
         runner.completions["train"] = self._complete
         runner.completions["reproduce"] = self._compare
         runner.finished_hooks.append(self._finished)
@@ -228,11 +232,21 @@ class TrainService:
                 differences.append(f"{library}: {then.get(library)} then, "
                                    f"{now.get(library)} now")
         identical = same_model and same_predictions
+        # The retrained bytes hash to the registered sha, so they are the registered model:
+        # a corrupt stored copy was rewritten with them by the artifact store.
+        repaired = same_model and bool(result.get("repaired_blob"))
+        serves_again = False
+        if repaired:
+            log.warning("%s:%s: its corrupt artifact was rewritten from the reproduction",
+                        original["model"], original["version"])
+            serves_again = any([hook(original["model"], original["version"])
+                                for hook in self.repaired_hooks])
         self.bus.publish("model.reproduced", model=original["model"],
-                         version=original["version"], identical=identical)
+                         version=original["version"], identical=identical, repaired=repaired)
         return {"model": original["model"], "version": original["version"],
                 "identical": identical, "model_sha": result["model_sha"],
-                "registered_sha": original["model_sha"], "differences": differences}
+                "registered_sha": original["model_sha"], "differences": differences,
+                "repaired": repaired, "serves_again": serves_again}
 
     def _finished(self, job: Job) -> None:
         if job.kind == "reproduce":

@@ -89,6 +89,9 @@ class Status(BaseModel):
     jobs: dict[str, int] = Field(description="job counts by state")
     watched_dirs: list[str]
     auth: str = Field(description="'mutating' on loopback, 'all' when bound beyond it")
+    unservable: dict[str, str] = Field(
+        default_factory=dict, description="Models whose production version cannot serve: "
+        "why, and what answers instead")
 
 
 class JobSubmit(BaseModel):

@@ -1,8 +1,9 @@
 """Content-addressed artifact store: blobs under `artifacts/sha256/ab/abcdef…`.
 
 Process-safe (plain files, no DuckDB), so worker processes write their outputs here and
-hand back only the hash. A blob is written temp + fsync + rename and never overwritten:
-the same bytes always land at the same name, so a second writer's rename is harmless.
+hand back only the hash. A blob is written temp + fsync + rename and never overwritten
+while intact: the same bytes always land at the same name, so a second writer's rename is
+harmless, and a second writer of a blob that rotted on disk puts the right bytes back.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class ArtifactStore:
         self.root = Path(root)
         self._blobs = self.root / "sha256"
         self._tmp = self.root / "tmp"
+        self.repaired: list[str] = []
+        """Blobs found corrupt when the same bytes were written again, and replaced by them."""
 
     def path(self, sha: str) -> Path:
         if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
@@ -70,14 +73,27 @@ class ArtifactStore:
         same bytes are already there: a blob is never overwritten)."""
         final = self.path(sha)
         if final.exists():
-            tmp.unlink()
-            return sha
+            if self._intact(final, sha):
+                tmp.unlink()
+                return sha
+            # The stored copy rotted (or was edited); these bytes are the right ones.
+            self.repaired.append(sha)
         final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Read-only and private: blobs are never rewritten, and hold data and models.
         os.chmod(tmp, 0o400)
         tmp.replace(final)
         _fsync_dir(final.parent)
         return sha
+
+    @staticmethod
+    def _intact(path: Path, sha: str) -> bool:
+        digest = hashlib.sha256()
+        try:
+            with path.open("rb") as f:
+                _copy_into(f, digest)
+        except OSError:
+            return False
+        return digest.hexdigest() == sha
 
     def tmp_path(self, suffix: str = "") -> Path:
         """A fresh, unique (empty, created) file in `root/tmp` for a writer to fill, then adopt."""

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from store.errors import StoreError
+from store.errors import DiskFull, StoreError, is_disk_full
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # DuckDB writes this magic at byte 8 of every database file it creates.
@@ -79,6 +79,12 @@ class Store:
                     cur.execute("ROLLBACK")
                     raise
                 cur.execute("COMMIT")
+            except duckdb.Error as exc:
+                if is_disk_full(exc):
+                    raise DiskFull("the disk holding the metadata store is full (no space "
+                                   "left to write its log): nothing was changed; free space "
+                                   "and retry") from exc
+                raise
             finally:
                 cur.close()
 

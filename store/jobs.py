@@ -178,6 +178,19 @@ def finish_job(
     return _job(row)
 
 
+def requeue(store: Store, job_id: int, *, error: str) -> Job:
+    """A running job back to queued, its attempt counted (the disk filled up under it: it
+    runs again once space returns, under the same id, so whoever waits on it still does)."""
+    with store.transaction() as cur:
+        row = cur.execute(
+            f"UPDATE jobs SET state = 'queued', attempt = attempt + 1, started_at = NULL, "
+            f"worker_pid = NULL, error = ? WHERE id = ? AND state = 'running' "
+            f"RETURNING {_COLUMNS}", [error, job_id]).fetchone()
+    if row is None:
+        raise Conflict(f"job {job_id} is already {get_job(store, job_id).state}")
+    return _job(row)
+
+
 def interrupt_running(store: Store, reason: str) -> list[Job]:
     """At start-up: jobs a crashed daemon left running can no longer finish."""
     with store.transaction() as cur:

@@ -30,8 +30,11 @@ def run_mlops(home: Path, *args: str, timeout: float = 60) -> subprocess.Complet
 
 
 class DaemonProcess:
-    def __init__(self, home: Path, *args: str, config: str | None = None) -> None:
+    def __init__(self, home: Path, *args: str, config: str | None = None,
+                 out_path: Path | None = None) -> None:
         self.home = Home(home)
+        self._out_path = out_path
+        """Where its stdout and stderr go (default: HOME/run/mlopsd.out)."""
         self.args = args
         self.config = config
         self.proc: subprocess.Popen[str] | None = None
@@ -43,7 +46,7 @@ class DaemonProcess:
             self.home.config.write_text(self.config)
         # To a file, not a pipe: a pipe nobody reads fills up (64 KB) and the daemon's
         # writes to it block.
-        self.out_path = self.home.root / "run" / "mlopsd.out"
+        self.out_path = self._out_path or self.home.root / "run" / "mlopsd.out"
         self.out_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.out_path, "ab") as out:
             self.proc = subprocess.Popen(

@@ -92,8 +92,11 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     ctx.log.info("model %s stored as %s: %s", params["model"], model_sha,
                  ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float)))
 
+    if model_sha in ctx.artifacts.repaired:
+        ctx.log.warning("the stored copy of %s was corrupt; these bytes replaced it", model_sha)
     return {
         "model_sha": model_sha,
+        "repaired_blob": model_sha in ctx.artifacts.repaired,
         "signature": {
             "task": task,
             "target": {"name": target, "dtype": labels.dtype, "classes": labels.classes},

@@ -42,7 +42,7 @@ from mlopsd.wire import (
 from store import alerts, audit
 from store import data as data_repo
 from store.artifacts import ArtifactStore
-from store.errors import ArtifactError
+from store.errors import ArtifactError, DiskFull
 
 router = APIRouter(prefix="/api/v1", tags=["data"])
 
@@ -135,7 +135,11 @@ async def upload(
         raise ApiError(409, f"{final} already exists", field="filename") from None
     finally:
         Path(tmp).unlink(missing_ok=True)
-    job = await run_in_threadpool(daemon.ingest.file_ready, final, actor=actor_of(request))
+    try:
+        job = await run_in_threadpool(daemon.ingest.file_ready, final, actor=actor_of(request))
+    except DiskFull:
+        final.unlink(missing_ok=True)  # not acknowledged, so not kept: the client retries
+        raise
     return Upload(dataset=name, path=str(final), job_id=job.id if job else None)
 
 

@@ -18,13 +18,13 @@ from mlopsd.api.openapi import allowed_methods
 from mlopsd.job_requests import DaemonKind
 from mlopsd.runner import UnknownJobKind
 from mlopsd.service_errors import ServiceError
-from store.errors import Conflict, NotFound, StoreError
+from store.errors import Conflict, DiskFull, NotFound, StoreError, is_disk_full
 
 log = logging.getLogger("mlops.api")
 
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
           405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media",
-          422: "invalid", 500: "internal", 503: "unavailable"}
+          422: "invalid", 500: "internal", 503: "unavailable", 507: "disk_full"}
 
 
 class ApiError(Exception):
@@ -98,10 +98,20 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _conflict(_: Request, exc: Conflict) -> Response:
         return error_response(409, str(exc))
 
+    @app.exception_handler(DiskFull)
+    async def _disk_full(_: Request, exc: DiskFull) -> Response:
+        log.error("refused a change: %s", exc)
+        return error_response(507, str(exc))
+
     @app.exception_handler(StoreError)
     async def _store(_: Request, exc: StoreError) -> Response:
         log.error("store error: %s", exc)
         return error_response(503, f"the metadata store failed: {exc}")
+
+
+def disk_full_response() -> Response:
+    return error_response(507, "the disk holding the home is full: nothing was stored; free "
+                               "space and retry")
 
 
 class CatchAllMiddleware:
@@ -125,7 +135,13 @@ class CatchAllMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception:
+        except Exception as exc:
+            if is_disk_full(exc):
+                log.error("refused %s %s: the disk is full (%s)", scope.get("method"),
+                          scope.get("path"), exc)
+                if not started:
+                    await disk_full_response()(scope, receive, send)
+                return
             ref = uuid.uuid4().hex[:12]
             log.exception("unhandled error on %s %s (ref %s)", scope.get("method"),
                           scope.get("path"), ref)

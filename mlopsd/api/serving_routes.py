@@ -123,9 +123,10 @@ def serving(request: Request) -> ServingOut:
     slots = daemon.served.served()
     return ServingOut(
         models={name: {"live": slot.live.version,
-                       "previous": slot.previous.version if slot.previous else None}
+                       "previous": slot.previous.version if slot.previous else None,
+                       "stands_in_for": slot.stands_in_for}
                 for name, slot in slots.items()},
-        failed=dict(daemon.served.failed), stats=daemon.serving_stats.summary(),
+        failed=daemon.served.problems(), stats=daemon.serving_stats.summary(),
         prediction_log=daemon.prediction_log.stats())
 
 

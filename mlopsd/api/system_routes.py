@@ -63,6 +63,7 @@ def status(request: Request) -> Status:
         jobs=counts,
         watched_dirs=[str(p) for p in d.watched_dirs()],
         auth="all" if d.require_token_for_reads else "mutating",
+        unservable=d.served.problems(),
     )
 
 

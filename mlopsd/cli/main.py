@@ -61,6 +61,8 @@ def cmd_status(args: argparse.Namespace) -> int:
          f"{status.workers.running or 'none'}, {status.workers.queued} queued"),
         ("jobs", ", ".join(f"{k} {v}" for k, v in sorted(status.jobs.items())) or "none yet"),
         ("watched dirs", ", ".join(status.watched_dirs) or "none"),
+        ("serving", "every production version serves" if not status.unservable else
+         "; ".join(f"! {name}: {why}" for name, why in sorted(status.unservable.items()))),
     ])
     return 0
 

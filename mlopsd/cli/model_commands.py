@@ -56,6 +56,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         print(f"reproducing {args.version} {job.state}: {job.error}")
         return 1
     r = job.result
+    if r.get("repaired"):
+        print(f"{args.version}: its stored model was corrupt; the retrained bytes match its "
+              f"recorded hash {r['registered_sha'][:12]}, so they replaced it"
+              + (" (it serves again)" if r.get("serves_again") else ""))
     if r["identical"]:
         print(f"{args.version} reproduced bit for bit: model text {r['model_sha'][:12]} and "
               "holdout predictions identical")

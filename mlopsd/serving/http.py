@@ -38,7 +38,7 @@ from mlopsd.serving.inputs import BadInput, Batch, body_format, check_unseen, de
 from mlopsd.serving.loaded import LoadedModel, LoadError
 from mlopsd.serving.prediction_log import Entry, PredictionLogger
 from mlopsd.serving.rollout import Shadow
-from mlopsd.serving.served import NotServed, ServedModels
+from mlopsd.serving.served import NotServed, ServedModels, Unservable
 from mlopsd.serving.stats import ServingStats
 from mlopsd.wire import (
     IGNORED_COLUMNS_HEADER,
@@ -168,6 +168,8 @@ class PredictionApp:
         started = time.perf_counter()
         model, served_as = await self._resolve(name, alias, version)
         slot = self.served.slot(name) if served_as == "production" else None
+        if slot is not None and slot.stands_in_for:
+            served_as = "fallback"  # the previous version answers for one that cannot load
         canary = slot.canary if slot is not None else None
         if canary is not None and canary.takes(_header(scope, b"x-client-key")):
             model, served_as = canary.model, "canary"
@@ -457,6 +459,8 @@ class PredictionApp:
         """A name that is no model at all gets the API's one message for it; a known model
         is told why it does not answer. (Asked only when nothing answers: a prediction
         never waits on the store.)"""
+        if isinstance(exc, Unservable):  # it exists, its version cannot be loaded
+            return _Fail(503, str(exc), code="unservable")
         await self._known(name)
         return _Fail(404, str(exc))
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from jobs.features import to_matrix
 from store.artifacts import ArtifactStore
+from store.errors import ArtifactError
 from store.models import ModelVersion
 
 SINGLE_THREAD_ROWS = 200
@@ -27,6 +28,11 @@ thread)."""
 
 class LoadError(Exception):
     """A version that cannot serve: unreadable artifact, signature mismatch, failed warm-up."""
+
+    def __init__(self, message: str, *, corrupt: bool = False) -> None:
+        super().__init__(message)
+        self.corrupt = corrupt
+        """Its artifact is missing or no longer matches its hash."""
 
 
 @dataclass
@@ -138,7 +144,8 @@ def load(artifacts: ArtifactStore, version: ModelVersion) -> LoadedModel:
         text = artifacts.read_bytes(version.artifact_sha).decode()
     except Exception as exc:
         raise LoadError(f"{version.model}:{version.version}: its model artifact "
-                        f"{version.artifact_sha[:12]} cannot be read: {exc}") from exc
+                        f"{version.artifact_sha[:12]} cannot be read: {exc}",
+                        corrupt=isinstance(exc, ArtifactError)) from exc
     try:
         booster = lgb.Booster(model_str=text)
     except lgb.basic.LightGBMError as exc:

@@ -32,6 +32,10 @@ class NotServed(Exception):
     """No version answers for this name (no production alias, unknown alias or version)."""
 
 
+class Unservable(NotServed):
+    """The model has a production version, but it cannot be loaded (a 503, not a 404)."""
+
+
 @dataclass
 class Slot:
     live: LoadedModel
@@ -39,17 +43,30 @@ class Slot:
     canary: Canary | None = None
     shadow: Shadow | None = None
     drill: Drill | None = None
+    stands_in_for: str | None = None
+    """The production version `live` answers for because it cannot be loaded (the previous
+    one serves, marked as a fallback, until it is repaired or another is promoted)."""
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    version: str
+    reason: str
+    corrupt: bool
+    """The artifact is missing or no longer matches its hash."""
 
 
 class ServedModels:
-    def __init__(self, store: Store, artifacts: ArtifactStore, *, cache_size: int = 8) -> None:
+    def __init__(self, store: Store, artifacts: ArtifactStore, *, cache_size: int = 8,
+                 fallback_to_previous: bool = True) -> None:
         self.store, self.artifacts = store, artifacts
+        self.fallback_to_previous = fallback_to_previous
         self._slots: dict[str, Slot] = {}
         self._aliases: dict[tuple[str, str], str] = {}
         self._cache: OrderedDict[str, LoadedModel] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
-        self.failed: dict[str, str] = {}
+        self.failed: dict[str, LoadFailure] = {}
         """Model name → why its production version could not be loaded at start."""
         self.switch_hooks: list[Callable[[str], None]] = []
         """Called with the model's name after a version becomes its live one."""
@@ -68,17 +85,61 @@ class ServedModels:
             try:
                 self._slots[model.name] = Slot(self._load(model.name, version))
             except (LoadError, NotFound) as exc:
-                self.failed[model.name] = str(exc)
+                self.failed[model.name] = LoadFailure(version, str(exc),
+                                                      getattr(exc, "corrupt", False))
                 log.error("cannot serve %s@production (%s): %s", model.name, version, exc)
+                if self.fallback_to_previous:
+                    self._stand_in(model.name, version)
+
+    def _stand_in(self, name: str, version: str) -> None:
+        """The version production pointed at before answers in its place, if it loads."""
+        previous = model_repo.rollback_target(self.store, name, PRODUCTION)
+        if previous is None or previous == version:
+            return
+        try:
+            stand_in = self._load(name, previous)
+        except (LoadError, NotFound) as exc:
+            log.error("the previous version %s:%s cannot stand in either: %s", name, previous,
+                      exc)
+            return
+        self._slots[name] = Slot(stand_in, stands_in_for=version)
+        log.warning("%s:%s answers for %s@production (%s) until it is repaired or another "
+                    "version is promoted", name, previous, name, version)
+
+    def problems(self) -> dict[str, str]:
+        """Per model whose production version cannot serve: why, and who answers instead."""
+        out = {}
+        for name, failure in list(self.failed.items()):
+            slot = self._slots.get(name)
+            instead = (f"{slot.live.version} answers in its place (marked as a fallback)"
+                       if slot is not None and slot.stands_in_for else "requests get a 503")
+            hint = (f"; `mlops reproduce {name}:{failure.version}` repairs it if it retrains "
+                    "to the same bytes" if failure.corrupt else "")
+            out[name] = f"{failure.version} cannot serve: {failure.reason}; {instead}{hint}"
+        return out
+
+    def retry(self, name: str) -> LoadedModel:
+        """Load the production version that failed at start again (after a repair) and make
+        it live; LoadError if it still cannot serve."""
+        failure = self.failed.get(name)
+        if failure is None:
+            raise NotServed(f"{name}@production did not fail to load")
+        loaded = self._load(name, failure.version)
+        self.switch(name, loaded)
+        return loaded
 
     # --- lookup (the hot path) ------------------------------------------------------------
 
     def live(self, name: str) -> LoadedModel:
         slot = self._slots.get(name)
         if slot is None:
-            reason = self.failed.get(name)
-            if reason:
-                raise NotServed(f"model {name!r} cannot serve: {reason}")
+            failure = self.failed.get(name)
+            if failure:
+                raise Unservable(f"{name}@production ({failure.version}) cannot serve: "
+                                 f"{failure.reason}" + (
+                                     f"; repair it with `mlops reproduce {name}:"
+                                     f"{failure.version}` or promote another version"
+                                     if failure.corrupt else ""))
             raise NotServed(f"model {name!r} has no production version (promote one: "
                             f"mlops promote {name} VERSION)")
         return slot.live

@@ -1,0 +1,150 @@
+"""Recording how a job ended, even when the disk is full.
+
+A worker that ended while the disk holding the home was full cannot have its end written
+(DuckDB cannot grow its log): the ending is kept and written again every second, so the job
+ends without a restart once space returns, and its file does not wait in the inbox for one.
+A job that failed *because* the disk was full is queued again (same id, attempt counted) rather
+than failed, up to `MAX_DISK_REQUEUES` times; meanwhile no new job starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlopsd.events import EventBus
+from store import jobs as job_repo
+from store.db import Store
+from store.errors import DiskFull, is_disk_full
+from store.jobs import Job
+
+log = logging.getLogger("mlops.runner")
+
+MAX_DISK_REQUEUES = 3
+RESUME_FREE_BYTES = 8 << 20
+"""Jobs start again once this much is free (and every kept ending is written)."""
+REQUEUE = "requeue"
+
+
+@dataclass
+class Ending:
+    job: Job
+    state: str
+    """succeeded, failed, interrupted, cancelled, or REQUEUE (the disk filled up under it)."""
+    error: str | None
+    result: Any
+    usage: dict[str, float] = field(default_factory=dict)
+    completed: bool = False
+    """The kind's completion has turned the result into store state (never run twice)."""
+
+
+@dataclass
+class Endings:
+    store: Store
+    bus: EventBus
+    home_root: Path
+    completions: dict[str, Callable[[Job, Any], Any]]
+    finished_hooks: list[Callable[[Job], None]]
+    kept: list[Ending] = field(default_factory=list)
+    disk_full: bool = False
+    requeues: dict[int, int] = field(default_factory=dict)
+
+    def ended(self, ending: Ending) -> None:
+        """Record an ending now, or keep it for later if the disk is full."""
+        if ending.state == "failed" and is_disk_full(ending.error):
+            count = self.requeues.get(ending.job.id, 0)
+            if count < MAX_DISK_REQUEUES:
+                self.requeues[ending.job.id] = count + 1
+                ending.state = REQUEUE
+        try:
+            self._record(ending)
+        except DiskFull as exc:
+            self._keep(ending, exc)
+
+    def retry(self) -> None:
+        """Write the endings kept while the disk was full (the dispatcher calls this each
+        turn); stop at the first that still cannot be written."""
+        while self.kept:
+            try:
+                self._record(self.kept[0])
+            except DiskFull:
+                return
+            ending = self.kept.pop(0)
+            log.warning("space is back: recorded the end of job %s (%s)", ending.job.id,
+                        ending.state)
+
+    def paused(self) -> bool:
+        """Whether new jobs wait: endings are kept, or the disk has not got space back."""
+        if self.kept:
+            return True
+        if self.disk_full:
+            if _free_bytes(self.home_root) < RESUME_FREE_BYTES:
+                return True
+            self.disk_full = False
+            log.warning("the disk has space again: jobs start again")
+        return False
+
+    def claim_failed(self, exc: BaseException) -> bool:
+        """A job could not be claimed: True (and jobs pause) when the disk is full."""
+        if isinstance(exc, DiskFull) or is_disk_full(exc):
+            if not self.disk_full:
+                log.error("the disk holding the home is full: no job starts until space "
+                          "returns (%s)", exc)
+            self.disk_full = True
+            return True
+        return False
+
+    def _keep(self, ending: Ending, exc: DiskFull) -> None:
+        self.kept.append(ending)
+        self.disk_full = True
+        log.error("the end of job %s (%s) cannot be recorded: %s; kept, and written as soon "
+                  "as there is space", ending.job.id, ending.state, exc)
+
+    def _record(self, ending: Ending) -> None:
+        job = ending.job
+        if ending.state == REQUEUE:
+            job_repo.requeue(self.store, job.id, error=f"queued again: the disk was full "
+                             f"({ending.error})")
+            self.disk_full = True
+            log.warning("job %s (%s) ran out of disk space; it runs again once space "
+                        "returns", job.id, job.kind)
+            self.bus.publish("job.requeued", job_id=job.id, kind=job.kind, error=ending.error)
+            return
+        if ending.state == "succeeded" and not ending.completed:
+            complete = self.completions.get(job.kind)
+            if complete is not None:
+                try:
+                    ending.result = complete(job, ending.result)
+                except DiskFull:
+                    raise
+                except Exception as exc:
+                    log.exception("recording the result of job %s failed", job.id)
+                    ending.state, ending.result = "failed", None
+                    ending.error = f"recording the result failed: {exc}"
+            ending.completed = True
+        finished = job_repo.finish_job(
+            self.store, job.id, ending.state, error=ending.error, result=ending.result,
+            cpu_s=ending.usage.get("cpu_s"), max_rss_mb=ending.usage.get("max_rss_mb"))
+        self.requeues.pop(job.id, None)
+        log.log(logging.INFO if ending.state == "succeeded" else logging.WARNING,
+                "job %s (%s) %s%s", job.id, job.kind, ending.state,
+                f": {ending.error}" if ending.error else "")
+        self.bus.publish(f"job.{ending.state}", job_id=job.id, kind=job.kind,
+                         error=ending.error)
+        for hook in self.finished_hooks:
+            try:
+                hook(finished)
+            except Exception:
+                log.exception("handler for the end of job %s failed", job.id)
+
+
+def _free_bytes(path: Path) -> int:
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return 0
+    return st.f_bavail * st.f_frsize
