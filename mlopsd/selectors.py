@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from store import data as data_repo
@@ -78,7 +78,11 @@ def _parse_time(text: str, which: str) -> datetime | None:
         if len(text) == 10:
             d = date.fromisoformat(text)
             return datetime(d.year, d.month, d.day)
-        return datetime.fromisoformat(text).replace(tzinfo=None)
+        parsed = datetime.fromisoformat(text)
+        # Times are stored as UTC without a zone: an offset given here is applied, not dropped.
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        return parsed
     except ValueError:
         raise SelectorError(f"the window's {which} {text!r} is not an ISO date or datetime "
                             "(e.g. 2011-03-01 or 2011-03-01T06:00)") from None
