@@ -85,3 +85,42 @@ def _json(row: dict[str, Any]) -> bytes:
             httpx.Request("POST", "/", json=value).content.decode())
         parts.append(f'"{key}": {text}')
     return ("{" + ", ".join(parts) + "}").encode()
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs", "field"), [
+    ("GET", "/api/v1/jobs", {"params": {"limit": 0}}, "query.limit"),
+    ("GET", "/api/v1/alerts", {"params": {"limit": 10_001}}, "query.limit"),
+    ("GET", "/api/v1/jobs/1/log", {"params": {"offset": "99999999999999999999"}},
+     "query.offset"),
+    ("GET", "/api/v1/jobs/99999999999999999999", {}, "path.job_id"),
+    ("GET", "/api/v1/audit", {"params": {"after_id": "99999999999999999999"}},
+     "query.after_id"),
+    ("POST", "/api/v1/models/riders/drift", {"json": {"window_s": 1e225}}, "body.window_s"),
+    ("POST", "/api/v1/models/riders/aliases/" + "a" * 5000, {"json": {"version": "1.0.0"}},
+     "path.alias"),
+    ("POST", "/api/v1/models/riders/aliases/bad%20alias", {"json": {"version": "1.0.0"}},
+     "path.alias"),
+    ("POST", "/api/v1/models/riders/rollback", {"json": {"alias": "a" * 300}}, "body.alias"),
+    ("POST", "/api/v1/models/riders/deploy", {"json": {"version": "1.0.0", "percent": 1e300}},
+     "body.percent"),
+    ("POST", "/api/v1/alerts/1/ack", {"json": {"note": "n" * 10_001}}, "body.note"),
+    ("POST", "/api/v1/selectors/resolve", {"json": {"selector": "bikes@1..99999999999999999999"}},
+     "selector"),
+])
+def test_values_past_their_bounds_are_422s_naming_the_field(
+        http: httpx.Client, riders: bikes.Trained, method: str, path: str, kwargs: dict,
+        field: str) -> None:
+    reply = http.request(method, path, **kwargs)
+    assert reply.status_code == 422, (path, reply.status_code, reply.text[:300])
+    assert reply.json()["error"]["field"] == field, reply.text[:300]
+
+
+def test_a_wrong_method_is_a_405_naming_every_allowed_one(http: httpx.Client) -> None:
+    for path, allowed in [("/api/v1/jobs", "GET, POST"), ("/api/v1/runs", "GET, POST"),
+                          ("/api/v1/alerts/1/ack", "POST"),
+                          ("/api/v1/models/riders/aliases/history", "GET"),
+                          ("/v1/models/riders/predict", "POST"), ("/v1/models/riders", "GET")]:
+        reply = http.request("DELETE", path)
+        assert reply.status_code == 405, (path, reply.text)
+        assert reply.headers["allow"] == allowed, (path, reply.headers.get("allow"))
+        assert reply.json()["error"]["code"] == "method_not_allowed"
