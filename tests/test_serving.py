@@ -272,7 +272,8 @@ def test_blue_green_switch_and_rollback_under_load_lose_no_request(
     assert steps[1].reason == "better on new data" and "warm-up prediction" in str(
         steps[1].detail)
     serving = client.serving()
-    assert serving.models["riders"] == {"live": "1.0.0", "previous": "1.1.0"}
+    assert serving.models["riders"] == {"live": "1.0.0", "previous": "1.1.0",
+                                        "stands_in_for": None}
     assert serving.stats["riders:1.1.0"]["requests"] > 0
 
 
