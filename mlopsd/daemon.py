@@ -28,7 +28,8 @@ from mlopsd import __version__
 from mlopsd.api.app import create_app
 from mlopsd.api.auth import is_loopback
 from mlopsd.atomic import write_bytes_atomic
-from mlopsd.config import Config, ConfigError, load_config
+from mlopsd.config import Config, ConfigError
+from mlopsd.config_load import load_config
 from mlopsd.deploys import DeployService
 from mlopsd.events import EventBus
 from mlopsd.home import Home

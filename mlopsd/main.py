@@ -9,7 +9,8 @@ import sys
 from dataclasses import replace
 
 from mlopsd import __version__
-from mlopsd.config import ConfigError, load_config
+from mlopsd.config import ConfigError
+from mlopsd.config_load import load_config
 from mlopsd.daemon import Daemon, ExitCode, StartError, bind_socket
 from mlopsd.home import (
     PRIVATE_UMASK,

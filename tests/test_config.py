@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mlopsd.config import ConfigError, load_config
+from mlopsd.config import ConfigError
+from mlopsd.config_load import load_config
 from mlopsd.config_template import CONFIG_TEMPLATE
 
 

@@ -9,27 +9,13 @@ from pathlib import Path
 import httpx
 import polars as pl
 
+from tests.configs import bikes_config
 from tests.daemon_process import DaemonProcess, run_mlops, wait_until
 from tests.test_ingest_daemon import EXAMPLE
 
-CONFIG = """\
-[ingest]
-settle_s = 0.2
 
-[serving]
-fallback_to_previous = {fallback}
-
-[[dataset]]
-name = "bikes"
-target = "bikers"
-
-[[model]]
-name = "riders"
-data = "bikes@all"
-target = "bikers"
-exclude = ["casual", "registered"]
-rounds = 30
-"""
+def config(fallback: bool) -> str:
+    return bikes_config(serving=f"fallback_to_previous = {str(fallback).lower()}", rounds=30)
 
 
 def _train_and_promote(d: DaemonProcess, month: Path, versions: int) -> str:
@@ -60,7 +46,7 @@ def test_a_corrupt_production_artifact_is_refused_said_alerted_and_repaired(
         months.append(tmp_path / f"part{n}.csv")
         frame.filter(pl.col("day").is_between(low, high)).write_csv(months[-1])
     home = tmp_path / "home"
-    d = DaemonProcess(home, config=CONFIG.format(fallback="false")).start()
+    d = DaemonProcess(home, config=config(False)).start()
     first = _train_and_promote(d, months[0], 1)
     second = _train_and_promote(d, months[1], 2)
     assert d.client is not None
@@ -72,7 +58,7 @@ def test_a_corrupt_production_artifact_is_refused_said_alerted_and_repaired(
     blob.write_bytes(good.replace(b"leaf_value=", b"leaf_valuX=", 1))  # rot, same size
 
     # No fallback configured: a 503 that says why, an alert, and the status names it.
-    d = DaemonProcess(home, config=CONFIG.format(fallback="false")).start()
+    d = DaemonProcess(home, config=config(False)).start()
     reply = _predict(d)
     assert reply.status_code == 503, reply.text
     message = reply.json()["error"]["message"]
@@ -85,7 +71,7 @@ def test_a_corrupt_production_artifact_is_refused_said_alerted_and_repaired(
     assert d.stop() == 0
 
     # The previous version answers, marked as a fallback; reproduce repairs the blob.
-    d = DaemonProcess(home, config=CONFIG.format(fallback="true")).start()
+    d = DaemonProcess(home, config=config(True)).start()
     reply = _predict(d)
     assert reply.status_code == 200, reply.text
     assert reply.headers["x-served-as"] == "fallback" and reply.json()["version"] == first

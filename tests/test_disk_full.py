@@ -15,18 +15,11 @@ import polars as pl
 import pytest
 
 from tests import bikes
+from tests.configs import bikes_config
 from tests.daemon_process import DaemonProcess, wait_until
 from tests.test_ingest_daemon import EXAMPLE
 
-CONFIG = """\
-[ingest]
-settle_s = 0.2
-rescan_interval_s = 1
-
-[[dataset]]
-name = "bikes"
-target = "bikers"
-"""
+CONFIG = bikes_config(ingest="rescan_interval_s = 1")
 
 
 @pytest.fixture

@@ -11,25 +11,11 @@ from pathlib import Path
 import polars as pl
 
 from mlopsd.home import Home, init_home
+from tests.configs import bikes_config
 from tests.daemon_process import DaemonProcess, wait_until
 from tests.test_ingest_daemon import EXAMPLE
 
-CONFIG = """\
-[ingest]
-settle_s = 0.2
-
-[[dataset]]
-name = "bikes"
-target = "bikers"
-
-[[model]]
-name = "riders"
-data = "bikes@all"
-target = "bikers"
-task = "regression"
-exclude = ["casual", "registered"]
-rounds = 20
-"""
+CONFIG = bikes_config(rounds=20)
 
 
 def _open_to_others(root: Path) -> list[str]:

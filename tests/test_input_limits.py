@@ -14,18 +14,11 @@ import pytest
 
 from jobs.ingest import source
 from jobs.ingest.issues import Rejected
+from tests.configs import bikes_config
 from tests.daemon_process import DaemonProcess, wait_until
 from tests.test_ingest_daemon import EXAMPLE
 
-CONFIG = """\
-[ingest]
-settle_s = 0.2
-max_decompressed_mb = 8
-
-[[dataset]]
-name = "bikes"
-target = "bikers"
-"""
+CONFIG = bikes_config(ingest="max_decompressed_mb = 8")
 
 
 @pytest.fixture(scope="module")

@@ -12,25 +12,12 @@ import sys
 from pathlib import Path
 
 from tests import bikes
+from tests.configs import bikes_config
 from tests.daemon_process import DaemonProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKS = "not_a_server_error,status_code_conformance,allow_header_conformance"
-CONFIG = """\
-[ingest]
-settle_s = 0.2
-
-[[dataset]]
-name = "bikes"
-target = "bikers"
-
-[[model]]
-name = "riders"
-data = "bikes@all"
-target = "bikers"
-exclude = ["casual", "registered"]
-rounds = 10
-"""
+CONFIG = bikes_config(rounds=10)
 
 
 def fuzz(d: DaemonProcess, *, max_examples: int, max_time_s: int, report: Path

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from mlopsd.cli.common import UsageError, client_for, writable_file
+from mlopsd.cli.drift_html import render, statistic_text
 from mlopsd.cli.output import print_json, print_table
 from mlopsd.wire import DriftReportOut
 
@@ -52,8 +53,6 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 
 def _write_html(args: argparse.Namespace, report: DriftReportOut) -> int:
-    from mlopsd.cli.drift_html import render
-
     with tempfile.TemporaryDirectory() as tmp, client_for(args) as client:
         full = Path(tmp) / "report.json"
         client.download_artifact(report.report_sha, full)
@@ -101,16 +100,6 @@ def print_report(report: DriftReportOut) -> None:
         p = report.prediction
         print(f"\npredictions: {p['test']} {statistic_text(p)} (threshold {p['threshold']})"
               f" {_verdict(p)}".rstrip())
-
-
-def statistic_text(column: dict[str, Any]) -> str:
-    """The exact value, or the estimate marked ~ with its bounds."""
-    value = column.get("statistic")
-    if value is None:
-        return "-"
-    if column.get("approximate") and column.get("low") is not None:
-        return f"~{value:.4g} [{column['low']:.4g}, {column['high']:.4g}]"
-    return f"{value:.4g}"
 
 
 def _p(column: dict[str, Any]) -> str:

@@ -27,7 +27,7 @@ def render(report: dict[str, Any], *, title: str, recorded: bool = True) -> str:
     for c in report["columns"]:
         rows.append(
             f"<tr><td>{_e(c['column'])}</td><td>{_e(c.get('kind'))}</td>"
-            f"<td>{_e(c.get('test'))}</td><td>{_statistic(c)}</td>"
+            f"<td>{_e(c.get('test'))}</td><td>{statistic_text(c)}</td>"
             f"<td>{'≤' if c.get('p_at_most') else ''}{_num(c.get('p_value'))}</td>"
             f"<td>{_num(c.get('threshold'))}</td>"
             f"<td>{_counts(c)}</td><td>{_verdict(c)}</td></tr>")
@@ -107,7 +107,7 @@ def _chart(column: dict[str, Any]) -> str:
                  f"text-anchor='middle'>share of rows</text>")
     mark = " <span class='drift'>DRIFT</span>" if column.get("drifted") else ""
     return (f"<div class='col'><div>{_e(column['column'])} — {_e(column.get('test'))} "
-            f"{_statistic(column)}{mark}</div>"
+            f"{statistic_text(column)}{mark}</div>"
             f"<svg width='{_WIDTH}' height='{_HEIGHT}' role='img' "
             f"aria-label='{_e(column['column'])}: reference and current distributions'>"
             f"{''.join(parts)}</svg></div>")
@@ -160,7 +160,8 @@ def _percent(value: float) -> str:
     return f"{value * 100:.3g}%"
 
 
-def _statistic(column: dict[str, Any]) -> str:
+def statistic_text(column: dict[str, Any]) -> str:
+    """The exact value, or the estimate marked ~ with its bounds (the page and the CLI)."""
     value = column.get("statistic")
     if value is None:
         return "-"
