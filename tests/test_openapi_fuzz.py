@@ -55,6 +55,7 @@ def test_no_server_error_and_no_undocumented_status(tmp_path: Path) -> None:
         found = run.stdout[run.stdout.find("ERRORS"):] if "ERRORS" in run.stdout else (
             run.stdout[run.stdout.find("FAILURES"):])
         assert run.returncode == 0, found[:8000] + run.stderr[-2000:]
+        print(run.stdout[run.stdout.rfind("Test cases:"):])  # shown by scripts/fuzz-api
     finally:
         d.stop()
     log = (d.home.logs / "daemon.log").read_text()
