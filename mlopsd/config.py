@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlopsd.wire import NAME
+from mlopsd.client.wire import NAME
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 DTYPES = ("int64", "float64", "bool", "string", "date", "datetime")

@@ -30,31 +30,31 @@ from mlopsd.api.auth import is_loopback
 from mlopsd.atomic import write_bytes_atomic
 from mlopsd.config import Config, ConfigError
 from mlopsd.config_load import load_config
-from mlopsd.deploys import DeployService
-from mlopsd.events import EventBus
 from mlopsd.home import Home
-from mlopsd.ingest_service import IngestService
-from mlopsd.labels import LabelService
-from mlopsd.logged_models import LoggedModels
-from mlopsd.model_names import ModelNames
-from mlopsd.monitoring import MonitoringService
-from mlopsd.notify import Notifier
 from mlopsd.retraining.pipeline import Env as PipelineEnv
 from mlopsd.retraining.schedules import RetrainSchedules
 from mlopsd.retraining.service import RetrainService
 from mlopsd.retraining.triggers import TriggerWatch
-from mlopsd.run_journal import RunJournal
-from mlopsd.runner import JobRunner
-from mlopsd.scheduler import Scheduler
-from mlopsd.scoring import ScoringService
-from mlopsd.service_watch import ServiceWatch
+from mlopsd.runtime.events import EventBus
+from mlopsd.runtime.run_journal import RunJournal
+from mlopsd.runtime.runner import JobRunner
+from mlopsd.runtime.scheduler import Scheduler
+from mlopsd.services.deploys import DeployService
+from mlopsd.services.ingest import IngestService
+from mlopsd.services.labels import LabelService
+from mlopsd.services.logged_models import LoggedModels
+from mlopsd.services.model_names import ModelNames
+from mlopsd.services.monitoring import MonitoringService
+from mlopsd.services.notify import Notifier
+from mlopsd.services.scoring import ScoringService
+from mlopsd.services.service_watch import ServiceWatch
+from mlopsd.services.training import TrainService
+from mlopsd.services.unservable import UnservableModels
 from mlopsd.serving.http import PredictionApp
 from mlopsd.serving.loaded import import_lightgbm_for_serving
 from mlopsd.serving.prediction_log import PredictionLogger
 from mlopsd.serving.served import ServedModels
 from mlopsd.serving.stats import ServingStats
-from mlopsd.training import TrainService
-from mlopsd.unservable import UnservableModels
 from store import alerts, audit
 from store import predictions as prediction_repo
 from store import runs as run_repo

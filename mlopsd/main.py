@@ -20,8 +20,8 @@ from mlopsd.home import (
     make_private,
     resolve_home,
 )
-from mlopsd.lock import DaemonLock, LockHeld
-from mlopsd.logs import setup_daemon_logging, stop_logging
+from mlopsd.runtime.lock import DaemonLock, LockHeld
+from mlopsd.runtime.logs import setup_daemon_logging, stop_logging
 from store.errors import StoreError
 
 log = logging.getLogger("mlops.daemon")

@@ -131,7 +131,7 @@ def get_model(store: Store, name: str) -> Model:
         row = cur.execute("SELECT name, created_at, task, description FROM models "
                           "WHERE name = ?", [name]).fetchone()
         if row is None:
-            # Unknown names are refused before the store is asked (mlopsd/model_names.py):
+            # Unknown names are refused before the store is asked (mlopsd/services/model_names.py):
             # what reaches here is declared in mlops.toml but not trained or logged yet.
             raise NotFound(f"model {name!r} has no registered version yet")
         aliases = dict(cur.execute("SELECT alias, version FROM model_aliases WHERE model = ?",

@@ -21,8 +21,8 @@ from jobs import labels, score
 from jobs.context import InvalidParams, JobContext
 from jobs.ingest import run as ingest_run
 from jobs.registry import KINDS
-from mlopsd.events import EventBus
-from mlopsd.runner import JobRunner
+from mlopsd.runtime.events import EventBus
+from mlopsd.runtime.runner import JobRunner
 from store.artifacts import ArtifactStore
 from store.db import open_store
 from tests import bikes

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import orjson
 
-from mlopsd.run_journal import RunJournal
+from mlopsd.runtime.run_journal import RunJournal
 from store import runs as run_repo
 from store.db import open_store
 
 CHILD = """
 import os, sys
 from pathlib import Path
-from mlopsd.run_journal import RunJournal
+from mlopsd.runtime.run_journal import RunJournal
 from store import runs as run_repo
 from store.db import open_store
 store = open_store(Path(sys.argv[1]))

@@ -24,9 +24,7 @@ from mlopsd.api.params import (
     Text,
 )
 from mlopsd.api.upload_names import check_upload_name
-from mlopsd.config import DATASET_NAME
-from mlopsd.selectors import ResolvedSelector, SelectorError, resolve
-from mlopsd.wire import (
+from mlopsd.client.wire import (
     AlertOut,
     DatasetOut,
     DataVersionOut,
@@ -39,6 +37,8 @@ from mlopsd.wire import (
     SelectorRequest,
     Upload,
 )
+from mlopsd.config import DATASET_NAME
+from mlopsd.selectors import ResolvedSelector, SelectorError, resolve
 from store import alerts, audit
 from store import data as data_repo
 from store.artifacts import ArtifactStore

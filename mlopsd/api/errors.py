@@ -15,9 +15,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jobs.context import InvalidParams
 from mlopsd.api.openapi import allowed_methods
-from mlopsd.job_requests import DaemonKind
-from mlopsd.runner import UnknownJobKind
-from mlopsd.service_errors import ServiceError
+from mlopsd.runtime.runner import UnknownJobKind
+from mlopsd.services.errors import ServiceError
+from mlopsd.services.job_requests import DaemonKind
 from store.errors import Conflict, DiskFull, NotFound, StoreError, is_disk_full
 
 log = logging.getLogger("mlops.api")

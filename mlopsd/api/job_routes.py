@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from jobs.registry import KINDS
-from mlopsd import job_requests
 from mlopsd.api.errors import ApiError
 from mlopsd.api.params import MAX_QUERY_TEXT, Limit, Offset, RowId, Text
-from mlopsd.wire import JobCancel, JobKindOut, JobLog, JobOut, JobSubmit
+from mlopsd.client.wire import JobCancel, JobKindOut, JobLog, JobOut, JobSubmit
+from mlopsd.services import job_requests
 from store import jobs as job_repo
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"])

@@ -1,6 +1,6 @@
 """The API's check of model names: every route that names a model (the `{name}` of
 /models/{name}/…, a `model` filter) answers an unknown one with the same 404 before any
-service is asked (see mlopsd/model_names.py)."""
+service is asked (see mlopsd/services/model_names.py)."""
 
 from __future__ import annotations
 

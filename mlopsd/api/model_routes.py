@@ -8,8 +8,7 @@ from mlopsd.api.errors import ApiError
 from mlopsd.api.job_routes import actor_of
 from mlopsd.api.params import Alias, Name, NameFilter, Version
 from mlopsd.api.wire_out import out as _out
-from mlopsd.selectors import SelectorError
-from mlopsd.wire import (
+from mlopsd.client.wire import (
     AliasMoveOut,
     AliasRequest,
     JobOut,
@@ -18,6 +17,7 @@ from mlopsd.wire import (
     RollbackRequest,
     TrainRequest,
 )
+from mlopsd.selectors import SelectorError
 from store import audit
 from store import models as model_repo
 

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from mlopsd.wire import ErrorResponse
+from mlopsd.client.wire import ErrorResponse
 
 _WHY = {
     400: "The body cannot be read (not JSON, cut short)",

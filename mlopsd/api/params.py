@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from mlopsd.wire import INT64, NAME
+from mlopsd.client.wire import INT64, NAME
 
 MAX_QUERY_TEXT = 1000
 MAX_OFFSET = 2**53

@@ -9,8 +9,7 @@ from mlopsd.api.errors import ApiError
 from mlopsd.api.job_routes import actor_of
 from mlopsd.api.params import Limit, Name, NameFilter, RowId, Text
 from mlopsd.api.wire_out import out as _out
-from mlopsd.config import ConfigError
-from mlopsd.wire import (
+from mlopsd.client.wire import (
     NoteRequest,
     PipelineOut,
     ReloadOut,
@@ -18,6 +17,7 @@ from mlopsd.wire import (
     RetrainRequest,
     ScheduleOut,
 )
+from mlopsd.config import ConfigError
 from store import pipelines as pipeline_repo
 
 router = APIRouter(prefix="/api/v1", tags=["retraining"])

@@ -12,7 +12,7 @@ from mlopsd.api.errors import ApiError
 from mlopsd.api.job_routes import actor_of
 from mlopsd.api.params import MAX_QUERY_TEXT, Limit, MetricKey, NameFilter, RunId, Text
 from mlopsd.api.wire_out import out as _out
-from mlopsd.wire import (
+from mlopsd.client.wire import (
     JobOut,
     Logged,
     MetricColumnsIn,

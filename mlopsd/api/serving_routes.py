@@ -18,12 +18,7 @@ from mlopsd.api.job_routes import actor_of
 from mlopsd.api.params import Limit, Name, NameFilter, RowId, Text
 from mlopsd.api.upload_names import check_upload_name
 from mlopsd.api.wire_out import out as _out
-from mlopsd.file_moves import free_name
-from mlopsd.scoring import PROCESSING, ScoreError
-from mlopsd.serving.performance import live_performance
-from mlopsd.serving.rollout import CanaryPolicy
-from mlopsd.serving.served import PRODUCTION
-from mlopsd.wire import (
+from mlopsd.client.wire import (
     AliasMoveOut,
     DeploymentOut,
     DeployRequest,
@@ -35,6 +30,11 @@ from mlopsd.wire import (
     ReasonRequest,
     ServingOut,
 )
+from mlopsd.runtime.file_moves import free_name
+from mlopsd.services.scoring import PROCESSING, ScoreError
+from mlopsd.serving.performance import live_performance
+from mlopsd.serving.rollout import CanaryPolicy
+from mlopsd.serving.served import PRODUCTION
 from store import deployments as deployment_repo
 from store import drift as drift_repo
 from store import predictions as prediction_repo

@@ -14,8 +14,8 @@ from starlette.responses import StreamingResponse
 
 from mlopsd import __version__
 from mlopsd.api.params import MAX_QUERY_TEXT, AfterId, Limit, Text
+from mlopsd.client.wire import AuditEntryOut, Health, SchedulerStatus, Status, WorkerPool
 from mlopsd.metrics import render
-from mlopsd.wire import AuditEntryOut, Health, SchedulerStatus, Status, WorkerPool
 from store import audit
 from store import jobs as job_repo
 

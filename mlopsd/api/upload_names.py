@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mlopsd.api.errors import ApiError
-from mlopsd.watcher import is_temp_name
+from mlopsd.runtime.watcher import is_temp_name
 
 MAX_NAME_BYTES = 200
 

@@ -15,7 +15,7 @@ import orjson
 from mlopsd.cli.common import UsageError, client_for, writable_file
 from mlopsd.cli.drift_html import render, statistic_text
 from mlopsd.cli.output import print_json, print_table
-from mlopsd.wire import DriftReportOut
+from mlopsd.client.wire import DriftReportOut
 
 
 def cmd_drift(args: argparse.Namespace) -> int:

@@ -23,8 +23,8 @@ from mlopsd.cli.common import (
 )
 from mlopsd.cli.output import print_fields, print_json, print_table
 from mlopsd.client import ApiError, MlopsError
+from mlopsd.client.wire import UNKNOWN_MODEL
 from mlopsd.home import HomeError, init_home, resolve_home
-from mlopsd.wire import UNKNOWN_MODEL
 
 
 def cmd_init(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 
 from mlopsd.cli.common import UsageError, add_command, client_for
 from mlopsd.cli.output import print_fields, print_json, print_table
-from mlopsd.wire import PipelineOut
+from mlopsd.client.wire import PipelineOut
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:

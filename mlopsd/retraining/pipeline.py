@@ -22,18 +22,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlopsd.config import GatesConfig, ModelConfig, MonitoringConfig, RetrainConfig
-from mlopsd.degradation import degradation
-from mlopsd.deploys import DeployService
-from mlopsd.events import EventBus
 from mlopsd.retraining import gates, policy
 from mlopsd.retraining.training_data import window_selector
-from mlopsd.runner import JobRunner
+from mlopsd.runtime.events import EventBus
+from mlopsd.runtime.runner import JobRunner
 from mlopsd.selectors import parse, resolve
-from mlopsd.service_errors import ServiceError
+from mlopsd.services.degradation import degradation
+from mlopsd.services.deploys import DeployService
+from mlopsd.services.errors import ServiceError
+from mlopsd.services.training import TrainService
 from mlopsd.serving.performance import live_performance
 from mlopsd.serving.served import PRODUCTION, ServedModels
 from mlopsd.serving.stats import ServingStats
-from mlopsd.training import TrainService
 from store import alerts, audit
 from store import data as data_repo
 from store import deployments as deployment_repo

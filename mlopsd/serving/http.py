@@ -33,19 +33,19 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jobs.features import FeatureError, to_matrix
-from mlopsd.model_names import ModelNames, UnknownModel
+from mlopsd.client.wire import (
+    IGNORED_COLUMNS_HEADER,
+    UNKNOWN_MODEL,
+    UNSEEN_CATEGORIES_HEADER,
+    format_unseen_categories,
+)
+from mlopsd.services.model_names import ModelNames, UnknownModel
 from mlopsd.serving.inputs import BadInput, Batch, body_format, check_unseen, decode
 from mlopsd.serving.loaded import LoadedModel, LoadError
 from mlopsd.serving.prediction_log import Entry, PredictionLogger
 from mlopsd.serving.rollout import Shadow
 from mlopsd.serving.served import NotServed, ServedModels, Unservable
 from mlopsd.serving.stats import ServingStats
-from mlopsd.wire import (
-    IGNORED_COLUMNS_HEADER,
-    UNKNOWN_MODEL,
-    UNSEEN_CATEGORIES_HEADER,
-    format_unseen_categories,
-)
 from store.db import utcnow
 from store.errors import NotFound
 

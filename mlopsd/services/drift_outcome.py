@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mlopsd.config import Config
-from mlopsd.degradation import degradation, kind_of_drop
+from mlopsd.services.degradation import degradation, kind_of_drop
 from store import alerts, audit
 from store import drift as drift_repo
 from store import models as model_repo

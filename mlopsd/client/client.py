@@ -16,10 +16,9 @@ from typing import Any
 import httpx
 import orjson
 
-from mlopsd.client_errors import ApiError, MlopsError
-from mlopsd.home import Home, resolve_home
-from mlopsd.tracking import ActiveRun
-from mlopsd.wire import (
+from mlopsd.client.errors import ApiError, MlopsError
+from mlopsd.client.tracking import ActiveRun
+from mlopsd.client.wire import (
     IGNORED_COLUMNS_HEADER,
     UNSEEN_CATEGORIES_HEADER,
     AlertOut,
@@ -51,6 +50,7 @@ from mlopsd.wire import (
     Upload,
     parse_unseen_categories,
 )
+from mlopsd.home import Home, resolve_home
 
 FINAL_JOB_STATES = ("succeeded", "failed", "interrupted", "cancelled")
 
@@ -541,7 +541,7 @@ class Client:
     def start_run(self, *, experiment: str, tags: dict[str, str] | None = None,
                   note: str | None = None, model: str | None = None,
                   flush_interval_s: float = 1.0) -> ActiveRun:
-        """A run to log into; use it as a context manager (see mlopsd.tracking)."""
+        """A run to log into; use it as a context manager (see mlopsd.client.tracking)."""
         return ActiveRun(self, experiment=experiment, tags=tags, note=note, model=model,
                          flush_interval_s=flush_interval_s)
 

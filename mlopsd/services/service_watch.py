@@ -13,8 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from mlopsd.config import MonitoringConfig
-from mlopsd.degradation import degradation, kind_of_drop
-from mlopsd.events import EventBus
+from mlopsd.runtime.events import EventBus
+from mlopsd.services.degradation import degradation, kind_of_drop
 from mlopsd.serving.performance import live_performance
 from mlopsd.serving.served import ServedModels
 from mlopsd.serving.stats import ServingStats

@@ -22,8 +22,8 @@ from typing import Any
 import orjson
 
 from mlopsd.config import Config, ModelConfig
-from mlopsd.events import EventBus
-from mlopsd.runner import JobRunner
+from mlopsd.runtime.events import EventBus
+from mlopsd.runtime.runner import JobRunner
 from mlopsd.selectors import resolve
 from store import alerts, audit
 from store import jobs as job_repo

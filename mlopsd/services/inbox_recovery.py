@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from mlopsd.file_moves import remove_orphan_reasons
+from mlopsd.runtime.file_moves import remove_orphan_reasons
 from store import data as data_repo
 from store.db import Store
 

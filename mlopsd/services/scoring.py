@@ -19,15 +19,15 @@ from typing import Any
 import orjson
 
 from mlopsd.config import Config
-from mlopsd.events import EventBus
-from mlopsd.file_moves import move_into, quarantine_file
 from mlopsd.home import Home
-from mlopsd.model_names import ModelNames
-from mlopsd.runner import InvalidParams, JobRunner
-from mlopsd.service_errors import ServiceError
+from mlopsd.runtime.events import EventBus
+from mlopsd.runtime.file_moves import move_into, quarantine_file
+from mlopsd.runtime.runner import InvalidParams, JobRunner
+from mlopsd.runtime.watcher import InboxWatcher
+from mlopsd.services.errors import ServiceError
+from mlopsd.services.model_names import ModelNames
 from mlopsd.serving.loaded import LoadedModel, LoadError
 from mlopsd.serving.served import NotServed, ServedModels
-from mlopsd.watcher import InboxWatcher
 from store import audit
 from store import jobs as job_repo
 from store.db import Store

@@ -16,7 +16,7 @@ from typing import Any
 from jobs.context import InvalidParams
 from jobs.registry import KINDS
 from mlopsd.config import DATASET_NAME
-from mlopsd.runner import UnknownJobKind
+from mlopsd.runtime.runner import UnknownJobKind
 from mlopsd.selectors import SelectorError, resolve
 from store.jobs import Job
 

@@ -26,11 +26,11 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from mlopsd.client_errors import ApiError
+from mlopsd.client.errors import ApiError
 
 if TYPE_CHECKING:
     from mlopsd.client import Client
-    from mlopsd.wire import ModelVersionOut, RunOut
+    from mlopsd.client.wire import ModelVersionOut, RunOut
 
 
 class ActiveRun:
@@ -188,8 +188,8 @@ class ActiveRun:
         one, from the booster (every feature a float). The version bump follows the registry's
         rule; name the training data with `data=` (e.g. data version hashes) so that the same
         data gives a patch, not a minor version."""
-        from mlopsd.client_errors import MlopsError
-        from mlopsd.wire import JobOut
+        from mlopsd.client.errors import MlopsError
+        from mlopsd.client.wire import JobOut
 
         booster = getattr(booster, "booster_", booster)
         text = booster.model_to_string()
@@ -220,7 +220,7 @@ class ActiveRun:
     # --- ending ---------------------------------------------------------------------------
 
     def end(self, state: str = "finished", error: str | None = None) -> RunOut:
-        from mlopsd.wire import RunOut
+        from mlopsd.client.wire import RunOut
 
         self._ended = True
         _heartbeat().remove(self)

@@ -19,9 +19,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlopsd.events import EventBus
-from mlopsd.file_moves import move_into
-from mlopsd.watcher import FileIdentity
+from mlopsd.runtime.events import EventBus
+from mlopsd.runtime.file_moves import move_into
+from mlopsd.runtime.watcher import FileIdentity
 from store import alerts, audit
 from store.db import Store
 

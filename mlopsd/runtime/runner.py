@@ -27,8 +27,8 @@ from typing import Any
 from jobs.context import InvalidParams
 from jobs.paths import confine_params
 from jobs.registry import KINDS
-from mlopsd.events import EventBus
-from mlopsd.job_endings import Ending, Endings
+from mlopsd.runtime.events import EventBus
+from mlopsd.runtime.job_endings import Ending, Endings
 from store import audit
 from store import jobs as job_repo
 from store.db import Store
@@ -38,12 +38,12 @@ from store.jobs import Job
 log = logging.getLogger("mlops.runner")
 
 # Loaded once in the forkserver, so each job's fork starts with them imported.
-_PRELOAD = ["mlopsd.worker", "numpy", "polars", "lightgbm", "scipy.stats"]
+_PRELOAD = ["mlopsd.runtime.worker", "numpy", "polars", "lightgbm", "scipy.stats"]
 
 
 @contextlib.contextmanager
 def _main_module_hidden() -> Iterator[None]:
-    """Job targets live in mlopsd.worker, never in __main__. Unless __main__ is hidden while
+    """Job targets live in mlopsd.runtime.worker, never in __main__. Unless __main__ is hidden while
     a process starts, multiprocessing makes every child re-run the daemon's entry script
     (importing the whole HTTP stack: ~0.8 s) before its job can begin; with it, ~10 ms.
     (Preloading "__main__" in the forkserver would do it, but not on Python 3.11.)"""
@@ -280,7 +280,7 @@ class JobRunner:
     def _launch(self, job: Job) -> None:
         log_path = self.job_logs / f"{job.id}.log"
         parent_conn, child_conn = self._ctx.Pipe(duplex=False)
-        from mlopsd.worker import run_job
+        from mlopsd.runtime.worker import run_job
 
         process = self._ctx.Process(
             target=run_job,

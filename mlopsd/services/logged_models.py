@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlopsd.events import EventBus
-from mlopsd.runner import JobRunner
-from mlopsd.training import canonical_hash, signature_hash
+from mlopsd.runtime.events import EventBus
+from mlopsd.runtime.runner import JobRunner
+from mlopsd.services.training import canonical_hash, signature_hash
 from store import audit
 from store import models as model_repo
 from store import runs as run_repo

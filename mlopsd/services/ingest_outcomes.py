@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 
 from mlopsd.config import DATASET_NAME
-from mlopsd.events import EventBus
-from mlopsd.file_moves import quarantine_file
+from mlopsd.runtime.events import EventBus
+from mlopsd.runtime.file_moves import quarantine_file
 from store import alerts, audit
 from store import data as data_repo
 from store.db import Store

@@ -23,11 +23,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mlopsd.config import Config, ModelMonitoring
-from mlopsd.drift_outcome import DriftOutcome, retire_stale_alerts
-from mlopsd.events import EventBus
-from mlopsd.runner import JobRunner
+from mlopsd.runtime.events import EventBus
+from mlopsd.runtime.runner import JobRunner
 from mlopsd.selectors import resolve
-from mlopsd.service_errors import ServiceError
+from mlopsd.services.drift_outcome import DriftOutcome, retire_stale_alerts
+from mlopsd.services.errors import ServiceError
 from mlopsd.serving.served import ServedModels
 from store import alerts
 from store import data as data_repo

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlopsd.events import EventBus
+from mlopsd.runtime.events import EventBus
 from store import jobs as job_repo
 from store.db import Store
 from store.errors import DiskFull, is_disk_full

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from mlopsd.config import DATASET_NAME, Config
-from mlopsd.events import EventBus
-from mlopsd.service_errors import ServiceError
+from mlopsd.runtime.events import EventBus
+from mlopsd.services.errors import ServiceError
 from mlopsd.serving.loaded import LoadedModel, LoadError
 from mlopsd.serving.rollout import Canary, CanaryPolicy, Drill, Shadow
 from mlopsd.serving.served import PRODUCTION, ServedModels, Slot

@@ -7,7 +7,7 @@ profile, the hashes already stored), and afterwards writes the outcome in one st
 transaction and only then moves the original. A crash between the two leaves the file in
 the inbox; its next ingest finds the content already stored and records a duplicate, so a
 file is never lost and never stored twice. A move that fails (`.done/` blocked) leaves the
-file in the inbox, parked (`mlopsd.done_moves`), never also quarantined. A folder inside an
+file in the inbox, parked (`mlopsd.services.done_moves`), never also quarantined. A folder inside an
 inbox is quarantined with its reason: only files directly in `inbox/<dataset>/` are read.
 """
 
@@ -22,16 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from mlopsd.config import DATASET_NAME, Config, DatasetConfig
-from mlopsd.done_moves import DoneMoves
-from mlopsd.events import EventBus
-from mlopsd.file_moves import move_into, reason_path_of
 from mlopsd.home import Home
-from mlopsd.inbox_recovery import recover
-from mlopsd.ingest_outcomes import IngestOutcomes
-from mlopsd.ingest_reference import ReferenceProfiles
-from mlopsd.labels import LabelService, is_label_file
-from mlopsd.runner import InvalidParams, JobRunner
-from mlopsd.watcher import FileIdentity, InboxWatcher
+from mlopsd.runtime.events import EventBus
+from mlopsd.runtime.file_moves import move_into, reason_path_of
+from mlopsd.runtime.runner import InvalidParams, JobRunner
+from mlopsd.runtime.watcher import FileIdentity, InboxWatcher
+from mlopsd.services.done_moves import DoneMoves
+from mlopsd.services.inbox_recovery import recover
+from mlopsd.services.ingest_outcomes import IngestOutcomes
+from mlopsd.services.ingest_reference import ReferenceProfiles
+from mlopsd.services.labels import LabelService, is_label_file
 from store import audit
 from store import data as data_repo
 from store import jobs as job_repo

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from mlopsd.events import EventBus
+from mlopsd.runtime.events import EventBus
 from mlopsd.serving.loaded import LoadError
 from mlopsd.serving.served import ServedModels
 from store import alerts, audit

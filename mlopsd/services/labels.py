@@ -17,11 +17,11 @@ from typing import Any
 import orjson
 
 from mlopsd.config import Config
-from mlopsd.done_moves import DoneMoves
-from mlopsd.events import EventBus
-from mlopsd.file_moves import quarantine_file
 from mlopsd.home import Home
-from mlopsd.runner import JobRunner
+from mlopsd.runtime.events import EventBus
+from mlopsd.runtime.file_moves import quarantine_file
+from mlopsd.runtime.runner import JobRunner
+from mlopsd.services.done_moves import DoneMoves
 from store import data as data_repo
 from store import predictions as prediction_repo
 from store.db import Store

@@ -14,8 +14,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable
 
-from mlopsd.service_errors import ServiceError
-from mlopsd.wire import UNKNOWN_MODEL
+from mlopsd.client.wire import UNKNOWN_MODEL
+from mlopsd.services.errors import ServiceError
 from store import models as model_repo
 from store.db import Store
 
