@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from store.db import Store, utcnow
 from store.errors import Conflict, NotFound
+from store.pages import Key, Order, Page, fetch_page
 from store.rows import aware, from_json, to_json
 
 SEVERITIES = ("info", "warning", "critical")
@@ -75,9 +77,15 @@ def raise_alert_in(cur: Any, *, rule: str, subject: str, severity: str, message:
     return _alert(row), True
 
 
-def list_alerts(
-    store: Store, *, state: str | None = None, rule: str | None = None, limit: int = 100
-) -> list[Alert]:
+SEEN_LAST_FIRST = Order((Key("last_seen_at", datetime, descending=True),
+                         Key("id", int, descending=True)))
+"""Most recently seen first. An alert seen again moves to the front: a listing paged
+through meanwhile shows it on its first page, not again further on."""
+
+
+def page_alerts(store: Store, *, state: str | None = None, rule: str | None = None,
+                after: Sequence[Any] | None = None, limit: int = 100) -> Page[Alert]:
+    """Alerts a page at a time (see store.pages); state "active": not resolved."""
     where, args = [], []
     if state == "active":
         where.append("state <> 'resolved'")
@@ -87,13 +95,23 @@ def list_alerts(
     if rule:
         where.append("rule = ?")
         args.append(rule)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
     with store.reading() as cur:
-        rows = cur.execute(
-            f"SELECT {_COLUMNS} FROM alerts {clause} ORDER BY last_seen_at DESC, id DESC LIMIT ?",
-            [*args, limit],
-        ).fetchall()
-    return [_alert(r) for r in rows]
+        return fetch_page(cur, _COLUMNS, "alerts", where, args, SEEN_LAST_FIRST, after, limit,
+                          _alert)
+
+
+def list_alerts(
+    store: Store, *, state: str | None = None, rule: str | None = None, limit: int = 100
+) -> list[Alert]:
+    return page_alerts(store, state=state, rule=rule, limit=limit).items
+
+
+def get_alert(store: Store, alert_id: int) -> Alert:
+    with store.reading() as cur:
+        row = cur.execute(f"SELECT {_COLUMNS} FROM alerts WHERE id = ?", [alert_id]).fetchone()
+    if row is None:
+        raise NotFound(f"no alert with id {alert_id}")
+    return _alert(row)
 
 
 def set_state(store: Store, alert_id: int, state: str, *, note: str | None = None) -> Alert:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from store.db import Store, utcnow
+from store.pages import Key, Order, Page, fetch_page
 from store.rows import aware, from_json, to_json
 
 _COLUMNS = "id, occurred_at, actor, action, subject, reason, details"
@@ -52,14 +54,12 @@ def _entry(row: tuple) -> AuditEntry:
     return AuditEntry(row[0], aware(row[1]), row[2], row[3], row[4], row[5], from_json(row[6]))
 
 
-def list_entries(
-    store: Store,
-    *,
-    limit: int = 100,
-    action: str | None = None,
-    subject: str | None = None,
-    after_id: int | None = None,
-) -> list[AuditEntry]:
+NEWEST_FIRST = Order((Key("id", int, descending=True),))
+
+
+def page_entries(store: Store, *, action: str | None = None, subject: str | None = None,
+                 after: Sequence[Any] | None = None, limit: int = 100) -> Page[AuditEntry]:
+    """The audit log, newest first, a page at a time (see store.pages)."""
     where, args = [], []
     if action:
         where.append("action = ?")
@@ -67,13 +67,11 @@ def list_entries(
     if subject:
         where.append("subject = ?")
         args.append(subject)
-    if after_id is not None:
-        where.append("id > ?")
-        args.append(after_id)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
     with store.reading() as cur:
-        rows = cur.execute(
-            f"SELECT {_COLUMNS} FROM audit_log {clause} ORDER BY id DESC LIMIT ?",
-            [*args, limit],
-        ).fetchall()
-    return [_entry(r) for r in rows]
+        return fetch_page(cur, _COLUMNS, "audit_log", where, args, NEWEST_FIRST, after, limit,
+                          _entry)
+
+
+def list_entries(store: Store, *, limit: int = 100, action: str | None = None,
+                 subject: str | None = None) -> list[AuditEntry]:
+    return page_entries(store, action=action, subject=subject, limit=limit).items

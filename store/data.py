@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from store.db import Store, utcnow
 from store.errors import NotFound
+from store.pages import Key, Order, Page, fetch_page
 from store.rows import aware, from_json, naive_utc, to_json
 
 INGEST_OUTCOMES = ("accepted", "duplicate", "rejected", "vanished", "failed")
@@ -147,15 +149,38 @@ def find_dataset(store: Store, name: str) -> Dataset | None:
         return None
 
 
+_SUMMARY = (f"{', '.join('d.' + c.strip() for c in _DATASET.split(','))}, count(v.version), "
+            "max(v.version), coalesce(sum(v.n_rows), 0), max(v.committed_at)")
+_SUMMARY_SOURCE = "datasets d LEFT JOIN data_versions v ON v.dataset = d.name"
+BY_NAME = Order((Key("d.name", str),))
+
+
+def _summary(r: tuple) -> DatasetSummary:
+    return DatasetSummary(_dataset(r[:10]), r[10], r[11], int(r[12]), aware(r[13]))
+
+
+def page_datasets(store: Store, *, after: Sequence[Any] | None = None, limit: int = 100
+                  ) -> Page[DatasetSummary]:
+    """Datasets by name with their versions' count, rows and latest, a page at a time."""
+    with store.reading() as cur:
+        return fetch_page(cur, _SUMMARY, _SUMMARY_SOURCE, [], [], BY_NAME, after, limit,
+                          _summary, group_by="GROUP BY ALL")
+
+
 def list_datasets(store: Store) -> list[DatasetSummary]:
     with store.reading() as cur:
-        rows = cur.execute(
-            f"SELECT {', '.join('d.' + c.strip() for c in _DATASET.split(','))}, "
-            "count(v.version), max(v.version), coalesce(sum(v.n_rows), 0), max(v.committed_at) "
-            "FROM datasets d LEFT JOIN data_versions v ON v.dataset = d.name "
-            "GROUP BY ALL ORDER BY d.name"
-        ).fetchall()
-    return [DatasetSummary(_dataset(r[:10]), r[10], r[11], int(r[12]), aware(r[13])) for r in rows]
+        rows = cur.execute(f"SELECT {_SUMMARY} FROM {_SUMMARY_SOURCE} GROUP BY ALL "
+                           "ORDER BY d.name").fetchall()
+    return [_summary(r) for r in rows]
+
+
+def dataset_summary(store: Store, name: str) -> DatasetSummary:
+    with store.reading() as cur:
+        row = cur.execute(f"SELECT {_SUMMARY} FROM {_SUMMARY_SOURCE} WHERE d.name = ? "
+                          "GROUP BY ALL", [name]).fetchone()
+    if row is None:
+        raise NotFound(f"no dataset named {name!r}")
+    return _summary(row)
 
 
 # --- data versions ----------------------------------------------------------------------
@@ -241,6 +266,17 @@ def list_versions(store: Store, dataset: str) -> list[DataVersion]:
     return [_version(r) for r in rows]
 
 
+OLDEST_VERSION_FIRST = Order((Key("version", int),))
+
+
+def page_versions(store: Store, dataset: str, *, after: Sequence[Any] | None = None,
+                  limit: int = 100) -> Page[DataVersion]:
+    """A dataset's versions, oldest first, without profiles, a page at a time."""
+    with store.reading() as cur:
+        return fetch_page(cur, _VERSION, "data_versions", ["dataset = ?"], [dataset],
+                          OLDEST_VERSION_FIRST, after, limit, _version)
+
+
 def get_version(store: Store, dataset: str, version: int, *, profile: bool = True) -> DataVersion:
     with store.reading() as cur:
         row = cur.execute(
@@ -315,9 +351,12 @@ def record_ingest(
                               issues, schema_change)
 
 
-def list_ingests(
-    store: Store, *, dataset: str | None = None, outcome: str | None = None, limit: int = 100
-) -> list[Ingest]:
+NEWEST_FIRST = Order((Key("id", int, descending=True),))
+
+
+def page_ingests(store: Store, *, dataset: str | None = None, outcome: str | None = None,
+                 after: Sequence[Any] | None = None, limit: int = 100) -> Page[Ingest]:
+    """What became of dropped files, newest first, a page at a time."""
     where, args = [], []
     if dataset:
         where.append("dataset = ?")
@@ -325,17 +364,36 @@ def list_ingests(
     if outcome:
         where.append("outcome = ?")
         args.append(outcome)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
     with store.reading() as cur:
-        rows = cur.execute(
-            f"SELECT {_INGEST} FROM ingests {clause} ORDER BY id DESC LIMIT ?", [*args, limit]
-        ).fetchall()
-    return [_ingest(r) for r in rows]
+        return fetch_page(cur, _INGEST, "ingests", where, args, NEWEST_FIRST, after, limit,
+                          _ingest)
+
+
+def list_ingests(
+    store: Store, *, dataset: str | None = None, outcome: str | None = None, limit: int = 100
+) -> list[Ingest]:
+    return page_ingests(store, dataset=dataset, outcome=outcome, limit=limit).items
+
+
+_QUARANTINED = ("outcome = 'rejected' AND requeued_at IS NULL AND quarantine_path IS NOT "
+                "NULL")
+
+
+def page_quarantined(store: Store, dataset: str | None = None, *,
+                     after: Sequence[Any] | None = None, limit: int = 100) -> Page[Ingest]:
+    """Rejected files still in quarantine (not requeued), newest first, a page at a time."""
+    where, args = [_QUARANTINED], []
+    if dataset:
+        where.append("dataset = ?")
+        args.append(dataset)
+    with store.reading() as cur:
+        return fetch_page(cur, _INGEST, "ingests", where, args, NEWEST_FIRST, after, limit,
+                          _ingest)
 
 
 def quarantined(store: Store, dataset: str | None = None) -> list[Ingest]:
     """Rejected files still in quarantine (not requeued)."""
-    where = "outcome = 'rejected' AND requeued_at IS NULL AND quarantine_path IS NOT NULL"
+    where = _QUARANTINED
     args: list[Any] = []
     if dataset:
         where += " AND dataset = ?"
@@ -350,35 +408,3 @@ def quarantined(store: Store, dataset: str | None = None) -> list[Ingest]:
 def mark_requeued(store: Store, ingest_id: int) -> None:
     with store.transaction() as cur:
         cur.execute("UPDATE ingests SET requeued_at = ? WHERE id = ?", [utcnow(), ingest_id])
-
-
-_QUALITY_KEYS = ("null_share", "out_of_range_share", "unseen_share", "invalid_share")
-
-
-def quality_series(store: Store, dataset: str) -> list[dict[str, Any]]:
-    """Per data version, per column: the shares of nulls, out-of-range values, unseen
-    categories and values outside an allowed list (as the ingest measured them), NaN and
-    infinite counts, and the schema version — one point per version, oldest first."""
-    with store.reading() as cur:
-        rows = cur.execute(
-            "SELECT version, committed_at, source_name, n_rows, schema_version, profile "
-            "FROM data_versions WHERE dataset = ? ORDER BY version", [dataset]).fetchall()
-    series = []
-    previous_schema = None
-    for version, committed_at, source, n_rows, schema_version, profile in rows:
-        columns = {}
-        for column, stats in (from_json(profile) or {}).items():
-            quality = {k: v for k, v in (stats.get("quality") or {}).items()
-                       if k in _QUALITY_KEYS}
-            if "null_share" not in quality and n_rows:
-                quality["null_share"] = stats.get("nulls", 0) / n_rows
-            for key in ("nan_count", "inf_count"):
-                if stats.get(key):
-                    quality[key] = stats[key]
-            columns[column] = quality
-        series.append({"version": version, "committed_at": aware(committed_at),
-                       "source": source, "rows": n_rows, "schema_version": schema_version,
-                       "schema_changed": previous_schema is not None
-                       and schema_version != previous_schema, "columns": columns})
-        previous_schema = schema_version
-    return series

@@ -3,11 +3,13 @@ which), next to the alias history of the registry."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from store.db import Store, utcnow
+from store.pages import Key, Order, Page, fetch_page
 from store.rows import aware, from_json, to_json
 
 _COLUMNS = "id, model, strategy, from_version, to_version, state, detail, actor, reason, " \
@@ -52,6 +54,18 @@ def history(store: Store, model: str | None = None, limit: int = 100) -> list[De
         rows = cur.execute(f"SELECT {_COLUMNS} FROM deployments {clause} "
                            "ORDER BY id DESC LIMIT ?", [*args, limit]).fetchall()
     return [_deployment(r) for r in rows]
+
+
+NEWEST_FIRST = Order((Key("id", int, descending=True),))
+
+
+def page_history(store: Store, model: str | None = None, *,
+                 after: Sequence[Any] | None = None, limit: int = 100) -> Page[Deployment]:
+    """Deploy steps, newest first, a page at a time."""
+    where, args = (["model = ?"], [model]) if model else ([], [])
+    with store.reading() as cur:
+        return fetch_page(cur, _COLUMNS, "deployments", where, args, NEWEST_FIRST, after, limit,
+                          _deployment)
 
 
 def start(store: Store, *, model: str, strategy: str, from_version: str | None,

@@ -8,12 +8,14 @@ verdict: `dataset_drift` reads back as None).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from store.db import Store, utcnow
 from store.errors import NotFound
+from store.pages import Key, Order, Page, fetch_page
 from store.rows import aware, from_json, to_json
 
 _COLUMNS = ("id, model, model_version, dataset, reference, current, dataset_drift, "
@@ -98,9 +100,14 @@ def insert_report(store: Store, new: NewReport) -> DriftReport:
         return insert_report_in(cur, new)
 
 
-def list_reports(store: Store, *, model: str | None = None, dataset: str | None = None,
-                 recorded: bool | None = None, limit: int = 50) -> list[DriftReport]:
-    """Newest first; `recorded=True`: the drift stream only (its first is the latest)."""
+NEWEST_FIRST = Order((Key("id", int, descending=True),))
+
+
+def page_reports(store: Store, *, model: str | None = None, dataset: str | None = None,
+                 recorded: bool | None = None, after: Sequence[Any] | None = None,
+                 limit: int = 50) -> Page[DriftReport]:
+    """Newest first, a page at a time; `recorded=True`: the drift stream only (its first
+    is the latest)."""
     where, args = [], []
     if model:
         where.append("model = ?")
@@ -111,11 +118,15 @@ def list_reports(store: Store, *, model: str | None = None, dataset: str | None 
     if recorded is not None:
         where.append("coalesce(recorded, true) = ?")
         args.append(recorded)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
     with store.reading() as cur:
-        rows = cur.execute(f"SELECT {_COLUMNS} FROM drift_reports {clause} "
-                           "ORDER BY id DESC LIMIT ?", [*args, limit]).fetchall()
-    return [_report(r) for r in rows]
+        return fetch_page(cur, _COLUMNS, "drift_reports", where, args, NEWEST_FIRST, after,
+                          limit, _report)
+
+
+def list_reports(store: Store, *, model: str | None = None, dataset: str | None = None,
+                 recorded: bool | None = None, limit: int = 50) -> list[DriftReport]:
+    return page_reports(store, model=model, dataset=dataset, recorded=recorded,
+                        limit=limit).items
 
 
 def get_report(store: Store, report_id: int) -> DriftReport:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from store.db import Store, utcnow
 from store.errors import Conflict, NotFound
+from store.pages import Key, Order, Page, fetch_page
 from store.rows import aware, from_json, to_json
 
 FINAL_STATES = ("succeeded", "failed", "interrupted", "cancelled")
@@ -90,9 +91,12 @@ def get_job(store: Store, job_id: int) -> Job:
     return _job(row)
 
 
-def list_jobs(
-    store: Store, *, state: str | None = None, kind: str | None = None, limit: int = 100
-) -> list[Job]:
+NEWEST_FIRST = Order((Key("id", int, descending=True),))
+
+
+def page_jobs(store: Store, *, state: str | None = None, kind: str | None = None,
+              after: Sequence[Any] | None = None, limit: int = 100) -> Page[Job]:
+    """Jobs, newest first, a page at a time (see store.pages)."""
     where, args = [], []
     if state:
         where.append("state = ?")
@@ -100,12 +104,14 @@ def list_jobs(
     if kind:
         where.append("kind = ?")
         args.append(kind)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
     with store.reading() as cur:
-        rows = cur.execute(
-            f"SELECT {_COLUMNS} FROM jobs {clause} ORDER BY id DESC LIMIT ?", [*args, limit]
-        ).fetchall()
-    return [_job(r) for r in rows]
+        return fetch_page(cur, _COLUMNS, "jobs", where, args, NEWEST_FIRST, after, limit, _job)
+
+
+def list_jobs(
+    store: Store, *, state: str | None = None, kind: str | None = None, limit: int = 100
+) -> list[Job]:
+    return page_jobs(store, state=state, kind=kind, limit=limit).items
 
 
 def count_by_state(store: Store) -> dict[str, int]:

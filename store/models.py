@@ -6,6 +6,7 @@ on new data, patch when the same data with new params or code.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from store import deployments
 from store.db import Store, utcnow
 from store.errors import Conflict, NotFound
+from store.pages import Key, Order, Page, fetch_page
 from store.rows import aware, from_json, to_json
 
 _VERSION = (
@@ -161,6 +163,29 @@ def list_models(store: Store) -> list[Model]:
     return [get_model(store, n) for n in model_names(store)]
 
 
+BY_NAME = Order((Key("name", str),))
+
+
+def page_models(store: Store, *, after: Sequence[Any] | None = None, limit: int = 100
+                ) -> Page[Model]:
+    """Registered models by name, with their aliases and latest version, a page at a time
+    (three queries a page, whatever its size)."""
+    with store.reading() as cur:
+        page = fetch_page(cur, "name, created_at, task, description", "models", [], [],
+                          BY_NAME, after, limit, tuple)
+        names = [row[0] for row in page.items]
+        aliases: dict[str, dict[str, str]] = {name: {} for name in names}
+        for model, alias, version in cur.execute(
+                "SELECT model, alias, version FROM model_aliases WHERE list_contains(?, model) "
+                "ORDER BY model, alias", [names]).fetchall():
+            aliases[model][alias] = version
+        latest = dict(cur.execute(
+            "SELECT model, arg_max(version, (major, minor, patch)) FROM model_versions "
+            "WHERE list_contains(?, model) GROUP BY model", [names]).fetchall())
+    return Page([Model(r[0], aware(r[1]), r[2], r[3], aliases[r[0]], latest.get(r[0]))
+                 for r in page.items], page.next)
+
+
 def list_versions(store: Store, model: str, *, include_archived: bool = True
                   ) -> list[ModelVersion]:
     with store.reading() as cur:
@@ -169,6 +194,17 @@ def list_versions(store: Store, model: str, *, include_archived: bool = True
             f"{'' if include_archived else 'AND NOT archived'} "
             "ORDER BY major, minor, patch", [model]).fetchall()
     return [_version(r) for r in rows]
+
+
+OLDEST_VERSION_FIRST = Order((Key("major", int), Key("minor", int), Key("patch", int)))
+
+
+def page_versions(store: Store, model: str, *, after: Sequence[Any] | None = None,
+                  limit: int = 100) -> Page[ModelVersion]:
+    """A model's versions, oldest first (by semver), a page at a time."""
+    with store.reading() as cur:
+        return fetch_page(cur, _VERSION, "model_versions", ["model = ?"], [model],
+                          OLDEST_VERSION_FIRST, after, limit, _version)
 
 
 def get_version(store: Store, model: str, version: str) -> ModelVersion:
@@ -236,6 +272,22 @@ def alias_history(store: Store, model: str, alias: str | None = None) -> list[Al
         rows = cur.execute(
             f"SELECT {_MOVE} FROM alias_history WHERE {where} ORDER BY id DESC", args).fetchall()
     return [_move(r) for r in rows]
+
+
+NEWEST_MOVE_FIRST = Order((Key("id", int, descending=True),))
+
+
+def page_alias_history(store: Store, model: str, alias: str | None = None, *,
+                       after: Sequence[Any] | None = None, limit: int = 100
+                       ) -> Page[AliasMove]:
+    """Every move of the model's aliases (or of one), newest first, a page at a time."""
+    where, args = ["model = ?"], [model]
+    if alias:
+        where.append("alias = ?")
+        args.append(alias)
+    with store.reading() as cur:
+        return fetch_page(cur, _MOVE, "alias_history", where, args, NEWEST_MOVE_FIRST, after,
+                          limit, _move)
 
 
 def set_archived(store: Store, model: str, version: str, archived: bool = True) -> None:

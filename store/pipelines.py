@@ -7,6 +7,7 @@ one transaction, so a crash leaves the last whole state.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from store import alerts, audit
 from store.db import Store, utcnow
 from store.errors import NotFound
+from store.pages import Key, Order, Page, fetch_page
 from store.rows import aware, from_json, naive_utc, to_json
 
 ACTIVE = ("running", "awaiting_approval")
@@ -168,8 +170,13 @@ def get(store: Store, pipeline_id: int) -> Pipeline:
         return get_in(cur, pipeline_id)
 
 
-def listing(store: Store, *, model: str | None = None, state: str | None = None,
-            limit: int = 100) -> list[Pipeline]:
+NEWEST_FIRST = Order((Key("id", int, descending=True),))
+
+
+def page(store: Store, *, model: str | None = None, state: str | None = None,
+         after: Sequence[Any] | None = None, limit: int = 100) -> Page[Pipeline]:
+    """Pipelines, newest first, a page at a time; state "active": running or awaiting
+    approval."""
     where, args = [], []
     if model:
         where.append("model = ?")
@@ -179,11 +186,14 @@ def listing(store: Store, *, model: str | None = None, state: str | None = None,
     elif state:
         where.append("state = ?")
         args.append(state)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
     with store.reading() as cur:
-        rows = cur.execute(f"SELECT {_COLUMNS} FROM pipelines {clause} ORDER BY id DESC "
-                           "LIMIT ?", [*args, limit]).fetchall()
-    return [_pipeline(r) for r in rows]
+        return fetch_page(cur, _COLUMNS, "pipelines", where, args, NEWEST_FIRST, after, limit,
+                          _pipeline)
+
+
+def listing(store: Store, *, model: str | None = None, state: str | None = None,
+            limit: int = 100) -> list[Pipeline]:
+    return page(store, model=model, state=state, limit=limit).items
 
 
 def last_started(store: Store, model: str, triggers: tuple[str, ...]) -> datetime | None:
@@ -213,11 +223,21 @@ def _schedule(r: tuple) -> Schedule:
     return Schedule(r[0], r[1], r[2], bool(r[3]), aware(r[4]), aware(r[5]))
 
 
+_SCHEDULE = "id, model, cron, kind = 'retrain_dry_run', updated_at, last_run_at"
+BY_MODEL = Order((Key("model", str, nullable=True), Key("id", str)))
+
+
 def schedules(store: Store) -> list[Schedule]:
     with store.reading() as cur:
-        rows = cur.execute("SELECT id, model, cron, kind = 'retrain_dry_run', updated_at, "
-                           "last_run_at FROM schedules ORDER BY model, id").fetchall()
+        rows = cur.execute(f"SELECT {_SCHEDULE} FROM schedules ORDER BY model, id").fetchall()
     return [_schedule(r) for r in rows]
+
+
+def page_schedules(store: Store, *, after: Sequence[Any] | None = None, limit: int = 100
+                   ) -> Page[Schedule]:
+    with store.reading() as cur:
+        return fetch_page(cur, _SCHEDULE, "schedules", [], [], BY_MODEL, after, limit,
+                          _schedule)
 
 
 def sync_schedules(store: Store, wanted: list[tuple[str, str, str, bool]]

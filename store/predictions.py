@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from store.db import Store, utcnow
+from store.pages import Key, Order, Page, fetch_page
 from store.rows import aware, from_json, naive_utc
 
 
@@ -55,26 +57,39 @@ def insert_predictions(store: Store, rows: PredictionColumns) -> int:
     return len(rows)
 
 
-def list_predictions(store: Store, *, model: str | None = None, request_id: str | None = None,
-                     limit: int = 100) -> list[LoggedPrediction]:
+NEWEST_FIRST = Order((Key("p.predicted_at", datetime, descending=True),
+                      Key("p.request_id", str), Key("p.row_index", int)))
+# The label is the newest feedback for the row, if any came back.
+_LOGGED = ("p.request_id, p.row_index, p.model, p.version, p.served_as, p.predicted_at, "
+           "p.latency_ms, p.inputs, p.output, (SELECT f.label FROM feedback f WHERE "
+           "f.model = p.model AND f.request_id = p.request_id AND (f.row_index IS NULL OR "
+           "f.row_index = p.row_index) ORDER BY f.received_at DESC LIMIT 1)")
+
+
+def _logged(r: tuple) -> LoggedPrediction:
+    return LoggedPrediction(r[0], r[1], r[2], r[3], r[4], aware(r[5]), r[6], from_json(r[7]),
+                            from_json(r[8]), from_json(r[9]))
+
+
+def page_predictions(store: Store, *, model: str | None = None,
+                     request_id: str | None = None, after: Sequence[Any] | None = None,
+                     limit: int = 100) -> Page[LoggedPrediction]:
+    """The prediction log, newest first, a page at a time."""
     where, args = [], []
     if model:
-        where.append("model = ?")
+        where.append("p.model = ?")
         args.append(model)
     if request_id:
-        where.append("request_id = ?")
+        where.append("p.request_id = ?")
         args.append(request_id)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
     with store.reading() as cur:
-        # The label is the newest feedback for the row, if any came back.
-        rows = cur.execute(
-            "SELECT request_id, row_index, model, version, served_as, predicted_at, latency_ms, "
-            "inputs, output, (SELECT f.label FROM feedback f WHERE f.model = p.model AND "
-            "f.request_id = p.request_id AND (f.row_index IS NULL OR f.row_index = p.row_index) "
-            f"ORDER BY f.received_at DESC LIMIT 1) FROM prediction_log p {clause} "
-            "ORDER BY predicted_at DESC, request_id, row_index LIMIT ?", [*args, limit]).fetchall()
-    return [LoggedPrediction(r[0], r[1], r[2], r[3], r[4], aware(r[5]), r[6], from_json(r[7]),
-                             from_json(r[8]), from_json(r[9])) for r in rows]
+        return fetch_page(cur, _LOGGED, "prediction_log p", where, args, NEWEST_FIRST, after,
+                          limit, _logged)
+
+
+def list_predictions(store: Store, *, model: str | None = None, request_id: str | None = None,
+                     limit: int = 100) -> list[LoggedPrediction]:
+    return page_predictions(store, model=model, request_id=request_id, limit=limit).items
 
 
 def add_feedback(store: Store, model: str, request_ids: list[str],
@@ -182,3 +197,38 @@ def export_inputs(store: Store, model: str, *, since: datetime, until: datetime,
         cur.execute(f"COPY (SELECT {', '.join(selects)} FROM prediction_log WHERE {where}) "
                     f"TO '{target}' (FORMAT PARQUET)", args)
     return int(count)
+
+
+@dataclass(frozen=True)
+class ServingBucket:
+    start: datetime
+    version: str
+    served_as: str
+    requests: int
+    rows: int
+    mean_ms: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+def serving_buckets(store: Store, model: str, *, since: datetime, until: datetime,
+                    bucket_s: float) -> list[ServingBucket]:
+    """The model's logged requests between two times in buckets of `bucket_s` seconds (from
+    `since`), per version and way of serving, oldest first: requests (a request's rows
+    share its id), rows, and latency mean and percentiles over requests."""
+    start = naive_utc(since)
+    with store.reading() as cur:
+        rows = cur.execute(
+            "WITH requests AS (SELECT request_id, version, served_as, "
+            "min(predicted_at) AS at, max(latency_ms) AS latency_ms, count(*) AS n "
+            "FROM prediction_log WHERE model = ? AND predicted_at >= ? AND predicted_at < ? "
+            "GROUP BY request_id, version, served_as) "
+            "SELECT floor(date_diff('microsecond', ?::TIMESTAMP, at) / ?)::BIGINT AS bucket, "
+            "version, served_as, count(*), sum(n), avg(latency_ms), "
+            "quantile_cont(latency_ms, [0.5, 0.95, 0.99]) FROM requests "
+            "GROUP BY ALL ORDER BY bucket, version, served_as",
+            [model, start, naive_utc(until), start, bucket_s * 1_000_000]).fetchall()
+    return [ServingBucket(aware(start + timedelta(seconds=bucket * bucket_s)), version,
+                          served_as, int(requests), int(n), float(mean), *map(float, q))
+            for bucket, version, served_as, requests, n, mean, q in rows]

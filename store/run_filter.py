@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from store.pages import Key, Order
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<name>(?:metrics|params|tags|attributes)\.(?:`[^`]+`|[\w.-]+)|[A-Za-z_]\w*)"
@@ -99,21 +102,31 @@ def to_sql(clauses: list[Clause]) -> tuple[str, list[Any]]:
     return " AND ".join(parts), args
 
 
-def order_sql(order_by: str | None) -> tuple[str, list[Any], str]:
-    """(ORDER BY clause, its parameters, an extra join) for e.g. `metrics.rmse asc`."""
+_NEWEST = (Key("r.started_at", datetime, descending=True), Key("r.id", str, descending=True))
+_NULLABLE = {"ended_at", "model"}
+
+
+def order_of(order_by: str | None) -> tuple[Order, list[Any], str]:
+    """(the order, its join's parameters, the join) for e.g. `metrics.rmse asc`. Each
+    order ends with the run id, so it is total and pages by keyset (store.pages); runs
+    without the metric come last."""
     if not order_by:
-        return "r.started_at DESC", [], ""
+        return Order(_NEWEST), [], ""
     words = order_by.split()
     name = words[0]
     direction = words[1].upper() if len(words) > 1 else "ASC"
     if direction not in ("ASC", "DESC") or len(words) > 2:
         raise FilterError(f"order by {order_by!r}: write NAME [asc|desc]")
+    descending = direction == "DESC"
     if name.startswith("metrics."):
         join = ("LEFT JOIN (SELECT run_id, value AS sort_value FROM last_metrics WHERE key = ?)"
                 " s ON s.run_id = r.id")
-        return f"s.sort_value {direction} NULLS LAST, r.started_at DESC", [name[8:]], join
+        return (Order((Key("s.sort_value", float, descending, nullable=True), *_NEWEST)),
+                [name[8:]], join)
     column = name.removeprefix("attributes.")
     if column not in {*_ATTRIBUTES, "started_at", "ended_at"}:
         raise FilterError(f"cannot order by {name!r}: use metrics.K, started_at, ended_at, "
                           "state, experiment or model")
-    return f"r.{column} {direction}", [], ""
+    kind = datetime if column.endswith("_at") else str
+    first = Key(f"r.{column}", kind, descending, nullable=column in _NULLABLE)
+    return Order((first,) if column == "id" else (first, Key("r.id", str))), [], ""

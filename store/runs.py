@@ -10,7 +10,6 @@ from typing import Any
 
 import duckdb
 
-from store import run_filter
 from store.db import Store, utcnow
 from store.errors import Conflict, NotFound
 from store.rows import aware, from_json, naive_utc, to_json
@@ -372,63 +371,3 @@ def metric_history(store: Store, run_id: str, key: str) -> list[MetricPoint]:
             "SELECT key, value, step, logged_at FROM run_metrics WHERE run_id = ? AND key = ? "
             "ORDER BY step, logged_at", [run_id, key]).fetchall()
     return [MetricPoint(r[0], r[1], r[2], aware(r[3])) for r in rows]
-
-
-def search_runs(store: Store, *, filter: str = "", experiment: str | None = None,
-                model: str | None = None, order_by: str | None = None,
-                limit: int = 100) -> list[Run]:
-    """Runs matching a search expression (see store.run_filter), with their params, tags
-    and last metric values, in the order asked for."""
-    clauses = run_filter.parse(filter)
-    if experiment:
-        clauses.append(run_filter.Clause("attribute", "experiment", "=", experiment))
-    if model:
-        clauses.append(run_filter.Clause("attribute", "model", "=", model))
-    where, args = run_filter.to_sql(clauses)
-    order, order_args, join = run_filter.order_sql(order_by)
-    sql = (
-        "WITH last_metrics AS (SELECT run_id, key, arg_max(value, (step, logged_at)) AS value "
-        "FROM run_metrics GROUP BY run_id, key) "
-        f"SELECT {', '.join('r.' + c.strip() for c in _RUN.split(','))} FROM runs r {join} "
-        f"{'WHERE ' + where if where else ''} ORDER BY {order} LIMIT ?"
-    )
-    with store.reading() as cur:
-        rows = cur.execute(sql, [*order_args, *args, limit]).fetchall()
-        runs = [_run(r) for r in rows]
-        if not runs:
-            return []
-        ids = [r.id for r in runs]
-        params: dict[str, dict[str, str]] = {i: {} for i in ids}
-        tags: dict[str, dict[str, str]] = {i: {} for i in ids}
-        metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
-        for run_id, key, value in cur.execute(
-                "SELECT run_id, key, value FROM run_params WHERE list_contains(?, run_id)",
-                [ids]).fetchall():
-            params[run_id][key] = value
-        for run_id, key, value in cur.execute(
-                "SELECT run_id, key, value FROM run_tags WHERE list_contains(?, run_id)",
-                [ids]).fetchall():
-            tags[run_id][key] = value
-        for run_id, key, value in cur.execute(
-                "SELECT run_id, key, arg_max(value, (step, logged_at)) FROM run_metrics "
-                "WHERE list_contains(?, run_id) GROUP BY run_id, key", [ids]).fetchall():
-            metrics[run_id][key] = value
-    return [Run(**{**r.__dict__, "params": params[r.id], "tags": tags[r.id],
-                   "metrics": metrics[r.id]}) for r in runs]
-
-
-def list_runs(store: Store, *, experiment: str | None = None, model: str | None = None,
-              limit: int = 100) -> list[Run]:
-    where, args = [], []
-    if experiment:
-        where.append("experiment = ?")
-        args.append(experiment)
-    if model:
-        where.append("model = ?")
-        args.append(model)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
-    with store.reading() as cur:
-        rows = cur.execute(
-            f"SELECT {_RUN} FROM runs {clause} ORDER BY started_at DESC LIMIT ?",
-            [*args, limit]).fetchall()
-    return [_run(r) for r in rows]

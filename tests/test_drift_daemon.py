@@ -143,8 +143,8 @@ def test_a_drifting_batch_is_reported_and_alerted_a_clean_one_is_not(d: DaemonPr
 
     # Data quality over time: one point per version, per column.
     series = client.quality("bikes")
-    assert [p["version"] for p in series] == [1, 2, 3, 4]
-    assert all(p["columns"]["temp"]["null_share"] == 0 for p in series)
-    assert series[2]["columns"]["windspeed"]["out_of_range_share"] > 0, "windspeed + 0.2"
-    assert series[1]["columns"]["windspeed"]["out_of_range_share"] == 0
+    assert [p.version for p in series] == [1, 2, 3, 4]
+    assert all(p.columns["temp"].null_share == 0 for p in series)
+    assert series[2].columns["windspeed"].out_of_range_share > 0, "windspeed + 0.2"
+    assert series[1].columns["windspeed"].out_of_range_share == 0
     assert again.returncode == 0 and "no dataset drift" in again.stdout

@@ -263,7 +263,7 @@ def test_a_stderr_nobody_reads_does_not_freeze_the_daemon(tmp_path,
             assert served == {"fallback"}
             assert http.post("/v1/models/noisy/predict", json={"rows": rows}).headers[
                 "x-served-as"] == "production"
-        assert client.deploy_status("noisy")["live"] == "1.1.0"
+        assert client.deploy_status("noisy").live == "1.1.0"
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -137,7 +137,8 @@ def test_every_endpoint_says_the_same_for_a_misspelled_model(d: DaemonProcess) -
                 method, path)
         # The right name still gets its own answers.
         assert http.get("/api/v1/models/riders").status_code == 200
-        assert http.get("/api/v1/drift", params={"model": "churn"}).json() == []
+        assert http.get("/api/v1/drift", params={"model": "churn"}).json() == {
+            "items": [], "next": None}
 
 
 def test_a_declared_model_without_versions_is_told_so(d: DaemonProcess) -> None:

@@ -360,7 +360,7 @@ def test_a_shadow_deploy_is_promoted_after_its_requests(home: Path,
         deadline = time.monotonic() + 120
         while client.pipeline(pipeline.id).state == "running" and time.monotonic() < deadline:
             reply = client.predict("riders", rows)
-            assert reply["version"] in (champion, client.pipeline(pipeline.id).challenger)
+            assert reply.version in (champion, client.pipeline(pipeline.id).challenger)
         done = _ended(client, pipeline.id)
         assert done.state == "deployed", done.reason
         deploy = _steps(done)["deploy"]["detail"]
@@ -379,7 +379,7 @@ def test_an_error_rate_rise_in_the_watch_rolls_back(home: Path, frame: pl.DataFr
         # The new version starts failing (a drill): the previous one answers meanwhile.
         client.drill("riders", failure_rate=1.0, requests=30, reason="test")
         rows = _rows(frame.head(1))
-        answered = {client.predict("riders", rows)["version"] for _ in range(30)}
+        answered = {client.predict("riders", rows).version for _ in range(30)}
         assert answered == {champion}, "the fallback answered every failed request"
         done = _ended(client, pipeline.id, timeout=60)
         assert done.state == "rolled_back", done.reason
@@ -399,7 +399,7 @@ def test_a_canary_whose_labels_show_a_drop_is_rolled_back(home: Path,
         on_canary = []
         for i, row in enumerate(_rows(sample)):
             reply = client.predict("riders", [row], request_id=f"c-{i}")
-            if reply["version"] == challenger:
+            if reply.version == challenger:
                 on_canary.append((f"c-{i}", sample["bikers"][i]))
         assert len(on_canary) >= 30
         # The truth is three times what the canary said: labels condemn it.

@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 
 from mlopsd.runtime.run_journal import RunJournal
+from store import run_search
 from store import runs as run_repo
 from store.db import open_store
 
@@ -44,7 +45,7 @@ def test_every_acknowledged_run_survives_a_crash(tmp_path: Path) -> None:
     journal = RunJournal(store, folder)
     journal.start()
     try:
-        found = run_repo.search_runs(store, experiment="crash", limit=1000)
+        found = run_search.search_runs(store, experiment="crash", limit=1000).items
         assert len(found) == acknowledged
         run = run_repo.get_run(store, f"{7:032x}")
         assert run.state == "finished" and run.params == {"i": "7"}
@@ -73,7 +74,7 @@ def test_a_torn_record_is_dropped_and_the_rest_applied(tmp_path: Path) -> None:
     journal = RunJournal(store, folder)
     journal.start()
     try:
-        ids = {r.id for r in run_repo.search_runs(store, experiment="torn")}
+        ids = {r.id for r in run_search.search_runs(store, experiment="torn").items}
         assert ids == {f"{i:032x}" for i in (0, 1, 2, 9)}
         assert not segment.exists()
     finally:

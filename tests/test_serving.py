@@ -73,12 +73,12 @@ def test_predictions_equal_booster_predict_in_every_body_format(
     expected = riders.expected(rows).tolist()
 
     reply = client.predict("riders", rows)
-    assert reply["predictions"] == expected, "exactly Booster.predict on the same rows"
-    assert (reply["model"], reply["version"]) == ("riders", "1.0.0")
+    assert reply.predictions == expected, "exactly Booster.predict on the same rows"
+    assert (reply.model, reply.version) == ("riders", "1.0.0")
     columns = {name: sample[name].to_list() for name in bikes.FEATURES}
-    assert client.predict("riders", columns=columns)["predictions"] == expected
+    assert client.predict("riders", columns=columns).predictions == expected
     single = client.predict("riders", rows[:1])
-    assert single["predictions"] == expected[:1]
+    assert single.predictions == expected[:1]
 
     with _http(d) as http:
         csv = io.BytesIO()
@@ -104,15 +104,15 @@ def test_versions_aliases_request_ids_and_description(d: DaemonProcess,
     assert client is not None
     rows = riders.frame.slice(0, 5).select(bikes.FEATURES).to_dicts()
     by_version = client.predict("riders", rows, version="1.0.0", request_id="order-77")
-    assert by_version["request_id"] == "order-77"
-    assert by_version["predictions"] == riders.expected(rows).tolist()
-    assert client.predict("riders", rows, alias="production")["version"] == "1.0.0"
+    assert by_version.request_id == "order-77"
+    assert by_version.predictions == riders.expected(rows).tolist()
+    assert client.predict("riders", rows, alias="production").version == "1.0.0"
     described = client.served_model("riders")
-    assert described["version"] == "1.0.0" and described["aliases"]["production"] == "1.0.0"
-    assert [i["name"] for i in described["signature"]["inputs"]] == bikes.FEATURES
-    example = described["example_request"]
+    assert described.version == "1.0.0" and described.aliases["production"] == "1.0.0"
+    assert [i["name"] for i in described.signature["inputs"]] == bikes.FEATURES
+    example = described.example_request
     with _http(d) as http:
-        answered = http.post(example["path"], json=example["body"])
+        answered = http.post(example.path, json=example.body)
     assert answered.status_code == 200 and len(answered.json()["predictions"]) == 1
 
 
@@ -124,15 +124,15 @@ def test_classifiers_answer_probabilities_labels_and_contributions(d: DaemonProc
     rows = busy.frame.slice(500, 40).select(bikes.FEATURES).to_dicts()
     reply = client.predict("busy", rows, explain=True)
     probabilities = busy.expected(rows)
-    assert reply["predictions"] == probabilities.tolist()
-    assert reply["labels"] == ["busy" if p >= 0.5 else "quiet" for p in probabilities]
-    assert reply["classes"] == ["quiet", "busy"] and reply["threshold"] == 0.5
+    assert reply.predictions == probabilities.tolist()
+    assert reply.labels == ["busy" if p >= 0.5 else "quiet" for p in probabilities]
+    assert reply.classes == ["quiet", "busy"] and reply.threshold == 0.5
     from jobs.features import to_matrix
 
     contributions = busy.booster.predict(to_matrix(rows, busy.signature), pred_contrib=True)
-    assert reply["features"] == bikes.FEATURES
-    assert np.array(reply["contributions"]).tolist() == contributions[:, :-1].tolist()
-    assert reply["base_value"] == contributions[:, -1].tolist()
+    assert reply.features == bikes.FEATURES
+    assert np.array(reply.contributions).tolist() == contributions[:, :-1].tolist()
+    assert reply.base_value == contributions[:, -1].tolist()
 
     seasons = bikes.train("multiclass", features=["mnth", "temp", "hum", "hr"])
     client.promote("seasons", bikes.log(client, seasons, "seasons",
@@ -141,12 +141,12 @@ def test_classifiers_answer_probabilities_labels_and_contributions(d: DaemonProc
     client.promote("season-codes", unnamed)
     codes = client.predict("season-codes", seasons.frame.slice(0, 3).select(
         ["mnth", "temp", "hum", "hr"]).to_dicts())
-    assert all(label in (0, 1, 2, 3) for label in codes["labels"])
+    assert all(label in (0, 1, 2, 3) for label in codes.labels)
     rows = seasons.frame.slice(0, 30).select(["mnth", "temp", "hum", "hr"]).to_dicts()
     reply = client.predict("seasons", rows)
     expected = seasons.expected(rows)
-    assert reply["predictions"] == expected.tolist()
-    assert reply["labels"] == [["winter", "spring", "summer", "fall"][i]
+    assert reply.predictions == expected.tolist()
+    assert reply.labels == [["winter", "spring", "summer", "fall"][i]
                                for i in expected.argmax(axis=1)]
 
 
@@ -212,7 +212,7 @@ def test_every_prediction_is_logged(d: DaemonProcess, riders: bikes.Trained) -> 
     logged = wait_until(lambda: len(found := client.predictions(request_id="logged-1")) == 3
                         and found, what="the prediction log")
     by_row = sorted(logged, key=lambda p: p.row_index)
-    assert [p.output["prediction"] for p in by_row] == reply["predictions"]
+    assert [p.output["prediction"] for p in by_row] == reply.predictions
     assert by_row[1].inputs == rows[1] and by_row[0].version == "1.0.0"
     assert all(p.served_as == "production" and p.latency_ms > 0 for p in by_row)
 
@@ -291,7 +291,7 @@ def test_a_version_that_cannot_serve_leaves_production_alone(
     assert err.value.status == 409 and "production is unchanged" in err.value.message
     assert client.get_model("riders").aliases["production"] == "1.0.0"
     rows = riders.frame.slice(0, 1).select(bikes.FEATURES).to_dicts()
-    assert client.predict("riders", rows)["version"] == "1.0.0"
+    assert client.predict("riders", rows).version == "1.0.0"
 
 
 def test_a_restarted_daemon_serves_production_again(tmp_path) -> None:
@@ -306,7 +306,7 @@ def test_a_restarted_daemon_serves_production_again(tmp_path) -> None:
     try:
         assert daemon.client is not None
         rows = trained.frame.slice(0, 3).select(bikes.FEATURES).to_dicts()
-        assert daemon.client.predict("riders", rows)["predictions"] == trained.expected(
+        assert daemon.client.predict("riders", rows).predictions == trained.expected(
             rows).tolist()
     finally:
         assert daemon.stop() == 0
@@ -362,19 +362,19 @@ def test_feedback_gives_live_performance_per_version(d: DaemonProcess,
     truth = sample["bikers"].to_list()
     labels = [{"request_id": "fb-1", "row": i, "label": y} for i, y in enumerate(truth)]
     received = client.feedback("riders", labels[:150])
-    assert received["received"] == 150
+    assert received.received == 150
     client.feedback("riders", labels[150:])
     with _http(d) as http:
         unauthorised = http.post("/v1/models/riders/feedback", json=labels[:1])
         assert unauthorised.status_code == 401
-    found = wait_until(lambda: (p := client.performance("riders"))["labelled_rows"] >= 200
+    found = wait_until(lambda: (p := client.performance("riders")).labelled_rows >= 200
                        and p, what="labels joined to the logged predictions")
-    live = next(v for v in found["versions"] if v["served_as"] == "production")
-    assert live["version"] == reply["version"] and live["rows"] == 200
-    assert live["metrics"]["rmse"] == pytest.approx(
-        root_mean_squared_error(truth, reply["predictions"]), rel=1e-12)
-    assert live["metrics"]["mae"] == pytest.approx(
-        mean_absolute_error(truth, reply["predictions"]), rel=1e-12)
+    live = next(v for v in found.versions if v.served_as == "production")
+    assert live.version == reply.version and live.rows == 200
+    assert live.metrics["rmse"] == pytest.approx(
+        root_mean_squared_error(truth, reply.predictions), rel=1e-12)
+    assert live.metrics["mae"] == pytest.approx(
+        mean_absolute_error(truth, reply.predictions), rel=1e-12)
     with pytest.raises(ApiError) as err:
         client.feedback("riders", [{"request_id": "fb-1"}])
     assert err.value.status == 422 and err.value.field == "[0].label"
@@ -399,12 +399,12 @@ def test_label_files_join_on_the_id_column(d: DaemonProcess, riders: bikes.Train
     wait_until(lambda: (inbox / ".done" / "march.labels.csv").exists(), timeout=30,
                what="the label file to be read")
     truth = sample["bikers"].to_numpy()
-    predicted = np.array(reply["predictions"])
-    found = wait_until(lambda: (p := client.performance("riders", since=since))[
-        "labelled_rows"] == 100 and p, what="labels joined by id")
-    (by_id,) = found["versions"]
-    assert by_id["rows"] == 100
-    assert by_id["metrics"]["rmse"] == pytest.approx(
+    predicted = np.array(reply.predictions)
+    found = wait_until(lambda: (p := client.performance(
+        "riders", since=since)).labelled_rows == 100 and p, what="labels joined by id")
+    (by_id,) = found.versions
+    assert by_id.rows == 100
+    assert by_id.metrics["rmse"] == pytest.approx(
         float(np.sqrt(np.mean((truth - predicted) ** 2))), rel=1e-9)
     # a label file for a dataset with no id column is kept with its reason
     plain = d.home.inbox / "plain"
@@ -427,7 +427,7 @@ def test_unseen_categories_follow_the_model_policy(d: DaemonProcess,
     rows = riders.frame.slice(0, 3).select(bikes.FEATURES).to_dicts()
     rows[1]["weathersit"] = "snowstorm"
     missing = client.predict("riders", rows)  # riders: unseen is treated as missing
-    assert missing["predictions"] == riders.expected(rows).tolist()
+    assert missing.predictions == riders.expected(rows).tolist()
     with _http(d) as http:
         rejected = http.post("/v1/models/busy/predict", json={"rows": rows})
     assert rejected.status_code == 422

@@ -270,18 +270,18 @@ def test_classifiers_train_through_the_daemon_and_serve_their_labels(home: Path,
             booster = lgb.Booster(model_str=ArtifactStore(daemon.home.artifacts).read_bytes(
                 version.artifact_sha).decode())
             expected = booster.predict(to_matrix(rows, signature))
-            assert reply["predictions"] == expected.tolist()
+            assert reply.predictions == expected.tolist()
             truth = frame.slice(0, 500)[signature["target"]["name"]].to_list()
             if model == "workday":
                 assert signature["target"]["classes"] == [0, 1]
                 assert set(version.metrics) >= {"auc", "log_loss", "accuracy", "f1",
                                                 "confusion_matrix"}
-                assert reply["labels"] == [int(p >= 0.5) for p in expected]
-                assert roc_auc_score(truth, reply["predictions"]) > 0.5
+                assert reply.labels == [int(p >= 0.5) for p in expected]
+                assert roc_auc_score(truth, reply.predictions) > 0.5
             else:
                 assert signature["target"]["classes"] == [1, 2, 3, 4]
                 assert set(version.metrics) >= {"accuracy", "macro_f1", "log_loss"}
-                assert reply["labels"] == [[1, 2, 3, 4][i] for i in expected.argmax(axis=1)]
-                assert accuracy_score(truth, reply["labels"]) > 0.5
+                assert reply.labels == [[1, 2, 3, 4][i] for i in expected.argmax(axis=1)]
+                assert accuracy_score(truth, reply.labels) > 0.5
     finally:
         daemon.kill()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -13,6 +13,7 @@ from starlette.responses import FileResponse
 
 from mlopsd.api.errors import ApiError
 from mlopsd.api.job_routes import actor_of
+from mlopsd.api.pages import After, cursor_in, page_out
 from mlopsd.api.params import (
     MAX_QUERY_TEXT,
     DataVersion,
@@ -24,6 +25,7 @@ from mlopsd.api.params import (
     Text,
 )
 from mlopsd.api.upload_names import check_upload_name
+from mlopsd.api.wire_out import out
 from mlopsd.client.wire import (
     AlertOut,
     DatasetOut,
@@ -31,6 +33,8 @@ from mlopsd.client.wire import (
     IngestOut,
     JobOut,
     NoteRequest,
+    Page,
+    QualityPointOut,
     Requeued,
     RequeueRequest,
     ResolvedSelectorOut,
@@ -41,6 +45,7 @@ from mlopsd.config import DATASET_NAME
 from mlopsd.selectors import ResolvedSelector, SelectorError, resolve
 from store import alerts, audit
 from store import data as data_repo
+from store import quality as quality_repo
 from store.artifacts import ArtifactStore
 from store.errors import ArtifactError, DiskFull
 
@@ -59,26 +64,28 @@ def _dataset_out(summary: data_repo.DatasetSummary) -> DatasetOut:
     )
 
 
-@router.get("/datasets", response_model=list[DatasetOut], summary="Datasets")
-def list_datasets(request: Request) -> list[DatasetOut]:
-    return [_dataset_out(s) for s in data_repo.list_datasets(request.app.state.daemon.store)]
+@router.get("/datasets", response_model=Page[DatasetOut], summary="Datasets, by name")
+def list_datasets(request: Request, after: After = None, limit: Limit = 100
+                  ) -> Page[DatasetOut]:
+    page = data_repo.page_datasets(request.app.state.daemon.store,
+                                   after=cursor_in(after, "datasets"), limit=limit)
+    return page_out(page, "datasets", _dataset_out)
 
 
 @router.get("/datasets/{name}", response_model=DatasetOut, summary="One dataset")
 def get_dataset(request: Request, name: Name) -> DatasetOut:
-    store = request.app.state.daemon.store
-    data_repo.get_dataset(store, name)
-    summary = next(s for s in data_repo.list_datasets(store) if s.dataset.name == name)
-    return _dataset_out(summary)
+    return _dataset_out(data_repo.dataset_summary(request.app.state.daemon.store, name))
 
 
-@router.get("/datasets/{name}/versions", response_model=list[DataVersionOut],
-            summary="A dataset's data versions, oldest first")
-def list_versions(request: Request, name: Name) -> list[DataVersionOut]:
+@router.get("/datasets/{name}/versions", response_model=Page[DataVersionOut],
+            summary="A dataset's data versions, oldest first (profiles: one version's page)")
+def list_versions(request: Request, name: Name, after: After = None, limit: Limit = 100
+                  ) -> Page[DataVersionOut]:
     store = request.app.state.daemon.store
     data_repo.get_dataset(store, name)
-    return [DataVersionOut.model_validate(v, from_attributes=True)
-            for v in data_repo.list_versions(store, name)]
+    page = data_repo.page_versions(store, name, after=cursor_in(after, "data-versions"),
+                                   limit=limit)
+    return page_out(page, "data-versions", lambda v: out(v, DataVersionOut))
 
 
 @router.get("/datasets/{name}/versions/{version}", response_model=DataVersionOut,
@@ -88,19 +95,22 @@ def get_version(request: Request, name: Name, version: DataVersion) -> DataVersi
     return DataVersionOut.model_validate(v, from_attributes=True)
 
 
-@router.get("/ingests", response_model=list[IngestOut], summary="What became of dropped files")
+@router.get("/ingests", response_model=Page[IngestOut],
+            summary="What became of dropped files, newest first")
 def list_ingests(
     request: Request,
     dataset: NameFilter = None,
     outcome: Text = None,
+    after: After = None,
     limit: Limit = 100,
-) -> list[IngestOut]:
+) -> Page[IngestOut]:
     if outcome is not None and outcome not in data_repo.INGEST_OUTCOMES:
         raise ApiError(422, f"unknown outcome {outcome!r} (one of "
                        f"{', '.join(data_repo.INGEST_OUTCOMES)})", field="outcome")
-    rows = data_repo.list_ingests(request.app.state.daemon.store, dataset=dataset,
-                                  outcome=outcome, limit=limit)
-    return [IngestOut.model_validate(i, from_attributes=True) for i in rows]
+    page = data_repo.page_ingests(request.app.state.daemon.store, dataset=dataset,
+                                  outcome=outcome, after=cursor_in(after, "ingests"),
+                                  limit=limit)
+    return page_out(page, "ingests", lambda i: out(i, IngestOut))
 
 
 @router.post(
@@ -143,11 +153,13 @@ async def upload(
     return Upload(dataset=name, path=str(final), job_id=job.id if job else None)
 
 
-@router.get("/quarantine", response_model=list[IngestOut],
-            summary="Rejected files still in quarantine, with their reasons")
-def quarantine(request: Request, dataset: NameFilter = None) -> list[IngestOut]:
-    rows = data_repo.quarantined(request.app.state.daemon.store, dataset)
-    return [IngestOut.model_validate(i, from_attributes=True) for i in rows]
+@router.get("/quarantine", response_model=Page[IngestOut],
+            summary="Rejected files still in quarantine, with their reasons, newest first")
+def quarantine(request: Request, dataset: NameFilter = None, after: After = None,
+               limit: Limit = 100) -> Page[IngestOut]:
+    page = data_repo.page_quarantined(request.app.state.daemon.store, dataset,
+                                      after=cursor_in(after, "quarantine"), limit=limit)
+    return page_out(page, "quarantine", lambda i: out(i, IngestOut))
 
 
 @router.post("/quarantine/requeue", response_model=Requeued, status_code=202,
@@ -198,27 +210,36 @@ def artifact(request: Request, sha: Sha256) -> FileResponse:
                         headers={"X-Content-SHA256": sha})
 
 
-@router.get("/datasets/{name}/quality",
+@router.get("/datasets/{name}/quality", response_model=list[QualityPointOut],
             summary="Data quality over time: per version and column, null, out-of-range, "
             "unseen and invalid shares; schema changes")
-def quality(request: Request, name: Name) -> list[dict[str, Any]]:
+def quality(request: Request, name: Name) -> list[QualityPointOut]:
     store = request.app.state.daemon.store
     data_repo.get_dataset(store, name)
-    return data_repo.quality_series(store, name)
+    return [QualityPointOut.model_validate(p) for p in quality_repo.quality_series(store, name)]
 
 
-@router.get("/alerts", response_model=list[AlertOut], summary="Alerts, most recent first")
+@router.get("/alerts", response_model=Page[AlertOut],
+            summary="Alerts, most recently seen first",
+            description="An alert seen again moves to the front: a listing paged through "
+            "meanwhile does not show it again further on.")
 def list_alerts(
     request: Request,
     state: Annotated[str | None, Query(max_length=MAX_QUERY_TEXT,
                                        description="open, acknowledged, resolved, "
                                        "or active (not resolved)")] = None,
     rule: Text = None,
+    after: After = None,
     limit: Limit = 100,
-) -> list[AlertOut]:
-    rows = alerts.list_alerts(request.app.state.daemon.store, state=state, rule=rule,
-                              limit=limit)
-    return [AlertOut.model_validate(a, from_attributes=True) for a in rows]
+) -> Page[AlertOut]:
+    page = alerts.page_alerts(request.app.state.daemon.store, state=state, rule=rule,
+                              after=cursor_in(after, "alerts"), limit=limit)
+    return page_out(page, "alerts", lambda a: out(a, AlertOut))
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertOut, summary="One alert")
+def get_alert(request: Request, alert_id: RowId) -> AlertOut:
+    return out(alerts.get_alert(request.app.state.daemon.store, alert_id), AlertOut)
 
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut,

@@ -19,6 +19,7 @@ from mlopsd.runtime.runner import UnknownJobKind
 from mlopsd.services.errors import ServiceError
 from mlopsd.services.job_requests import DaemonKind
 from store.errors import Conflict, DiskFull, NotFound, StoreError, is_disk_full
+from store.pages import BadCursor
 
 log = logging.getLogger("mlops.api")
 
@@ -89,6 +90,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service(_: Request, exc: ServiceError) -> Response:
         return error_response(exc.status, exc.message, code=exc.code, field=exc.field)
+
+    @app.exception_handler(BadCursor)
+    async def _cursor(_: Request, exc: BadCursor) -> Response:
+        return error_response(422, f"after: not a cursor of this listing ({exc})",
+                              field="after")
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> Response:

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query, Request
 
 from jobs.registry import KINDS
 from mlopsd.api.errors import ApiError
+from mlopsd.api.pages import After, cursor_in, page_out
 from mlopsd.api.params import MAX_QUERY_TEXT, Limit, Offset, RowId, Text
-from mlopsd.client.wire import JobCancel, JobKindOut, JobLog, JobOut, JobSubmit
+from mlopsd.client.wire import JobCancel, JobKindOut, JobLog, JobOut, JobSubmit, Page
 from mlopsd.services import job_requests
 from store import jobs as job_repo
 
@@ -39,19 +40,21 @@ def job_kinds() -> list[JobKindOut]:
     ]
 
 
-@router.get("/jobs", response_model=list[JobOut], summary="Jobs, newest first")
+@router.get("/jobs", response_model=Page[JobOut], summary="Jobs, newest first")
 def list_jobs(
     request: Request,
     state: Annotated[str | None, Query(max_length=MAX_QUERY_TEXT,
                                        description="queued, running, succeeded…")] = None,
     kind: Text = None,
+    after: After = None,
     limit: Limit = 100,
-) -> list[JobOut]:
+) -> Page[JobOut]:
     if state is not None and state not in job_repo.STATES:
         raise ApiError(422, f"unknown state {state!r} (one of {', '.join(job_repo.STATES)})",
                        field="state")
-    store = request.app.state.daemon.store
-    return [_out(j) for j in job_repo.list_jobs(store, state=state, kind=kind, limit=limit)]
+    page = job_repo.page_jobs(request.app.state.daemon.store, state=state, kind=kind,
+                              after=cursor_in(after, "jobs"), limit=limit)
+    return page_out(page, "jobs", _out)
 
 
 @router.post("/jobs", response_model=JobOut, status_code=202,

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request
 
 from mlopsd.api.errors import ApiError
 from mlopsd.api.job_routes import actor_of
-from mlopsd.api.params import Alias, Name, NameFilter, Version
+from mlopsd.api.pages import After, cursor_in, page_out
+from mlopsd.api.params import Alias, Limit, Name, NameFilter, Version
 from mlopsd.api.wire_out import out as _out
 from mlopsd.client.wire import (
     AliasMoveOut,
@@ -14,6 +15,7 @@ from mlopsd.client.wire import (
     JobOut,
     ModelOut,
     ModelVersionOut,
+    Page,
     RollbackRequest,
     TrainRequest,
 )
@@ -43,9 +45,11 @@ def reproduce(request: Request, name: Name, version: Version) -> JobOut:
     return _out(job, JobOut)
 
 
-@router.get("/models", response_model=list[ModelOut], summary="Registered models")
-def list_models(request: Request) -> list[ModelOut]:
-    return [_out(m, ModelOut) for m in model_repo.list_models(request.app.state.daemon.store)]
+@router.get("/models", response_model=Page[ModelOut], summary="Registered models, by name")
+def list_models(request: Request, after: After = None, limit: Limit = 100) -> Page[ModelOut]:
+    page = model_repo.page_models(request.app.state.daemon.store,
+                                  after=cursor_in(after, "models"), limit=limit)
+    return page_out(page, "models", lambda m: _out(m, ModelOut))
 
 
 @router.get("/models/{name}", response_model=ModelOut, summary="One model: aliases, latest")
@@ -53,12 +57,15 @@ def get_model(request: Request, name: Name) -> ModelOut:
     return _out(model_repo.get_model(request.app.state.daemon.store, name), ModelOut)
 
 
-@router.get("/models/{name}/versions", response_model=list[ModelVersionOut],
+@router.get("/models/{name}/versions", response_model=Page[ModelVersionOut],
             summary="A model's versions, oldest first")
-def list_versions(request: Request, name: Name) -> list[ModelVersionOut]:
+def list_versions(request: Request, name: Name, after: After = None, limit: Limit = 100
+                  ) -> Page[ModelVersionOut]:
     store = request.app.state.daemon.store
     model_repo.get_model(store, name)
-    return [_out(v, ModelVersionOut) for v in model_repo.list_versions(store, name)]
+    page = model_repo.page_versions(store, name, after=cursor_in(after, "model-versions"),
+                                    limit=limit)
+    return page_out(page, "model-versions", lambda v: _out(v, ModelVersionOut))
 
 
 @router.get("/models/{name}/versions/{version}", response_model=ModelVersionOut,
@@ -91,11 +98,13 @@ def rollback(request: Request, name: Name, body: RollbackRequest | None = None) 
     return _out(move, AliasMoveOut)
 
 
-@router.get("/models/{name}/aliases/history", response_model=list[AliasMoveOut],
+@router.get("/models/{name}/aliases/history", response_model=Page[AliasMoveOut],
             summary="Every alias move, newest first")
-def alias_history(request: Request, name: Name, alias: NameFilter = None) -> list[AliasMoveOut]:
-    return [_out(m, AliasMoveOut)
-            for m in model_repo.alias_history(request.app.state.daemon.store, name, alias)]
+def alias_history(request: Request, name: Name, alias: NameFilter = None, after: After = None,
+                  limit: Limit = 100) -> Page[AliasMoveOut]:
+    page = model_repo.page_alias_history(request.app.state.daemon.store, name, alias,
+                                         after=cursor_in(after, "alias-history"), limit=limit)
+    return page_out(page, "alias-history", lambda m: _out(m, AliasMoveOut))
 
 
 @router.post("/models/{name}/versions/{version}/archive", response_model=ModelVersionOut,

@@ -21,6 +21,8 @@ Alias = Annotated[str, Path(pattern=NAME, description="an alias: production, sta
 Version = Annotated[str, Path(max_length=64, description="a model version, e.g. 1.2.0")]
 DataVersion = Annotated[int, Path(ge=1, le=INT64, description="a data version number")]
 RowId = Annotated[int, Path(ge=1, le=INT64)]
+ExperimentName = Annotated[str, Path(max_length=MAX_QUERY_TEXT,
+                                    description="an experiment's name")]
 RunId = Annotated[str, Path(max_length=64, description="a run id (32 hex digits)")]
 MetricKey = Annotated[str, Path(max_length=MAX_QUERY_TEXT, description="a metric's key")]
 Sha256 = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="a sha256 hex digest")]

@@ -7,10 +7,12 @@ from fastapi import APIRouter, Request
 
 from mlopsd.api.errors import ApiError
 from mlopsd.api.job_routes import actor_of
+from mlopsd.api.pages import After, cursor_in, page_out
 from mlopsd.api.params import Limit, Name, NameFilter, RowId, Text
 from mlopsd.api.wire_out import out as _out
 from mlopsd.client.wire import (
     NoteRequest,
+    Page,
     PipelineOut,
     ReloadOut,
     RetrainOut,
@@ -37,12 +39,13 @@ def retrain(request: Request, name: Name, body: RetrainRequest | None = None) ->
                       merged=started.get("merged", False), skipped=started.get("skipped"))
 
 
-@router.get("/pipelines", response_model=list[PipelineOut], summary="Retraining pipelines")
+@router.get("/pipelines", response_model=Page[PipelineOut],
+            summary="Retraining pipelines, newest first")
 def list_pipelines(request: Request, model: NameFilter = None, state: Text = None,
-                   limit: Limit = 100) -> list[PipelineOut]:
-    rows = pipeline_repo.listing(request.app.state.daemon.store, model=model, state=state,
-                                 limit=limit)
-    return [_out(p, PipelineOut) for p in rows]
+                   after: After = None, limit: Limit = 100) -> Page[PipelineOut]:
+    page = pipeline_repo.page(request.app.state.daemon.store, model=model, state=state,
+                              after=cursor_in(after, "pipelines"), limit=limit)
+    return page_out(page, "pipelines", lambda p: _out(p, PipelineOut))
 
 
 @router.get("/pipelines/{pipeline_id}", response_model=PipelineOut,
@@ -74,11 +77,14 @@ def cancel(request: Request, pipeline_id: RowId, body: NoteRequest | None = None
         pipeline_id, actor=actor_of(request), note=(body or NoteRequest()).note), PipelineOut)
 
 
-@router.get("/schedules", response_model=list[ScheduleOut],
-            summary="Retraining schedules with their last and next run")
-def schedules(request: Request) -> list[ScheduleOut]:
-    return [ScheduleOut(**entry)
-            for entry in request.app.state.daemon.retrain_schedules.entries()]
+@router.get("/schedules", response_model=Page[ScheduleOut],
+            summary="Retraining schedules by model, with their last and next run")
+def schedules(request: Request, after: After = None, limit: Limit = 100) -> Page[ScheduleOut]:
+    daemon = request.app.state.daemon
+    page = pipeline_repo.page_schedules(daemon.store, after=cursor_in(after, "schedules"),
+                                        limit=limit)
+    return page_out(page, "schedules", lambda s: ScheduleOut(
+        **daemon.retrain_schedules.entry(s)))
 
 
 @router.post("/reload", response_model=ReloadOut,

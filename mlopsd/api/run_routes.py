@@ -10,20 +10,32 @@ from fastapi.responses import ORJSONResponse
 
 from mlopsd.api.errors import ApiError
 from mlopsd.api.job_routes import actor_of
-from mlopsd.api.params import MAX_QUERY_TEXT, Limit, MetricKey, NameFilter, RunId, Text
+from mlopsd.api.pages import After, cursor_in, page_out
+from mlopsd.api.params import (
+    MAX_QUERY_TEXT,
+    ExperimentName,
+    Limit,
+    MetricKey,
+    NameFilter,
+    RunId,
+    Text,
+)
 from mlopsd.api.wire_out import out as _out
 from mlopsd.client.wire import (
+    ExperimentOut,
     JobOut,
     Logged,
     MetricColumnsIn,
     MetricPointOut,
     Metrics,
     ModelLog,
+    Page,
     RunCreate,
     RunEnd,
     RunLog,
     RunOut,
 )
+from store import run_search
 from store import runs as run_repo
 from store.db import Store
 from store.run_filter import FilterError
@@ -127,24 +139,46 @@ def log_model(request: Request, run_id: RunId, body: ModelLog) -> JobOut:
     return _out(job, JobOut)
 
 
-@router.get("/runs", response_model=list[RunOut],
+@router.get("/runs", response_model=Page[RunOut],
             summary="Search runs: filter by params, metrics, tags; sort",
             description="`filter` e.g. `metrics.auc > 0.8 and params.num_leaves = 31`; "
-            "`order_by` e.g. `metrics.rmse asc` (default: newest first).")
+            "`order_by` e.g. `metrics.rmse asc` (default: newest first; runs without the "
+            "metric last). A cursor belongs to its order: page on with the same `order_by`.")
 def search_runs(
     request: Request,
     filter: Annotated[str, Query(max_length=MAX_QUERY_TEXT)] = "",
     order_by: Text = None,
     experiment: Text = None,
     model: NameFilter = None,
+    after: After = None,
     limit: Limit = 100,
-) -> list[RunOut]:
+) -> Page[RunOut]:
+    # The order is part of the listing's name: a cursor of one order means nothing in
+    # another.
+    listing = "runs:" + " ".join((order_by or "").lower().split())
     try:
-        rows = run_repo.search_runs(_synced(request), filter=filter, experiment=experiment,
-                                    model=model, order_by=order_by, limit=limit)
+        page = run_search.search_runs(
+            _synced(request), filter=filter, experiment=experiment, model=model,
+            order_by=order_by, after=cursor_in(after, listing), limit=limit)
     except FilterError as exc:
-        raise ApiError(422, str(exc), field="filter") from None
-    return [_out(r, RunOut) for r in rows]
+        raise ApiError(422, str(exc), field="order_by" if "order by" in str(exc)
+                       else "filter") from None
+    return page_out(page, listing, lambda r: _out(r, RunOut))
+
+
+@router.get("/experiments", response_model=Page[ExperimentOut],
+            summary="Experiments by name, with their runs counted")
+def list_experiments(request: Request, after: After = None, limit: Limit = 100
+                     ) -> Page[ExperimentOut]:
+    page = run_search.page_experiments(_synced(request), after=cursor_in(after, "experiments"),
+                                       limit=limit)
+    return page_out(page, "experiments", lambda e: _out(e, ExperimentOut))
+
+
+@router.get("/experiments/{experiment:path}", response_model=ExperimentOut,
+            summary="One experiment: its runs counted, the newest's start")
+def get_experiment(request: Request, experiment: ExperimentName) -> ExperimentOut:
+    return _out(run_search.get_experiment(_synced(request), experiment), ExperimentOut)
 
 
 @router.get("/runs/{run_id}", response_model=RunOut,

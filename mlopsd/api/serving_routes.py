@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,20 +15,30 @@ from starlette.concurrency import run_in_threadpool
 
 from mlopsd.api.errors import ApiError
 from mlopsd.api.job_routes import actor_of
+from mlopsd.api.pages import After, cursor_in, page_out
 from mlopsd.api.params import Limit, Name, NameFilter, RowId, Text
 from mlopsd.api.upload_names import check_upload_name
 from mlopsd.api.wire_out import out as _out
 from mlopsd.client.wire import (
+    MAX_WINDOW_S,
     AliasMoveOut,
+    DeployAbortOut,
     DeploymentOut,
+    DeployOut,
     DeployRequest,
+    DeployStatusOut,
     DriftReportOut,
     DriftRequest,
+    DrillOut,
     DrillRequest,
     JobOut,
+    Page,
+    PerformanceOut,
     PredictionOut,
     ReasonRequest,
+    ServingBucketOut,
     ServingOut,
+    ServingStatsOut,
 )
 from mlopsd.runtime.file_moves import free_name
 from mlopsd.services.scoring import PROCESSING, ScoreError
@@ -42,13 +52,14 @@ from store import predictions as prediction_repo
 router = APIRouter(prefix="/api/v1", tags=["serving"])
 
 
-@router.post("/models/{name}/deploy", summary="Deploy a version: blue-green, canary or "
-             "shadow", description="`canary`: `percent` of requests (sticky per "
+@router.post("/models/{name}/deploy", response_model=DeployOut,
+             summary="Deploy a version: blue-green, canary or shadow",
+             description="`canary`: `percent` of requests (sticky per "
              "`X-Client-Key`) go to the version; the policy rolls it back by itself when its "
              "error rate or p95 latency exceeds the champion's by the margins. `shadow`: the "
              "version scores every request in the background, logged and compared, never "
              "returned. `blue-green`: production switches now.")
-def deploy(request: Request, name: Name, body: DeployRequest) -> dict[str, Any]:
+def deploy(request: Request, name: Name, body: DeployRequest) -> Any:
     deploys = request.app.state.daemon.deploys
     actor = actor_of(request)
     if body.strategy == "blue-green":
@@ -70,10 +81,10 @@ def deploy(request: Request, name: Name, body: DeployRequest) -> dict[str, Any]:
                           drill_failure_rate=body.drill_failure_rate)
 
 
-@router.get("/models/{name}/deploy", summary="The live version, and a canary or shadow with "
-            "both arms' numbers")
-def deploy_status(request: Request, name: Name) -> dict[str, Any]:
-    return request.app.state.daemon.deploys.status(name)
+@router.get("/models/{name}/deploy", response_model=DeployStatusOut,
+            summary="The live version, and a canary or shadow with both arms' numbers")
+def deploy_status(request: Request, name: Name) -> DeployStatusOut:
+    return DeployStatusOut.model_validate(request.app.state.daemon.deploys.status(name))
 
 
 @router.post("/models/{name}/deploy/promote", response_model=AliasMoveOut,
@@ -85,35 +96,40 @@ def deploy_promote(request: Request, name: Name, body: ReasonRequest | None = No
     return _out(move, AliasMoveOut)
 
 
-@router.post("/models/{name}/deploy/abort", summary="End the canary and shadow; production "
-             "stays as it is")
+@router.post("/models/{name}/deploy/abort", response_model=DeployAbortOut,
+             summary="End the canary and shadow; production stays as it is")
 def deploy_abort(request: Request, name: Name, body: ReasonRequest | None = None
-                 ) -> dict[str, Any]:
-    return request.app.state.daemon.deploys.abort(
-        name, actor=actor_of(request), reason=(body or ReasonRequest()).reason)
+                 ) -> DeployAbortOut:
+    return DeployAbortOut.model_validate(request.app.state.daemon.deploys.abort(
+        name, actor=actor_of(request), reason=(body or ReasonRequest()).reason))
 
 
-@router.post("/models/{name}/drill", summary="A failure drill: the live version fails on "
-             "purpose for some requests, to prove the fallback and its alert")
-def drill(request: Request, name: Name, body: DrillRequest) -> dict[str, Any]:
-    return request.app.state.daemon.deploys.drill(
+@router.post("/models/{name}/drill", response_model=DrillOut,
+             summary="A failure drill: the live version fails on purpose for some requests, "
+             "to prove the fallback and its alert")
+def drill(request: Request, name: Name, body: DrillRequest) -> DrillOut:
+    return DrillOut.model_validate(request.app.state.daemon.deploys.drill(
         name, failure_rate=body.failure_rate, requests=body.requests,
-        delay_s=body.delay_ms / 1000, actor=actor_of(request), reason=body.reason)
+        delay_s=body.delay_ms / 1000, actor=actor_of(request), reason=body.reason))
 
 
-@router.get("/models/{name}/deployments", response_model=list[DeploymentOut],
+@router.get("/models/{name}/deployments", response_model=Page[DeploymentOut],
             summary="Deployment history, newest first")
-def deployments(request: Request, name: Name, limit: Limit = 100) -> list[DeploymentOut]:
-    return [_out(d, DeploymentOut)
-            for d in deployment_repo.history(request.app.state.daemon.store, name, limit)]
+def deployments(request: Request, name: Name, after: After = None, limit: Limit = 100
+                ) -> Page[DeploymentOut]:
+    page = deployment_repo.page_history(request.app.state.daemon.store, name,
+                                        after=cursor_in(after, "deployments"), limit=limit)
+    return page_out(page, "deployments", lambda d: _out(d, DeploymentOut))
 
 
-@router.get("/predictions", response_model=list[PredictionOut],
+@router.get("/predictions", response_model=Page[PredictionOut],
             summary="The prediction log, newest first: one entry per scored row")
 def predictions(request: Request, model: NameFilter = None, request_id: Text = None,
-                limit: Limit = 100) -> list[PredictionOut]:
-    return [_out(p, PredictionOut) for p in prediction_repo.list_predictions(
-        request.app.state.daemon.store, model=model, request_id=request_id, limit=limit)]
+                after: After = None, limit: Limit = 100) -> Page[PredictionOut]:
+    page = prediction_repo.page_predictions(
+        request.app.state.daemon.store, model=model, request_id=request_id,
+        after=cursor_in(after, "predictions"), limit=limit)
+    return page_out(page, "predictions", lambda p: _out(p, PredictionOut))
 
 
 @router.get("/serving", response_model=ServingOut,
@@ -121,13 +137,45 @@ def predictions(request: Request, model: NameFilter = None, request_id: Text = N
 def serving(request: Request) -> ServingOut:
     daemon = request.app.state.daemon
     slots = daemon.served.served()
-    return ServingOut(
+    return ServingOut.model_validate(dict(
         models={name: {"live": slot.live.version,
                        "previous": slot.previous.version if slot.previous else None,
                        "stands_in_for": slot.stands_in_for}
                 for name, slot in slots.items()},
         failed=daemon.served.problems(), stats=daemon.serving_stats.summary(),
-        prediction_log=daemon.prediction_log.stats())
+        prediction_log=daemon.prediction_log.stats()))
+
+
+@router.get("/models/{name}/serving-stats", response_model=ServingStatsOut,
+            summary="Requests, rows and latency per version and time bucket, between two "
+            "times (default: the last hour)",
+            description="From the prediction log: answered requests only (failures are in "
+            "`/serving` and `/metrics`), at the log's sampling rate. `bucket_s` defaults to "
+            "a sixtieth of the range; at most 10,000 buckets.")
+def serving_stats(request: Request, name: Name, since: datetime | None = None,
+                  until: datetime | None = None,
+                  bucket_s: Annotated[float | None, Query(gt=0, le=MAX_WINDOW_S)] = None
+                  ) -> ServingStatsOut:
+    until = _utc(until) if until else datetime.now(UTC)
+    since = _utc(since) if since else until - timedelta(hours=1)
+    span = (until - since).total_seconds()
+    if span <= 0:
+        raise ApiError(422, "since must be before until", field="since")
+    if span > MAX_WINDOW_S:
+        raise ApiError(422, "at most 366 days between since and until", field="since")
+    bucket = bucket_s or max(span / 60, 1.0)
+    if span / bucket > 10_000:
+        raise ApiError(422, f"{span / bucket:.0f} buckets of {bucket:g} s: at most 10,000 "
+                       "(a larger bucket_s)", field="bucket_s")
+    buckets = prediction_repo.serving_buckets(request.app.state.daemon.store, name,
+                                              since=since, until=until, bucket_s=bucket)
+    return ServingStatsOut(model=name, since=since, until=until, bucket_s=bucket,
+                           buckets=[_out(b, ServingBucketOut) for b in buckets])
+
+
+def _utc(when: datetime) -> datetime:
+    """A time as UTC (one without a zone is UTC already)."""
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _link_free(tmp: Path, folder: Path, filename: str) -> Path:
@@ -160,14 +208,15 @@ def drift_check(request: Request, name: Name, body: DriftRequest | None = None) 
     return _out(job, JobOut)
 
 
-@router.get("/drift", response_model=list[DriftReportOut],
+@router.get("/drift", response_model=Page[DriftReportOut],
             summary="Drift reports, newest first (recorded=true: the drift stream only)")
 def drift_reports(request: Request, model: NameFilter = None, dataset: NameFilter = None,
-                  recorded: bool | None = None,
-                  limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[DriftReportOut]:
-    return [_out(r, DriftReportOut) for r in drift_repo.list_reports(
-        request.app.state.daemon.store, model=model, dataset=dataset, recorded=recorded,
-        limit=limit)]
+                  recorded: bool | None = None, after: After = None,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Page[DriftReportOut]:
+    page = drift_repo.page_reports(request.app.state.daemon.store, model=model,
+                                   dataset=dataset, recorded=recorded,
+                                   after=cursor_in(after, "drift"), limit=limit)
+    return page_out(page, "drift", lambda r: _out(r, DriftReportOut))
 
 
 @router.get("/drift/{report_id}", response_model=DriftReportOut, summary="One drift report")
@@ -176,13 +225,15 @@ def drift_report(request: Request, report_id: RowId) -> DriftReportOut:
                 DriftReportOut)
 
 
-@router.get("/models/{name}/performance", summary="Live performance per version: logged "
-            "predictions joined with the labels that came back, against the holdout metrics")
-def performance(request: Request, name: Name, since: datetime | None = None) -> dict[str, Any]:
+@router.get("/models/{name}/performance", response_model=PerformanceOut,
+            summary="Live performance per version: logged predictions joined with the labels "
+            "that came back, against the holdout metrics")
+def performance(request: Request, name: Name, since: datetime | None = None
+                ) -> PerformanceOut:
     daemon = request.app.state.daemon
     dataset, id_column = daemon.label_join(name)
-    return live_performance(daemon.store, name, since=since, id_column=id_column,
-                            dataset=dataset)
+    return PerformanceOut.model_validate(live_performance(
+        daemon.store, name, since=since, id_column=id_column, dataset=dataset))
 
 
 @router.post("/models/{name}/score", response_model=JobOut, status_code=202,

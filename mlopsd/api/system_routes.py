@@ -13,8 +13,18 @@ from fastapi.responses import PlainTextResponse
 from starlette.responses import StreamingResponse
 
 from mlopsd import __version__
+from mlopsd.api.pages import After, cursor_in, page_out
 from mlopsd.api.params import MAX_QUERY_TEXT, AfterId, Limit, Text
-from mlopsd.client.wire import AuditEntryOut, Health, SchedulerStatus, Status, WorkerPool
+from mlopsd.api.wire_out import out
+from mlopsd.client.wire import (
+    AuditEntryOut,
+    Health,
+    Page,
+    SchedulerEntryOut,
+    SchedulerStatus,
+    Status,
+    WorkerPool,
+)
 from mlopsd.metrics import render
 from store import audit
 from store import jobs as job_repo
@@ -52,10 +62,7 @@ def status(request: Request) -> Status:
         schema_version=d.store.schema_version(),
         scheduler=SchedulerStatus(
             running=d.scheduler.running,
-            entries=[
-                {"id": e.id, "name": e.name, "trigger": e.trigger, "next_run_at": e.next_run_at}
-                for e in d.scheduler.entries()
-            ],
+            entries=[out(e, SchedulerEntryOut) for e in d.scheduler.entries()],
         ),
         workers=WorkerPool(
             size=d.runner.workers, running=d.runner.running_jobs(), queued=counts.get("queued", 0)
@@ -120,16 +127,15 @@ def _sse(event_id: int | None, type: str, payload: dict) -> bytes:
     return f"{head}event: {type}\ndata: ".encode() + orjson.dumps(payload) + b"\n\n"
 
 
-@router.get("/audit", response_model=list[AuditEntryOut], summary="The audit log, newest first")
+@router.get("/audit", response_model=Page[AuditEntryOut],
+            summary="The audit log, newest first")
 def audit_log(
     request: Request,
-    limit: Limit = 100,
     action: Text = None,
     subject: Text = None,
-    after_id: AfterId = None,
-) -> list[AuditEntryOut]:
-    store = request.app.state.daemon.store
-    entries = audit.list_entries(
-        store, limit=limit, action=action, subject=subject, after_id=after_id
-    )
-    return [AuditEntryOut.model_validate(e, from_attributes=True) for e in entries]
+    after: After = None,
+    limit: Limit = 100,
+) -> Page[AuditEntryOut]:
+    page = audit.page_entries(request.app.state.daemon.store, action=action, subject=subject,
+                              after=cursor_in(after, "audit"), limit=limit)
+    return page_out(page, "audit", lambda e: out(e, AuditEntryOut))

@@ -9,11 +9,12 @@ from typing import Any
 
 from mlopsd.cli.common import UsageError, add_command, client_for, readable_file, writable_file
 from mlopsd.cli.output import print_fields, print_json, print_table
+from mlopsd.client import all_items
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     with client_for(args) as client:
-        datasets = client.list_datasets()
+        datasets = list(all_items(client.list_datasets))
     if args.json:
         print_json(datasets)
     else:
@@ -28,7 +29,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_versions(args: argparse.Namespace) -> int:
     with client_for(args) as client:
-        versions = client.list_versions(args.dataset)
+        versions = list(all_items(client.list_versions, args.dataset))
     if args.json:
         print_json(versions)
     else:
@@ -94,7 +95,7 @@ def _profile_summary(p: dict[str, Any]) -> str:
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
     with client_for(args) as client:
-        rows = client.quarantine(args.dataset)
+        rows = list(all_items(client.quarantine, args.dataset))
     if args.json:
         print_json(rows)
         return 0

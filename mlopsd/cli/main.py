@@ -182,7 +182,9 @@ def cmd_events(args: argparse.Namespace) -> int:
                 sys.stdout.write(orjson.dumps(event.model_dump(mode="json")).decode() + "\n")
             else:
                 data = " ".join(f"{k}={v}" for k, v in event.data.items())
-                print(f"{event.at[11:19]}  #{event.id:<6} {event.type:<20} {data}")
+                at = event.at[11:19] if event.at else "--:--:--"
+                number = f"#{event.id}" if event.id is not None else "-"
+                print(f"{at}  {number:<7} {event.type:<20} {data}")
             sys.stdout.flush()
     return 0
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
 from mlopsd.cli.common import UsageError, add_command, client_for
 from mlopsd.cli.output import print_fields, print_json, print_table
-from mlopsd.client import Client
+from mlopsd.client import Client, all_items
 
 
 def _headline(metrics: dict[str, Any] | None) -> str:
@@ -72,7 +73,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     with client_for(args) as client:
-        models = client.list_models()
+        models = list(all_items(client.list_models))
     if args.json:
         print_json(models)
     else:
@@ -85,7 +86,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_model_show(args: argparse.Namespace) -> int:
     with client_for(args) as client:
         model = client.get_model(args.name)
-        versions = client.model_versions(args.name)
+        versions = list(all_items(client.model_versions, args.name))
     if args.json:
         print_json({"model": model.model_dump(mode="json"),
                     "versions": [v.model_dump(mode="json") for v in versions]})
@@ -110,7 +111,7 @@ def _print_versions(versions: list[Any], aliases: dict[str, str]) -> None:
 
 def cmd_model_versions(args: argparse.Namespace) -> int:
     with client_for(args) as client:
-        versions = client.model_versions(args.name)
+        versions = list(all_items(client.model_versions, args.name))
         aliases = client.get_model(args.name).aliases
     if args.json:
         print_json(versions)
@@ -165,7 +166,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def _find_run(client: Client, prefix: str) -> str:
-    matches = [r.id for r in client.list_runs(limit=10_000) if r.id.startswith(prefix)]
+    if not re.fullmatch(r"[0-9a-f]{1,32}", prefix):
+        raise UsageError(f"{prefix!r} is not the start of a run id (hex digits; mlops runs "
+                         "list)")
+    matches = [r.id for r in client.list_runs(filter=f"id like '{prefix}%'", limit=2)]
     if not matches:
         raise UsageError(f"no run id starts with {prefix!r} (mlops runs list)")
     if len(matches) > 1:

@@ -9,6 +9,7 @@ from typing import Any
 
 from mlopsd.cli.common import UsageError, add_command, client_for
 from mlopsd.cli.output import print_fields, print_json, print_table
+from mlopsd.client import all_items
 from mlopsd.client.wire import PipelineOut
 
 
@@ -91,7 +92,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 def cmd_schedules(args: argparse.Namespace) -> int:
     with client_for(args) as client:
-        found = client.schedules()
+        found = list(all_items(client.schedules))
     if args.json:
         print_json(found)
     else:

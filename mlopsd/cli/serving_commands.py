@@ -13,6 +13,7 @@ import orjson
 from mlopsd.cli.common import UsageError, add_command, client_for, readable_file
 from mlopsd.cli.drift_commands import cmd_drift
 from mlopsd.cli.output import print_fields, print_json, print_table
+from mlopsd.client.wire import DeployStatusOut
 
 # What the predict endpoint takes besides JSON, by the file's suffix (or --format).
 _MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet",
@@ -63,21 +64,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
                                      alias=args.alias, explain=args.explain)
     reply = answer.reply
     if args.json:
-        print_json(reply)
+        print_json(reply.model_dump(mode="json", exclude_none=True))
     else:
-        labels = reply.get("labels")
+        labels = reply.labels
         rows = [[i, p, *([labels[i]] if labels else [])]
-                for i, p in enumerate(reply["predictions"])]
-        print(f"{reply['model']}:{reply['version']} (request {reply['request_id']})")
+                for i, p in enumerate(reply.predictions)]
+        print(f"{reply.model}:{reply.version} (request {reply.request_id})")
         print_table(rows, ["row", "prediction", *(["label"] if labels else [])])
     # On stderr: --json output stays one JSON document, and people still see them.
     if answer.ignored_columns:
-        print(f"mlops: note: {reply['model']} does not use these input columns (ignored): "
+        print(f"mlops: note: {reply.model} does not use these input columns (ignored): "
               f"{', '.join(answer.ignored_columns)}", file=sys.stderr)
     if answer.unseen_categories:
         counts = ", ".join(f"{column} ({rows} row{'s' if rows != 1 else ''})"
                            for column, rows in answer.unseen_categories.items())
-        print(f"mlops: note: categories {reply['model']}:{reply['version']} never saw in "
+        print(f"mlops: note: categories {reply.model}:{reply.version} never saw in "
               f"training, treated as missing: {counts}", file=sys.stderr)
     return 0
 
@@ -110,7 +111,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         elif args.abort:
             result = client.deploy_abort(args.model, reason=args.reason)
             text = f"{args.model}: " + ", ".join(
-                f"{e['strategy']} of {e['version']} ended" for e in result["ended"])
+                f"{e.strategy} of {e.version} ended" for e in result.ended)
         elif args.version is None:
             result = client.deploy_status(args.model)
             if args.json:
@@ -134,21 +135,24 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_status(status: dict[str, Any]) -> None:
-    print_fields([("model", status["model"]), ("live", status["live"]),
-                  ("previous (loaded)", status["previous"])])
-    canary = status.get("canary")
+def _print_status(status: DeployStatusOut) -> None:
+    print_fields([("model", status.model), ("live", status.live),
+                  ("previous (loaded)", status.previous)])
+    canary = status.canary
     if canary:
-        print(f"\ncanary {canary['version']} at {canary['percent']}%:")
-        print_table([[arm, canary[arm]["requests"], canary[arm]["errors"],
-                      canary[arm]["error_rate"], canary[arm]["p50_ms"], canary[arm]["p95_ms"]]
-                     for arm in ("champion", "candidate")],
+        print(f"\ncanary {canary.version} at {canary.percent}%:")
+        print_table([[arm, stats.requests, stats.errors, stats.error_rate, stats.p50_ms,
+                      stats.p95_ms]
+                     for arm, stats in (("champion", canary.champion),
+                                        ("candidate", canary.candidate))],
                     ["arm", "requests", "errors", "error rate", "p50 ms", "p95 ms"])
-    shadow = status.get("shadow")
+    shadow = status.shadow
     if shadow:
-        print(f"\nshadow {shadow['version']}:")
-        print_fields([(k, shadow[k]) for k in ("compared_rows", "errors", "mean_abs_diff",
-                                               "max_abs_diff", "label_agreement")])
+        print(f"\nshadow {shadow.version}:")
+        print_fields([("compared_rows", shadow.compared_rows), ("errors", shadow.errors),
+                      ("mean_abs_diff", shadow.mean_abs_diff),
+                      ("max_abs_diff", shadow.max_abs_diff),
+                      ("label_agreement", shadow.label_agreement)])
 
 
 def cmd_drill(args: argparse.Namespace) -> int:
@@ -158,9 +162,9 @@ def cmd_drill(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
     else:
-        print(f"{result['model']}:{result['version']} fails {result['failure_rate']:.0%} of "
-              f"its next {result['requests']} requests on purpose; fallback: "
-              f"{result['fallback']}")
+        print(f"{result.model}:{result.version} fails {result.failure_rate:.0%} of "
+              f"its next {result.requests} requests on purpose; fallback: "
+              f"{result.fallback}")
     return 0
 
 
@@ -182,21 +186,21 @@ def cmd_serving(args: argparse.Namespace) -> int:
     if args.json:
         print_json(serving)
         return 0
-    print_table([[name, slot["live"], slot["previous"]] for name, slot in
+    print_table([[name, slot.live, slot.previous] for name, slot in
                  sorted(serving.models.items())], ["model", "live", "previous (loaded)"])
     for name, reason in serving.failed.items():
         print(f"! {name} cannot serve: {reason}")
     print()
-    print_table([[key, s["requests"], s["errors"], s["rows"], s["p50_ms"], s["p95_ms"],
-                  s["p99_ms"]] for key, s in sorted(serving.stats.items())],
+    print_table([[key, s.requests, s.errors, s.rows, s.p50_ms, s.p95_ms, s.p99_ms]
+                 for key, s in sorted(serving.stats.items())],
                 ["version", "requests", "errors", "rows", "p50 ms", "p95 ms", "p99 ms"])
     log = serving.prediction_log
-    print(f"\nprediction log: {log['logged_rows']:,} rows logged, {log['dropped']:,} dropped, "
-          f"sampling {log['sample_rate']:.0%}")
+    print(f"\nprediction log: {log.logged_rows:,} rows logged, {log.dropped:,} dropped, "
+          f"sampling {log.sample_rate:.0%}")
     what = {"ignored_columns": "ignored column (requests)",
             "unseen_categories": "unseen category (rows)"}
     issues = [[model, what.get(kind, kind), column, n]
-              for model, found in sorted(log.get("input_issues", {}).items())
+              for model, found in sorted(log.input_issues.items())
               for kind, counts in found.items() for column, n in sorted(counts.items())]
     if issues:
         print("\ninputs the models could not use (since the daemon started):")

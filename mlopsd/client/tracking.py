@@ -22,15 +22,26 @@ import traceback
 import uuid
 import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from mlopsd.client.errors import ApiError
+from mlopsd.client.errors import ApiError, MlopsError
+from mlopsd.client.signature import signature_from_example
+from mlopsd.client.wire import MetricColumnsIn, ModelVersionOut, RunOut
 
 if TYPE_CHECKING:
-    from mlopsd.client import Client
-    from mlopsd.client.wire import ModelVersionOut, RunOut
+    from mlopsd.client.client import Client
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """What one request carries: params, tags and metric points (as parallel lists)."""
+
+    params: dict[str, Any]
+    tags: dict[str, Any]
+    metrics: MetricColumnsIn
 
 
 class ActiveRun:
@@ -43,9 +54,10 @@ class ActiveRun:
                  max_buffer: int = 20_000, flush_interval_s: float = 1.0) -> None:
         self.client, self.experiment = client, experiment
         self.id = uuid.uuid4().hex
-        self._create: dict[str, Any] | None = {
-            "id": self.id, "experiment": experiment, "note": note, "model": model,
-            "started_at": datetime.now(UTC).isoformat()}
+        self._note, self._model = note, model
+        self._started_at = datetime.now(UTC)
+        self._created = False
+        """Whether the daemon has the run (it learns of it with the first batch)."""
         self._keys: list[str] = []
         self._values: list[float] = []
         self._steps: list[int] = []
@@ -98,33 +110,31 @@ class ActiveRun:
         """Send what is buffered now; returns how many metric points went."""
         return self._send(None)
 
-    def _take(self) -> dict[str, Any]:
+    def _take(self) -> _Batch:
         with self._lock:
-            batch = {"params": self._params, "tags": self._tags,
-                     "metrics": {"key": self._keys, "value": self._values,
-                                 "step": self._steps, "at": self._at}}
+            batch = _Batch(self._params, self._tags, MetricColumnsIn.model_construct(
+                key=self._keys, value=self._values, step=self._steps, at=self._at))
             self._params, self._tags = {}, {}
             self._keys, self._values, self._steps, self._at = [], [], [], []
         return batch
 
-    def _put_back(self, batch: dict[str, Any]) -> None:
+    def _put_back(self, batch: _Batch) -> None:
         """A batch that did not reach the daemon goes back in front, for the next try."""
         with self._lock:
-            m = batch["metrics"]
-            self._keys[:0], self._values[:0] = m["key"], m["value"]
-            self._steps[:0], self._at[:0] = m["step"], m["at"]
-            self._params = {**batch["params"], **self._params}
-            self._tags = {**batch["tags"], **self._tags}
+            m = batch.metrics
+            self._keys[:0], self._values[:0] = m.key, m.value
+            self._steps[:0], self._at[:0] = m.step, m.at
+            self._params = {**batch.params, **self._params}
+            self._tags = {**batch.tags, **self._tags}
 
-    def _send(self, end: dict[str, Any] | None) -> Any:
+    def _send(self, end: tuple[str, str | None] | None) -> Any:
         """One request: create the run (with the batch) if the daemon has not seen it yet,
-        else log the batch, or end the run with it. Returns the metric count, or the ended
-        run's record."""
+        else log the batch, or end the run with it (`end`: its state and error). Returns
+        the metric count, or the ended run's record."""
         with self._send_lock:
             batch = self._take()
-            count = len(batch["metrics"]["key"])
-            if end is None and not (count or batch["params"] or batch["tags"]) \
-                    and self._create is None:
+            count = len(batch.metrics.key)
+            if end is None and not (count or batch.params or batch.tags) and self._created:
                 return 0
             try:
                 reply = self._post(batch, end)
@@ -135,10 +145,10 @@ class ActiveRun:
                 # Refused (a param set again with another value, a bad name): sending the
                 # same batch again would be refused for ever and hold back everything after
                 # it. The params go; the metric points and tags are tried once without them.
-                if batch["params"] and exc.status in (409, 422):
+                if batch.params and exc.status in (409, 422):
                     warnings.warn(f"run {self.id}: params refused ({exc.message}); the "
                                   "rest of the batch is sent without them", stacklevel=3)
-                    reply = self._post({**batch, "params": {}}, end)
+                    reply = self._post(_Batch({}, batch.tags, batch.metrics), end)
                 else:
                     raise
             except Exception:
@@ -147,16 +157,20 @@ class ActiveRun:
             self._sent_at = time.monotonic()
             return reply if end is not None else count
 
-    def _post(self, batch: dict[str, Any], end: dict[str, Any] | None) -> Any:
-        if self._create is not None:
-            reply = self.client._request("POST", "/api/v1/runs",
-                                         json={**self._create, **batch, **(end or {})})
-            self._create = None
+    def _post(self, batch: _Batch, end: tuple[str, str | None] | None) -> Any:
+        state, error = end if end is not None else ("running", None)
+        if not self._created:
+            reply = self.client.create_run(
+                self.experiment, run_id=self.id, note=self._note, model=self._model,
+                started_at=self._started_at, params=batch.params, tags=batch.tags,
+                metrics=batch.metrics, state=state, error=error)
+            self._created = True
             return reply
         if end is not None:
-            return self.client._request("POST", f"/api/v1/runs/{self.id}/end",
-                                        json={**batch, **end})
-        return self.client._request("POST", f"/api/v1/runs/{self.id}/log", json=batch)
+            return self.client.end_run(self.id, state, error=error, params=batch.params,
+                                       tags=batch.tags, metrics=batch.metrics)
+        return self.client.log_batch(self.id, params=batch.params, tags=batch.tags,
+                                     metrics=batch.metrics)
 
     def _beat(self) -> None:
         """Called by the heartbeat thread when this run's interval has passed."""
@@ -168,7 +182,7 @@ class ActiveRun:
             if self._sent_at == sent_before and not self._ended:
                 # Nothing went this interval: an empty batch is the heartbeat that keeps the
                 # run alive.
-                self.client._request("POST", f"/api/v1/runs/{self.id}/log", json={})
+                self.client.log_batch(self.id)
                 self._sent_at = time.monotonic()
         except Exception:
             pass  # the daemon may be restarting; the next beat retries
@@ -188,14 +202,11 @@ class ActiveRun:
         one, from the booster (every feature a float). The version bump follows the registry's
         rule; name the training data with `data=` (e.g. data version hashes) so that the same
         data gives a patch, not a minor version."""
-        from mlopsd.client.errors import MlopsError
-        from mlopsd.client.wire import JobOut
-
         booster = getattr(booster, "booster_", booster)
         text = booster.model_to_string()
         names = booster.feature_name()
         if input_example is not None:
-            signature = _signature_from_example(input_example, names, categorical)
+            signature = signature_from_example(input_example, names, categorical)
         else:
             categorical_features = _categorical_in_text(text, names)
             if categorical_features:
@@ -208,10 +219,9 @@ class ActiveRun:
         signature["threshold"] = threshold if threshold is not None else (
             0.5 if (task or _objective(text)).startswith("binary") else None)
         self.flush()  # the run must exist on the daemon before a model can name it
-        job = JobOut.model_validate(self.client._request(
-            "POST", f"/api/v1/runs/{self.id}/models",
-            json={"model": model, "model_text": text, "signature": signature, "task": task,
-                  "metrics": metrics, "data": data, "description": description}))
+        job = self.client.log_model_text(
+            self.id, model=model, model_text=text, signature=signature, task=task,
+            metrics=metrics, data=data, description=description)
         done = self.client.wait_job(job.id)
         if done.state != "succeeded":
             raise MlopsError(f"log_model: job {job.id} {done.state}: {done.error}")
@@ -220,11 +230,10 @@ class ActiveRun:
     # --- ending ---------------------------------------------------------------------------
 
     def end(self, state: str = "finished", error: str | None = None) -> RunOut:
-        from mlopsd.client.wire import RunOut
-
         self._ended = True
         _heartbeat().remove(self)
-        return RunOut.model_validate(self._send({"state": state, "error": error}))
+        ended: RunOut = self._send((state, error))
+        return ended
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -295,18 +304,3 @@ def _categorical_in_text(model_text: str, names: list[str]) -> list[str]:
                   if line.startswith("feature_infos=")), [])
     return [name for name, info in zip(names, infos, strict=False)
             if info != "none" and not info.startswith("[")]
-
-
-def _signature_from_example(example: Any, names: list[str],
-                            categorical: Iterable[str]) -> dict[str, Any]:
-    import polars as pl
-
-    from jobs.features import signature_from_frame
-
-    if isinstance(example, dict):
-        frame = pl.DataFrame(example)
-    elif isinstance(example, pl.DataFrame):
-        frame = example
-    else:
-        frame = pl.from_pandas(example)
-    return signature_from_frame(frame, names, categorical)

@@ -105,14 +105,14 @@ class RetrainSchedules:
             log.exception("schedule %s could not start its pipeline", schedule_id)
 
     def entries(self) -> list[dict[str, Any]]:
-        jobs = {job.id: job for job in self.aps.get_jobs()}
-        out = []
-        for schedule in pipeline_repo.schedules(self.store):
-            job = jobs.get(_PREFIX + schedule.id)
-            out.append({"id": schedule.id, "model": schedule.model, "cron": schedule.cron,
-                        "dry_run": schedule.dry_run, "last_run_at": schedule.last_run_at,
-                        "next_run_at": job.next_run_time if job else None})
-        return out
+        return [self.entry(schedule) for schedule in pipeline_repo.schedules(self.store)]
+
+    def entry(self, schedule: pipeline_repo.Schedule) -> dict[str, Any]:
+        """A stored schedule with its next run (APScheduler's)."""
+        job = self.aps.get_job(_PREFIX + schedule.id)
+        return {"id": schedule.id, "model": schedule.model, "cron": schedule.cron,
+                "dry_run": schedule.dry_run, "last_run_at": schedule.last_run_at,
+                "next_run_at": job.next_run_time if job else None}
 
 
 def _missed(trigger: Any, since: datetime, now: datetime, grace_s: float

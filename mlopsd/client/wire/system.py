@@ -1,0 +1,70 @@
+"""The daemon itself: health, status, the audit log, events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Health(BaseModel):
+    status: str = "ok"
+    version: str
+
+
+class WorkerPool(BaseModel):
+    size: int
+    running: list[int]
+    queued: int
+
+
+class SchedulerEntryOut(BaseModel):
+    id: str
+    name: str
+    trigger: str
+    next_run_at: datetime | None
+
+
+class SchedulerStatus(BaseModel):
+    running: bool
+    entries: list[SchedulerEntryOut]
+
+
+class Status(BaseModel):
+    version: str
+    pid: int
+    home: str
+    host: str
+    port: int
+    started_at: datetime
+    uptime_s: float
+    schema_version: int
+    scheduler: SchedulerStatus
+    workers: WorkerPool
+    jobs: dict[str, int] = Field(description="job counts by state")
+    watched_dirs: list[str]
+    auth: str = Field(description="'mutating' on loopback, 'all' when bound beyond it")
+    unservable: dict[str, str] = Field(
+        default_factory=dict, description="Models whose production version cannot serve: "
+        "why, and what answers instead")
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    reason: str | None
+    details: Any
+
+
+class EventOut(BaseModel):
+    """One event of the stream. `id` is None only for `stream.lost` (the daemon's note that
+    this subscriber missed events, `data.lost` of them), which has no place in the history."""
+
+    id: int | None
+    at: str | None = None
+    type: str
+    data: dict[str, Any]
