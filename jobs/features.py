@@ -82,7 +82,11 @@ def signature_from_frame(frame: Any, features: Sequence[str],
                                    "columns can be categorical")
             column = frame.get_column(name)
             if dtype == "string" and column.dtype != _polars().String:
-                column = column.cast(_polars().String)
+                try:
+                    column = column.cast(_polars().String)
+                except _polars().exceptions.InvalidOperationError:  # a duration, for one
+                    raise FeatureError(f"column {name!r} is {polars_dtype}, whose values "
+                                       "cannot be read as categories") from None
             categories = sorted(column.drop_nulls().unique().to_list())
         inputs.append({"name": name, "dtype": dtype, "categorical": is_categorical,
                        "categories": categories})

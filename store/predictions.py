@@ -221,10 +221,11 @@ def serving_buckets(store: Store, model: str, *, since: datetime, until: datetim
     with store.reading() as cur:
         rows = cur.execute(
             "WITH requests AS (SELECT request_id, version, served_as, "
-            "min(predicted_at) AS at, max(latency_ms) AS latency_ms, count(*) AS n "
+            "min(predicted_at) AS first_at, max(latency_ms) AS latency_ms, count(*) AS n "
             "FROM prediction_log WHERE model = ? AND predicted_at >= ? AND predicted_at < ? "
             "GROUP BY request_id, version, served_as) "
-            "SELECT floor(date_diff('microsecond', ?::TIMESTAMP, at) / ?)::BIGINT AS bucket, "
+            "SELECT floor(date_diff('microsecond', ?::TIMESTAMP, first_at) / ?)::BIGINT "
+            "AS bucket, "
             "version, served_as, count(*), sum(n), avg(latency_ms), "
             "quantile_cont(latency_ms, [0.5, 0.95, 0.99]) FROM requests "
             "GROUP BY ALL ORDER BY bucket, version, served_as",

@@ -90,8 +90,9 @@ def to_sql(clauses: list[Clause]) -> tuple[str, list[Any]]:
             parts.append(f"r.{c.key} {c.op} ?")
             args.append(str(c.value))
         elif c.kind == "metrics":
+            # NaN compares above every number in DuckDB: a NaN is no value, never a match.
             parts.append(f"r.id IN (SELECT run_id FROM last_metrics WHERE key = ? AND "
-                         f"value {c.op} ?)")
+                         f"value {c.op} ? AND NOT isnan(value))")
             args += [c.key, float(c.value)]
         else:
             table = "run_params" if c.kind == "params" else "run_tags"
@@ -119,8 +120,9 @@ def order_of(order_by: str | None) -> tuple[Order, list[Any], str]:
         raise FilterError(f"order by {order_by!r}: write NAME [asc|desc]")
     descending = direction == "DESC"
     if name.startswith("metrics."):
-        join = ("LEFT JOIN (SELECT run_id, value AS sort_value FROM last_metrics WHERE key = ?)"
-                " s ON s.run_id = r.id")
+        # A NaN sorts with the runs without the metric (last), not above every number.
+        join = ("LEFT JOIN (SELECT run_id, CASE WHEN isnan(value) THEN NULL ELSE value END "
+                "AS sort_value FROM last_metrics WHERE key = ?) s ON s.run_id = r.id")
         return (Order((Key("s.sort_value", float, descending, nullable=True), *_NEWEST)),
                 [name[8:]], join)
     column = name.removeprefix("attributes.")

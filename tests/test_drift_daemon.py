@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from tests.daemon_process import DaemonProcess, run_mlops, wait_until
+from tests.paging import walk
 from tests.test_ingest_daemon import EXAMPLE
 
 CONFIG = """\
@@ -140,6 +141,8 @@ def test_a_drifting_batch_is_reported_and_alerted_a_clean_one_is_not(d: DaemonPr
     assert not latest.recorded, "a window check is ad hoc"
     assert client.drift_reports(model="riders", recorded=True, limit=1)[0].current \
         == "bikes@2", "…and leaves the stream's latest report as it was"
+    # The reports page by page, as the UI lists them.
+    assert sum(map(len, walk(client.drift_reports, limit=2, model="riders"))) >= 4
 
     # Data quality over time: one point per version, per column.
     series = client.quality("bikes")

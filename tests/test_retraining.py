@@ -14,6 +14,7 @@ import pytest
 
 from mlopsd.client import Client
 from tests.daemon_process import DaemonProcess, run_mlops, wait_until
+from tests.paging import walk
 from tests.test_drift_daemon import _drop
 from tests.test_ingest_daemon import EXAMPLE
 
@@ -286,6 +287,7 @@ dry_run_schedule = ["*/3 * * * * *"]
         assert len(caught_up) == 1, "missed runs are coalesced into one"
         missed = caught_up[0].trigger_detail["missed_while_down"]
         assert missed["missed"] >= 2 and missed["coalesced"] is True
+        assert sum(map(len, walk(client.pipelines, limit=1, model="riders"))) >= 2
 
         # A config edit is picked up by `mlops reload`, audited.
         d.home.config.write_text(BASE + 'schedule = ["0 3 * * mon"]\n')

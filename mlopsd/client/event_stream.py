@@ -53,7 +53,8 @@ class EventStream(Iterator[EventOut]):
     """Events of the daemon, in order, across dropped connections and daemon restarts.
 
     `last_id` is the id of the last event yielded (keep it to resume later with
-    `client.events(after=...)`); `reconnects` counts the connections made again. The
+    `client.events(after=...)`); `connected` says whether a connection is open now (False
+    while it reconnects: a UI can say so); `reconnects` counts the connections made again. The
     iteration ends when `timeout` seconds pass without an event (None: never), when
     `close()` is called, or, with `reconnect=False`, when the connection ends. A refusal
     (401, 422) is raised as `ApiError`.
@@ -68,6 +69,7 @@ class EventStream(Iterator[EventOut]):
         self.timeout = timeout
         self.reconnect = reconnect
         self.reconnects = 0
+        self.connected = False
         self._quiet_since = time.monotonic()
         self._events = self._follow()
 
@@ -131,19 +133,28 @@ class EventStream(Iterator[EventOut]):
                 if response.status_code < 500:
                     raise error
                 raise httpx.RemoteProtocolError(str(error))  # a 5xx: try again
-            first = True
-            for event in self._events_of(response):
-                if event.id is not None:
-                    if first and self.last_id is not None and event.id <= self.last_id:
-                        yield EventOut(id=None, type=STREAM_LOST, data={
-                            "lost": None,
-                            "reason": f"the daemon numbers its events anew (event {event.id} "
-                                      f"came after {self.last_id}): events published while "
-                                      "the stream was cut may be missing"})
-                    first = False
-                    self.last_id = event.id
-                self._quiet_since = time.monotonic()
-                yield event
+            self.connected = True
+            try:
+                yield from self._checked(self._events_of(response))
+            finally:
+                self.connected = False
+
+    def _checked(self, events: Iterator[EventOut]) -> Iterator[EventOut]:
+        """One connection's events, with a `stream.lost` first when its numbering restarted
+        below our place."""
+        first = True
+        for event in events:
+            if event.id is not None:
+                if first and self.last_id is not None and event.id <= self.last_id:
+                    yield EventOut(id=None, type=STREAM_LOST, data={
+                        "lost": None,
+                        "reason": f"the daemon numbers its events anew (event {event.id} "
+                                  f"came after {self.last_id}): events published while the "
+                                  "stream was cut may be missing"})
+                first = False
+                self.last_id = event.id
+            self._quiet_since = time.monotonic()
+            yield event
 
     def _events_of(self, response: httpx.Response) -> Iterator[EventOut]:
         event_id: str | None = None

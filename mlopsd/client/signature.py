@@ -76,7 +76,11 @@ def signature_from_example(example: Any, features: Sequence[str],
                                  "columns can be categorical")
             column = frame.get_column(name)
             if dtype == "string" and column.dtype != pl.String:
-                column = column.cast(pl.String)
+                try:
+                    column = column.cast(pl.String)
+                except pl.exceptions.InvalidOperationError:  # a duration, for one
+                    raise ValueError(f"column {name!r} is {polars_dtype}, whose values "
+                                     "cannot be read as categories") from None
             categories = sorted(column.drop_nulls().unique().to_list())
         inputs.append({"name": name, "dtype": dtype, "categorical": is_categorical,
                        "categories": categories})
