@@ -76,7 +76,7 @@ def test_predict_reads_csv_and_parquet_and_says_what_it_could_not_use(
 def test_the_reply_the_log_and_the_metrics_count_them(d: DaemonProcess,
                                                       riders: bikes.Trained) -> None:
     assert d.client is not None
-    before = d.client.serving().prediction_log["input_issues"].get("riders", {})
+    before = d.client.serving().prediction_log.input_issues.get("riders", {})
     with httpx.Client(base_url=d.client.base_url) as http:
         reply = http.post("/v1/models/riders/predict", json={"rows": _rows().to_dicts()})
         assert reply.status_code == 200, reply.text
@@ -86,7 +86,7 @@ def test_the_reply_the_log_and_the_metrics_count_them(d: DaemonProcess,
                           json={"rows": _rows().drop("ride_id").slice(0, 1).to_dicts()})
         assert "x-ignored-columns" not in clean.headers
         assert "x-unseen-categories" not in clean.headers
-        after = d.client.serving().prediction_log["input_issues"]["riders"]
+        after = d.client.serving().prediction_log.input_issues["riders"]
         assert after["ignored_columns"]["ride_id"] == before.get(
             "ignored_columns", {}).get("ride_id", 0) + 1
         assert after["unseen_categories"]["mnth"] == before.get(

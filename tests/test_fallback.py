@@ -60,7 +60,7 @@ def test_the_configured_default_answers_when_nothing_else_can(
                                 if a.rule == "prediction_failed" and a.subject == "model:solo"],
                        what="the alert")[0]
     assert "the configured default answered" in alert.message and alert.count >= 1
-    assert client.serving().stats["solo:1.0.0"]["errors"] == 4
+    assert client.serving().stats["solo:1.0.0"].errors == 4
 
 
 def test_the_previous_version_answers_for_a_failing_live_one(
@@ -109,7 +109,7 @@ def test_a_full_prediction_log_drops_and_counts_never_blocks(
     if "solo" not in client.serving().models:
         client.promote("solo", bikes.log(client, trained, "solo"))
     rows = trained.frame.slice(0, 50).select(bikes.FEATURES).to_dicts()
-    wait_until(lambda: client.serving().prediction_log["queued"] == 0, what="a quiet log")
+    wait_until(lambda: client.serving().prediction_log.queued == 0, what="a quiet log")
     time.sleep(0.6)  # the writer's batch in hand, if any, is written within its 0.2 s
     before = client.serving().prediction_log
     statuses: list[int] = []
@@ -127,15 +127,15 @@ def test_a_full_prediction_log_drops_and_counts_never_blocks(
         t.join()
     assert statuses == [200] * 600
     during = client.serving().prediction_log
-    assert during["offered"] - before["offered"] == 600
-    assert during["dropped"] > before["dropped"], "a 3-entry queue cannot take 600 requests"
-    assert during["sample_rate"] < 1.0 or during["unsampled"] > before["unsampled"]
-    settled = wait_until(lambda: (s := client.serving().prediction_log)["queued"] == 0
-                         and s["sample_rate"] == 1.0 and s, timeout=30,
+    assert during.offered - before.offered == 600
+    assert during.dropped > before.dropped, "a 3-entry queue cannot take 600 requests"
+    assert during.sample_rate < 1.0 or during.unsampled > before.unsampled
+    settled = wait_until(lambda: (s := client.serving().prediction_log).queued == 0
+                         and s.sample_rate == 1.0 and s, timeout=30,
                          what="the log to catch up and sample everything again")
-    logged = settled["logged_rows"] - before["logged_rows"]
-    skipped = (settled["dropped"] - before["dropped"]) + (
-        settled["unsampled"] - before["unsampled"])
+    logged = settled.logged_rows - before.logged_rows
+    skipped = (settled.dropped - before.dropped) + (
+        settled.unsampled - before.unsampled)
     assert logged == (600 - skipped) * 50, "every request is logged or counted as not"
 
 

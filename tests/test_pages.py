@@ -204,5 +204,5 @@ def test_cli_listings_still_show_everything(d: DaemonProcess) -> None:
     shown = run_mlops(d.home.root, "runs", "show", run_id[:8])
     assert shown.returncode == 0 and run_id in shown.stdout, shown.stderr
     bad = run_mlops(d.home.root, "runs", "show", "zz'")
-    assert bad.returncode == 2 and "not the start of a run id" in bad.stderr
+    assert bad.returncode == 2 and "no run id starts with \"zz'\"" in bad.stderr
 

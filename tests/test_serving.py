@@ -272,9 +272,9 @@ def test_blue_green_switch_and_rollback_under_load_lose_no_request(
     assert steps[1].reason == "better on new data" and "warm-up prediction" in str(
         steps[1].detail)
     serving = client.serving()
-    assert serving.models["riders"] == {"live": "1.0.0", "previous": "1.1.0",
-                                        "stands_in_for": None}
-    assert serving.stats["riders:1.1.0"]["requests"] > 0
+    assert serving.models["riders"].model_dump() == {
+        "live": "1.0.0", "previous": "1.1.0", "stands_in_for": None}
+    assert serving.stats["riders:1.1.0"].requests > 0
 
 
 def test_a_version_that_cannot_serve_leaves_production_alone(
@@ -470,7 +470,7 @@ def test_metrics_scrape_in_the_prometheus_format(d: DaemonProcess,
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     families = {f.name: f for f in text_string_to_metric_families(response.text)}
-    live = client.serving().models["riders"]["live"]
+    live = client.serving().models["riders"].live
     stats = client.serving().stats[f"riders:{live}"]
 
     def sample(family: str, **labels: str) -> float:
@@ -479,7 +479,7 @@ def test_metrics_scrape_in_the_prometheus_format(d: DaemonProcess,
                     if all(s.labels.get(k) == v for k, v in labels.items()))
 
     assert sample("mlops_predict_requests", model="riders", version=live) >= 5
-    assert sample("mlops_predict_requests", model="riders", version=live) <= stats["requests"]
+    assert sample("mlops_predict_requests", model="riders", version=live) <= stats.requests
     assert sample("mlops_predict_rows", model="riders", version=live) >= 15
     p99 = sample("mlops_predict_latency_seconds", model="riders", version=live, quantile="0.99")
     assert 0 < p99 < 1

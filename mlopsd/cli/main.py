@@ -48,7 +48,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print_json(status)
         return 0
-    next_runs = ", ".join(f"{e['name']} at {e['next_run_at']}" for e in status.scheduler.entries)
+    next_runs = ", ".join(f"{e.name} at {e.next_run_at}" for e in status.scheduler.entries)
     print_fields([
         ("daemon", f"mlopsd {status.version}, pid {status.pid}"),
         ("listening", f"http://{status.host}:{status.port} (token needed for: {status.auth})"),

@@ -166,9 +166,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def _find_run(client: Client, prefix: str) -> str:
-    if not re.fullmatch(r"[0-9a-f]{1,32}", prefix):
-        raise UsageError(f"{prefix!r} is not the start of a run id (hex digits; mlops runs "
-                         "list)")
+    if not re.fullmatch(r"[0-9a-f]{1,32}", prefix):  # ids are hex: nothing to look up
+        raise UsageError(f"no run id starts with {prefix!r} (mlops runs list)")
     matches = [r.id for r in client.list_runs(filter=f"id like '{prefix}%'", limit=2)]
     if not matches:
         raise UsageError(f"no run id starts with {prefix!r} (mlops runs list)")
