@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from mlopsd.client import Client, EventStream
+from mlopsd.client import Client, DaemonNotRunning, EventStream
 from mlopsd.client.wire import EventOut
 from tests.daemon_process import DaemonProcess, wait_until
 
@@ -66,6 +66,9 @@ def test_the_stream_goes_on_across_a_kill_and_a_restart(home: Path) -> None:
     stream.close()
     client.close()
     second.kill()
+    # A stream that never connected does not wait for a daemon that is not there.
+    with Client.from_home(home) as gone, pytest.raises(DaemonNotRunning):
+        next(gone.events(timeout=30))
 
 
 def test_a_place_the_daemon_cannot_resume_from_is_told_not_skipped(

@@ -14,8 +14,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
-from mlopsd.client.wire import ErrorResponse
+from mlopsd.client.wire import ErrorResponse, FeedbackOut, PredictionsOut, ServedModelOut
 
 _WHY = {
     400: "The body cannot be read (not JSON, cut short)",
@@ -71,10 +72,12 @@ _NAME = {"name": "name", "in": "path", "required": True,
 _ERRORS_PREDICT = (400, 401, 404, 405, 413, 415, 422, 500, 503)
 
 
-def _responses(ok: int, description: str, errors: tuple[int, ...]) -> dict[str, Any]:
+def _responses(ok: int, description: str, errors: tuple[int, ...],
+               reply: type[BaseModel] | None = None) -> dict[str, Any]:
+    schema = ({"$ref": f"#/components/schemas/{reply.__name__}"} if reply is not None
+              else {"type": "object"})
     out: dict[str, Any] = {str(ok): {"description": description,
-                                     "content": {"application/json": {"schema": {
-                                         "type": "object"}}}}}
+                                     "content": {"application/json": {"schema": schema}}}}
     for status in errors:
         out[str(status)] = _error(status, _WHY.get(status) or {
             405: "The endpoint takes another method (see Allow)",
@@ -105,14 +108,16 @@ def _predict(summary: str, extra_params: list[dict[str, Any]]) -> dict[str, Any]
                      "parameters": [_NAME, *extra_params, _EXPLAIN],
                      "requestBody": _PREDICT_BODY,
                      "responses": _responses(200, "Predictions (and labels, classes, "
-                                             "contributions)", _ERRORS_PREDICT)}}
+                                             "contributions)", _ERRORS_PREDICT,
+                                             PredictionsOut)}}
 
 
 SERVING_PATHS: dict[str, Any] = {
     "/v1/models/{name}": {"get": {
         "tags": ["predict"], "summary": "What the production version takes, with an example "
         "request that works when posted", "parameters": [_NAME],
-        "responses": _responses(200, "The model's signature and an example", (401, 404, 405))}},
+        "responses": _responses(200, "The model's signature and an example", (401, 404, 405),
+                                ServedModelOut)}},
     "/v1/models/{name}/predict": _predict("Predict with the production version (or its "
                                           "canary, by X-Client-Key)", []),
     "/v1/models/{name}/versions/{version}/predict": _predict(
@@ -135,7 +140,7 @@ SERVING_PATHS: dict[str, Any] = {
                     "label": {}, "row": {"type": "integer", "minimum": 0,
                                          "maximum": 2**31 - 1}}}}}}},
         "responses": _responses(202, "How many labels matched a logged prediction",
-                                (400, 401, 404, 405, 413, 422))}},
+                                (400, 401, 404, 405, 413, 422), FeedbackOut)}},
 }
 
 
@@ -148,6 +153,11 @@ def install(app: FastAPI, extra: dict[str, tuple[int, ...]]) -> None:
                                  description=app.description, routes=app.routes)
             document_errors(schema, extra)
             schema["paths"] = {**schema["paths"], **SERVING_PATHS}
+            components = schema["components"]["schemas"]
+            for reply in (PredictionsOut, ServedModelOut, FeedbackOut):
+                found = reply.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(found.pop("$defs", {}))
+                components[reply.__name__] = found
             app.openapi_schema = schema
         return app.openapi_schema
 

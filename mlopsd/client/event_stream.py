@@ -57,7 +57,8 @@ class EventStream(Iterator[EventOut]):
     while it reconnects: a UI can say so); `reconnects` counts the connections made again. The
     iteration ends when `timeout` seconds pass without an event (None: never), when
     `close()` is called, or, with `reconnect=False`, when the connection ends. A refusal
-    (401, 422) is raised as `ApiError`.
+    (401, 422) is raised as `ApiError`; no daemon at the first connection as
+    `DaemonNotRunning` (once connected, a daemon that goes away is waited for).
     """
 
     def __init__(self, transport: Transport, *, types: list[str] | None = None,
@@ -70,6 +71,7 @@ class EventStream(Iterator[EventOut]):
         self.reconnect = reconnect
         self.reconnects = 0
         self.connected = False
+        self._ever_connected = False
         self._quiet_since = time.monotonic()
         self._events = self._follow()
 
@@ -97,7 +99,9 @@ class EventStream(Iterator[EventOut]):
                 if self._quiet_over():
                     return
             except httpx.TransportError as exc:  # refused, reset, cut mid-event
-                if not self.reconnect:
+                # Never connected: the daemon is not there (say so, as any call does);
+                # once connected, it is coming back (a restart): wait for it.
+                if not self.reconnect or not self._ever_connected:
                     raise self._transport.unreachable(exc) from exc
             if not self.reconnect:
                 return
@@ -133,7 +137,7 @@ class EventStream(Iterator[EventOut]):
                 if response.status_code < 500:
                     raise error
                 raise httpx.RemoteProtocolError(str(error))  # a 5xx: try again
-            self.connected = True
+            self.connected = self._ever_connected = True
             try:
                 yield from self._checked(self._events_of(response))
             finally:
