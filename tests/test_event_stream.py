@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
+
 from mlopsd.client import Client, DaemonNotRunning, EventStream
 from mlopsd.client.wire import EventOut
 from tests.daemon_process import DaemonProcess, wait_until
