@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from datetime import datetime
 
 import httpx
 import orjson
@@ -192,6 +193,12 @@ def test_new_endpoints_experiments_one_alert_serving_stats(d: DaemonProcess) -> 
     with pytest.raises(ApiError) as err:
         client.serving_stats("m1", bucket_s=0.001)
     assert err.value.field == "bucket_s"
+    with pytest.raises(ApiError) as err:
+        client.serving_stats("m1", until=datetime(1, 1, 1))  # an hour before: no such time
+    assert err.value.status == 422 and err.value.field == "until"
+    with pytest.raises(ApiError) as err:
+        client.serving_stats("m1", since=datetime(2030, 1, 1), until=datetime(2029, 1, 1))
+    assert err.value.field == "since"
 
 
 def test_cli_listings_still_show_everything(d: DaemonProcess) -> None:

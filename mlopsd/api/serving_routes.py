@@ -156,8 +156,12 @@ def serving_stats(request: Request, name: Name, since: datetime | None = None,
                   until: datetime | None = None,
                   bucket_s: Annotated[float | None, Query(gt=0, le=MAX_WINDOW_S)] = None
                   ) -> ServingStatsOut:
-    until = _utc(until) if until else datetime.now(UTC)
-    since = _utc(since) if since else until - timedelta(hours=1)
+    try:
+        until = _utc(until) if until else datetime.now(UTC)
+        since = _utc(since) if since else until - timedelta(hours=1)
+    except OverflowError:  # a time at the very edge of what a datetime holds
+        raise ApiError(422, "since and until must be times between the years 1 and 9999",
+                       field="until") from None
     span = (until - since).total_seconds()
     if span <= 0:
         raise ApiError(422, "since must be before until", field="since")
