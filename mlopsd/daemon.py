@@ -126,7 +126,8 @@ class Daemon:
         self.pid = os.getpid()
         self.require_token_for_reads = not is_loopback(host)
         self.token = home.read_token()
-        self.bus = EventBus()
+        self.bus = EventBus(keep=config.daemon.events_keep,
+                            keep_age=timedelta(days=config.daemon.events_keep_days))
         self.scheduler = Scheduler()
         self.started_at = datetime.now(UTC)
         self.started_monotonic = time.monotonic()
@@ -166,6 +167,7 @@ class Daemon:
         import_lightgbm_for_serving()
         self.store = open_store(self.home.db)
         self.bus.attach(self.store)
+        self.bus.prune()
         self.alerts = Alerts(self.store, self.bus)
         self.registry = Registry(self.store, self.bus)
         self.model_names = ModelNames(self.store, lambda: self.config.models())

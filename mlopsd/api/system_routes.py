@@ -106,9 +106,11 @@ async def events(
                 batch = bus.read(position, wanted, memory_only=True) or \
                     await asyncio.to_thread(bus.read, position, wanted)
                 if batch.lost is not None:
+                    # No id: it is said to this reader, not kept (and a client that only
+                    # takes events with an id passes over it).
                     yield _sse(None, batch.lost.name, {
-                        "id": None, "at": datetime.now(UTC).isoformat(),
-                        "type": batch.lost.name, "data": batch.lost.model_dump(mode="json")})
+                        "at": datetime.now(UTC).isoformat(), "type": batch.lost.name,
+                        "data": batch.lost.model_dump(mode="json")})
                 for event in batch.events:
                     yield _sse(event.id, event.type, event.envelope())
                 position = batch.upto

@@ -6,7 +6,8 @@ On the wire (Server-Sent Events) an event is `id:`, `event:` (its name) and `dat
 the envelope `{"id", "at", "type", "data", "audit_id"}`; `data` is the payload below. Ids
 count up across restarts (each event is written in the store transaction of the change it
 tells of); `audit_id` names the audit entry written with the change, when there is one.
-`stream.lost` alone has no id: it says that events a client asked for are no longer kept.
+`stream.lost` alone has no id (no `id:` line, no "id" key): it says that events a client
+asked for are no longer kept, and how many.
 
 Kinds: *changes* (a row written: a job queued, an alert opened, an alias moved…) and
 *telemetry* (`train.iteration`, `serving.stats`, `job.progress`, `score.progress`,
@@ -41,9 +42,9 @@ class EventData(BaseModel):
 
 
 class Event(BaseModel):
-    """The envelope every event travels in."""
+    """The envelope every event travels in (`stream.lost` alone has no id)."""
 
-    id: int | None
+    id: int | None = None
     at: str
     type: str
     data: dict[str, Any]
@@ -597,7 +598,7 @@ def json_schema() -> dict[str, Any]:
                        "envelope, its `type` one of the catalogued names and `data` that "
                        "name's payload.",
         "type": "object",
-        "required": ["id", "at", "type", "data"],
+        "required": ["at", "type", "data"],
         "properties": {
             "id": {"type": ["integer", "null"]},
             "at": {"type": "string"},

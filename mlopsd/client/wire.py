@@ -157,6 +157,8 @@ class EventOut(BaseModel):
     at: str
     type: str
     data: dict[str, Any]
+    audit_id: int | None = None
+    """The audit entry written with the change (see mlopsd.client.events)."""
 
 
 class DatasetOut(BaseModel):

@@ -69,8 +69,10 @@ class Alerts:
         entry = audit.append(self.store, actor=by, action=f"alert.{state}",
                              subject=f"alert:{alert.id}", reason=note and note[:500],
                              details={"rule": alert.rule, "subject": alert.subject})
-        event = AlertResolved if state == "resolved" else AlertAcknowledged
-        self.bus.publish(event(**_snapshot(alert, by)), audit=entry)
+        self.bus.publish(_BY_STATE[state](**_snapshot(alert, by)), audit=entry)
+
+
+_BY_STATE = {"acknowledged": AlertAcknowledged, "resolved": AlertResolved}
 
 
 def _snapshot(alert: Alert, by: str) -> dict[str, Any]:

@@ -88,7 +88,7 @@ class IngestService:
             (self.home.inbox / ds.name).mkdir(parents=True, exist_ok=True)
         if self.labels is not None:
             self.labels.done = self.done
-        recover(self.home.inbox, self.home.quarantine, self.store)
+        recover(self.home.inbox, self.home.quarantine, self.store, self.bus)
         # Ingests queued before a crash run again; the scan must not queue them twice.
         for job in job_repo.list_jobs(self.store, state="queued", kind="ingest", limit=10_000):
             identity = _identity_from(job.params)
