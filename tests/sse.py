@@ -4,6 +4,7 @@ library sees — `id:`, `event:` and `data:` lines — read over real HTTP, resu
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,11 +24,12 @@ def read_events(base_url: str, *, until: Callable[[list[Frame]], bool],
                 last_event_id: int | None = None, after: int | None = None,
                 timeout: float = 120.0, on_frame: Callable[[Frame], None] | None = None
                 ) -> list[Frame]:
-    """Read frames until `until(frames)` holds (or the stream goes quiet for `timeout`: an
-    AssertionError)."""
+    """Read frames until `until(frames)` holds; an AssertionError after `timeout` seconds
+    (keep-alive comments arrive every 15 s, so a quiet stream is noticed too)."""
     headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
     params = {"after": after} if after is not None else {}
     frames: list[Frame] = []
+    deadline = time.monotonic() + timeout
     with httpx.Client(base_url=base_url, timeout=httpx.Timeout(10.0, read=timeout)) as http, \
             http.stream("GET", "/api/v1/events", headers=headers, params=params) as response:
         assert response.status_code == 200, response.read()
@@ -35,6 +37,8 @@ def read_events(base_url: str, *, until: Callable[[list[Frame]], bool],
         fields: dict[str, str] = {}
         try:
             for line in response.iter_lines():
+                if time.monotonic() > deadline:
+                    break
                 if line.startswith(":"):
                     continue
                 if line:
@@ -53,7 +57,7 @@ def read_events(base_url: str, *, until: Callable[[list[Frame]], bool],
                     return frames
         except httpx.ReadTimeout:
             pass
-    raise AssertionError(f"the stream went quiet before the condition held; got "
+    raise AssertionError(f"the condition did not hold within {timeout} s; got "
                          f"{[(f.id, f.event) for f in frames][-20:]}")
 
 

@@ -99,7 +99,7 @@ def test_a_client_resuming_after_a_kill_gets_exactly_what_it_missed(
     daemon.kill()
     daemon.start()
     resumed = read_events(daemon.client.base_url, last_event_id=last,
-                          until=saw("daemon.started", pid=daemon.pid))
+                          until=saw("daemon.started", pid=daemon.pid), timeout=60)
     # What the daemon keeps, read whole: the client must have got exactly its tail.
     kept = read_events(daemon.client.base_url, after=0, until=lambda f: f[-1].id == resumed[-1].id)
     assert [f.id for f in kept] == list(range(1, len(kept) + 1)), "ids never restart"
@@ -131,7 +131,7 @@ def test_a_client_asking_for_ids_no_longer_kept_is_told_how_many_it_missed(
     small.stop()
     small.start()  # the outbox is pruned at start (and every minute)
     frames = read_events(small.client.base_url, last_event_id=1,
-                         until=saw("daemon.started", pid=small.pid))
+                         until=saw("daemon.started", pid=small.pid), timeout=60)
     lost: Frame = frames[0]
     assert lost.event == "stream.lost" and lost.id is None and "id" not in lost.data
     rest = frames[1:]
