@@ -34,6 +34,10 @@ class DaemonConfig:
     log_max_bytes: int = 10 * 1024 * 1024
     log_backups: int = 5
     shutdown_grace_s: float = 10.0
+    events_keep: int = 100_000
+    """Events the outbox keeps for clients that resume (`Last-Event-ID`): the newest…"""
+    events_keep_days: float = 7.0
+    """…and none older than this."""
 
     def worker_count(self) -> int:
         """Worker processes for jobs: leave one core for serving, but always at least one."""

@@ -124,6 +124,10 @@ def _check(reader: _Reader, config: Config) -> None:
         bad("log_backups", "must be 0 or more")
     if d.shutdown_grace_s < 0:
         bad("shutdown_grace_s", "must be 0 or more")
+    if d.events_keep < 1:
+        bad("events_keep", "must be at least 1")
+    if not 0 < d.events_keep_days <= 3650:
+        bad("events_keep_days", "must be more than 0 and at most 3650")
     i = config.ingest
     if i.settle_s < 0:
         bad("settle_s", "must be 0 or more", ("ingest",))

@@ -13,6 +13,8 @@ CONFIG_TEMPLATE = """\
 # log_max_bytes = 10485760  # logs/daemon.log is rotated at this size
 # log_backups = 5           # rotated files kept
 # shutdown_grace_s = 10.0   # on stop, running jobs get this long before they are interrupted
+# events_keep = 100000      # events kept for clients resuming the stream (Last-Event-ID)...
+# events_keep_days = 7.0    # ...and none older than this; older ones are told as stream.lost
 
 [ingest]
 # auto_create = true        # a folder made in inbox/ creates a dataset; its first file fixes

@@ -28,6 +28,13 @@ from mlopsd import __version__
 from mlopsd.api.app import create_app
 from mlopsd.api.auth import is_loopback
 from mlopsd.atomic import write_bytes_atomic
+from mlopsd.client.events import (
+    ConfigReloaded,
+    ConfigReloadFailed,
+    DaemonStarted,
+    DaemonStopped,
+    FeedbackReceived,
+)
 from mlopsd.config import Config, ConfigError
 from mlopsd.config_load import load_config
 from mlopsd.home import Home
@@ -39,6 +46,7 @@ from mlopsd.runtime.events import EventBus
 from mlopsd.runtime.run_journal import RunJournal
 from mlopsd.runtime.runner import JobRunner
 from mlopsd.runtime.scheduler import Scheduler
+from mlopsd.services.alerts import Alerts
 from mlopsd.services.deploys import DeployService
 from mlopsd.services.ingest import IngestService
 from mlopsd.services.labels import LabelService
@@ -46,6 +54,8 @@ from mlopsd.services.logged_models import LoggedModels
 from mlopsd.services.model_names import ModelNames
 from mlopsd.services.monitoring import MonitoringService
 from mlopsd.services.notify import Notifier
+from mlopsd.services.registry import Registry
+from mlopsd.services.runs import Runs
 from mlopsd.services.scoring import ScoringService
 from mlopsd.services.service_watch import ServiceWatch
 from mlopsd.services.training import TrainService
@@ -55,9 +65,9 @@ from mlopsd.serving.loaded import import_lightgbm_for_serving
 from mlopsd.serving.prediction_log import PredictionLogger
 from mlopsd.serving.served import ServedModels
 from mlopsd.serving.stats import ServingStats
-from store import alerts, audit
+from mlopsd.serving.stats_events import ServingStatsTicker
+from store import audit
 from store import predictions as prediction_repo
-from store import runs as run_repo
 from store.artifacts import ArtifactStore
 from store.db import Store, open_store
 
@@ -116,7 +126,8 @@ class Daemon:
         self.pid = os.getpid()
         self.require_token_for_reads = not is_loopback(host)
         self.token = home.read_token()
-        self.bus = EventBus()
+        self.bus = EventBus(keep=config.daemon.events_keep,
+                            keep_age=timedelta(days=config.daemon.events_keep_days))
         self.scheduler = Scheduler()
         self.started_at = datetime.now(UTC)
         self.started_monotonic = time.monotonic()
@@ -155,9 +166,14 @@ class Daemon:
         # Before any thread starts: the import briefly hides scikit-learn (see _lightgbm).
         import_lightgbm_for_serving()
         self.store = open_store(self.home.db)
+        self.bus.attach(self.store)
+        self.bus.prune()
+        self.alerts = Alerts(self.store, self.bus)
+        self.registry = Registry(self.store, self.bus)
         self.model_names = ModelNames(self.store, lambda: self.config.models())
-        self.run_journal = RunJournal(self.store, self.home.run / "journal")
+        self.run_journal = RunJournal(self.store, self.home.run / "journal", self.bus)
         self.run_journal.start()
+        self.runs = Runs(self.store, self.bus, self.run_journal)
         self.artifacts = ArtifactStore(self.home.artifacts)
         removed = self.artifacts.clean_tmp()
         if removed:
@@ -193,6 +209,7 @@ class Daemon:
                                             self.bus, self.artifacts)
         self.deploys.production_moved.append(self.monitoring.production_moved)
         self.serving_stats = ServingStats()
+        self.serving_ticker = ServingStatsTicker(self.serving_stats, self.bus)
         self.prediction_log = PredictionLogger(self.store, sample=self.config.serving.log_sample,
                                                queue_size=self.config.serving.log_queue)
         self.prediction_log.start()
@@ -217,22 +234,26 @@ class Daemon:
         self.scheduler.aps.add_job(self.service_watch.check_performance, "interval",
                                    seconds=self.config.monitoring.performance_check_s,
                                    id="performance-watch", name="performance alerts")
+        self.scheduler.aps.add_job(self.serving_ticker.tick, "interval", seconds=1.0,
+                                   id="serving-stats", name="serving statistics events")
+        self.scheduler.aps.add_job(self.bus.prune, "interval", seconds=60.0,
+                                   id="event-prune", name="event outbox pruning")
         self._start_retraining()
-        self.notifier = Notifier(self.config.hook, self.store)
+        self.notifier = Notifier(self.config.hook, self.bus)
         self.notifier.start()
-        if self.config.hook:
-            self.scheduler.aps.add_job(self.notifier.poll, "interval", seconds=1.0,
-                                       id="alert-hooks", name="alert hooks")
         timeout = self.config.tracking.run_timeout_s
         self.scheduler.aps.add_job(
             self._fail_stale_runs, "interval", seconds=max(1.0, min(30.0, timeout / 4)),
             id="stale-runs", name="stale run check",
         )
-        audit.append(self.store, actor="mlopsd", action="daemon.start",
-                     subject=str(self.home.root),
-                     details={"pid": self.pid, "port": self.port, "version": __version__})
+        with self.store.transaction():
+            entry = audit.append(self.store, actor="mlopsd", action="daemon.start",
+                                 subject=str(self.home.root),
+                                 details={"pid": self.pid, "port": self.port,
+                                          "version": __version__})
+            self.bus.publish(DaemonStarted(pid=self.pid, port=self.port, version=__version__),
+                             audit=entry)
         self._write_daemon_json()
-        self.bus.publish("daemon.started", pid=self.pid, port=self.port)
 
     def _start_retraining(self) -> None:
         self.retraining = RetrainService(PipelineEnv(
@@ -241,9 +262,9 @@ class Daemon:
             model=self.training.spec, monitoring=lambda: self.config.monitoring,
             label_join=self.label_join))
         self.retraining.start()
-        triggers = TriggerWatch(self.store, self.retraining, lambda: self.config.models())
-        self.scheduler.aps.add_job(triggers.poll, "interval", seconds=1.0,
-                                   id="retrain-triggers", name="retrain triggers")
+        self.triggers = TriggerWatch(self.store, self.bus, self.retraining,
+                                     lambda: self.config.models())
+        self.triggers.start()
         self.retrain_schedules = RetrainSchedules(self.store, self.scheduler.aps,
                                                   self.retraining)
         self.retrain_schedules.sync(self.config.models())
@@ -278,9 +299,10 @@ class Daemon:
         self._config_seen = _file_mark(self.config.path)
         outcome = {"models_changed": changed, "schedules": schedules,
                    "restart_needed": restart}
-        audit.append(self.store, actor=actor, action="config.reload",
-                     subject=str(self.config.path), details=outcome)
-        self.bus.publish("config.reloaded", **outcome)
+        with self.store.transaction():
+            entry = audit.append(self.store, actor=actor, action="config.reload",
+                                 subject=str(self.config.path), details=outcome)
+            self.bus.publish(ConfigReloaded(by=actor, **outcome), audit=entry)
         log.info("mlops.toml reloaded by %s: %s", actor, outcome)
         return outcome
 
@@ -294,24 +316,28 @@ class Daemon:
         except ConfigError as exc:
             log.error("mlops.toml changed but cannot be used, the running config stays: %s",
                       exc)
-            audit.append(self.store, actor="mlopsd", action="config.reload_failed",
-                         subject=str(self.config.path), reason=str(exc))
+            with self.store.transaction():
+                entry = audit.append(self.store, actor="mlopsd",
+                                     action="config.reload_failed",
+                                     subject=str(self.config.path), reason=str(exc))
+                self.bus.publish(ConfigReloadFailed(error=str(exc)), audit=entry)
         except Exception:
             log.exception("reloading mlops.toml failed; the running config stays")
 
     def _prediction_failed(self, model: str, version: str, error: str, answered_by: str) -> None:
         """A served version raised on a request (called off the event loop)."""
-        alerts.raise_alert(
-            self.store, rule="prediction_failed", subject=f"model:{model}", severity="critical",
+        self.alerts.raise_(
+            rule="prediction_failed", subject=f"model:{model}", severity="critical",
             message=f"{model}:{version} failed to predict ({error}); {answered_by} answered",
             detail={"version": version, "error": error, "answered_by": answered_by})
 
     def _feedback(self, model: str, request_ids: list[str], rows: list[int | None],
                   labels: list[str]) -> int:
-        matched = prediction_repo.add_feedback(self.store, model, request_ids, rows, labels,
-                                               source="api")
-        self.bus.publish("feedback.received", model=model, received=len(labels),
-                         matched=matched)
+        with self.store.transaction():
+            matched = prediction_repo.add_feedback(self.store, model, request_ids, rows, labels,
+                                                   source="api")
+            self.bus.publish(FeedbackReceived(model=model, received=len(labels),
+                                              matched=matched))
         return matched
 
     def _alert_limits(self, model: str) -> dict[str, float | None]:
@@ -331,9 +357,8 @@ class Daemon:
 
     def _fail_stale_runs(self) -> None:
         cutoff = datetime.now(UTC) - timedelta(seconds=self.config.tracking.run_timeout_s)
-        for run_id in run_repo.fail_stale_runs(self.store, older_than=cutoff):
+        for run_id in self.runs.fail_stale(cutoff):
             log.warning("run %s stopped reporting; marked failed", run_id)
-            self.bus.publish("run.ended", run_id=run_id, state="failed", stale=True)
 
     def _write_daemon_json(self) -> None:
         info = {
@@ -390,11 +415,12 @@ class Daemon:
             return
         log.info("received %s: stopping", signal.Signals(sig).name)
         self._server.should_exit = True
+        self.bus.close_streams()  # event streams end now, not after the graceful timeout
 
     def close(self) -> None:
         """Stop the parts in reverse order; leave a store that opens cleanly."""
-        self.bus.publish("daemon.stopping", pid=self.pid)
         self.scheduler.shutdown()
+        self.triggers.stop()
         self.retraining.stop()
         self.ingest.stop()
         self.scoring.stop()
@@ -403,8 +429,10 @@ class Daemon:
         self.notifier.stop()
         self.run_journal.stop()
         try:
-            audit.append(self.store, actor="mlopsd", action="daemon.stop",
-                         subject=str(self.home.root), details={"pid": self.pid})
+            with self.store.transaction():
+                entry = audit.append(self.store, actor="mlopsd", action="daemon.stop",
+                                     subject=str(self.home.root), details={"pid": self.pid})
+                self.bus.publish(DaemonStopped(pid=self.pid), audit=entry)
             self.store.checkpoint()
         except Exception:
             # The WAL still holds every committed change; the next start replays it.

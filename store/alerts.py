@@ -43,37 +43,27 @@ def _alert(row: tuple) -> Alert:
 def raise_alert(
     store: Store, *, rule: str, subject: str, severity: str, message: str, detail: Any = None
 ) -> tuple[Alert, bool]:
-    """Open an alert, or count a repeat of the one still open; returns (alert, is_new)."""
-    with store.transaction() as cur:
-        return raise_alert_in(cur, rule=rule, subject=subject, severity=severity,
-                              message=message, detail=detail)
-
-
-def raise_alert_in(cur: Any, *, rule: str, subject: str, severity: str, message: str,
-                   detail: Any = None) -> tuple[Alert, bool]:
-    """`raise_alert` within the caller's transaction."""
+    """Open an alert, or count a repeat of the one still open; returns (alert, is_new).
+    Its audit entry and event are the door's (`mlopsd.services.alerts`), in the same
+    transaction."""
     if severity not in SEVERITIES:
         raise ValueError(f"severity must be one of {SEVERITIES}")
     now = utcnow()
-    row = cur.execute(
-        f"UPDATE alerts SET count = count + 1, last_seen_at = ?, updated_at = ?, message = ?, "
-        f"detail = ?, severity = ? WHERE rule = ? AND subject = ? AND state <> 'resolved' "
-        f"RETURNING {_COLUMNS}",
-        [now, now, message, to_json(detail), severity, rule, subject],
-    ).fetchone()
-    if row is not None:
-        return _alert(row), False
-    row = cur.execute(
-        f"INSERT INTO alerts (rule, subject, severity, state, message, detail, opened_at, "
-        f"last_seen_at, updated_at) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?) "
-        f"RETURNING {_COLUMNS}",
-        [rule, subject, severity, message, to_json(detail), now, now, now],
-    ).fetchone()
-    # Every change of an alert is audited; its opening in the same transaction.
-    cur.execute("INSERT INTO audit_log (occurred_at, actor, action, subject, reason, "
-                "details) VALUES (?, 'mlopsd', 'alert.opened', ?, ?, ?)",
-                [now, f"alert:{row[0]}", message[:500],
-                 to_json({"rule": rule, "subject": subject, "severity": severity})])
+    with store.transaction() as cur:
+        row = cur.execute(
+            f"UPDATE alerts SET count = count + 1, last_seen_at = ?, updated_at = ?, "
+            f"message = ?, detail = ?, severity = ? WHERE rule = ? AND subject = ? AND "
+            f"state <> 'resolved' RETURNING {_COLUMNS}",
+            [now, now, message, to_json(detail), severity, rule, subject],
+        ).fetchone()
+        if row is not None:
+            return _alert(row), False
+        row = cur.execute(
+            f"INSERT INTO alerts (rule, subject, severity, state, message, detail, opened_at, "
+            f"last_seen_at, updated_at) VALUES (?, ?, ?, 'open', ?, ?, ?, ?, ?) "
+            f"RETURNING {_COLUMNS}",
+            [rule, subject, severity, message, to_json(detail), now, now, now],
+        ).fetchone()
     return _alert(row), True
 
 
@@ -132,43 +122,22 @@ def set_state(store: Store, alert_id: int, state: str, *, note: str | None = Non
     return _alert(row)
 
 
-def resolve_open(store: Store, rule: str, subject: str, note: str) -> Alert | None:
-    """Resolve the active alert of a rule and subject, if there is one (auto-resolve)."""
-    with store.transaction() as cur:
-        return resolve_open_in(cur, rule, subject, note)
-
-
-def resolve_open_in(cur: Any, rule: str, subject: str, note: str) -> Alert | None:
-    """`resolve_open` within the caller's transaction (e.g. with its audit entry)."""
-    row = cur.execute(
-        f"UPDATE alerts SET state = 'resolved', note = ?, updated_at = ? WHERE rule = ? "
-        f"AND subject = ? AND state <> 'resolved' RETURNING {_COLUMNS}",
-        [note, utcnow(), rule, subject]).fetchone()
-    return _alert(row) if row else None
-
-
-def opened_after(store: Store, alert_id: int, limit: int = 500) -> list[Alert]:
-    """Alerts with an id above `alert_id`, oldest first: what opened since a poll."""
+def get(store: Store, alert_id: int) -> Alert:
     with store.reading() as cur:
-        rows = cur.execute(f"SELECT {_COLUMNS} FROM alerts WHERE id > ? ORDER BY id LIMIT ?",
-                           [alert_id, limit]).fetchall()
-    return [_alert(r) for r in rows]
+        row = cur.execute(f"SELECT {_COLUMNS} FROM alerts WHERE id = ?", [alert_id]).fetchone()
+    if row is None:
+        raise NotFound(f"no alert with id {alert_id}")
+    return _alert(row)
 
 
-def last_id(store: Store) -> int:
-    with store.reading() as cur:
-        return int(cur.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0])
-
-
-def resolve_in(cur: Any, rule: str, subject: str, note: str, *, actor: str = "mlopsd",
-               unless_version: str | None = None, unversioned_as: str = "",
-               only_batch: bool = False) -> list[Alert]:
-    """Resolve the active alert of a rule and subject within the caller's transaction, with
-    its audit entry. `unless_version`: only one raised about another model version (its
-    detail's `model_version`; one raised before alerts named it counts as `unversioned_as`),
-    which a new production version makes moot. `only_batch`:
-    only one a drift report raised (its detail names the report), not the service watch."""
-    now = utcnow()
+def resolve(store: Store, rule: str, subject: str, note: str, *,
+            unless_version: str | None = None, unversioned_as: str = "",
+            only_batch: bool = False) -> list[Alert]:
+    """Resolve the active alert of a rule and subject (the door writes the audit entries
+    and events in the same transaction). `unless_version`: only one raised about another
+    model version (its detail's `model_version`; one raised before alerts named it counts
+    as `unversioned_as`), which a new production version makes moot. `only_batch`: only one
+    a drift report raised (its detail names the report), not the service watch."""
     where = "rule = ? AND subject = ? AND state <> 'resolved'"
     args: list[Any] = [rule, subject]
     if unless_version is not None:
@@ -176,12 +145,8 @@ def resolve_in(cur: Any, rule: str, subject: str, note: str, *, actor: str = "ml
         args += [unversioned_as, unless_version]
     if only_batch:
         where += " AND json_extract(detail, '$.report_id') IS NOT NULL"
-    rows = cur.execute(
-        f"UPDATE alerts SET state = 'resolved', note = ?, updated_at = ? WHERE {where} "
-        f"RETURNING {_COLUMNS}", [note, now, *args]).fetchall()
-    for row in rows:
-        cur.execute("INSERT INTO audit_log (occurred_at, actor, action, subject, reason, "
-                    "details) VALUES (?, ?, 'alert.resolved', ?, ?, ?)",
-                    [now, actor, f"alert:{row[0]}", note[:500],
-                     to_json({"rule": rule, "subject": subject})])
+    with store.transaction() as cur:
+        rows = cur.execute(
+            f"UPDATE alerts SET state = 'resolved', note = ?, updated_at = ? WHERE {where} "
+            f"RETURNING {_COLUMNS}", [note, utcnow(), *args]).fetchall()
     return [_alert(r) for r in rows]

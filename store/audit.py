@@ -34,19 +34,14 @@ def append(
     reason: str | None = None,
     details: Any = None,
 ) -> AuditEntry:
+    """An entry, in the transaction this thread has open (a door writes the change, its
+    entry and its event together), or in one of its own."""
     with store.transaction() as cur:
-        return append_in(cur, actor=actor, action=action, subject=subject, reason=reason,
-                         details=details)
-
-
-def append_in(cur: Any, *, actor: str, action: str, subject: str, reason: str | None = None,
-              details: Any = None) -> AuditEntry:
-    """`append` within the caller's transaction."""
-    row = cur.execute(
-        f"INSERT INTO audit_log (occurred_at, actor, action, subject, reason, details) "
-        f"VALUES (?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
-        [utcnow(), actor, action, subject, reason, to_json(details)],
-    ).fetchone()
+        row = cur.execute(
+            f"INSERT INTO audit_log (occurred_at, actor, action, subject, reason, details) "
+            f"VALUES (?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+            [utcnow(), actor, action, subject, reason, to_json(details)],
+        ).fetchone()
     return _entry(row)
 
 

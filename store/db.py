@@ -8,20 +8,24 @@ write-write conflicts (see ../shared/TRAPS.md).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from store.errors import DiskFull, StoreError, is_disk_full
+
+log = logging.getLogger("mlops.store")
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # DuckDB writes this magic at byte 8 of every database file it creates.
@@ -58,27 +62,59 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+@dataclass
+class Transaction:
+    """The transaction open on a thread: its cursor, and what runs around its commit."""
+
+    cur: duckdb.DuckDBPyConnection
+    before_commit: list[Callable[[], None]] = field(default_factory=list)
+    """Run inside the transaction just before COMMIT (e.g. the outbox's one INSERT)."""
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    """Run after COMMIT, still under the store's lock: what they see is in commit order."""
+    after_rollback: list[Callable[[], None]] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+    """Room for a part that adds to every transaction (the event outbox keeps its list)."""
+
+
 class Store:
     """A migrated metadata store. Create it with `open_store`."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
         self._con = con
         self._lock = threading.RLock()
+        self._local = threading.local()
         self.path = path
+
+    def current(self) -> Transaction | None:
+        """The transaction this thread has open, if any."""
+        return getattr(self._local, "tx", None)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One store transaction: everything inside commits together or not at all."""
+        """One store transaction: everything inside commits together or not at all.
+
+        A transaction opened while this thread has one open joins it: a service writes its
+        change, the audit entry and the event through repository functions that each say
+        `with store.transaction()`, and they commit as one."""
         with self._lock:
-            cur = self._con.cursor()
+            joined = self.current()
+            if joined is not None:
+                yield joined.cur
+                return
+            tx = Transaction(self._con.cursor())
+            self._local.tx = tx
+            committed = False
             try:
-                cur.execute("BEGIN TRANSACTION")
+                tx.cur.execute("BEGIN TRANSACTION")
                 try:
-                    yield cur
+                    yield tx.cur
+                    for hook in tx.before_commit:
+                        hook()
                 except BaseException:
-                    cur.execute("ROLLBACK")
+                    tx.cur.execute("ROLLBACK")
                     raise
-                cur.execute("COMMIT")
+                tx.cur.execute("COMMIT")
+                committed = True
             except duckdb.Error as exc:
                 if is_disk_full(exc):
                     raise DiskFull("the disk holding the metadata store is full (no space "
@@ -86,12 +122,23 @@ class Store:
                                    "and retry") from exc
                 raise
             finally:
-                cur.close()
+                self._local.tx = None
+                tx.cur.close()
+                for hook in tx.after_commit if committed else tx.after_rollback:
+                    try:
+                        hook()
+                    except Exception:  # the transaction stands; a hook's failure is its own
+                        log.exception("after the store transaction")
 
     @contextmanager
     def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor for reads that need no transaction of their own."""
+        """A cursor for reads that need no transaction of their own (inside this thread's
+        open transaction, its cursor: the reads see what it wrote)."""
         with self._lock:
+            joined = self.current()
+            if joined is not None:
+                yield joined.cur
+                return
             cur = self._con.cursor()
             try:
                 yield cur

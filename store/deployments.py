@@ -77,19 +77,23 @@ def start(store: Store, *, model: str, strategy: str, from_version: str | None,
                       detail=detail, ended=False)
 
 
-def finish(store: Store, deployment_id: int, state: str, detail: Any = None) -> None:
+def finish(store: Store, deployment_id: int, state: str, detail: Any = None) -> bool:
+    """End a running deploy; False when it had ended already."""
     with store.transaction() as cur:
         # Only a running deploy ends: a late second ending (the watch after a person, or the
         # other way round) cannot rewrite what happened.
-        cur.execute("UPDATE deployments SET state = ?, ended_at = ?, detail = ? WHERE id = ? "
-                    "AND state = 'running'", [state, utcnow(), to_json(detail), deployment_id])
+        row = cur.execute("UPDATE deployments SET state = ?, ended_at = ?, detail = ? "
+                          "WHERE id = ? AND state = 'running' RETURNING id",
+                          [state, utcnow(), to_json(detail), deployment_id]).fetchone()
+    return row is not None
 
 
-def finish_running(store: Store, reason: str) -> int:
-    """At start-up: canaries and shadows live in memory, so a restart ends them."""
+def finish_running(store: Store, reason: str) -> list[tuple[int, str, str, str]]:
+    """At start-up: canaries and shadows live in memory, so a restart ends them. Returns
+    (id, model, version, strategy) of each."""
     with store.transaction() as cur:
         rows = cur.execute(
             "UPDATE deployments SET state = 'ended', ended_at = ?, "
-            "reason = coalesce(reason || '; ', '') || ? WHERE state = 'running' RETURNING id",
-            [utcnow(), reason]).fetchall()
-    return len(rows)
+            "reason = coalesce(reason || '; ', '') || ? WHERE state = 'running' "
+            "RETURNING id, model, to_version, strategy", [utcnow(), reason]).fetchall()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]

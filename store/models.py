@@ -6,6 +6,7 @@ on new data, patch when the same data with new params or code.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +48,8 @@ class ModelVersion:
     data_key: str | None
     config_hash: str | None
     bump_reason: str | None
+    registered_now: bool = False
+    """Set by `register_version` when it made this version (not when it found it)."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ def register_version(
         [model, name, utcnow(), artifact_sha, to_json(signature), to_json(metrics), run_id,
          *parts, signature_hash, data_key, config_hash, reason],
     ).fetchone()
-    return _version(row)
+    return dataclasses.replace(_version(row), registered_now=True)
 
 
 def get_model(store: Store, name: str) -> Model:

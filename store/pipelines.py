@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from store import alerts, audit
 from store.db import Store, utcnow
 from store.errors import NotFound
 from store.pages import Key, Order, Page, fetch_page
@@ -84,10 +83,9 @@ def save(store: Store, pipeline_id: int, *, state: str, steps: list[dict[str, An
 
 
 def end(store: Store, pipeline_id: int, *, state: str, steps: list[dict[str, Any]],
-        challenger: str | None, champion: str | None, reason: str,
-        alert: dict[str, Any] | None = None) -> Pipeline:
-    """The pipeline's end, its audit entry and its alert (if any), in one transaction: a
-    crash leaves all three or none."""
+        challenger: str | None, champion: str | None, reason: str) -> tuple[Pipeline, bool]:
+    """The pipeline's end (its audit entry, event and alert are the door's, in the same
+    transaction); (the row, whether it ended now: False when it had ended already)."""
     now = utcnow()
     with store.transaction() as cur:
         row = cur.execute(
@@ -97,15 +95,8 @@ def end(store: Store, pipeline_id: int, *, state: str, steps: list[dict[str, Any
             [state, to_json(steps), challenger, champion, reason, now, now,
              pipeline_id]).fetchone()
         if row is None:  # it had ended already: nothing more to record
-            return get_in(cur, pipeline_id)
-        model = row[1]
-        audit.append_in(cur, actor="mlopsd", action=f"pipeline.{state}",
-                        subject=f"pipeline:{pipeline_id}", reason=reason,
-                        details={"model": model, "challenger": challenger,
-                                 "champion": champion})
-        if alert is not None:
-            alerts.raise_alert_in(cur, **alert)
-    return _pipeline(row)
+            return get_in(cur, pipeline_id), False
+    return _pipeline(row), True
 
 
 def get_in(cur: Any, pipeline_id: int) -> Pipeline:

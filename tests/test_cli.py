@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 
+from mlopsd.client.events import CATALOGUE
 from tests.daemon_process import BIN, DaemonProcess, run_mlops
 
 
@@ -85,3 +86,13 @@ def test_events_follow_with_timeout(daemon: DaemonProcess) -> None:
     assert result.returncode == 0, result.stderr
     types = [orjson.loads(line)["type"] for line in result.stdout.splitlines()]
     assert "daemon.started" in types
+    text = run_mlops(daemon.home.root, "events", "--after", "0", "--timeout", "1")
+    started = next(line for line in text.stdout.splitlines() if " daemon.started " in line)
+    assert f"pid={daemon.pid}" in started and "(audit #" in started, started
+
+
+def test_events_list_prints_the_catalogue(tmp_path) -> None:
+    result = run_mlops(tmp_path / "nowhere", "events", "--list")
+    assert result.returncode == 0, result.stderr
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert names == sorted(CATALOGUE)

@@ -88,3 +88,42 @@ rules = ["dataset_drift"]
     finally:
         assert daemon.stop() == 0
         server.shutdown()
+
+
+def test_an_alert_not_yet_delivered_at_a_kill_is_delivered_after_the_restart(
+        tmp_path: Path) -> None:
+    """The notifier follows the event stream from its kept place, which stays before an
+    alert whose delivery is still being tried: a kill -9 loses no alert."""
+    out, gate = tmp_path / "delivered.jsonl", tmp_path / "gate"
+    config = f"""\
+[ingest]
+settle_s = 0.2
+
+[[hook]]
+kind = "command"
+target = "test -e {gate} && cat >> {out}"
+retries = 10
+"""
+    daemon = DaemonProcess(tmp_path / "home", config=config).start()
+    try:
+        inbox = daemon.home.inbox / "bikes"
+        inbox.mkdir(parents=True)
+        staged = daemon.home.root / ".broken.csv"
+        staged.write_text("a,b\n1,2,3\n")
+        os.rename(staged, inbox / "broken.csv")
+        assert daemon.client is not None
+        wait_until(lambda: daemon.client.alerts(rule="quarantined_file"),
+                   what="the alert")
+        wait_until(lambda: "alert hook command" in daemon.output(),
+                   what="a first failed delivery")
+        daemon.kill()  # while its delivery is still being retried
+        gate.touch()
+        daemon.start()
+        got = wait_until(lambda: out.exists() and out.read_text().strip(),
+                         what="the delivery after the restart")
+        body = json.loads(got.splitlines()[0])
+        assert (body["event"], body["type"], body["rule"]) == (
+            "opened", "alert.opened", "quarantined_file")
+        assert isinstance(body["event_id"], int) and body["id"] == body["alert_id"]
+    finally:
+        daemon.kill()

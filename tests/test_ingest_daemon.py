@@ -252,9 +252,15 @@ def test_selector_materialised_twice_gives_identical_bytes(d: DaemonProcess, mon
 def test_ingest_events_reach_the_stream(d: DaemonProcess, months) -> None:
     shutil.copy(months["jan"], inbox(d) / "jan.csv")
     ingests(d, 1)
-    types = [e.type for e in client_of(d).events(types=["ingest", "dataset"], after=0,
-                                                   timeout=1)]
-    assert "ingest.queued" in types and "ingest.committed" in types
+    events = list(client_of(d).events(types=["job.queued", "ingest", "dataset"], after=0,
+                                      timeout=1))
+    # The ingest's queuing is its job's `job.queued`, saying what it is about.
+    queued = [e for e in events if e.type == "job.queued" and e.data["kind"] == "ingest"]
+    assert [(e.data["subject"], e.data["file"]) for e in queued] == [("dataset:bikes",
+                                                                      "jan.csv")]
+    committed = [e for e in events if e.type == "ingest.committed"]
+    assert [(e.data["version"], e.data["file"]) for e in committed] == [(1, "jan.csv")]
+    assert committed[0].audit_id is not None, "a data version is audited with its event"
 
 
 def test_odd_names_are_just_names(d: DaemonProcess, months) -> None:

@@ -11,19 +11,23 @@ from pathlib import Path
 
 import orjson
 
+from mlopsd.runtime.events import EventBus
 from mlopsd.runtime.run_journal import RunJournal
 from store import run_search
 from store import runs as run_repo
-from store.db import open_store
+from store.db import Store, open_store
 
 CHILD = """
 import os, sys
 from pathlib import Path
+from mlopsd.runtime.events import EventBus
 from mlopsd.runtime.run_journal import RunJournal
 from store import runs as run_repo
 from store.db import open_store
 store = open_store(Path(sys.argv[1]))
-journal = RunJournal(store, Path(sys.argv[2]))
+bus = EventBus()
+bus.attach(store)
+journal = RunJournal(store, Path(sys.argv[2]), bus)
 journal.start()
 for i in range(200):
     journal.append(run_repo.new_run(run_id=f"{i:032x}", experiment="crash", state="finished",
@@ -42,7 +46,7 @@ def test_every_acknowledged_run_survives_a_crash(tmp_path: Path) -> None:
     acknowledged = len(out.stdout.split())
     assert acknowledged == 200
     store = open_store(db)
-    journal = RunJournal(store, folder)
+    journal = RunJournal(store, folder, _bus(store))
     journal.start()
     try:
         found = run_search.search_runs(store, experiment="crash", limit=1000).items
@@ -59,7 +63,7 @@ def test_every_acknowledged_run_survives_a_crash(tmp_path: Path) -> None:
 def test_a_torn_record_is_dropped_and_the_rest_applied(tmp_path: Path) -> None:
     db, folder = tmp_path / "meta.duckdb", tmp_path / "journal"
     store = open_store(db)
-    journal = RunJournal(store, folder)
+    journal = RunJournal(store, folder, _bus(store))
     journal.start()
     for i in range(3):
         journal.append(run_repo.new_run(run_id=f"{i:032x}", experiment="torn",
@@ -71,7 +75,7 @@ def test_a_torn_record_is_dropped_and_the_rest_applied(tmp_path: Path) -> None:
     data = orjson.dumps(whole.to_json())
     record = struct.pack("<II", len(data), zlib.crc32(data)) + data
     segment.write_bytes(record + record[: len(record) // 2])
-    journal = RunJournal(store, folder)
+    journal = RunJournal(store, folder, _bus(store))
     journal.start()
     try:
         ids = {r.id for r in run_search.search_runs(store, experiment="torn").items}
@@ -80,3 +84,9 @@ def test_a_torn_record_is_dropped_and_the_rest_applied(tmp_path: Path) -> None:
     finally:
         journal.stop()
         store.close()
+
+
+def _bus(store: Store) -> EventBus:
+    bus = EventBus()
+    bus.attach(store)
+    return bus

@@ -43,7 +43,7 @@ from mlopsd.client.wire import (
 )
 from mlopsd.config import DATASET_NAME
 from mlopsd.selectors import ResolvedSelector, SelectorError, resolve
-from store import alerts, audit
+from store import alerts
 from store import data as data_repo
 from store import quality as quality_repo
 from store.artifacts import ArtifactStore
@@ -255,11 +255,6 @@ def resolve_alert(request: Request, alert_id: RowId, body: NoteRequest | None = 
 
 
 def _alert_state(request: Request, alert_id: int, state: str, note: str | None) -> AlertOut:
-    store = request.app.state.daemon.store
-    alert = alerts.set_state(store, alert_id, state, note=note)
-    audit.append(store, actor=actor_of(request), action=f"alert.{state}",
-                 subject=f"alert:{alert_id}", reason=note,
-                 details={"rule": alert.rule, "subject": alert.subject})
-    request.app.state.daemon.bus.publish(f"alert.{state}", alert_id=alert_id,
-                                         rule=alert.rule, subject=alert.subject)
+    alert = request.app.state.daemon.alerts.set_state(alert_id, state, note=note,
+                                                      by=actor_of(request))
     return AlertOut.model_validate(alert, from_attributes=True)

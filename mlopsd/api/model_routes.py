@@ -20,7 +20,6 @@ from mlopsd.client.wire import (
     TrainRequest,
 )
 from mlopsd.selectors import SelectorError
-from store import audit
 from store import models as model_repo
 
 router = APIRouter(prefix="/api/v1", tags=["models"])
@@ -110,10 +109,8 @@ def alias_history(request: Request, name: Name, alias: NameFilter = None, after:
 @router.post("/models/{name}/versions/{version}/archive", response_model=ModelVersionOut,
              summary="Archive a version (it keeps its record; it can no longer take an alias)")
 def archive(request: Request, name: Name, version: Version) -> ModelVersionOut:
-    store = request.app.state.daemon.store
-    model_repo.set_archived(store, name, version)
-    audit.append(store, actor=actor_of(request), action="model.archive",
-                 subject=f"model:{name}", details={"version": version})
-    return _out(model_repo.get_version(store, name, version), ModelVersionOut)
+    daemon = request.app.state.daemon
+    daemon.registry.archive(name, version, actor=actor_of(request))
+    return _out(model_repo.get_version(daemon.store, name, version), ModelVersionOut)
 
 

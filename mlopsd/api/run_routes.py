@@ -52,18 +52,6 @@ def _metrics(metrics: Metrics) -> run_repo.MetricColumns:
         (m.key, nan if m.value is None else m.value, m.step, m.at) for m in metrics)
 
 
-def _publish_metrics(request: Request, run_id: str, columns: run_repo.MetricColumns) -> None:
-    """The last value per metric of a batch, for live curves."""
-    if not columns.keys:
-        return
-    last: dict[str, tuple[int, float]] = {}
-    for key, value, step in zip(columns.keys, columns.values, columns.steps, strict=True):
-        last[key] = (step, value)
-    request.app.state.daemon.bus.publish(
-        "run.metrics", run_id=run_id, metrics={k: v for k, (_, v) in last.items()},
-        steps={k: s for k, (s, _) in last.items()}, points=len(columns))
-
-
 @router.post("/runs", response_model=RunOut, status_code=201,
              summary="Start a run (the Python SDK's start_run), or record a whole run at once",
              description="With `state` finished/failed/killed the run is created ended: the "
@@ -78,15 +66,7 @@ def create_run(request: Request, body: RunCreate) -> RunOut:
             error=body.error, started_at=body.started_at)
     except ValueError as exc:
         raise ApiError(422, str(exc), field="state") from None
-    if new.state == "running":
-        run = run_repo.create_run_from(daemon.store, new)
-    else:
-        run = daemon.run_journal.append(new)  # a whole run: group-committed
-    daemon.bus.publish("run.started", run_id=run.id, experiment=body.experiment)
-    _publish_metrics(request, run.id, columns)
-    if body.state != "running":
-        daemon.bus.publish("run.ended", run_id=run.id, state=body.state)
-    return _out(run, RunOut)
+    return _out(daemon.runs.create(new), RunOut)  # a whole run: group-committed
 
 
 def _synced(request: Request) -> Store:
@@ -100,9 +80,8 @@ def _synced(request: Request) -> Store:
              summary="Log params, tags and metric points in one batch (also a heartbeat)")
 def log_run(request: Request, run_id: RunId, body: RunLog) -> Logged:
     columns = _metrics(body.metrics)
-    count = run_repo.log_batch(_synced(request), run_id, params=body.params,
-                               tags=body.tags, metrics=columns)
-    _publish_metrics(request, run_id, columns)
+    count = request.app.state.daemon.runs.log(run_id, params=body.params, tags=body.tags,
+                                              metrics=columns)
     return Logged(run_id=run_id, metrics=count)
 
 
@@ -114,12 +93,10 @@ def end_run(request: Request, run_id: RunId, body: RunEnd | None = None) -> RunO
         raise ApiError(422, f"state must be finished, failed or killed, not {body.state!r}",
                        field="state")
     columns = _metrics(body.metrics)
-    store = _synced(request)
-    run_repo.end_run(store, run_id, body.state, error=body.error, params=body.params,
-                     tags=body.tags, metrics=columns)
-    _publish_metrics(request, run_id, columns)
-    request.app.state.daemon.bus.publish("run.ended", run_id=run_id, state=body.state)
-    return _out(run_repo.get_run(store, run_id), RunOut)
+    daemon = request.app.state.daemon
+    daemon.runs.end(run_id, body.state, error=body.error, params=body.params, tags=body.tags,
+                    metrics=columns)
+    return _out(run_repo.get_run(daemon.store, run_id), RunOut)
 
 
 @router.post("/runs/{run_id}/models", response_model=JobOut, status_code=202,

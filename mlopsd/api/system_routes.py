@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Query, Request
@@ -16,6 +17,7 @@ from mlopsd import __version__
 from mlopsd.api.pages import After, cursor_in, page_out
 from mlopsd.api.params import MAX_QUERY_TEXT, AfterId, Limit, Text
 from mlopsd.api.wire_out import out
+from mlopsd.client.events import json_schema
 from mlopsd.client.wire import (
     AuditEntryOut,
     Health,
@@ -78,9 +80,13 @@ def status(request: Request) -> Status:
     "/events",
     summary="Server-Sent Events of what happens in the daemon",
     description=(
-        "Each event is `id:`, `event:` (its type, e.g. `job.succeeded`) and `data:` (JSON). "
-        "Reconnect with `Last-Event-ID` (or `after`) to receive what was missed from the "
-        "recent history. `types` filters by type or prefix (`job` matches `job.*`)."
+        "Each event is `id:`, `event:` (its name, e.g. `job.succeeded`) and `data:`, the "
+        "envelope `{id, at, type, data, audit_id}` whose `data` is the payload the event "
+        "catalogue gives that name (`GET /api/v1/events/schema`). Ids count up across "
+        "restarts. Reconnect with `Last-Event-ID` (or `after`) to receive every event after "
+        "it that is still kept (the newest 100,000, none older than 7 days); older ones are "
+        "announced by a `stream.lost` event (no id) saying how many were missed. `types` "
+        "filters by name or prefix (`job` matches `job.*`)."
     ),
     response_class=StreamingResponse,
 )
@@ -95,31 +101,47 @@ async def events(
     wanted = frozenset(t.strip() for t in types.split(",") if t.strip()) if types else None
     if after is None and last_event_id and last_event_id.isdigit() and len(last_event_id) < 19:
         after = int(last_event_id)
-    sub, backlog = bus.subscribe(wanted, after)
+    position = bus.last_id() if after is None else after
 
     async def stream() -> AsyncIterator[bytes]:
+        nonlocal position
+        waiter = bus.waiter()
         try:
             yield b": connected\n\n"
-            for event in backlog:
-                yield _sse(event.id, event.type, event.as_dict())
-            while True:
+            while not bus.closing:
+                waiter.flag.clear()
+                batch = bus.read(position, wanted, memory_only=True) or \
+                    await asyncio.to_thread(bus.read, position, wanted)
+                if batch.lost is not None:
+                    # No id: it is said to this reader, not kept (and a client that only
+                    # takes events with an id passes over it).
+                    yield _sse(None, batch.lost.name, {
+                        "at": datetime.now(UTC).isoformat(), "type": batch.lost.name,
+                        "data": batch.lost.model_dump(mode="json")})
+                for event in batch.events:
+                    yield _sse(event.id, event.type, event.envelope())
+                position = batch.upto
+                if batch.events or batch.lost is not None:
+                    continue
                 try:
-                    event = await asyncio.wait_for(sub.queue.get(), SSE_KEEPALIVE_S)
+                    await asyncio.wait_for(waiter.flag.wait(), SSE_KEEPALIVE_S)
                 except TimeoutError:
                     yield b": keep-alive\n\n"
-                    continue
-                if sub.dropped:
-                    lost, sub.dropped = sub.dropped, 0
-                    yield _sse(None, "stream.lost", {"type": "stream.lost", "data": {"lost": lost}})
-                yield _sse(event.id, event.type, event.as_dict())
         finally:
-            bus.unsubscribe(sub)
+            bus.forget(waiter)
 
     return StreamingResponse(
         stream(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+@router.get("/events/schema", summary="The event catalogue as a JSON schema",
+            description="Every event name the stream can carry and its payload's schema: "
+            "the envelope with one branch per name (`oneOf`), the names in `x-events`.")
+def events_schema() -> dict[str, Any]:
+    return json_schema()
 
 
 def _sse(event_id: int | None, type: str, payload: dict) -> bytes:

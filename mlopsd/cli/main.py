@@ -12,7 +12,13 @@ from typing import Any
 import orjson
 
 from mlopsd import __version__
-from mlopsd.cli import data_commands, model_commands, retrain_commands, serving_commands
+from mlopsd.cli import (
+    data_commands,
+    event_lines,
+    model_commands,
+    retrain_commands,
+    serving_commands,
+)
 from mlopsd.cli.common import (
     USAGE_ERROR,
     CommandParser,
@@ -176,15 +182,16 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
+    if args.list:
+        print("\n".join(event_lines.catalogue_lines()))
+        return 0
     with client_for(args) as client:
         for event in client.events(types=args.type, after=args.after, timeout=args.timeout):
             if args.json:
                 sys.stdout.write(orjson.dumps(event.model_dump(mode="json")).decode() + "\n")
             else:
-                data = " ".join(f"{k}={v}" for k, v in event.data.items())
-                at = event.at[11:19] if event.at else "--:--:--"
-                number = f"#{event.id}" if event.id is not None else "-"
-                print(f"{at}  {number:<7} {event.type:<20} {data}")
+                print(event_lines.line(event.at, event.id, event.type, event.data,
+                                       event.audit_id))
             sys.stdout.flush()
     return 0
 
@@ -250,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--type", action="append", help="only this type or prefix (repeatable)")
     p.add_argument("--after", type=int, help="replay recent events after this id first")
     p.add_argument("--timeout", type=float, help="stop after this many quiet seconds")
+    p.add_argument("--list", action="store_true",
+                   help="print the event catalogue (every name and its fields) and exit")
     return parser
 
 

@@ -17,24 +17,26 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from mlopsd.config import GatesConfig, ModelConfig, MonitoringConfig, RetrainConfig
 from mlopsd.retraining import gates, policy
+from mlopsd.retraining.records import PipelineRecords
 from mlopsd.retraining.training_data import window_selector
 from mlopsd.runtime.events import EventBus
 from mlopsd.runtime.runner import JobRunner
 from mlopsd.selectors import parse, resolve
+from mlopsd.services.alerts import Alerts
 from mlopsd.services.degradation import degradation
 from mlopsd.services.deploys import DeployService
 from mlopsd.services.errors import ServiceError
+from mlopsd.services.registry import Registry
 from mlopsd.services.training import TrainService
 from mlopsd.serving.performance import live_performance
 from mlopsd.serving.served import PRODUCTION, ServedModels
 from mlopsd.serving.stats import ServingStats
-from store import alerts, audit
 from store import data as data_repo
 from store import deployments as deployment_repo
 from store import jobs as job_repo
@@ -80,6 +82,15 @@ class Env:
     model: Callable[[str], ModelConfig]
     monitoring: Callable[[], MonitoringConfig]
     label_join: Callable[[str], tuple[str | None, str | None]]
+    records: PipelineRecords = field(init=False)
+    """The door for pipeline rows (with their audit entries and events)."""
+    alerts: Alerts = field(init=False)
+    registry: Registry = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.records = PipelineRecords(self.store, self.bus)
+        self.alerts = Alerts(self.store, self.bus)
+        self.registry = Registry(self.store, self.bus)
 
 
 def _now() -> str:
@@ -133,9 +144,9 @@ class PipelineRun:
         return entry
 
     def save(self) -> None:
-        pipeline_repo.save(self.env.store, self.id, state=self.state, steps=self.steps,
-                           challenger=self.challenger, champion=self.champion,
-                           reason=self.reason)
+        self.env.records.save(self.id, self.model, state=self.state, steps=self.steps,
+                              challenger=self.challenger, champion=self.champion,
+                              reason=self.reason)
 
     def _finish_step(self, entry: dict[str, Any], state: str, **detail: Any) -> None:
         entry["detail"].update(detail)
@@ -172,12 +183,10 @@ class PipelineRun:
                      "subject": f"model:{self.model}", "severity": "critical",
                      "message": f"retrain pipeline {self.id} of {self.model}: {reason}",
                      "detail": {"pipeline_id": self.id}}
-        pipeline_repo.end(self.env.store, self.id, state=state, steps=self.steps,
-                          challenger=self.challenger, champion=self.champion, reason=reason,
-                          alert=alert)
+        self.env.records.end(self.id, state=state, steps=self.steps,
+                             challenger=self.challenger, champion=self.champion, reason=reason,
+                             alert=alert)
         log.info("pipeline %s (%s) ended %s: %s", self.id, self.model, state, reason)
-        self.env.bus.publish("pipeline.ended", pipeline_id=self.id, model=self.model,
-                             state=state, reason=reason)
 
     def stop(self, state: str, reason: str) -> None:
         """End from outside (cancel, reject): the step in progress fails."""
@@ -367,15 +376,14 @@ class PipelineRun:
             return DONE
         if entry["state"] != "waiting":
             entry["state"], self.state = "waiting", "awaiting_approval"
-            self.save()
-            self._alert_approval()
-            self.env.bus.publish("pipeline.awaiting_approval", pipeline_id=self.id,
-                                 model=self.model, version=self.challenger)
+            with self.env.store.transaction():  # the step and its alert
+                self.save()
+                self._alert_approval()
         return WAIT
 
     def _alert_approval(self) -> None:
-        alerts.raise_alert(
-            self.env.store, rule="approval_pending", subject=f"pipeline:{self.id}",
+        self.env.alerts.raise_(
+            rule="approval_pending", subject=f"pipeline:{self.id}",
             severity="info",
             message=f"{self.model}:{self.challenger} passed its gate and awaits approval "
                     f"(mlops approve {self.id} / mlops reject {self.id})",
@@ -386,26 +394,27 @@ class PipelineRun:
         if self.state != "awaiting_approval" or entry is None or entry["step"] != "approval":
             raise PipelineError(409, f"pipeline {self.id} is {self.state}, not awaiting "
                                 "approval")
-        if not approved:
-            try:
-                model_repo.set_archived(self.env.store, self.model, self.challenger)
-            except Conflict as exc:
-                raise PipelineError(409, f"cannot reject {self.model}:{self.challenger}: "
-                                    f"{exc}") from None
-        entry["detail"].update(decision="approved" if approved else "rejected", by=actor,
-                               note=note, at=_now())
-        alerts.resolve_open(self.env.store, "approval_pending", f"pipeline:{self.id}",
-                            f"{'approved' if approved else 'rejected'} by {actor}")
-        if approved:
-            entry["state"], self.state = "running", "running"
-            self.save()
-            return
-        audit.append(self.env.store, actor=actor, action="model.archive",
-                     subject=f"model:{self.model}", reason=note,
-                     details={"version": self.challenger, "pipeline_id": self.id})
-        self._finish_step(entry, "failed")
-        self._end("rejected", f"{self.model}:{self.challenger} rejected by {actor}"
-                  + (f": {note}" if note else "") + "; the version is archived")
+        decision = "approved" if approved else "rejected"
+        # The decision, its alert resolved, and (rejected) the version archived and the
+        # pipeline's end: one transaction.
+        with self.env.store.transaction():
+            if not approved:
+                try:
+                    self.env.registry.archive(self.model, self.challenger or "", actor=actor,
+                                              reason=note, pipeline_id=self.id)
+                except Conflict as exc:
+                    raise PipelineError(409, f"cannot reject {self.model}:{self.challenger}: "
+                                        f"{exc}") from None
+            entry["detail"].update(decision=decision, by=actor, note=note, at=_now())
+            self.env.alerts.resolve("approval_pending", f"pipeline:{self.id}",
+                                    f"{decision} by {actor}", by=actor)
+            if approved:
+                entry["state"], self.state = "running", "running"
+                self.save()
+                return
+            self._finish_step(entry, "failed")
+            self._end("rejected", f"{self.model}:{self.challenger} rejected by {actor}"
+                      + (f": {note}" if note else "") + "; the version is archived")
 
     def _deploy(self, entry: dict[str, Any]) -> str:
         try:
@@ -633,8 +642,8 @@ class PipelineRun:
                     self.env.deploys.abort(self.model, actor=actor,
                                            reason=f"pipeline {self.id} cancelled")
             if entry["step"] == "approval":
-                alerts.resolve_open(self.env.store, "approval_pending", f"pipeline:{self.id}",
-                                    f"cancelled by {actor}")
+                self.env.alerts.resolve("approval_pending", f"pipeline:{self.id}",
+                                        f"cancelled by {actor}", by=actor)
         self.stop("cancelled", f"cancelled by {actor}" + (f": {note}" if note else ""))
 
     def recovered(self) -> None:

@@ -25,7 +25,6 @@ from typing import Any
 
 from mlopsd.retraining import policy
 from mlopsd.retraining.pipeline import Env, PipelineError, PipelineRun
-from store import audit
 from store import pipelines as pipeline_repo
 
 log = logging.getLogger("mlops.retraining")
@@ -83,16 +82,11 @@ class RetrainService:
                 why = self._cooling(model)
                 if why is not None:
                     return self._hold(model, trigger, detail, actor, dry_run, why)
-            row = pipeline_repo.create(self.env.store, model=model, trigger=trigger,
-                                       detail=detail, dry_run=dry_run, actor=actor)
+            with self.env.store.transaction():  # started, and what was held absorbed
+                row = self.env.records.start(model=model, trigger=trigger, detail=detail,
+                                             dry_run=dry_run, actor=actor)
+                self._absorb_held(row)
             self._runs[row.id] = PipelineRun(row, self.env)
-            self._absorb_held(row)
-        audit.append(self.env.store, actor=actor, action="pipeline.started",
-                     subject=f"pipeline:{row.id}",
-                     details={"model": model, "trigger": trigger, "dry_run": dry_run,
-                              **detail})
-        self.env.bus.publish("pipeline.started", pipeline_id=row.id, model=model,
-                             trigger=trigger, dry_run=dry_run)
         log.info("pipeline %s of %s started (%s%s)", row.id, model, trigger,
                  ", dry run" if dry_run else "")
         self._wake.set()
@@ -108,27 +102,20 @@ class RetrainService:
 
     def _merge(self, active: PipelineRun, trigger: str, detail: dict[str, Any], actor: str,
                dry_run: bool) -> dict[str, Any]:
-        merged = pipeline_repo.merge(self.env.store, active.id, {
+        merged = self.env.records.merge(active.id, active.model, {
             "trigger": trigger, "detail": detail, "actor": actor, "dry_run": dry_run,
-            "at": datetime.now(UTC).isoformat()})
+            "at": datetime.now(UTC).isoformat()}, actor=actor)
         if merged is None:  # it ended this instant: nothing to merge into
             return self._hold(active.model, trigger, detail, actor, dry_run,
                               f"pipeline {active.id} was ending")
-        audit.append(self.env.store, actor=actor, action="pipeline.merged",
-                     subject=f"pipeline:{active.id}", details={"trigger": trigger, **detail})
-        self.env.bus.publish("pipeline.merged", pipeline_id=active.id, model=active.model,
-                             trigger=trigger)
         return {"pipeline": merged, "merged": True}
 
     def _hold(self, model: str, trigger: str, detail: dict[str, Any], actor: str,
               dry_run: bool, why: str) -> dict[str, Any]:
         """Keep the trigger as a held pipeline (in the store: a restart keeps it) that starts
         once `why` has passed: a trigger in a cooldown is delayed, not lost."""
-        held = pipeline_repo.hold(self.env.store, model=model, trigger=trigger, detail=detail,
-                                  dry_run=dry_run, actor=actor, why=why)
-        audit.append(self.env.store, actor=actor, action="retrain.held",
-                     subject=f"pipeline:{held.id}", reason=why,
-                     details={"model": model, "trigger": trigger, **detail})
+        held = self.env.records.hold(model=model, trigger=trigger, detail=detail,
+                                     dry_run=dry_run, actor=actor, why=why)
         return {"pipeline": held, "merged": False,
                 "skipped": f"{why}; held as pipeline {held.id}, it starts when that has passed"}
 
@@ -138,13 +125,7 @@ class RetrainService:
                                           state=pipeline_repo.HELD):
             if held.dry_run != started.dry_run:
                 continue
-            for trigger in [{"trigger": held.trigger, "detail": held.trigger_detail,
-                             "actor": held.actor, "at": held.created_at.isoformat()},
-                            *held.merged]:
-                pipeline_repo.merge(self.env.store, started.id, trigger)
-            pipeline_repo.end(self.env.store, held.id, state="merged", steps=[],
-                              challenger=None, champion=None,
-                              reason=f"merged into pipeline {started.id}")
+            self.env.records.absorb(started, held)
 
     def _release_held(self) -> None:
         """Start the held pipelines whose reason has passed (checked once a second)."""
@@ -158,17 +139,11 @@ class RetrainService:
                 if held.model in busy or (held.trigger in AUTOMATIC
                                           and self._cooling(held.model)):
                     continue
-                row = pipeline_repo.release(self.env.store, held.id)
+                row = self.env.records.release(held.id)
                 if row is None:
                     continue
                 busy.add(row.model)
                 self._runs[row.id] = PipelineRun(row, self.env)
-                audit.append(self.env.store, actor="mlopsd", action="pipeline.started",
-                             subject=f"pipeline:{row.id}",
-                             details={"model": row.model, "trigger": row.trigger,
-                                      "released": True, "dry_run": row.dry_run})
-                self.env.bus.publish("pipeline.started", pipeline_id=row.id, model=row.model,
-                                     trigger=row.trigger, dry_run=row.dry_run)
                 log.info("held pipeline %s of %s starts now", row.id, row.model)
 
     def _cooling(self, model: str) -> str | None:
@@ -209,8 +184,8 @@ class RetrainService:
         with self._lock:
             if pipeline_id not in self._runs and pipeline_repo.get(
                     self.env.store, pipeline_id).state == pipeline_repo.HELD:
-                return pipeline_repo.end(
-                    self.env.store, pipeline_id, state="cancelled", steps=[],
+                return self.env.records.end(
+                    pipeline_id, state="cancelled", steps=[],
                     challenger=None, champion=None,
                     reason=f"cancelled by {actor} before it started" + (
                         f": {note}" if note else ""))

@@ -16,6 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlopsd.client.events import (
+    JobCancelled,
+    JobFailed,
+    JobInterrupted,
+    JobRequeued,
+    JobSucceeded,
+)
 from mlopsd.runtime.events import EventBus
 from store import jobs as job_repo
 from store.db import Store
@@ -28,6 +35,8 @@ MAX_DISK_REQUEUES = 3
 RESUME_FREE_BYTES = 8 << 20
 """Jobs start again once this much is free (and every kept ending is written)."""
 REQUEUE = "requeue"
+ENDED = {"succeeded": JobSucceeded, "failed": JobFailed, "interrupted": JobInterrupted,
+         "cancelled": JobCancelled}
 
 
 @dataclass
@@ -107,12 +116,13 @@ class Endings:
     def _record(self, ending: Ending) -> None:
         job = ending.job
         if ending.state == REQUEUE:
-            job_repo.requeue(self.store, job.id, error=f"queued again: the disk was full "
-                             f"({ending.error})")
+            with self.store.transaction():
+                job_repo.requeue(self.store, job.id, error=f"queued again: the disk was full "
+                                 f"({ending.error})")
+                self.bus.publish(JobRequeued(job_id=job.id, kind=job.kind, error=ending.error))
             self.disk_full = True
             log.warning("job %s (%s) ran out of disk space; it runs again once space "
                         "returns", job.id, job.kind)
-            self.bus.publish("job.requeued", job_id=job.id, kind=job.kind, error=ending.error)
             return
         if ending.state == "succeeded" and not ending.completed:
             complete = self.completions.get(job.kind)
@@ -126,15 +136,16 @@ class Endings:
                     ending.state, ending.result = "failed", None
                     ending.error = f"recording the result failed: {exc}"
             ending.completed = True
-        finished = job_repo.finish_job(
-            self.store, job.id, ending.state, error=ending.error, result=ending.result,
-            cpu_s=ending.usage.get("cpu_s"), max_rss_mb=ending.usage.get("max_rss_mb"))
+        with self.store.transaction():
+            finished = job_repo.finish_job(
+                self.store, job.id, ending.state, error=ending.error, result=ending.result,
+                cpu_s=ending.usage.get("cpu_s"), max_rss_mb=ending.usage.get("max_rss_mb"))
+            self.bus.publish(ENDED[ending.state](job_id=job.id, kind=job.kind,
+                                                 error=ending.error))
         self.requeues.pop(job.id, None)
         log.log(logging.INFO if ending.state == "succeeded" else logging.WARNING,
                 "job %s (%s) %s%s", job.id, job.kind, ending.state,
                 f": {ending.error}" if ending.error else "")
-        self.bus.publish(f"job.{ending.state}", job_id=job.id, kind=job.kind,
-                         error=ending.error)
         for hook in self.finished_hooks:
             try:
                 hook(finished)

@@ -22,6 +22,8 @@ from pathlib import Path
 import duckdb
 import orjson
 
+from mlopsd.client.events import RunEnded, RunStarted
+from mlopsd.runtime.events import EventBus
 from store import runs as run_repo
 from store.db import Store
 from store.errors import Conflict
@@ -33,8 +35,8 @@ _APPLY_EVERY_S = 0.02
 
 
 class RunJournal:
-    def __init__(self, store: Store, folder: Path) -> None:
-        self.store, self.folder = store, folder
+    def __init__(self, store: Store, folder: Path, bus: EventBus) -> None:
+        self.store, self.folder, self.bus = store, folder, bus
         self._lock = threading.Lock()  # appends and segment swaps
         self._apply_lock = threading.Lock()  # one applier at a time
         self._pending: list[run_repo.NewRun] = []
@@ -113,7 +115,7 @@ class RunJournal:
                 self._close_segment(delete=False)
                 self._open_segment()
             try:
-                _insert(self.store, batch)
+                _insert(self.store, self.bus, batch)
             except Exception:
                 with self._lock:  # keep them for the next try, in order
                     self._pending[:0] = batch
@@ -153,17 +155,20 @@ class RunJournal:
         runs = [run for path in segments for run in _read(path)]
         fresh = [r for r in runs if not run_repo.run_exists(self.store, r.id)]
         if fresh:
-            _insert(self.store, fresh)
+            _insert(self.store, self.bus, fresh)
             log.info("applied %s journalled run(s) left by the last run of the daemon",
                      len(fresh))
         for path in segments:
             path.unlink()
 
 
-def _insert(store: Store, runs: list[run_repo.NewRun]) -> None:
+def _insert(store: Store, bus: EventBus, runs: list[run_repo.NewRun]) -> None:
+    """The runs and their events (`run.started`, `run.ended`) in one transaction."""
     try:
         with store.transaction() as cur:
             run_repo.insert_new_runs(cur, runs)
+            for run in runs:
+                _announce(bus, run)
     except duckdb.ConstraintException:
         # Two journalled runs cannot share an id (append refuses it); a clash means one was
         # stored meanwhile by the other path: apply them one by one, skipping that one.
@@ -171,8 +176,14 @@ def _insert(store: Store, runs: list[run_repo.NewRun]) -> None:
             try:
                 with store.transaction() as cur:
                     run_repo.insert_new_run(cur, run)
+                    _announce(bus, run)
             except duckdb.ConstraintException:
                 log.warning("journalled run %s was already stored; skipped", run.id)
+
+
+def _announce(bus: EventBus, run: run_repo.NewRun) -> None:
+    bus.publish(RunStarted(run_id=run.id, experiment=run.experiment, model=run.model))
+    bus.publish(RunEnded(run_id=run.id, state=run.state))
 
 
 def _read(path: Path) -> list[run_repo.NewRun]:

@@ -24,15 +24,27 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from jobs.context import InvalidParams
 from jobs.paths import confine_params
 from jobs.registry import KINDS
+from mlopsd.client.events import (
+    JobCancelled,
+    JobCancelling,
+    JobFailed,
+    JobInterrupted,
+    JobQueued,
+    JobStarted,
+    UnknownEvent,
+    payload_of,
+)
 from mlopsd.runtime.events import EventBus
 from mlopsd.runtime.job_endings import Ending, Endings
 from store import audit
 from store import jobs as job_repo
 from store.db import Store
-from store.errors import Conflict
+from store.errors import Conflict, DiskFull
 from store.jobs import Job
 
 log = logging.getLogger("mlops.runner")
@@ -111,13 +123,17 @@ class JobRunner:
     # --- life cycle -------------------------------------------------------------------
 
     def recover(self) -> list[Job]:
-        """Jobs a crash left running become interrupted; idempotent ones are queued again."""
+        """Jobs a crash left running become interrupted; idempotent ones are queued again
+        (one transaction, with their events)."""
         requeued = []
-        for job in job_repo.interrupt_running(
-            self.store, "interrupted: the daemon stopped while this job ran"
-        ):
-            self.bus.publish("job.interrupted", job_id=job.id, kind=job.kind)
-            if job.idempotent:
+        reason = "interrupted: the daemon stopped while this job ran"
+        with self.store.transaction():
+            for job in job_repo.interrupt_running(self.store, reason):
+                self.bus.publish(JobInterrupted(job_id=job.id, kind=job.kind, error=reason))
+                if not job.idempotent:
+                    log.warning("job %s (%s) was interrupted and is not retried", job.id,
+                                job.kind)
+                    continue
                 retry = job_repo.create_job(
                     self.store,
                     job.kind,
@@ -128,10 +144,10 @@ class JobRunner:
                     attempt=job.attempt + 1,
                 )
                 log.info("job %s was interrupted; queued again as job %s", job.id, retry.id)
-                self.bus.publish("job.queued", job_id=retry.id, kind=retry.kind, retry_of=job.id)
+                self.bus.publish(JobQueued(job_id=retry.id, kind=retry.kind,
+                                           actor=retry.actor, **about(retry.params),
+                                           retry_of=job.id))
                 requeued.append(retry)
-            else:
-                log.warning("job %s (%s) was interrupted and is not retried", job.id, job.kind)
         return requeued
 
     def start(self) -> None:
@@ -155,50 +171,65 @@ class JobRunner:
     # --- requests from other threads -----------------------------------------------------
 
     def submit(self, kind: str, params: dict[str, Any], *, actor: str) -> Job:
+        """Queue a job: its row, the audit entry and `job.queued` in one transaction (the
+        caller's, if it has one open)."""
         spec = KINDS.get(kind)
         if spec is None:
             raise UnknownJobKind(kind)
         checked = spec.check_params(dict(params))
         confine_params(self.home_root, checked, spec.path_params)
-        job = job_repo.create_job(
-            self.store, kind, checked, idempotent=spec.idempotent, actor=actor
-        )
-        audit.append(
-            self.store, actor=actor, action="job.submit", subject=f"job:{job.id}",
-            details={"kind": kind, "params": checked},
-        )
-        self.bus.publish("job.queued", job_id=job.id, kind=kind)
+        with self.store.transaction():
+            job = job_repo.create_job(
+                self.store, kind, checked, idempotent=spec.idempotent, actor=actor
+            )
+            entry = audit.append(
+                self.store, actor=actor, action="job.submit", subject=f"job:{job.id}",
+                details={"kind": kind, "params": checked},
+            )
+            self.bus.publish(JobQueued(job_id=job.id, kind=kind, actor=actor,
+                                       **about(checked)), audit=entry)
         self._wake()
         return job
 
     def cancel(self, job_id: int, *, actor: str, reason: str | None = None) -> Job:
+        """Cancel a queued job at once (its end, audit entry and event in one transaction),
+        or ask a running one's worker to stop (audited, `job.cancelling`; `job.cancelled`
+        follows when it has ended)."""
         job = job_repo.get_job(self.store, job_id)
         message = f"cancelled by {actor}" + (f": {reason}" if reason else "")
-        audit.append(
-            self.store, actor=actor, action="job.cancel", subject=f"job:{job_id}", reason=reason
-        )
-        with self._lock:
-            entry = self._running.get(job_id)
-            if entry is not None:
-                entry.cancelled_by = message
-                entry.process.terminate()
-                entry.kill_at = time.monotonic() + 5
-                return job
+        if self._stop_running(job, actor, reason, message):
+            return job
         if job.state != "queued":
             raise Conflict(f"job {job_id} is already {job.state}")
         try:
-            cancelled = job_repo.finish_job(self.store, job_id, "cancelled", error=message)
+            with self.store.transaction():
+                cancelled = job_repo.finish_job(self.store, job_id, "cancelled",
+                                                error=message)
+                entry = audit.append(self.store, actor=actor, action="job.cancel",
+                                     subject=f"job:{job_id}", reason=reason)
+                self.bus.publish(JobCancelled(job_id=job_id, kind=job.kind, error=message),
+                                 audit=entry)
         except Conflict:
             # It was claimed between our read and our update: cancel the live process.
-            with self._lock:
-                entry = self._running.get(job_id)
-                if entry is None:
-                    raise
-                entry.cancelled_by = message
-                entry.process.terminate()
+            if not self._stop_running(job, actor, reason, message):
+                raise
             return job_repo.get_job(self.store, job_id)
-        self.bus.publish("job.cancelled", job_id=job_id, kind=job.kind)
         return cancelled
+
+    def _stop_running(self, job: Job, actor: str, reason: str | None, message: str) -> bool:
+        with self._lock:
+            entry = self._running.get(job.id)
+            if entry is None:
+                return False
+            with self.store.transaction():
+                audited = audit.append(self.store, actor=actor, action="job.cancel",
+                                       subject=f"job:{job.id}", reason=reason)
+                self.bus.publish(JobCancelling(job_id=job.id, kind=job.kind, by=actor),
+                                 audit=audited)
+            entry.cancelled_by = message
+            entry.process.terminate()
+            entry.kill_at = time.monotonic() + 5
+            return True
 
     def running_jobs(self) -> list[int]:
         with self._lock:
@@ -268,10 +299,11 @@ class JobRunner:
                     job = job_repo.set_params(self.store, job.id, prepare(job))
                 except Exception as exc:
                     log.exception("preparing job %s failed", job.id)
-                    failed = job_repo.finish_job(self.store, job.id, "failed",
-                                                 error=f"preparing the job failed: {exc}")
-                    self.bus.publish("job.failed", job_id=job.id, kind=job.kind,
-                                     error=failed.error)
+                    with self.store.transaction():
+                        failed = job_repo.finish_job(self.store, job.id, "failed",
+                                                     error=f"preparing the job failed: {exc}")
+                        self.bus.publish(JobFailed(job_id=job.id, kind=job.kind,
+                                                   error=failed.error))
                     for hook in self.finished_hooks:
                         hook(failed)
                     continue
@@ -295,29 +327,43 @@ class JobRunner:
         except Exception as exc:
             child_conn.close()
             parent_conn.close()
-            job_repo.finish_job(self.store, job.id, "failed",
-                                error=f"could not start a worker process: {exc}")
-            self.bus.publish("job.failed", job_id=job.id, kind=job.kind, error=str(exc))
+            error = f"could not start a worker process: {exc}"
+            with self.store.transaction():
+                job_repo.finish_job(self.store, job.id, "failed", error=error)
+                self.bus.publish(JobFailed(job_id=job.id, kind=job.kind, error=error))
             return
         child_conn.close()
         with self._lock:
             self._running[job.id] = _Running(job, process, parent_conn)
-        job_repo.set_worker(self.store, job.id, process.pid or 0, str(log_path))
+        with self.store.transaction():
+            job_repo.set_worker(self.store, job.id, process.pid or 0, str(log_path))
+            self.bus.publish(JobStarted(job_id=job.id, kind=job.kind, pid=process.pid or 0))
         log.info("job %s (%s) started in worker pid %s", job.id, job.kind, process.pid)
-        self.bus.publish("job.started", job_id=job.id, kind=job.kind, pid=process.pid)
 
     def _drain(self, entry: _Running) -> None:
         try:
             while entry.conn.poll(0):
                 message = entry.conn.recv()
                 if message[0] == "event":
-                    self.bus.publish(message[1], **message[2])
+                    self._relay(entry.job, message[1], message[2])
                 elif message[0] == "usage":
                     entry.usage = message[1]
                 else:
                     entry.outcome = (message[0], message[1])
         except (EOFError, OSError):
             pass
+
+    def _relay(self, job: Job, name: str, data: dict[str, Any]) -> None:
+        """A worker's progress event, checked against the catalogue (a worker cannot put
+        an event on the stream that clients could not read)."""
+        try:
+            payload = payload_of(name, data)
+        except (UnknownEvent, ValidationError) as exc:
+            log.warning("job %s sent an event the catalogue refuses; dropped: %s", job.id,
+                        exc)
+            return
+        with contextlib.suppress(DiskFull):  # telemetry: with the disk full it is not kept
+            self.bus.publish(payload)
 
     def _finish(self, entry: _Running) -> None:
         self._drain(entry)
@@ -339,6 +385,21 @@ class JobRunner:
         with self._lock:
             self._running.pop(job.id, None)
         self._endings.ended(Ending(job, state, error, result, entry.usage or {}))
+
+
+def about(params: dict[str, Any]) -> dict[str, str]:
+    """What a job is about, for its `job.queued`: its model, else its dataset (as audit
+    subjects say it), and the file it reads."""
+    found = {}
+    for key in ("model", "dataset"):
+        if isinstance(params.get(key), str):
+            found["subject"] = f"{key}:{params[key]}"
+            break
+    for key in ("path", "source"):
+        if isinstance(params.get(key), str):
+            found["file"] = Path(params[key]).name
+            break
+    return found
 
 
 def _death_reason(exitcode: int | None) -> str:

@@ -13,37 +13,69 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from mlopsd.client.events import (
+    DeployAborted,
+    DeployCanary,
+    DeployDrill,
+    DeployEnded,
+    DeployPromoted,
+    DeployRolledBack,
+    DeployShadow,
+    ModelAliasMoved,
+)
 from mlopsd.config import DATASET_NAME, Config
 from mlopsd.runtime.events import EventBus
+from mlopsd.services.alerts import Alerts
 from mlopsd.services.errors import ServiceError
 from mlopsd.serving.loaded import LoadedModel, LoadError
 from mlopsd.serving.rollout import Canary, CanaryPolicy, Drill, Shadow
 from mlopsd.serving.served import PRODUCTION, ServedModels, Slot
-from store import alerts, audit
+from store import audit
 from store import deployments as deployment_repo
 from store import models as model_repo
+from store.audit import AuditEntry
 from store.db import Store
 from store.models import AliasMove
 
 log = logging.getLogger("mlops.deploys")
 
 
+_ENDED = {"promoted": DeployPromoted, "aborted": DeployAborted,
+          "rolled-back": DeployRolledBack}
+
+
 class DeployError(ServiceError):
     pass
+
+
+def _when_committed(store: Store, switch: Callable[[], None]) -> None:
+    """What serving does about a change (a switch, a trial's start) happens as the change
+    commits — not before (a failed commit would leave serving ahead of the store), and
+    before its event is heard (a client that hears it finds serving changed)."""
+    tx = store.current()
+    assert tx is not None, "within the change's transaction"
+    tx.after_commit.insert(0, switch)
 
 
 class DeployService:
     def __init__(self, config: Config, store: Store, served: ServedModels,
                  bus: EventBus) -> None:
         self.config, self.store, self.served, self.bus = config, store, served, bus
+        self.alerts = Alerts(store, bus)
         self.production_moved: list[Callable[[str, str | None, str | None], None]] = []
         """Called (model, from, to) after production moved, e.g. by monitoring: its drift
         stream follows the production version."""
         self._locks: dict[str, threading.RLock] = {}
         self._locks_lock = threading.Lock()
-        ended = deployment_repo.finish_running(store, "the daemon restarted")
+        why = "the daemon restarted"
+        with store.transaction():
+            ended = deployment_repo.finish_running(store, why)
+            for deployment_id, model, version, strategy in ended:
+                bus.publish(DeployEnded(model=model, version=version, strategy=strategy,
+                                        deployment_id=deployment_id, reason=why))
         if ended:
-            log.info("ended %s canary/shadow deploy(s) left running by the last run", ended)
+            log.info("ended %s canary/shadow deploy(s) left running by the last run",
+                     len(ended))
 
     def _lock(self, name: str) -> threading.RLock:
         """One deploy step at a time per model: a person's promote and the watch's rollback
@@ -71,29 +103,36 @@ class DeployService:
         standby, detail = None, None
         if alias == PRODUCTION and version is not None:
             standby, detail = self._standby(name, version)
-        move = model_repo.move_alias(
-            self.store, name, alias, version, actor=actor, reason=reason, kind=kind,
-            deploy=("rollback" if kind == "rollback" else "blue-green") if standby else None,
-            deploy_detail=detail)
-        if standby is not None:
-            slot = self.served.slot(name)
-            candidates = [c for c in ((slot.canary, slot.shadow) if slot else ())
-                          if c is not None and c.model.version == standby.version]
-            self.served.switch(name, standby)
-            for candidate in candidates:  # it is live now: its trial ends as promoted
-                self._end(name, candidate, "promoted", candidate.summary())
-        elif alias == PRODUCTION and version is None:
-            self.served.stop_serving(name)
-        else:
-            self.served.alias_moved(name, alias, version)
+        candidates: list[Canary | Shadow] = []
         action = "model.rollback" if kind == "rollback" else "model.promote"
-        audit.append(self.store, actor=actor, action=action, subject=f"model:{name}",
-                     reason=reason, details={"alias": alias, "from": move.from_version,
-                                             "to": move.to_version,
-                                             **({"deploy": detail} if detail else {})})
-        self.bus.publish("model.alias_moved", model=name, alias=alias,
-                         from_version=move.from_version, to_version=move.to_version,
-                         rollback=kind == "rollback")
+        # The alias, the deployment step, the audit entry and the event in one transaction;
+        # the switch is made as it commits, before the event is heard.
+        with self.store.transaction():
+            move = model_repo.move_alias(
+                self.store, name, alias, version, actor=actor, reason=reason, kind=kind,
+                deploy=("rollback" if kind == "rollback" else "blue-green") if standby
+                else None, deploy_detail=detail)
+            entry = audit.append(self.store, actor=actor, action=action,
+                                 subject=f"model:{name}", reason=reason,
+                                 details={"alias": alias, "from": move.from_version,
+                                          "to": move.to_version,
+                                          **({"deploy": detail} if detail else {})})
+            self.bus.publish(ModelAliasMoved(
+                model=name, alias=alias, from_version=move.from_version,
+                to_version=move.to_version, kind=kind, actor=actor, reason=reason),
+                audit=entry)
+            if standby is not None:
+                slot = self.served.slot(name)
+                candidates = [c for c in ((slot.canary, slot.shadow) if slot else ())
+                              if c is not None and c.model.version == standby.version]
+                _when_committed(self.store, lambda: self.served.switch(name, standby))
+            elif alias == PRODUCTION and version is None:
+                _when_committed(self.store, lambda: self.served.stop_serving(name))
+            else:
+                _when_committed(self.store,
+                                lambda: self.served.alias_moved(name, alias, version))
+        for candidate in candidates:  # it is live now: its trial ends as promoted
+            self._end(name, candidate, "promoted", candidate.summary())
         if alias == PRODUCTION:
             for listener in self.production_moved:
                 try:
@@ -147,17 +186,20 @@ class DeployService:
             raise DeployError(422, f"percent must be in (0, 100], got {percent}", "percent")
         standby, detail = self._standby(name, version)
         policy = policy or self._policy()
-        deployment_id = deployment_repo.start(
-            self.store, model=name, strategy="canary", from_version=slot.live.version,
-            to_version=version, actor=actor, reason=reason,
-            detail={**detail, "percent": percent, "policy": policy.__dict__,
-                    "drill_failure_rate": drill_failure_rate})
-        canary = Canary(standby, percent, deployment_id, policy, drill_failure_rate)
-        self.served.set_canary(name, canary)
-        audit.append(self.store, actor=actor, action="deploy.canary", subject=f"model:{name}",
-                     reason=reason, details={"version": version, "percent": percent,
-                                             "deployment_id": deployment_id})
-        self.bus.publish("deploy.canary", model=name, version=version, percent=percent)
+        with self.store.transaction():
+            deployment_id = deployment_repo.start(
+                self.store, model=name, strategy="canary", from_version=slot.live.version,
+                to_version=version, actor=actor, reason=reason,
+                detail={**detail, "percent": percent, "policy": policy.__dict__,
+                        "drill_failure_rate": drill_failure_rate})
+            canary = Canary(standby, percent, deployment_id, policy, drill_failure_rate)
+            entry = audit.append(self.store, actor=actor, action="deploy.canary",
+                                 subject=f"model:{name}", reason=reason,
+                                 details={"version": version, "percent": percent,
+                                          "deployment_id": deployment_id})
+            self.bus.publish(DeployCanary(model=name, version=version, percent=percent,
+                                          deployment_id=deployment_id), audit=entry)
+            _when_committed(self.store, lambda: self.served.set_canary(name, canary))
         return canary.summary()
 
     def _shadow_locked(self, name: str, version: str, *, actor: str, reason: str | None
@@ -167,15 +209,18 @@ class DeployService:
             raise DeployError(409, f"{name} already has a shadow ({slot.shadow.model.version}):"
                               " abort it first")
         standby, detail = self._standby(name, version)
-        deployment_id = deployment_repo.start(
-            self.store, model=name, strategy="shadow", from_version=slot.live.version,
-            to_version=version, actor=actor, reason=reason, detail=detail)
-        shadow = Shadow(standby, deployment_id)
-        self.served.set_shadow(name, shadow)
-        audit.append(self.store, actor=actor, action="deploy.shadow", subject=f"model:{name}",
-                     reason=reason, details={"version": version,
-                                             "deployment_id": deployment_id})
-        self.bus.publish("deploy.shadow", model=name, version=version)
+        with self.store.transaction():
+            deployment_id = deployment_repo.start(
+                self.store, model=name, strategy="shadow", from_version=slot.live.version,
+                to_version=version, actor=actor, reason=reason, detail=detail)
+            shadow = Shadow(standby, deployment_id)
+            entry = audit.append(self.store, actor=actor, action="deploy.shadow",
+                                 subject=f"model:{name}", reason=reason,
+                                 details={"version": version,
+                                          "deployment_id": deployment_id})
+            self.bus.publish(DeployShadow(model=name, version=version,
+                                          deployment_id=deployment_id), audit=entry)
+            _when_committed(self.store, lambda: self.served.set_shadow(name, shadow))
         return shadow.summary()
 
     def _promote_locked(self, name: str, *, actor: str, reason: str | None) -> AliasMove:
@@ -200,35 +245,46 @@ class DeployService:
         summaries = []
         for candidate in ended:
             summary = candidate.summary()
-            self._end(name, candidate, state, summary)
-            audit.append(self.store, actor=actor, action=f"deploy.{state}",
-                         subject=f"model:{name}", reason=reason,
-                         details={"version": candidate.model.version,
-                                  "deployment_id": candidate.deployment_id})
+            with self.store.transaction():
+                entry = audit.append(self.store, actor=actor, action=f"deploy.{state}",
+                                     subject=f"model:{name}", reason=reason,
+                                     details={"version": candidate.model.version,
+                                              "deployment_id": candidate.deployment_id})
+                self._end(name, candidate, state, summary, reason=reason, audited=entry)
             summaries.append(summary)
         return {"model": name, "state": state, "ended": summaries}
 
     def _end(self, name: str, candidate: Canary | Shadow, state: str,
-             summary: dict[str, Any]) -> None:
+             summary: dict[str, Any], *, reason: str | None = None,
+             audited: AuditEntry | None = None) -> None:
+        """The trial leaves its slot; its deployment row ends with its event (one
+        transaction: the caller's, with its audit entry, when it has one open)."""
         if isinstance(candidate, Canary):
             self.served.set_canary(name, None)
         else:
             self.served.set_shadow(name, None)
-        deployment_repo.finish(self.store, candidate.deployment_id, state, summary)
-        self.bus.publish(f"deploy.{state}", model=name, version=candidate.model.version,
-                         strategy=summary["strategy"])
+        with self.store.transaction():
+            if deployment_repo.finish(self.store, candidate.deployment_id, state, summary):
+                self.bus.publish(_ENDED[state](
+                    model=name, version=candidate.model.version,
+                    strategy=summary["strategy"], deployment_id=candidate.deployment_id,
+                    reason=reason), audit=audited)
 
     def _drill_locked(self, name: str, *, failure_rate: float, requests: int, actor: str,
                       reason: str | None, delay_s: float = 0.0) -> dict[str, Any]:
         """Make the live version fail on purpose for `requests` requests."""
         slot = self._served_slot(name)
-        self.served.set_drill(name, Drill(failure_rate, requests, delay_s))
-        audit.append(self.store, actor=actor, action="deploy.drill", subject=f"model:{name}",
-                     reason=reason, details={"version": slot.live.version,
-                                             "failure_rate": failure_rate,
-                                             "delay_s": delay_s, "requests": requests})
-        self.bus.publish("deploy.drill", model=name, version=slot.live.version,
-                         failure_rate=failure_rate, requests=requests)
+        with self.store.transaction():
+            entry = audit.append(self.store, actor=actor, action="deploy.drill",
+                                 subject=f"model:{name}", reason=reason,
+                                 details={"version": slot.live.version,
+                                          "failure_rate": failure_rate,
+                                          "delay_s": delay_s, "requests": requests})
+            self.bus.publish(DeployDrill(model=name, version=slot.live.version,
+                                         failure_rate=failure_rate, requests=requests,
+                                         delay_s=delay_s), audit=entry)
+            _when_committed(self.store, lambda: self.served.set_drill(
+                name, Drill(failure_rate, requests, delay_s)))
         return {"model": name, "version": slot.live.version, "failure_rate": failure_rate,
                 "requests": requests,
                 "fallback": (f"version {slot.previous.version}" if slot.previous else
@@ -259,13 +315,14 @@ class DeployService:
                     continue  # promoted or aborted by a person meanwhile
                 log.warning("auto-rollback of %s canary %s: %s", name, canary.model.version,
                             why)
-                self._abort_locked(name, actor="mlopsd", reason=f"auto-rollback: {why}",
-                                   state="rolled-back", only=canary)
-            alerts.raise_alert(self.store, rule="canary_rolled_back", subject=f"model:{name}",
-                               severity="critical",
-                               message=f"canary {name}:{canary.model.version} was rolled back:"
-                                       f" {why}",
-                               detail=canary.summary())
+                with self.store.transaction():
+                    self._abort_locked(name, actor="mlopsd", reason=f"auto-rollback: {why}",
+                                       state="rolled-back", only=canary)
+                    self.alerts.raise_(rule="canary_rolled_back", subject=f"model:{name}",
+                                       severity="critical",
+                                       message=f"canary {name}:{canary.model.version} was "
+                                               f"rolled back: {why}",
+                                       detail=canary.summary())
 
     def _served_slot(self, name: str) -> Slot:
         slot = self.served.slot(name)

@@ -19,10 +19,11 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlopsd.client.events import IngestDone, IngestDoneBlocked
 from mlopsd.runtime.events import EventBus
 from mlopsd.runtime.file_moves import move_into
 from mlopsd.runtime.watcher import FileIdentity
-from store import alerts, audit
+from mlopsd.services.alerts import Alerts
 from store.db import Store
 
 log = logging.getLogger("mlops.ingest")
@@ -42,6 +43,7 @@ class Parked:
 class DoneMoves:
     def __init__(self, inbox: Path, store: Store, bus: EventBus) -> None:
         self.inbox, self.store, self.bus = inbox, store, bus
+        self.alerts = Alerts(store, bus)
         self._parked: dict[Path, Parked] = {}
         self._lock = threading.Lock()
 
@@ -89,38 +91,29 @@ class DoneMoves:
                    "itself once .done/ is a writable folder (tried at every rescan)")
         if len(waiting) > 1:
             message += f"; {len(waiting)} files wait"
-        alert, new = alerts.raise_alert(
-            self.store, rule=RULE, subject=f"dataset:{parked.dataset}", severity="warning",
-            message=message, detail={"folder": str(self.inbox / parked.dataset / ".done"),
-                                     "files": waiting})
+        with self.store.transaction():
+            self.bus.publish(IngestDoneBlocked(dataset=parked.dataset, file=path.name,
+                                               stored_as=parked.stored_as, error=parked.error))
+            self.alerts.raise_(
+                rule=RULE, subject=f"dataset:{parked.dataset}", severity="warning",
+                message=message, detail={"folder": str(self.inbox / parked.dataset / ".done"),
+                                         "files": waiting})
         log.warning("%s", message)
-        self.bus.publish("ingest.done_blocked", dataset=parked.dataset, file=path.name,
-                         stored_as=parked.stored_as, error=parked.error)
-        self.bus.publish("alert.raised", alert_id=alert.id, rule=RULE, subject=alert.subject,
-                         count=alert.count, new=new, message=message)
 
     def _unpark(self, path: Path, parked: Parked, *, moved_to: Path | None) -> None:
         with self._lock:
             if self._parked.get(path) == parked:
                 del self._parked[path]
             left = self._waiting(parked.dataset)
-        if moved_to is not None:
-            log.info("%s moved to %s, now that .done/ takes it", path, moved_to)
-            self.bus.publish("ingest.done", dataset=parked.dataset, file=path.name,
-                             done_as=str(moved_to))
-        if left:
-            return
-        subject = f"dataset:{parked.dataset}"
-        note = f"resolved by itself: no file of {parked.dataset} waits for .done/ any more"
-        with self.store.transaction() as cur:
-            resolved = alerts.resolve_open_in(cur, RULE, subject, note)
-            if resolved is not None:
-                audit.append_in(cur, actor="mlopsd", action="alert.resolved",
-                                subject=f"alert:{resolved.id}", reason=note,
-                                details={"rule": RULE, "subject": subject})
-        if resolved is not None:
-            self.bus.publish("alert.resolved", alert_id=resolved.id, rule=RULE,
-                             subject=subject, automatic=True)
+        with self.store.transaction():
+            if moved_to is not None:
+                log.info("%s moved to %s, now that .done/ takes it", path, moved_to)
+                self.bus.publish(IngestDone(dataset=parked.dataset, file=path.name,
+                                            done_as=str(moved_to)))
+            if not left:
+                self.alerts.resolve(RULE, f"dataset:{parked.dataset}",
+                                    f"resolved by itself: no file of {parked.dataset} waits "
+                                    "for .done/ any more")
 
     def _waiting(self, dataset: str) -> list[dict[str, str]]:
         return [{"file": p.name, "stored_as": v.stored_as, "error": v.error}

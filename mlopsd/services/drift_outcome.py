@@ -18,34 +18,40 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from mlopsd.client.events import DriftReported
 from mlopsd.config import Config
+from mlopsd.runtime.events import EventBus
+from mlopsd.services.alerts import Alerts
 from mlopsd.services.degradation import degradation, kind_of_drop
-from store import alerts, audit
+from store import audit
 from store import drift as drift_repo
 from store import models as model_repo
+from store.alerts import Alert
 from store.db import Store
 from store.jobs import Job
 
 DRIFT_RULES = ("dataset_drift", "prediction_drift")
 
 
-def retire_stale_alerts(cur: Any, model: str, live_version: str | None, why: str, *,
-                        unversioned_as: str = "") -> list[alerts.Alert]:
+def retire_stale_alerts(door: Alerts, model: str, live_version: str | None, why: str, *,
+                        unversioned_as: str = "") -> list[Alert]:
     """Resolve the drift alerts (and batch-found performance drops) raised about another
     version than `live_version` (all of them when nothing is live); an alert from before
-    alerts named their version counts as about `unversioned_as`."""
+    alerts named their version counts as about `unversioned_as`. One transaction."""
     subject = f"model:{model}"
     resolved = []
-    for rule in (*DRIFT_RULES, "performance_drop"):
-        resolved += alerts.resolve_in(cur, rule, subject, why, unless_version=live_version,
-                                      unversioned_as=unversioned_as,
-                                      only_batch=rule == "performance_drop")
+    with door.store.transaction():
+        for rule in (*DRIFT_RULES, "performance_drop"):
+            resolved += door.resolve(rule, subject, why, unless_version=live_version,
+                                     unversioned_as=unversioned_as,
+                                     only_batch=rule == "performance_drop")
     return resolved
 
 
 class DriftOutcome:
-    def __init__(self, config: Callable[[], Config], store: Store) -> None:
-        self._config, self.store = config, store
+    def __init__(self, config: Callable[[], Config], store: Store, bus: EventBus) -> None:
+        self._config, self.store, self.bus = config, store, bus
+        self.alerts = Alerts(store, bus)
 
     @property
     def config(self) -> Config:
@@ -100,29 +106,36 @@ class DriftOutcome:
             status=result.get("status"), detail=detail or None)
         with self.store.transaction() as cur:
             report = drift_repo.insert_report_in(cur, new)
+            entry = audit.append(self.store, actor=job.actor, action="drift.report",
+                                 subject=f"model:{model}",
+                                 details={"report_id": report.id, "recorded": stream,
+                                          "status": report.status,
+                                          "dataset_drift": report.dataset_drift,
+                                          "prediction_drift": report.prediction_drift})
+            self.bus.publish(DriftReported(
+                model=model or "", report_id=report.id, recorded=report.recorded,
+                status=report.status, dataset_drift=report.dataset_drift,
+                prediction_drift=report.prediction_drift,
+                drifted=[c["column"] for c in report.columns if c.get("drifted")]),
+                audit=entry)
             if stream:
-                self._alerts(cur, report, performance, p)
-            audit.append_in(cur, actor=job.actor, action="drift.report",
-                            subject=f"model:{model}",
-                            details={"report_id": report.id, "recorded": stream,
-                                     "status": report.status,
-                                     "dataset_drift": report.dataset_drift,
-                                     "prediction_drift": report.prediction_drift})
+                self._alerts(report, performance)
         return report
 
-    def _alerts(self, cur: Any, report: drift_repo.DriftReport,
-                performance: dict[str, Any] | None, p: dict[str, Any]) -> None:
+    def _alerts(self, report: drift_repo.DriftReport,
+                performance: dict[str, Any] | None) -> None:
+        """Within the report's transaction: the alerts it raises and resolves."""
         model, version = report.model or "", report.model_version or ""
         subject = f"model:{model}"
-        retire_stale_alerts(cur, model, version, f"resolved: production is {model}:{version} "
-                            f"now; report {report.id} judges the drift stream against it",
-                            unversioned_as=version)
+        retire_stale_alerts(self.alerts, model, version, f"resolved: production is "
+                            f"{model}:{version} now; report {report.id} judges the drift "
+                            "stream against it", unversioned_as=version)
         drifted = [c["column"] for c in report.columns if c.get("drifted")]
         judged = [c for c in report.columns if c.get("drifted") is not None]
         tag = {"report_id": report.id, "model_version": version}
         if report.dataset_drift:
-            alerts.raise_alert_in(
-                cur, rule="dataset_drift", subject=subject, severity="warning",
+            self.alerts.raise_(
+                rule="dataset_drift", subject=subject, severity="warning",
                 message=f"{report.current} drifted from {model}:{version}'s training data: "
                         f"{len(drifted)} of {len(judged)} columns "
                         f"({', '.join(drifted[:6])}{', …' if len(drifted) > 6 else ''}); "
@@ -130,27 +143,27 @@ class DriftOutcome:
                 detail={**tag, "drift_share": report.drift_share})
         if report.prediction_drift:
             pred = report.prediction
-            alerts.raise_alert_in(
-                cur, rule="prediction_drift", subject=subject, severity="warning",
+            self.alerts.raise_(
+                rule="prediction_drift", subject=subject, severity="warning",
                 message=f"{model}:{version}'s predictions on {report.current} drifted "
                         f"({pred['test']} {pred['statistic']:.4g}, {report.rows_current} rows)",
                 detail=tag)
         for rule, now in (("dataset_drift", report.dataset_drift),
                           ("prediction_drift", report.prediction_drift)):
             if now is False:  # a clean report clears what an earlier one raised
-                alerts.resolve_in(cur, rule, subject, f"resolved by itself: report "
+                self.alerts.resolve(rule, subject, f"resolved by itself: report "
                                   f"{report.id} ({report.current}) shows none")
         if not performance or performance.get("rows", 0) < self.config.monitoring.min_labels:
             return
         if performance.get("degraded"):
-            alerts.raise_alert_in(
-                cur, rule="performance_drop", subject=subject, severity="critical",
+            self.alerts.raise_(
+                rule="performance_drop", subject=subject, severity="critical",
                 message=f"{model}:{version} on {report.current}: {performance['change']} "
                         f"— {performance['kind']}",
                 detail={**tag, **performance})
         else:
             # A labelled batch that scores as well as the baseline clears a drop found on an
             # earlier batch; one found on feedback labels is the service watch's to clear.
-            alerts.resolve_in(cur, "performance_drop", subject,
+            self.alerts.resolve("performance_drop", subject,
                               f"resolved by itself: report {report.id} ({report.current}) "
                               "scores within the limit", only_batch=True)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import orjson
 
+from mlopsd.client.events import IngestQuarantined
+from mlopsd.runtime.events import EventBus
 from mlopsd.runtime.file_moves import remove_orphan_reasons
 from store import data as data_repo
 from store.db import Store
@@ -32,15 +34,15 @@ def remove_partial_uploads(inbox: Path) -> int:
     return removed
 
 
-def recover(inbox: Path, quarantine: Path, store: Store) -> None:
+def recover(inbox: Path, quarantine: Path, store: Store, bus: EventBus) -> None:
     remove_partial_uploads(inbox)
     removed = remove_orphan_reasons(quarantine)
     if removed:
         log.info("removed %s quarantine reason(s) whose file never arrived", removed)
-    record_unrecorded_quarantine(quarantine, store)
+    record_unrecorded_quarantine(quarantine, store, bus)
 
 
-def record_unrecorded_quarantine(quarantine: Path, store: Store) -> None:
+def record_unrecorded_quarantine(quarantine: Path, store: Store, bus: EventBus) -> None:
     """A crash after a file was quarantined but before the store heard of it leaves the
     file and its reason on disk: record them now, so they are listed and requeueable."""
     known = {i.quarantine_path for i in data_repo.quarantined(store)}
@@ -53,11 +55,19 @@ def record_unrecorded_quarantine(quarantine: Path, store: Store) -> None:
             received = datetime.fromisoformat(reason["received_at"])
         except (OSError, ValueError, KeyError, TypeError):
             reason, received = {}, datetime.now(UTC)
-        data_repo.record_ingest(
-            store, file.parent.name, reason.get("file", file.name), "rejected",
-            received_at=received, content_hash=reason.get("content_hash"),
-            size_bytes=reason.get("size"), job_id=reason.get("job_id"),
-            quarantine_path=str(file), issues=reason.get("errors"),
-            schema_change=reason.get("schema_change"),
-        )
+        errors = reason.get("errors") or []
+        with store.transaction():
+            data_repo.record_ingest(
+                store, file.parent.name, reason.get("file", file.name), "rejected",
+                received_at=received, content_hash=reason.get("content_hash"),
+                size_bytes=reason.get("size"), job_id=reason.get("job_id"),
+                quarantine_path=str(file), issues=errors,
+                schema_change=reason.get("schema_change"),
+            )
+            bus.publish(IngestQuarantined(
+                dataset=file.parent.name, file=str(reason.get("file", file.name)),
+                quarantined_as=str(file),
+                job_id=job_id if isinstance(job_id := reason.get("job_id"), int) else None,
+                reason=str(errors[0].get("message", "rejected")) if errors
+                and isinstance(errors[0], dict) else "rejected"))
         log.info("recorded %s, quarantined before a crash", file)

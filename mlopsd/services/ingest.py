@@ -21,6 +21,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mlopsd.client.events import (
+    DatasetCreated,
+    IngestChanged,
+    IngestCommitted,
+    IngestDuplicate,
+    IngestRequeued,
+    IngestVanished,
+)
 from mlopsd.config import DATASET_NAME, Config, DatasetConfig
 from mlopsd.home import Home
 from mlopsd.runtime.events import EventBus
@@ -76,11 +84,11 @@ class IngestService:
 
     def start(self) -> None:
         for ds in self.declared.values():
-            self._ensure(ds.name)
+            self._ensure(ds.name, by="mlops.toml")
             (self.home.inbox / ds.name).mkdir(parents=True, exist_ok=True)
         if self.labels is not None:
             self.labels.done = self.done
-        recover(self.home.inbox, self.home.quarantine, self.store)
+        recover(self.home.inbox, self.home.quarantine, self.store, self.bus)
         # Ingests queued before a crash run again; the scan must not queue them twice.
         for job in job_repo.list_jobs(self.store, state="queued", kind="ingest", limit=10_000):
             identity = _identity_from(job.params)
@@ -130,7 +138,6 @@ class IngestService:
                     path, dataset, "symlink" if path.is_symlink() else "outside_home", str(exc))
                 return None
             self._in_flight[path] = _InFlight(identity, job.id)
-        self.bus.publish("ingest.queued", dataset=dataset, file=path.name, job_id=job.id)
         return job
 
     def folder_ready(self, path: Path) -> None:
@@ -158,8 +165,7 @@ class IngestService:
                     path, dataset, "unknown_dataset",
                     f"no dataset {dataset!r} is declared in mlops.toml and auto_create is off")
                 return None
-            ds_row = self._ensure(dataset)
-            self.bus.publish("dataset.created", dataset=dataset, by="first drop")
+            ds_row = self._ensure(dataset, by="first drop")
         return {
             "dataset": dataset,
             "path": str(path),
@@ -180,13 +186,23 @@ class IngestService:
             "known_hashes": data_repo.known_hashes(self.store, ds_row.name),
         }
 
-    def _ensure(self, name: str) -> data_repo.Dataset:
+    def _ensure(self, name: str, *, by: str) -> data_repo.Dataset:
+        """The dataset's row in step with its config; a new one is audited and announced
+        (`dataset.created`) in the same transaction."""
         ds = self.declared.get(name) or DatasetConfig(name=name)
         declared = bool(ds.schema) or any(c.dtype for c in ds.columns.values())
-        return data_repo.ensure_dataset(
-            self.store, name, target=ds.target, time_column=ds.time_column,
-            id_column=ds.id_column, schema_declared=declared, config=dataclasses.asdict(ds),
-        )
+        with self.store.transaction():
+            new = data_repo.find_dataset(self.store, name) is None
+            row = data_repo.ensure_dataset(
+                self.store, name, target=ds.target, time_column=ds.time_column,
+                id_column=ds.id_column, schema_declared=declared,
+                config=dataclasses.asdict(ds),
+            )
+            if new:
+                entry = audit.append(self.store, actor="mlopsd:ingest", action="dataset.create",
+                                     subject=f"dataset:{name}", reason=by)
+                self.bus.publish(DatasetCreated(dataset=name, by=by), audit=entry)
+        return row
 
     def _spec(self, ds_row: data_repo.Dataset) -> dict[str, Any]:
         """What the worker checks a file against. The schema is the one the dataset's
@@ -222,6 +238,45 @@ class IngestService:
         outcome = result["outcome"]
         summary: dict[str, Any] = {"dataset": dataset, "file": path.name, "outcome": outcome}
         if outcome == "accepted":
+            commit = self._commit(job, path, dataset, received_at, result)
+            stored = commit.version.version if commit.version else commit.duplicate_of
+            self._to_done(path, dataset, stored, summary)
+            if commit.version is not None:
+                summary.update(version=commit.version.version, rows=commit.version.n_rows)
+            else:
+                summary.update(outcome="duplicate", duplicate_of=commit.duplicate_of)
+        elif outcome == "duplicate":
+            with self.store.transaction():
+                data_repo.record_ingest(
+                    self.store, dataset, path.name, "duplicate", received_at=received_at,
+                    content_hash=result["content_hash"], size_bytes=result.get("size"),
+                    job_id=job.id, version=result["duplicate_of"],
+                )
+                self.bus.publish(IngestDuplicate(dataset=dataset, file=path.name,
+                                                 duplicate_of=result["duplicate_of"],
+                                                 job_id=job.id))
+            summary["duplicate_of"] = result["duplicate_of"]
+            self._to_done(path, dataset, result["duplicate_of"], summary)
+        elif outcome == "rejected":
+            where = self.outcomes.quarantine(path, dataset, job.id, result, received_at)
+            summary.update(quarantined_as=str(where) if where else None,
+                           errors=[e["message"] for e in result.get("errors", [])][:5])
+        elif outcome == "vanished":
+            with self.store.transaction():
+                data_repo.record_ingest(self.store, dataset, path.name, "vanished",
+                                        received_at=received_at, job_id=job.id,
+                                        issues=result.get("errors"))
+                self.bus.publish(IngestVanished(dataset=dataset, file=path.name,
+                                                job_id=job.id))
+        elif outcome == "changed":
+            self.bus.publish(IngestChanged(dataset=dataset, file=path.name, job_id=job.id))
+        return summary
+
+    def _commit(self, job: Job, path: Path, dataset: str, received_at: datetime,
+                result: dict[str, Any]) -> data_repo.CommitResult:
+        """The data version (or the duplicate's record), its audit entry, its event, and
+        the schema-change and quality alerts it brings, in one transaction."""
+        with self.store.transaction():
             commit = data_repo.commit_version(self.store, dataset, data_repo.NewVersion(
                 content_hash=result["content_hash"], snapshot_sha=result["snapshot_sha"],
                 schema=result["schema"], schema_hash=result["schema_hash"],
@@ -230,44 +285,26 @@ class IngestService:
                 profile=result["profile"], issues=result.get("warnings") or [],
                 schema_change=result.get("schema_change"), job_id=job.id,
             ))
-            stored = commit.version.version if commit.version else commit.duplicate_of
-            self._to_done(path, dataset, stored, summary)
-            if commit.version is not None:
-                summary.update(version=commit.version.version, rows=commit.version.n_rows)
-                self.bus.publish("ingest.committed", dataset=dataset, file=path.name,
-                                 version=commit.version.version, rows=commit.version.n_rows)
-                if commit.schema_version_changed:
-                    self.outcomes.schema_changed(dataset, path.name,
-                                                 result.get("schema_change"), accepted=True)
-                if result.get("warnings"):
-                    self.outcomes.quality_alert(dataset, path.name, commit.version.version,
-                                                result["warnings"])
-            else:
-                summary.update(outcome="duplicate", duplicate_of=commit.duplicate_of)
-                self.bus.publish("ingest.duplicate", dataset=dataset, file=path.name,
-                                 duplicate_of=commit.duplicate_of)
-        elif outcome == "duplicate":
-            data_repo.record_ingest(
-                self.store, dataset, path.name, "duplicate", received_at=received_at,
-                content_hash=result["content_hash"], size_bytes=result.get("size"),
-                job_id=job.id, version=result["duplicate_of"],
-            )
-            summary["duplicate_of"] = result["duplicate_of"]
-            self._to_done(path, dataset, result["duplicate_of"], summary)
-            self.bus.publish("ingest.duplicate", dataset=dataset, file=path.name,
-                             duplicate_of=result["duplicate_of"])
-        elif outcome == "rejected":
-            where = self.outcomes.quarantine(path, dataset, job.id, result, received_at)
-            summary.update(quarantined_as=str(where) if where else None,
-                           errors=[e["message"] for e in result.get("errors", [])][:5])
-        elif outcome == "vanished":
-            data_repo.record_ingest(self.store, dataset, path.name, "vanished",
-                                    received_at=received_at, job_id=job.id,
-                                    issues=result.get("errors"))
-            self.bus.publish("ingest.vanished", dataset=dataset, file=path.name)
-        elif outcome == "changed":
-            self.bus.publish("ingest.changed", dataset=dataset, file=path.name)
-        return summary
+            version = commit.version
+            if version is None:
+                self.bus.publish(IngestDuplicate(dataset=dataset, file=path.name,
+                                                 duplicate_of=commit.duplicate_of,
+                                                 job_id=job.id))
+                return commit
+            entry = audit.append(self.store, actor="mlopsd:ingest", action="data.commit",
+                                 subject=f"dataset:{dataset}",
+                                 details={"version": version.version, "file": path.name,
+                                          "rows": version.n_rows, "job_id": job.id})
+            self.bus.publish(IngestCommitted(dataset=dataset, file=path.name,
+                                             version=version.version, rows=version.n_rows,
+                                             job_id=job.id), audit=entry)
+            if commit.schema_version_changed:
+                self.outcomes.schema_changed(dataset, path.name, result.get("schema_change"),
+                                             accepted=True)
+            if result.get("warnings"):
+                self.outcomes.quality_alert(dataset, path.name, version.version,
+                                            result["warnings"])
+        return commit
 
     def _to_done(self, path: Path, dataset: str, version: int | None,
                  summary: dict[str, Any]) -> None:
@@ -318,12 +355,14 @@ class IngestService:
         if not q.exists() and not q.is_symlink():
             raise NotFound(f"{q} is recorded as quarantined but is no longer there")
         back = move_into(q, self.home.inbox / ingest.dataset, ingest.source_name)
-        data_repo.mark_requeued(self.store, ingest.id)
+        with self.store.transaction():
+            data_repo.mark_requeued(self.store, ingest.id)
+            entry = audit.append(self.store, actor=actor, action="data.requeue",
+                                 subject=f"dataset:{ingest.dataset}",
+                                 details={"file": q.name, "back_as": back.name})
+            self.bus.publish(IngestRequeued(dataset=ingest.dataset, file=q.name,
+                                            back_as=back.name), audit=entry)
         reason_path_of(q).unlink(missing_ok=True)
-        audit.append(self.store, actor=actor, action="data.requeue",
-                     subject=f"dataset:{ingest.dataset}", details={"file": q.name,
-                                                                   "back_as": back.name})
-        self.bus.publish("ingest.requeued", dataset=ingest.dataset, file=back.name)
         self.watcher.touch(back)
         return back
 

@@ -11,10 +11,12 @@ from typing import Any
 
 import orjson
 
+from mlopsd.client.events import DatasetSchemaChanged, IngestQuarantined
 from mlopsd.config import DATASET_NAME
 from mlopsd.runtime.events import EventBus
 from mlopsd.runtime.file_moves import quarantine_file
-from store import alerts, audit
+from mlopsd.services.alerts import Alerts
+from store import audit
 from store import data as data_repo
 from store.db import Store
 
@@ -27,6 +29,7 @@ RETRY_HINT = ("fix the cause (the file, or the dataset's config and restart), th
 class IngestOutcomes:
     def __init__(self, quarantine_root: Path, store: Store, bus: EventBus) -> None:
         self.quarantine_root, self.store, self.bus = quarantine_root, store, bus
+        self.alerts = Alerts(store, bus)
 
     def quarantine(self, path: Path, dataset: str, job_id: int | None,
                    result: dict[str, Any], received_at: datetime) -> Path | None:
@@ -51,20 +54,25 @@ class IngestOutcomes:
                                     orjson.dumps(reason, option=orjson.OPT_INDENT_2))
         except FileNotFoundError:
             where = None
-        data_repo.record_ingest(
-            self.store, dataset, path.name, "rejected", received_at=received_at,
-            content_hash=result.get("content_hash"), size_bytes=result.get("size"),
-            job_id=job_id, quarantine_path=str(where) if where else None, issues=errors,
-            schema_change=result.get("schema_change"),
-        )
         first = errors[0]["message"] if errors else "rejected"
-        self.alert("quarantined_file", dataset, "warning",
-                   f"{path.name} was quarantined: {first}",
-                   {"file": path.name, "quarantined_as": str(where), "errors": errors[:10]})
-        self.bus.publish("ingest.quarantined", dataset=dataset, file=path.name,
-                         quarantined_as=str(where), reason=first)
-        if result.get("schema_change"):
-            self.schema_changed(dataset, path.name, result["schema_change"], accepted=False)
+        # The record, its event, its alert and a schema change's, in one transaction.
+        with self.store.transaction():
+            data_repo.record_ingest(
+                self.store, dataset, path.name, "rejected", received_at=received_at,
+                content_hash=result.get("content_hash"), size_bytes=result.get("size"),
+                job_id=job_id, quarantine_path=str(where) if where else None,
+                issues=errors, schema_change=result.get("schema_change"),
+            )
+            self.bus.publish(IngestQuarantined(
+                dataset=dataset, file=path.name, quarantined_as=str(where) if where else None,
+                reason=first, job_id=job_id))
+            self.alert("quarantined_file", dataset, "warning",
+                       f"{path.name} was quarantined: {first}",
+                       {"file": path.name, "quarantined_as": str(where),
+                        "errors": errors[:10]})
+            if result.get("schema_change"):
+                self.schema_changed(dataset, path.name, result["schema_change"],
+                                    accepted=False)
         log.warning("%s/%s quarantined: %s", dataset, path.name, first)
         return where
 
@@ -75,16 +83,21 @@ class IngestOutcomes:
         self.quarantine(path, safe, None, {"errors": [issue]}, datetime.now(UTC))
 
     def schema_changed(self, dataset: str, file: str, change: Any, *, accepted: bool) -> None:
-        self.bus.publish("dataset.schema_changed", dataset=dataset, file=file, change=change,
-                         accepted=accepted)
-        audit.append(self.store, actor="mlopsd:ingest", action="dataset.schema_change",
-                     subject=f"dataset:{dataset}",
-                     reason="accepted as a new schema version" if accepted else "quarantined",
-                     details={"file": file, "change": change})
-        self.alert("schema_change", dataset, "warning",
-                   f"schema change in {file}: {describe_change(change)}"
-                   + (" (accepted as a new schema version)" if accepted else " (quarantined)"),
-                   {"file": file, "change": change, "accepted": accepted})
+        """Its audit entry, event and alert in one transaction (the caller's, when the
+        change came with a new data version or a quarantine)."""
+        with self.store.transaction():
+            entry = audit.append(
+                self.store, actor="mlopsd:ingest", action="dataset.schema_change",
+                subject=f"dataset:{dataset}",
+                reason="accepted as a new schema version" if accepted else "quarantined",
+                details={"file": file, "change": change})
+            self.bus.publish(DatasetSchemaChanged(dataset=dataset, file=file, change=change,
+                                                  accepted=accepted), audit=entry)
+            self.alert("schema_change", dataset, "warning",
+                       f"schema change in {file}: {describe_change(change)}"
+                       + (" (accepted as a new schema version)" if accepted
+                          else " (quarantined)"),
+                       {"file": file, "change": change, "accepted": accepted})
 
     def quality_alert(self, dataset: str, file: str, version: int,
                       warnings: list[dict[str, Any]]) -> None:
@@ -94,10 +107,8 @@ class IngestOutcomes:
                    {"file": file, "version": version, "warnings": warnings[:20]})
 
     def alert(self, rule: str, dataset: str, severity: str, message: str, detail: Any) -> None:
-        alert, new = alerts.raise_alert(self.store, rule=rule, subject=f"dataset:{dataset}",
-                                        severity=severity, message=message, detail=detail)
-        self.bus.publish("alert.raised", alert_id=alert.id, rule=rule,
-                         subject=alert.subject, count=alert.count, new=new, message=message)
+        self.alerts.raise_(rule=rule, subject=f"dataset:{dataset}", severity=severity,
+                           message=message, detail=detail)
 
 
 def describe_change(change: Any) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from mlopsd.client.events import LabelsRejected, LabelsStored
 from mlopsd.config import Config
 from mlopsd.home import Home
 from mlopsd.runtime.events import EventBus
@@ -68,15 +69,16 @@ class LabelService:
         job = self.runner.submit("labels", {"path": str(path), "dataset": dataset,
                                             "id_column": declared.id_column,
                                             "target": declared.target}, actor=actor)
-        self.bus.publish("labels.queued", dataset=dataset, file=path.name, job_id=job.id)
         return job
 
     def _complete(self, job: Job, result: dict[str, Any]) -> dict[str, Any]:
         path, dataset = Path(job.params["path"]), job.params["dataset"]
-        stored = prediction_repo.add_entity_labels(self.store, dataset, result["ids"],
-                                                   result["labels"], source=path.name)
+        with self.store.transaction():
+            stored = prediction_repo.add_entity_labels(self.store, dataset, result["ids"],
+                                                       result["labels"], source=path.name)
+            self.bus.publish(LabelsStored(dataset=dataset, file=path.name, rows=stored,
+                                          job_id=job.id))
         self.done.move(path, dataset, f"{stored} labels of {dataset}")
-        self.bus.publish("labels.stored", dataset=dataset, file=path.name, rows=stored)
         return {"dataset": dataset, "file": path.name, "rows": stored,
                 "skipped": result["skipped"]}
 
@@ -96,10 +98,11 @@ class LabelService:
         where = quarantine_file(path, self.home.quarantine / dataset, orjson.dumps(
             {"file": path.name, "dataset": dataset, "job_id": job_id, "errors": errors,
              "received_at": received.isoformat()}, option=orjson.OPT_INDENT_2))
-        if data_repo.find_dataset(self.store, dataset) is not None:
-            data_repo.record_ingest(self.store, dataset, path.name, "rejected",
-                                    received_at=received, job_id=job_id,
-                                    quarantine_path=str(where), issues=errors)
+        with self.store.transaction():
+            if data_repo.find_dataset(self.store, dataset) is not None:
+                data_repo.record_ingest(self.store, dataset, path.name, "rejected",
+                                        received_at=received, job_id=job_id,
+                                        quarantine_path=str(where), issues=errors)
+            self.bus.publish(LabelsRejected(dataset=dataset, file=path.name, reason=reason,
+                                            kept_at=str(where), job_id=job_id))
         log.warning("label file %s quarantined: %s", path.name, reason)
-        self.bus.publish("labels.rejected", dataset=dataset, file=path.name, reason=reason,
-                         kept_at=str(where))

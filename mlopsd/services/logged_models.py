@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlopsd.client.events import ModelRegistered
 from mlopsd.runtime.events import EventBus
 from mlopsd.runtime.runner import JobRunner
 from mlopsd.services.training import canonical_hash, signature_hash
@@ -59,10 +60,13 @@ class LoggedModels:
                 run_id=run.id, description=p.get("description"))
             run_repo.insert_batch(cur, run.id,
                                   tags={"model_version": f"{p['model']}:{version.version}"})
-        audit.append(self.store, actor=job.actor, action="model.log",
-                     subject=f"model:{p['model']}",
-                     details={"version": version.version, "run_id": run.id, "sha": p["sha"]})
-        self.bus.publish("model.registered", model=p["model"], version=version.version,
-                         run_id=run.id, reason=version.bump_reason)
+            entry = audit.append(self.store, actor=job.actor, action="model.log",
+                                 subject=f"model:{p['model']}",
+                                 details={"version": version.version, "run_id": run.id,
+                                          "sha": p["sha"]})
+            if version.registered_now:
+                self.bus.publish(ModelRegistered(
+                    model=p["model"], version=version.version, run_id=run.id,
+                    reason=version.bump_reason or "", via="log"), audit=entry)
         return {**result, "model": p["model"], "version": version.version,
                 "bump_reason": version.bump_reason}

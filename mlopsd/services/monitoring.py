@@ -29,7 +29,6 @@ from mlopsd.selectors import resolve
 from mlopsd.services.drift_outcome import DriftOutcome, retire_stale_alerts
 from mlopsd.services.errors import ServiceError
 from mlopsd.serving.served import ServedModels
-from store import alerts
 from store import data as data_repo
 from store import drift as drift_repo
 from store import models as model_repo
@@ -60,7 +59,7 @@ class MonitoringService:
         self.config, self.store, self.runner, self.served, self.bus = (
             config, store, runner, served, bus)
         self.artifacts = artifacts
-        self.outcome = DriftOutcome(lambda: self.config, store)
+        self.outcome = DriftOutcome(lambda: self.config, store, bus)
         runner.completions["drift"] = self._complete
         runner.finished_hooks.append(self._finished)
 
@@ -70,8 +69,8 @@ class MonitoringService:
         """A failed job is an alert (ingest and train raise their own); a new data version,
         or labels, of a watched dataset are checked against the models watching it."""
         if job.state == "failed" and job.kind not in ("ingest", "train", "reproduce"):
-            alerts.raise_alert(
-                self.store, rule="job_failed", subject=f"job:{job.kind}", severity="warning",
+            self.outcome.alerts.raise_(
+                rule="job_failed", subject=f"job:{job.kind}", severity="warning",
                 message=f"job {job.id} ({job.kind}) failed: {job.error}",
                 detail={"job_id": job.id, "params": {k: v for k, v in job.params.items()
                                                      if k in ("model", "dataset", "source")}})
@@ -118,8 +117,8 @@ class MonitoringService:
         why = (f"resolved: production moved from {name}:{from_version} to "
                f"{name}:{to_version}; drift is judged against it from now on" if to_version
                else f"resolved: {name} is no longer served")
-        with self.store.transaction() as cur:
-            retire_stale_alerts(cur, name, to_version, why, unversioned_as=from_version or "")
+        retire_stale_alerts(self.outcome.alerts, name, to_version, why,
+                            unversioned_as=from_version or "")
         if to_version is not None:
             self._stream(name, None, f"deploy of {name}:{to_version}")
 
@@ -268,19 +267,12 @@ class MonitoringService:
             "record": record, "why": why,
             **({"labels": labels} if labels else {}),
             **({"profile_sha": profile} if profile else {})}, actor=actor)
-        self.bus.publish("drift.queued", model=name, version=version.version, job_id=job.id,
-                         current=current_label, recorded=record)
         return job
 
     def _complete(self, job: Job, result: dict[str, Any]) -> dict[str, Any]:
         p = job.params
         slot = self.served.slot(p.get("model") or "")
         report = self.outcome.record(job, result, slot.live.version if slot else None)
-        drifted = [c["column"] for c in result["columns"] if c.get("drifted")]
-        self.bus.publish("drift.report", model=p.get("model"), report_id=report.id,
-                         recorded=report.recorded, status=report.status,
-                         dataset_drift=report.dataset_drift,
-                         prediction_drift=report.prediction_drift, drifted=drifted)
         return {**result, "report_id": report.id, "recorded": report.recorded}
 
 

@@ -1,8 +1,16 @@
-"""Alert hooks (`[[hook]]` in mlops.toml): when an alert opens or resolves, each hook whose
-rules match gets it as JSON — a line appended to a file, a command's stdin, or a webhook
-POST. The store is polled for changed alerts (alerts are raised from many places); sending
-happens on a thread of its own, each attempt with a timeout, retried with backoff (1, 2, 4…
-s) and then given up with a log line: a slow or broken hook never holds up the daemon."""
+"""Alert hooks (`[[hook]]` in mlops.toml): when an alert opens, is acknowledged or resolves,
+each hook whose rules match gets it as JSON — a line appended to a file, a command's stdin,
+or a webhook POST. The notifier follows the event stream (`alert.opened`,
+`alert.acknowledged`, `alert.resolved`, from the alerts' one door) from where it got to: its
+place is kept in the store and stays before any event whose deliveries are still being
+tried, so an alert raised just before a crash, or while a hook was being retried, is sent
+after the restart (at least once). Sending happens on a thread of its own, each attempt with
+a timeout, retried with backoff (1, 2, 4… s) and then given up with a log line: a slow or
+broken hook never holds up the daemon.
+
+The body is the event's payload (`mlopsd.client.events.AlertOpened`…: the alert as the
+change left it) with `event` (opened, acknowledged, resolved), `type` (the event's name),
+`event_id` and `id` (the alert's id)."""
 
 from __future__ import annotations
 
@@ -12,79 +20,81 @@ import queue
 import subprocess
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import httpx
 import orjson
 
+from mlopsd.client.events import payload_of
 from mlopsd.config import HookConfig
-from store import alerts as alert_repo
-from store.alerts import Alert
-from store.db import Store
+from mlopsd.runtime.event_follower import EventFollower
+from mlopsd.runtime.events import Event, EventBus
 
 log = logging.getLogger("mlops.notify")
 
 QUEUE_SIZE = 10_000
+EVENTS = ("alert.opened", "alert.acknowledged", "alert.resolved")
 
 
 @dataclass
 class _Delivery:
     hook: HookConfig
     payload: bytes
+    event_id: int
     attempt: int = 0
     not_before: float = 0.0
 
 
 class Notifier:
-    def __init__(self, hooks: tuple[HookConfig, ...], store: Store) -> None:
-        self.hooks, self.store = hooks, store
+    def __init__(self, hooks: tuple[HookConfig, ...], bus: EventBus) -> None:
+        self.hooks, self.bus = hooks, bus
         self.sent = self.failed = self.dropped = 0
         self._queue: queue.Queue[_Delivery | None] = queue.Queue(QUEUE_SIZE)
-        self._seen: dict[int, tuple[str, int]] = {}
+        self._in_flight: Counter[int] = Counter()
+        self._lock = threading.Lock()
+        self._follower = EventFollower(bus, "alert-hooks", EVENTS, self._offer,
+                                       holding=self._oldest_in_flight)
         self._thread = threading.Thread(target=self._send_loop, name="alert-hooks",
                                         daemon=True)
 
     def start(self) -> None:
         if not self.hooks:
             return
-        # Alerts that exist at start were notified (or not) by the daemon before.
-        for alert in alert_repo.list_alerts(self.store, limit=10_000):
-            self._seen[alert.id] = (alert.state, alert.count)
         self._thread.start()
+        self._follower.start()
 
     def stop(self) -> None:
         if self._thread.is_alive():
+            self._follower.stop()
             self._queue.put(None)
             self._thread.join(timeout=5)
 
-    def poll(self) -> None:
-        """Hand new and resolved alerts to the hooks (the scheduler calls this)."""
-        if not self.hooks:
-            return
-        for alert in reversed(alert_repo.list_alerts(self.store, limit=500)):
-            before = self._seen.get(alert.id)
-            self._seen[alert.id] = (alert.state, alert.count)
-            if before is None:
-                event = "opened"
-            elif before[0] != alert.state:
-                event = alert.state  # acknowledged or resolved
-            else:
-                continue
-            self._offer(alert, event)
-
-    def _offer(self, alert: Alert, event: str) -> None:
-        payload = orjson.dumps({"event": event, "id": alert.id, "rule": alert.rule,
-                                "subject": alert.subject, "severity": alert.severity,
-                                "state": alert.state, "message": alert.message,
-                                "count": alert.count, "detail": alert.detail,
-                                "opened_at": alert.opened_at, "updated_at": alert.updated_at,
-                                "note": alert.note})
+    def _offer(self, event: Event) -> None:
+        alert = payload_of(event.type, event.data)
+        rule = event.data["rule"]
+        payload = orjson.dumps({"event": event.type.split(".", 1)[1], "type": event.type,
+                                "event_id": event.id, "id": event.data["alert_id"],
+                                **alert.model_dump(mode="json")})
         for hook in self.hooks:
-            if "*" in hook.rules or alert.rule in hook.rules:
+            if "*" in hook.rules or rule in hook.rules:
+                with self._lock:
+                    self._in_flight[event.id] += 1
                 try:
-                    self._queue.put_nowait(_Delivery(hook, payload))
+                    self._queue.put_nowait(_Delivery(hook, payload, event.id))
                 except queue.Full:
                     self.dropped += 1
+                    self._done(event.id)
+
+    def _oldest_in_flight(self) -> int | None:
+        with self._lock:
+            return min(self._in_flight) if self._in_flight else None
+
+    def _done(self, event_id: int) -> None:
+        with self._lock:
+            self._in_flight[event_id] -= 1
+            if self._in_flight[event_id] <= 0:
+                del self._in_flight[event_id]
 
     # --- the sender -----------------------------------------------------------------------
 
@@ -107,10 +117,12 @@ class Notifier:
                 try:
                     _deliver(delivery.hook, delivery.payload)
                     self.sent += 1
+                    self._done(delivery.event_id)
                 except Exception as exc:
                     delivery.attempt += 1
                     if delivery.attempt > delivery.hook.retries:
                         self.failed += 1
+                        self._done(delivery.event_id)
                         log.error("alert hook %s %s failed %s times; given up: %s",
                                   delivery.hook.kind, delivery.hook.target, delivery.attempt,
                                   exc)

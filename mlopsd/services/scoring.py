@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from mlopsd.client.events import ScoreDone, ScoreFailed
 from mlopsd.config import Config
 from mlopsd.home import Home
 from mlopsd.runtime.events import EventBus
@@ -122,18 +123,19 @@ class ScoringService:
                 output = outbox / f"{stem}-{n}.predictions.parquet"
             self._reserved.add(output)
         try:
-            job = self.runner.submit("score", {
-                "model": model, "version": loaded.version, "sha": loaded.sha,
-                "signature": loaded.signature, "source": str(path), "output": str(output),
-                "keep": keep or []}, actor=actor)
+            with self.store.transaction():  # the job, its job.queued and both audit entries
+                job = self.runner.submit("score", {
+                    "model": model, "version": loaded.version, "sha": loaded.sha,
+                    "signature": loaded.signature, "source": str(path), "output": str(output),
+                    "keep": keep or []}, actor=actor)
+                audit.append(self.store, actor=actor, action="model.score",
+                             subject=f"model:{model}",
+                             details={"job_id": job.id, "file": path.name,
+                                      "version": loaded.version})
         except InvalidParams as exc:
             with self._lock:
                 self._reserved.discard(output)
             raise ScoreError(422, str(exc), "file") from None
-        audit.append(self.store, actor=actor, action="model.score", subject=f"model:{model}",
-                     details={"job_id": job.id, "file": path.name, "version": loaded.version})
-        self.bus.publish("score.queued", model=model, version=loaded.version, job_id=job.id,
-                         file=path.name)
         return job
 
     def _resubmit_orphans(self) -> None:
@@ -172,8 +174,8 @@ class ScoringService:
         done = move_into(source, source.parent.parent / DONE) if source.exists() else None
         with self._lock:
             self._reserved.discard(Path(job.params["output"]))
-        self.bus.publish("score.done", model=job.params["model"], job_id=job.id,
-                         rows=result["rows"], output=result["output"])
+        self.bus.publish(ScoreDone(model=job.params["model"], job_id=job.id,
+                                   rows=result["rows"], output=result["output"]))
         return {**result, "source": str(done) if done else None}
 
     def _finished(self, job: Job) -> None:
@@ -192,8 +194,8 @@ class ScoringService:
         where = quarantine_file(path, self.home.score / model / QUARANTINE, orjson.dumps(
             {"file": path.name, "model": model, "job_id": job_id, "reason": reason},
             option=orjson.OPT_INDENT_2))
-        self.bus.publish("score.failed", model=model, job_id=job_id, file=path.name,
-                         reason=reason, kept_at=str(where))
+        self.bus.publish(ScoreFailed(model=model, job_id=job_id, file=path.name,
+                                     reason=reason, kept_at=str(where)))
 
 
 def _stem(name: str) -> str:

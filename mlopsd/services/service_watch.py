@@ -14,11 +14,12 @@ from datetime import UTC, datetime, timedelta
 
 from mlopsd.config import MonitoringConfig
 from mlopsd.runtime.events import EventBus
+from mlopsd.services.alerts import Alerts
 from mlopsd.services.degradation import degradation, kind_of_drop
 from mlopsd.serving.performance import live_performance
 from mlopsd.serving.served import ServedModels
 from mlopsd.serving.stats import ServingStats
-from store import alerts, audit
+from store import alerts
 from store import drift as drift_repo
 from store.db import Store
 
@@ -34,6 +35,7 @@ class ServiceWatch:
                  limits: Callable[[str], dict[str, float | None]] | None = None) -> None:
         self.config, self.store, self.served, self.stats, self.bus = (
             config, store, served, stats, bus)
+        self.alerts = Alerts(store, bus)
         self.label_join = label_join or (lambda _: (None, None))
         """Model name → (dataset, id column) its label files join on."""
         self.limits = limits or (lambda _: {})
@@ -105,22 +107,14 @@ class ServiceWatch:
         key = (rule, subject)
         if bad:
             self._last_bad[key] = now
-            alert, new = alerts.raise_alert(self.store, rule=rule, subject=subject,
-                                            severity=severity, message=message, detail=detail)
+            _, new = self.alerts.raise_(rule=rule, subject=subject, severity=severity,
+                                        message=message, detail=detail)
             if new:
                 log.warning("%s", message)
-                self.bus.publish("alert.opened", alert_id=alert.id, rule=rule, subject=subject)
             return
         since = self._last_bad.get(key)
         if since is None or now - since < self.config.resolve_after_s:
             return
         del self._last_bad[key]
-        resolved = alerts.resolve_open(
-            self.store, rule, subject,
-            f"resolved by itself: clear for {self.config.resolve_after_s:g} s")
-        if resolved is not None:
-            audit.append(self.store, actor="mlopsd", action="alert.resolved",
-                         subject=f"alert:{resolved.id}", reason=resolved.note,
-                         details={"rule": rule, "subject": subject})
-            self.bus.publish("alert.resolved", alert_id=resolved.id, rule=rule,
-                             subject=subject, automatic=True)
+        self.alerts.resolve(rule, subject,
+                            f"resolved by itself: clear for {self.config.resolve_after_s:g} s")

@@ -21,11 +21,13 @@ from typing import Any
 
 import orjson
 
+from mlopsd.client.events import ModelRegistered, ModelReproduced, RunEnded
 from mlopsd.config import Config, ModelConfig
 from mlopsd.runtime.events import EventBus
 from mlopsd.runtime.runner import JobRunner
 from mlopsd.selectors import resolve
-from store import alerts, audit
+from mlopsd.services.alerts import Alerts
+from store import audit
 from store import jobs as job_repo
 from store import models as model_repo
 from store import runs as run_repo
@@ -67,6 +69,7 @@ def code_version(folder: Path) -> dict[str, Any]:
 class TrainService:
     def __init__(self, config: Config, store: Store, runner: JobRunner, bus: EventBus) -> None:
         self.config, self.store, self.runner, self.bus = config, store, runner, bus
+        self.alerts = Alerts(store, bus)
         self.models = config.models()
         self._pending: dict[int, dict[str, Any]] = {}
         self.repaired_hooks: list[Callable[[str, str], bool]] = []
@@ -128,12 +131,13 @@ class TrainService:
             "python": platform.python_version(),
             "seed": m.seed,
         }
-        job = self.runner.submit("train", params, actor=actor)
+        with self.store.transaction():  # the job, its job.queued and both audit entries
+            job = self.runner.submit("train", params, actor=actor)
+            audit.append(self.store, actor=actor, action="model.train",
+                         subject=f"model:{name}", reason=reason,
+                         details={"job_id": job.id, "data": resolved.canonical})
         self._pending[job.id] = {"lineage": lineage, "config": config, "actor": actor,
                                  "reason": reason, "tags": tags or {}}
-        audit.append(self.store, actor=actor, action="model.train", subject=f"model:{name}",
-                     reason=reason, details={"job_id": job.id, "data": resolved.canonical})
-        self.bus.publish("train.queued", model=name, job_id=job.id, data=resolved.canonical)
         return job
 
     def _context(self, job: Job) -> dict[str, Any]:
@@ -185,8 +189,15 @@ class TrainService:
                 config_hash=lineage.get("config_hash", ""), metrics=result["metrics"],
                 run_id=run_id, description=ctx["config"].get("description") or None,
             )
-        self.bus.publish("model.registered", model=name, version=version.version,
-                         run_id=run_id, reason=version.bump_reason)
+            self.bus.publish(RunEnded(run_id=run_id, state="finished"))
+            if version.registered_now:
+                entry = audit.append(self.store, actor=job.actor, action="model.register",
+                                     subject=f"model:{name}",
+                                     details={"version": version.version, "run_id": run_id,
+                                              "job_id": job.id})
+                self.bus.publish(ModelRegistered(
+                    model=name, version=version.version, run_id=run_id,
+                    reason=version.bump_reason or "", via="train"), audit=entry)
         log.info("trained %s:%s (run %s, %s)", name, version.version, run_id, version.bump_reason)
         return {"model": name, "version": version.version, "run_id": run_id,
                 "bump_reason": version.bump_reason, "metrics": result["metrics"],
@@ -205,11 +216,13 @@ class TrainService:
         if original_job is None:
             raise NotFound(f"the run of {name}:{version} records no training job")
         params = job_repo.get_job(self.store, original_job).params
-        job = self.runner.submit("reproduce", params, actor=actor)
+        with self.store.transaction():
+            job = self.runner.submit("reproduce", params, actor=actor)
+            audit.append(self.store, actor=actor, action="model.reproduce",
+                         subject=f"model:{name}", details={"version": version,
+                                                           "job_id": job.id})
         self._pending[job.id] = {"model": name, "version": version,
                                  "model_sha": registered.artifact_sha, "lineage": run.lineage}
-        audit.append(self.store, actor=actor, action="model.reproduce",
-                     subject=f"model:{name}", details={"version": version, "job_id": job.id})
         return job
 
     def _compare(self, job: Job, result: dict[str, Any]) -> dict[str, Any]:
@@ -241,8 +254,8 @@ class TrainService:
                         original["model"], original["version"])
             serves_again = any([hook(original["model"], original["version"])
                                 for hook in self.repaired_hooks])
-        self.bus.publish("model.reproduced", model=original["model"],
-                         version=original["version"], identical=identical, repaired=repaired)
+        self.bus.publish(ModelReproduced(model=original["model"], version=original["version"],
+                                         identical=identical, repaired=repaired))
         return {"model": original["model"], "version": original["version"],
                 "identical": identical, "model_sha": result["model_sha"],
                 "registered_sha": original["model_sha"], "differences": differences,
@@ -256,15 +269,17 @@ class TrainService:
         ctx = self._context(job)
         name = job.params["model"]
         if job.state == "failed":
-            # A failed training is still a run: its params and why it failed.
+            # A failed training is still a run: its params and why it failed; recorded with
+            # its event and its alert in one transaction.
             with self.store.transaction() as cur:
                 run_id = run_repo.new_run_id()
-                run_repo.insert_run(cur, run_id=run_id, experiment=ctx["config"].get(
-                    "experiment") or name, model=name, lineage=ctx["lineage"], job_id=job.id,
-                    state="failed", started_at=job.started_at, ended_at=job.ended_at)
+                experiment = ctx["config"].get("experiment") or name
+                run_repo.insert_run(cur, run_id=run_id, experiment=experiment, model=name,
+                                    lineage=ctx["lineage"], job_id=job.id, state="failed",
+                                    started_at=job.started_at, ended_at=job.ended_at)
                 cur.execute("UPDATE runs SET error = ? WHERE id = ?", [job.error, run_id])
-            alert, new = alerts.raise_alert(
-                self.store, rule="job_failed", subject=f"model:{name}", severity="warning",
-                message=f"training {name} failed: {job.error}", detail={"job_id": job.id})
-            self.bus.publish("alert.raised", alert_id=alert.id, rule="job_failed",
-                             subject=alert.subject, count=alert.count, new=new)
+                self.bus.publish(RunEnded(run_id=run_id, state="failed"))
+                self.alerts.raise_(rule="job_failed", subject=f"model:{name}",
+                                   severity="warning",
+                                   message=f"training {name} failed: {job.error}",
+                                   detail={"job_id": job.id})

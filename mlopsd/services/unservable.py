@@ -14,9 +14,10 @@ import logging
 import threading
 
 from mlopsd.runtime.events import EventBus
+from mlopsd.services.alerts import Alerts
 from mlopsd.serving.loaded import LoadError
 from mlopsd.serving.served import ServedModels
-from store import alerts, audit
+from store import audit
 from store.db import Store
 
 log = logging.getLogger("mlops.serving")
@@ -27,6 +28,7 @@ CORRUPT, UNSERVABLE = "artifact_corrupt", "production_unservable"
 class UnservableModels:
     def __init__(self, store: Store, served: ServedModels, bus: EventBus) -> None:
         self.store, self.served, self.bus = store, served, bus
+        self.alerts = Alerts(store, bus)
         self._open: dict[str, str] = {}
         """Model → the rule of its open alert."""
         self._lock = threading.Lock()
@@ -36,16 +38,13 @@ class UnservableModels:
         problems = self.served.problems()
         for name, failure in self.served.failed.items():
             rule = CORRUPT if failure.corrupt else UNSERVABLE
-            alert, new = alerts.raise_alert(
-                self.store, rule=rule, subject=f"model:{name}", severity="critical",
+            self.alerts.raise_(
+                rule=rule, subject=f"model:{name}", severity="critical",
                 message=f"{name}@production {problems[name]}",
                 detail={"model_version": failure.version, "reason": failure.reason,
                         "stand_in": self._stand_in(name)})
             with self._lock:
                 self._open[name] = rule
-            self.bus.publish("alert.raised", alert_id=alert.id, rule=rule,
-                             subject=alert.subject, count=alert.count, new=new,
-                             message=alert.message)
 
     def repaired(self, name: str, version: str, *, actor: str) -> bool:
         """A version's artifact was rewritten whole: if it is the production version that
@@ -75,11 +74,8 @@ class UnservableModels:
             rule = self._open.pop(name, None)
         if rule is None:
             return
-        with self.store.transaction() as cur:
-            resolved = alerts.resolve_in(cur, rule, f"model:{name}", note, actor=actor)
-            audit.append_in(cur, actor=actor, action="model.serves_again",
-                            subject=f"model:{name}", reason=note)
-        for alert in resolved:
-            self.bus.publish("alert.resolved", alert_id=alert.id, rule=rule,
-                             subject=alert.subject, note=note)
+        with self.store.transaction():
+            self.alerts.resolve(rule, f"model:{name}", note, by=actor)
+            audit.append(self.store, actor=actor, action="model.serves_again",
+                         subject=f"model:{name}", reason=note)
         log.info("%s: %s", name, note)

@@ -74,5 +74,8 @@ class ServingStats:
     def summary(self) -> dict[str, dict[str, Any]]:
         return {key: stats.summary() for key, stats in list(self._by_version.items())}
 
+    def by_version(self) -> dict[str, VersionStats]:
+        return dict(self._by_version)
+
     def version(self, key: str) -> VersionStats | None:
         return self._by_version.get(key)

@@ -68,3 +68,5 @@ class EventOut(BaseModel):
     at: str | None = None
     type: str
     data: dict[str, Any]
+    audit_id: int | None = None
+    """The audit entry written with the change (see mlopsd.client.events)."""
