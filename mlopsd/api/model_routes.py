@@ -14,6 +14,7 @@ from mlopsd.client.wire import (
     JobOut,
     ModelOut,
     ModelVersionOut,
+    ReasonRequest,
     RollbackRequest,
     TrainRequest,
 )
@@ -100,11 +101,13 @@ def alias_history(request: Request, name: Name, alias: NameFilter = None) -> lis
 
 @router.post("/models/{name}/versions/{version}/archive", response_model=ModelVersionOut,
              summary="Archive a version (it keeps its record; it can no longer take an alias)")
-def archive(request: Request, name: Name, version: Version) -> ModelVersionOut:
+def archive(request: Request, name: Name, version: Version,
+            body: ReasonRequest | None = None) -> ModelVersionOut:
     store = request.app.state.daemon.store
     model_repo.set_archived(store, name, version)
     audit.append(store, actor=actor_of(request), action="model.archive",
-                 subject=f"model:{name}", details={"version": version})
+                 subject=f"model:{name}", reason=body.reason if body else None,
+                 details={"version": version})
     return _out(model_repo.get_version(store, name, version), ModelVersionOut)
 
 

@@ -397,9 +397,11 @@ class Client:
         return [AliasMoveOut.model_validate(m) for m in self._request(
             "GET", f"/api/v1/models/{name}/aliases/history", params=_clean({"alias": alias}))]
 
-    def archive(self, name: str, version: str) -> ModelVersionOut:
-        return ModelVersionOut.model_validate(
-            self._request("POST", f"/api/v1/models/{name}/versions/{version}/archive"))
+    def archive(self, name: str, version: str, *, reason: str | None = None
+                ) -> ModelVersionOut:
+        return ModelVersionOut.model_validate(self._request(
+            "POST", f"/api/v1/models/{name}/versions/{version}/archive",
+            json={"reason": reason}))
 
     # --- serving -------------------------------------------------------------------------
 

@@ -1,0 +1,98 @@
+"""What every screen of the app shares: the screens' row at the top, the banner, the status
+bar and the footer around its body; its data loaded off the UI thread and loaded again
+when an event that concerns it arrives, when it comes back into view, or on reconnect."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from mlopsd.client.wire import EventOut
+from tui.keys import FILTER, REFRESH
+from tui.loader import Loader
+from tui.source import DaemonSource
+from tui.widgets.banner import Banner
+from tui.widgets.filter_bar import FilterBar
+from tui.widgets.keyed_table import KeyedTable
+from tui.widgets.nav_bar import NavBar
+from tui.widgets.status_bar import StatusBar
+
+
+class MlopsScreen(Screen):
+    MODE: ClassVar[str] = ""
+    EVENTS: ClassVar[tuple[str, ...]] = ()
+    """Event types (or prefixes before a dot) that change what this screen shows."""
+    BINDINGS = [FILTER, REFRESH]
+
+    def __init__(self) -> None:
+        super().__init__(id=f"screen-{self.MODE}")
+        self.loader = Loader(self, self.fetch, self.show, self._failed, name=f"{self.MODE}")
+
+    @property
+    def source(self) -> DaemonSource:
+        return self.app.source  # type: ignore[attr-defined]
+
+    def compose(self) -> ComposeResult:
+        yield NavBar(self.MODE)
+        yield Banner()
+        yield from self.compose_body()
+        yield Static("", id="problem", classes="problem")
+        yield StatusBar()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        raise NotImplementedError
+
+    # --- loading -------------------------------------------------------------------------
+
+    def fetch(self) -> Any:
+        """Runs in a thread: read what the screen shows (through `self.source`)."""
+        raise NotImplementedError
+
+    def show(self, data: Any) -> None:
+        """Runs on the UI thread with what `fetch` returned."""
+        raise NotImplementedError
+
+    def reload(self) -> None:
+        if self.app.connection.state == "connected":  # type: ignore[attr-defined]
+            self.loader.request()
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def _failed(self, error: str) -> None:
+        problem = self.query_one("#problem", Static)
+        problem.update(f"[b]could not load:[/b] {escape(error)}")
+        problem.display = True
+
+    def clear_problem(self) -> None:
+        self.query_one("#problem", Static).display = False
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    def daemon_event(self, event: EventOut) -> None:
+        if self.concerns(event):
+            self.reload()
+
+    def concerns(self, event: EventOut) -> bool:
+        return any(event.type == t or event.type.startswith(t + ".") for t in self.EVENTS)
+
+    def connected(self) -> None:
+        self.reload()
+
+    # --- filtering -----------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        bars = self.query(FilterBar)
+        if bars:
+            bars.first().open()
+
+    def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
+        for table in self.query(KeyedTable).results():
+            if table.has_class("filterable"):
+                table.refilter(message.text)

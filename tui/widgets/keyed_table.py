@@ -1,0 +1,70 @@
+"""A DataTable refreshed in place: rows are keyed, so new data keeps the cursor on the same
+row, the scroll where it was and the selection marks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+
+class KeyedTable(DataTable):
+    def __init__(self, columns: Sequence[str], **kwargs: Any) -> None:
+        kwargs.setdefault("cursor_type", "row")
+        kwargs.setdefault("zebra_stripes", True)
+        super().__init__(**kwargs)
+        self._columns = list(columns)
+        self.filter_text = ""
+        self._rows: list[tuple[str, list[Any]]] = []
+
+    def on_mount(self) -> None:
+        for name in self._columns:
+            self.add_column(name, key=name)
+
+    def set_columns(self, columns: Sequence[str]) -> None:
+        if list(columns) == self._columns:
+            return
+        self._columns = list(columns)
+        self.clear(columns=True)
+        for name in self._columns:
+            self.add_column(name, key=name)
+        self._shown: list[str] = []
+
+    @property
+    def selected_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        row = min(self.cursor_row, self.row_count - 1)
+        return self.coordinate_to_cell_key((row, 0)).row_key.value
+
+    def sync(self, rows: list[tuple[str, list[Any]]]) -> None:
+        """Show `rows` (key, cells), filtered by `filter_text`, keeping cursor and scroll."""
+        self._rows = rows
+        visible = [(k, c) for k, c in rows if self._matches(c)]
+        keys = [k for k, _ in visible]
+        current = [r.value for r in self.rows]
+        if keys == current:
+            for key, cells in visible:
+                for column, value in zip(self._columns, cells, strict=False):
+                    if self.get_cell(key, column) != value:
+                        self.update_cell(key, column, value)
+            return
+        selected, scroll = self.selected_key, (self.scroll_x, self.scroll_y)
+        self.clear()
+        for key, cells in visible:
+            self.add_row(*cells, key=key)
+        if selected in keys:
+            self.move_cursor(row=keys.index(selected), scroll=False)
+        self.scroll_to(*scroll, animate=False, immediate=True)
+
+    def refilter(self, text: str) -> None:
+        self.filter_text = text.lower()
+        self.sync(self._rows)
+
+    def _matches(self, cells: list[Any]) -> bool:
+        if not self.filter_text:
+            return True
+        words = " ".join(c.plain if isinstance(c, Text) else str(c) for c in cells).lower()
+        return all(part in words for part in self.filter_text.split())
