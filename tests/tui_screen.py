@@ -25,8 +25,9 @@ async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 30
         if value:
             return value
         await pilot.pause(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n"
-                         f"{screen_text(pilot.app)}")
+    last = getattr(pilot.app, "last_action", "")
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last action: "
+                         f"{last!r})\n{screen_text(pilot.app)}")
 
 
 async def wait_for_text(pilot: Any, *needles: str, timeout: float = 30.0) -> str:
@@ -38,3 +39,51 @@ async def wait_for_text(pilot: Any, *needles: str, timeout: float = 30.0) -> str
 def run_blocking(func: Callable[[], Any]) -> Any:
     """Run a blocking call (the daemon's client) without stopping the app's loop."""
     return asyncio.get_running_loop().run_in_executor(None, func)
+
+
+SIZE = (120, 40)
+
+
+class Opened:
+    """An app on a home's daemon, run headless, connected."""
+
+    def __init__(self, home: Any, size: tuple[int, int] = SIZE, **kwargs: Any) -> None:
+        from tui.app import MlopsApp
+
+        self.app = MlopsApp(home, actor="test:tui", **kwargs)
+        self._context = self.app.run_test(size=size)
+        self.pilot: Any = None
+
+    async def __aenter__(self) -> Any:
+        self.pilot = await self._context.__aenter__()
+        await wait_for(self.pilot, lambda: self.app.connection.state == "connected",
+                       what="the app to connect")
+        return self.pilot
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._context.__aexit__(*exc)
+
+
+async def loaded(pilot: Any, screen: Any | None = None) -> None:
+    """Wait until the screen's current load (and any load queued after it) has finished."""
+    screen = screen or pilot.app.screen
+    before = screen.loader.loads
+    screen.loader.request()
+    await wait_for(pilot, lambda: screen.loader.loads > before and not screen.loader.running,
+                   what=f"{type(screen).__name__} to load")
+
+
+async def type_text(pilot: Any, text: str) -> None:
+    for char in text:
+        await pilot.press("space" if char == " " else char)
+
+
+def pilot_test(test: Callable[..., Any]) -> Callable[..., Any]:
+    """An async pilot test run as a plain pytest test (its own event loop)."""
+    import functools
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return asyncio.run(test(*args, **kwargs))
+
+    return run

@@ -288,7 +288,7 @@ def _approval_by_version(pipelines: list[PipelineOut]) -> dict[str, Text]:
             continue
         decision = next((s for s in p.steps if s.get("step") == "approval"), None)
         if p.state == "awaiting_approval":
-            text = Text(f"awaiting (pipeline {p.id})", style="bold magenta")
+            text = Text(f"awaiting #{p.id}", style="bold magenta")
         elif decision and decision.get("state") == "skipped":
             text = state_text(p.state)
         elif decision:
