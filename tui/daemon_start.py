@@ -50,6 +50,5 @@ def ensure_daemon(home: Home, *, start: bool) -> Found:
         proc = subprocess.Popen(mlopsd_command(home), stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True,
                                 env=os.environ.copy())
-    return Found(False, proc.pid,
-                 f"started mlopsd in the background (pid {proc.pid}; output in "
-                 f"{log_dir / 'mlopsd-tui.out'})")
+    # Short: the status bar says it. The daemon's output goes to HOME/logs/mlopsd-tui.out.
+    return Found(False, proc.pid, f"started mlopsd in the background (pid {proc.pid})")

@@ -20,11 +20,13 @@ SCREENS: list[tuple[str, str, str]] = [
 APP: list[Binding] = [
     *[Binding(key, f"app.switch_mode('{mode}')", title, show=False, id=f"screen.{mode}")
       for mode, key, title in SCREENS],
-    Binding("question_mark", "app.help", "Help", id="app.help"),
+    Binding("question_mark", "app.help", "Help", show=False, id="app.help"),
     Binding("ctrl+t", "app.toggle_dark", "Light/dark", show=False, id="app.theme"),
     Binding("q", "app.quit", "Quit", id="app.quit"),
 ]
 
+HELP = Binding("question_mark", "app.help", "Help", id="screen.help")
+"""First in every screen's footer, so it shows however narrow the terminal."""
 FILTER = Binding("slash", "filter", "Filter", id="table.filter")
 REFRESH = Binding("f5", "reload", "Refresh", show=False, id="screen.refresh")
 

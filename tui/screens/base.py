@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from mlopsd.client.wire import EventOut
-from tui.keys import FILTER, REFRESH
+from tui.keys import FILTER, HELP, REFRESH
 from tui.loader import Loader
 from tui.source import DaemonSource
 from tui.widgets.banner import Banner
@@ -26,7 +26,7 @@ class MlopsScreen(Screen):
     MODE: ClassVar[str] = ""
     EVENTS: ClassVar[tuple[str, ...]] = ()
     """Event types (or prefixes before a dot) that change what this screen shows."""
-    BINDINGS = [FILTER, REFRESH]
+    BINDINGS = [HELP, FILTER, REFRESH]
 
     def __init__(self) -> None:
         super().__init__(id=f"screen-{self.MODE}")
@@ -42,7 +42,7 @@ class MlopsScreen(Screen):
         yield from self.compose_body()
         yield Static("", id="problem", classes="problem")
         yield StatusBar()
-        yield Footer()
+        yield Footer(compact=True)
 
     def compose_body(self) -> ComposeResult:
         raise NotImplementedError

@@ -12,8 +12,8 @@ from tui.messages import Connection
 def describe(connection: Connection) -> str:
     started = f" {escape(connection.started_here)};" if connection.started_here else ""
     if connection.state == "connected":
-        return (f"[green]●[/] daemon {connection.version}, pid {connection.pid} at "
-                f"{connection.url};{started} live")
+        return (f"[green]●[/] live: daemon {connection.version}, pid {connection.pid} at "
+                f"{connection.url};{started}")
     if connection.state == "lost":
         return f"[red]●[/] daemon away: {escape(connection.detail)}; reconnecting…"
     detail = f": {escape(connection.detail)}" if connection.detail else ""
