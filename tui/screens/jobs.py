@@ -24,7 +24,7 @@ from tui.widgets.filter_bar import FilterBar
 from tui.widgets.keyed_table import KeyedTable
 
 JOB_COLUMNS = ["id", "kind", "state", "progress", "actor", "created", "took", "error"]
-SCHEDULE_COLUMNS = ["schedule", "model", "cron", "kind", "last run", "next run"]
+SCHEDULE_COLUMNS = ["model", "next run", "cron", "kind", "last run"]
 LOG_POLL_S = 0.3
 
 
@@ -71,8 +71,8 @@ class JobsScreen(MlopsScreen):
             f"Jobs: {sum(j.state == 'running' for j in self.jobs)} running, newest "
             f"{len(self.jobs)} shown")
         self.query_one("#schedules-table", KeyedTable).sync([
-            (s.id, [s.id, s.model, s.cron, "dry run" if s.dry_run else "retrain",
-                    when(s.last_run_at), when(s.next_run_at)]) for s in self.schedules])
+            (s.id, [s.model, when(s.next_run_at), s.cron, "dry run" if s.dry_run else "retrain",
+                    when(s.last_run_at)]) for s in self.schedules])
         self._follow_selected()
 
     def _job_cells(self, j: JobOut) -> list[Any]:
@@ -91,7 +91,9 @@ class JobsScreen(MlopsScreen):
             if job is not None:
                 table = self.query_one("#jobs-table", KeyedTable)
                 if str(job_id) in [r.value for r in table.rows]:
-                    table.update_cell(str(job_id), "progress", self.progress[job_id])
+                    table.update_cell(str(job_id), "progress", self.progress[job_id],
+                                      update_width=True)
+                    table.call_later(table.refresh)
             return
         super().daemon_event(event)
 

@@ -46,10 +46,16 @@ class KeyedTable(DataTable):
         keys = [k for k, _ in visible]
         current = [r.value for r in self.rows]
         if keys == current:
+            changed = False
             for key, cells in visible:
                 for column, value in zip(self._columns, cells, strict=False):
                     if self.get_cell(key, column) != value:
-                        self.update_cell(key, column, value)
+                        self.update_cell(key, column, value, update_width=True)
+                        changed = True
+            if changed:
+                # Column widths are measured when the table next goes idle, which needs a
+                # message in its own queue: this update came from the screen's.
+                self.call_later(self.refresh)
             return
         selected, scroll = self.selected_key, (self.scroll_x, self.scroll_y)
         self.clear()
@@ -58,6 +64,7 @@ class KeyedTable(DataTable):
         if selected in keys:
             self.move_cursor(row=keys.index(selected), scroll=False)
         self.scroll_to(*scroll, animate=False, immediate=True)
+        self.call_later(self.refresh)
 
     def refilter(self, text: str) -> None:
         self.filter_text = text.lower()
