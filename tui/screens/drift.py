@@ -23,8 +23,7 @@ from tui.widgets.plot import draw_bars, draw_lines, make_plot
 
 REPORT_COLUMNS = ["id", "model", "version", "current", "reference", "verdict", "drifted",
                   "kind", "created"]
-COLUMN_COLUMNS = ["column", "test", "statistic", "threshold", "p", "rows ref", "rows cur",
-                  "verdict"]
+COLUMN_COLUMNS = ["column", "verdict", "test", "statistic", "threshold", "p", "rows ref/cur"]
 
 
 @dataclass
@@ -104,11 +103,11 @@ class DriftScreen(MlopsScreen):
             statistic = number(c.get("statistic"))
             if c.get("approximate"):
                 statistic = f"~{statistic} [{number(c.get('low'))}, {number(c.get('high'))}]"
-            rows.append((c["column"], [c["column"], str(c.get("test", "")), statistic,
+            rows.append((c["column"], [c["column"], verdict(c.get("drifted")),
+                                       str(c.get("test", "")), statistic,
                                        number(c.get("threshold")), number(c.get("p_value")),
-                                       number(rows_of.get("reference")),
-                                       number(rows_of.get("current")),
-                                       verdict(c.get("drifted"))]))
+                                       f"{number(rows_of.get('reference'))}/"
+                                       f"{number(rows_of.get('current'))}"]))
         table.sync(rows)
         self.query_one("#drift-note", Label).update(
             f"report {report.id}: {report.current} against {report.reference}; "
@@ -145,7 +144,7 @@ class DriftScreen(MlopsScreen):
         reference, current = bins.get("reference") or [], bins.get("current") or []
         labels = bins.get("categories") or _edge_labels(bins.get("edges") or [],
                                                         len(reference))
-        draw_bars(plot, f"{column}: reference vs current (share of rows per bin)"
+        draw_bars(plot, f"{column}: reference vs current"
                   if found else "distributions: loading…" if report else "",
                   [str(x) for x in labels][: len(reference)],
                   [("reference", reference), ("current", current)] if reference else [])

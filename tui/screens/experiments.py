@@ -46,6 +46,8 @@ class ExperimentsScreen(MlopsScreen):
         """Chosen extra columns (metrics.x, params.y, tags.z); None: the default."""
         self.live: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
         self.live_model: dict[int, str] = {}
+        self.rounds: dict[int, int] = {}
+        self.ended: set[int] = set()
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="experiments-body"):
@@ -160,9 +162,9 @@ class ExperimentsScreen(MlopsScreen):
             return
         if event.type in ("job.succeeded", "job.failed", "job.cancelled"):
             job_id = event.data.get("job_id")
-            if job_id in self.live:
-                self.live.pop(job_id)
-                self.query_one("#live-pane").display = bool(self.live)
+            if job_id in self.live:  # the last curve stays until the next training
+                self.ended.add(job_id)
+                self._draw_live(job_id)
         super().daemon_event(event)
 
     def _live_point(self, event: EventOut) -> None:
@@ -176,12 +178,19 @@ class ExperimentsScreen(MlopsScreen):
             for metric, value in (event.data.get(part) or {}).items():
                 if value is not None:
                     curves[f"{part} {metric}"].append(float(value))
-        pane = self.query_one("#live-pane")
-        pane.display = True
+        for other in [j for j in self.live if j != job_id and j in self.ended]:
+            del self.live[other]
+        self.rounds[job_id] = iteration
+        self._draw_live(job_id)
+
+    def _draw_live(self, job_id: int) -> None:
+        self.query_one("#live-pane").display = True
+        curves = self.live[job_id]
         series = [(name, list(range(1, len(ys) + 1)), ys) for name, ys in curves.items()]
+        state = "ended" if job_id in self.ended else "training now"
         draw_lines(self.query_one("#live-plot"),
-                   f"training now: {self.live_model[job_id]} (job {job_id}), round "
-                   f"{iteration}", series, xlabel="round")
+                   f"{state}: {self.live_model.get(job_id, '')} (job {job_id}), round "
+                   f"{self.rounds.get(job_id)}", series, xlabel="round")
 
 
 def field_value(run: RunOut, column: str) -> Any:
