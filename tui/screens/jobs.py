@@ -93,7 +93,7 @@ class JobsScreen(MlopsScreen):
                 if str(job_id) in [r.value for r in table.rows]:
                     table.update_cell(str(job_id), "progress", self.progress[job_id],
                                       update_width=True)
-                    table.call_later(table.refresh)
+                    table._measure()
             return
         super().daemon_event(event)
 

@@ -55,6 +55,9 @@ class RunCompareScreen(ModalScreen[None]):
                              id="compare-table", zebra_stripes=False)
             yield make_plot("compare-plot")
 
+    def runs_ids(self) -> list[str]:
+        return [r.id for r in self.runs]
+
     def on_mount(self) -> None:
         self._fill()
         if self.metric:

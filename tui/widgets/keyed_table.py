@@ -30,7 +30,6 @@ class KeyedTable(DataTable):
         self.clear(columns=True)
         for name in self._columns:
             self.add_column(name, key=name)
-        self._shown: list[str] = []
 
     @property
     def selected_key(self) -> str | None:
@@ -53,9 +52,7 @@ class KeyedTable(DataTable):
                         self.update_cell(key, column, value, update_width=True)
                         changed = True
             if changed:
-                # Column widths are measured when the table next goes idle, which needs a
-                # message in its own queue: this update came from the screen's.
-                self.call_later(self.refresh)
+                self._measure()
             return
         selected, scroll = self.selected_key, (self.scroll_x, self.scroll_y)
         self.clear()
@@ -63,8 +60,23 @@ class KeyedTable(DataTable):
             self.add_row(*cells, key=key)
         if selected in keys:
             self.move_cursor(row=keys.index(selected), scroll=False)
+        self._measure()
         self.scroll_to(*scroll, animate=False, immediate=True)
-        self.call_later(self.refresh)
+
+    def _measure(self) -> None:
+        """Measure new and changed cells now. DataTable does it when it next goes idle,
+        which did not always come for a table updated from its screen's handler (columns
+        stayed as narrow as their first values). Private API: textual is pinned below 9."""
+        if self._updated_cells:
+            cells = self._updated_cells.copy()
+            self._updated_cells.clear()
+            self._update_column_widths(cells)
+        if self._require_update_dimensions:
+            self._require_update_dimensions = False
+            rows = self._new_rows.copy()
+            self._new_rows.clear()
+            self._update_dimensions(rows)
+        self.refresh(layout=True)
 
     def refilter(self, text: str) -> None:
         self.filter_text = text.lower()
