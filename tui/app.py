@@ -55,17 +55,22 @@ class MlopsApp(App[None]):
                                                 always_update=True)
 
     def __init__(self, home: Home, *, settings: Settings | None = None,
-                 started_here: str = "", actor: str | None = None) -> None:
+                 started_here: str = "", actor: str | None = None,
+                 source: DaemonSource | None = None,
+                 connection: Connection | None = None) -> None:
+        """`source` and `connection` stand in for the daemon in snapshot tests and
+        benchmarks (recorded replies, a fixed status line): no event stream is followed."""
         super().__init__()
         self.home = home
         self.settings = settings or Settings()
         self.started_here = started_here
-        self.source = DaemonSource(home, actor=actor)
+        self.source = source or DaemonSource(home, actor=actor)
+        self.fixed_connection = connection
         self.palette_actions: list[ModelAction] = []
         self.events_seen = 0
         self.last_action: str = ""
-        self.set_reactive(MlopsApp.connection, Connection("connecting",
-                                                          started_here=started_here))
+        self.set_reactive(MlopsApp.connection, connection or Connection(
+            "connecting", started_here=started_here))
 
     def on_mount(self) -> None:
         if self.settings.theme in self.available_themes:
@@ -80,8 +85,11 @@ class MlopsApp(App[None]):
         self.palette_loader = Loader(self, self._fetch_palette, self._show_palette,
                                      lambda _error: None, name="palette")
         self.switch_mode("overview")
-        self.run_worker(self._follow_events, thread=True, group="events", name="events",
-                        exit_on_error=False)
+        if self.fixed_connection is None:
+            self.run_worker(self._follow_events, thread=True, group="events", name="events",
+                            exit_on_error=False)
+        else:
+            self.palette_loader.request()
 
     # --- the daemon connection -----------------------------------------------------------
 

@@ -43,4 +43,8 @@ def draw_bars(plot: Any, title: str, labels: Sequence[str],
     if labels:
         plt.multiple_bar(list(labels), [list(values) for _, values in series],
                          labels=[name for name, _ in series])
+        # Ticks chosen here: plotext's own choice varied from one process to the next.
+        step = max(1, len(labels) // 6)
+        positions = list(range(1, len(labels) + 1))[::step]
+        plt.xticks(positions, [str(x) for x in list(labels)[::step]])
     plot.refresh()
