@@ -40,6 +40,8 @@ class MlopsApp(App[None]):
     CSS_PATH = "styles/app.tcss"
     BINDINGS = APP
     COMMANDS = App.COMMANDS | {MlopsCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    """Under 110 columns the side panes go below their tables (see app.tcss)."""
     MODES = {
         "overview": OverviewScreen,
         "models": ModelsScreen,

@@ -24,8 +24,9 @@ are sampled this often while the screen is shown, until the daemon serves them a
 series."""
 HISTORY = 24
 
-MODEL_COLUMNS = ["model", "production", "canary/shadow", "requests", "err %", "p95 ms",
-                 "traffic", "p95 trend", "alerts", "drift", "next retrain"]
+# What needs a look first (alerts, drift, errors) before the numbers: readable at 80 columns.
+MODEL_COLUMNS = ["model", "production", "canary/shadow", "alerts", "drift", "err %",
+                 "p95 ms", "requests", "traffic", "p95 trend", "next retrain"]
 JOB_COLUMNS = ["job", "kind", "state", "started", "what"]
 
 
@@ -128,11 +129,12 @@ class OverviewScreen(MlopsScreen):
                      else verdict(m.drift))
             rows.append((m.name, [
                 Text(m.name, style="bold"), m.production or Text("none", style="dim"),
-                m.rollout or "-", number(requests), "-" if rate is None else f"{rate:.1%}",
-                number(m.stats.get("p95_ms"), 3), sparkline(self.traffic[m.name]),
-                sparkline(self.latency[m.name]),
+                m.rollout or "-",
                 Text(str(m.open_alerts), style="bold red" if m.open_alerts else ""),
-                drift, m.next_retrain]))
+                drift, "-" if rate is None else f"{rate:.1%}",
+                number(m.stats.get("p95_ms"), 3), number(requests),
+                sparkline(self.traffic[m.name]), sparkline(self.latency[m.name]),
+                m.next_retrain]))
         table.sync(rows)
         self.query_one("#models-title", Label).update(
             f"Models ({len(data.models)}); open alerts: {data.open_alerts}"
