@@ -91,3 +91,21 @@ async def test_live_updates_keep_the_cursor_on_its_row(filled: tui_home.Filled) 
         assert all(str(j) in [r.value for r in table.rows] for j in new)
         assert pilot.app.events_seen > 0
         assert "Log of job" in screen_text(pilot.app)
+
+
+@pilot_test
+async def test_long_lists_come_a_page_at_a_time(filled: tui_home.Filled) -> None:
+    client = filled.daemon.client
+    jobs = client.list_jobs(limit=1000)
+    assert len(jobs) > 4
+    async with Opened(filled.daemon.home) as pilot:
+        await pilot.press("7")
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "JobsScreen")
+        screen = pilot.app.screen
+        screen.page = screen.limit = 2  # small pages, so a few jobs make several
+        await loaded(pilot)
+        table = screen.query_one("#jobs-table", KeyedTable)
+        assert [r.value for r in table.rows] == [str(j.id) for j in jobs[:2]]
+        await pilot.press("right_square_bracket")
+        await wait_for(pilot, lambda: len(table.rows) == 4, what="the next page")
+        assert [r.value for r in table.rows] == [str(j.id) for j in jobs[:4]]

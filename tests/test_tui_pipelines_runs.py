@@ -138,3 +138,22 @@ async def test_a_training_in_progress_draws_its_curve(filled: tui_home.Filled) -
         client.wait_job(job.id)
         await wait_for_text(pilot, f"ended: riders (job {job.id})")
         assert screen.live[job.id]["valid rmse"]
+
+
+@pilot_test
+async def test_a_click_on_a_metric_header_sorts_by_it(filled: tui_home.Filled) -> None:
+    client = filled.daemon.client
+    runs = client.list_runs()
+    async with Opened(filled.daemon.home) as pilot:
+        await _open(pilot, "3", "ExperimentsScreen")
+        table = pilot.app.screen.query_one("#runs-table", KeyedTable)
+        await wait_for(pilot, lambda: len(table.rows) == len(runs))
+        columns = list(table.ordered_columns)
+        index = next(i for i, c in enumerate(columns) if c.key.value == "metrics.rmse")
+        x = sum(c.get_render_width(table) for c in columns[:index]) + 1
+        for direction, pick in (("asc", min), ("desc", max)):
+            await pilot.click("#runs-table", offset=(x, 0))
+            await wait_for_text(pilot, f"sort metrics.rmse {direction}")
+            await loaded(pilot)
+            best = pick(runs, key=lambda r: r.metrics["rmse"])
+            assert table.coordinate_to_cell_key((0, 0)).row_key.value == best.id

@@ -5,6 +5,7 @@ and the command palette."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from textual.app import App
 from textual.reactive import reactive
@@ -37,7 +38,7 @@ PALETTE_EVENTS = ("model", "deploy", "pipeline", "daemon")
 
 class MlopsApp(App[None]):
     TITLE = "mlops"
-    CSS_PATH = "styles/app.tcss"
+    CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"  # absolute: subclasses anywhere
     BINDINGS = APP
     COMMANDS = App.COMMANDS | {MlopsCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]

@@ -29,6 +29,8 @@ HELP = Binding("question_mark", "app.help", "Help", id="screen.help")
 """First in every screen's footer, so it shows however narrow the terminal."""
 FILTER = Binding("slash", "filter", "Filter", id="table.filter")
 REFRESH = Binding("f5", "reload", "Refresh", show=False, id="screen.refresh")
+MORE = Binding("right_square_bracket", "more", "More", show=False, id="table.more")
+"""The next page of a long list (runs, alerts, jobs)."""
 
 MODELS: list[Binding] = [
     Binding("p", "promote", "Promote", id="models.promote"),

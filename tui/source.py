@@ -41,6 +41,8 @@ from mlopsd.home import Home
 ACTOR_PREFIX = "tui"
 PAGE = 200
 """Rows asked for at a time: enough to fill a large terminal, never the whole store."""
+MAX_LIMIT = 10_000
+"""The most the daemon gives in one list."""
 
 
 def default_actor() -> str:

@@ -17,7 +17,6 @@ from tui.dialogs.confirm_action import ActionInput, ActionSpec
 from tui.format import short, state_text, when
 from tui.keys import ALERTS
 from tui.screens.base import MlopsScreen
-from tui.source import PAGE
 from tui.widgets.filter_bar import FilterBar
 from tui.widgets.keyed_table import KeyedTable
 
@@ -51,7 +50,7 @@ class AlertsScreen(MlopsScreen):
 
     def fetch(self) -> list[AlertOut]:
         return self.source.alerts(state=None if self.state == "all" else self.state,
-                                  limit=PAGE)
+                                  limit=self.limit)
 
     def show(self, alerts: list[AlertOut]) -> None:
         self.clear_problem()
@@ -62,7 +61,7 @@ class AlertsScreen(MlopsScreen):
                          Text(a.severity, style=SEVERITY_STYLE.get(a.severity, "")),
                          a.rule, a.subject, str(a.count), when(a.last_seen_at),
                          short(a.message, 70)]) for a in shown])
-        more = f" (newest {PAGE})" if len(alerts) >= PAGE else ""
+        more = f" (newest {self.limit:,}; ] for more)" if len(alerts) >= self.limit else ""
         self.query_one("#alerts-title", Label).update(
             f"Alerts: {len(shown)} shown{more} | state [b]{self.state}[/b] (s) | severity "
             f"[b]{self.severity}[/b] (g) | model [b]{escape(self.model)}[/b] (m)")

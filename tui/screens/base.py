@@ -12,9 +12,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from mlopsd.client.wire import EventOut
-from tui.keys import FILTER, HELP, REFRESH
+from tui.keys import FILTER, HELP, MORE, REFRESH
 from tui.loader import Loader
-from tui.source import DaemonSource
+from tui.source import MAX_LIMIT, PAGE, DaemonSource
 from tui.widgets.banner import Banner
 from tui.widgets.filter_bar import FilterBar
 from tui.widgets.keyed_table import KeyedTable
@@ -26,11 +26,14 @@ class MlopsScreen(Screen):
     MODE: ClassVar[str] = ""
     EVENTS: ClassVar[tuple[str, ...]] = ()
     """Event types (or prefixes before a dot) that change what this screen shows."""
-    BINDINGS = [HELP, FILTER, REFRESH]
+    BINDINGS = [HELP, FILTER, REFRESH, MORE]
 
     def __init__(self) -> None:
         super().__init__(id=f"screen-{self.MODE}")
         self.loader = Loader(self, self.fetch, self.show, self._failed, name=f"{self.MODE}")
+        self.page = PAGE
+        self.limit = PAGE
+        """How many of a long list to ask for: one page more each `]`."""
 
     @property
     def source(self) -> DaemonSource:
@@ -62,6 +65,14 @@ class MlopsScreen(Screen):
             self.loader.request()
 
     def action_reload(self) -> None:
+        self.reload()
+
+    def action_more(self) -> None:
+        if self.limit >= MAX_LIMIT:
+            self.notify(f"at most {MAX_LIMIT:,} here: narrow the list with /",
+                        severity="warning")
+            return
+        self.limit = min(self.limit + self.page, MAX_LIMIT)
         self.reload()
 
     def _failed(self, error: str) -> None:

@@ -9,9 +9,10 @@ from collections import defaultdict
 from typing import Any
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Input, Label
+from textual.widgets import DataTable, Input, Label
 
 from mlopsd.client.wire import EventOut, RunOut
 from tui.format import number, state_text, when
@@ -19,7 +20,6 @@ from tui.keys import EXPERIMENTS
 from tui.screens.base import MlopsScreen
 from tui.screens.column_chooser import ColumnChooser
 from tui.screens.run_compare import RunCompareScreen
-from tui.source import PAGE
 from tui.widgets.keyed_table import KeyedTable
 from tui.widgets.plot import draw_lines, make_plot
 
@@ -64,7 +64,8 @@ class ExperimentsScreen(MlopsScreen):
     # --- loading -------------------------------------------------------------------------
 
     def fetch(self) -> list[RunOut]:
-        return self.source.runs(filter=self.expression, order_by=self.order_by, limit=PAGE)
+        return self.source.runs(filter=self.expression, order_by=self.order_by,
+                                limit=self.limit)
 
     def show(self, runs: list[RunOut]) -> None:
         self.clear_problem()
@@ -73,7 +74,8 @@ class ExperimentsScreen(MlopsScreen):
         table = self.query_one("#runs-table", KeyedTable)
         table.set_columns([*FIXED, *extra])
         table.sync([(r.id, self._cells(r, extra)) for r in runs])
-        more = f" (first {PAGE}: narrow with /)" if len(runs) >= PAGE else ""
+        more = (f" (first {self.limit:,}; ] for more, / to narrow)"
+                if len(runs) >= self.limit else "")
         self.query_one("#runs-title", Label).update(
             f"Runs: {len(runs)}{more}"
             + (f" | filter [b]{self.expression}[/b]" if self.expression else "")
@@ -110,6 +112,20 @@ class ExperimentsScreen(MlopsScreen):
         choices = [""] + [f"metrics.{k} {d}" for k in keys for d in ("asc", "desc")]
         index = choices.index(self.order_by) if self.order_by in choices else 0
         self.order_by = choices[(index + 1) % len(choices)]
+        self.reload()
+
+    @on(DataTable.HeaderSelected, "#runs-table")
+    def _sort_by_header(self, event: DataTable.HeaderSelected) -> None:
+        """A click on a metric's (or started, state, experiment) header sorts by it; again
+        reverses. The daemon sorts, so the order holds across every page."""
+        column = str(event.column_key.value)
+        name = {"started": "started_at", "state": "state", "experiment": "experiment"}.get(
+            column, column if column.startswith("metrics.") else None)
+        if name is None:
+            self.notify(f"the daemon sorts by metrics, started, state or experiment, not "
+                        f"{column}", severity="warning")
+            return
+        self.order_by = f"{name} {'desc' if self.order_by == f'{name} asc' else 'asc'}"
         self.reload()
 
     def action_cycle_metric(self) -> None:

@@ -19,7 +19,6 @@ from tui.dialogs.confirm_action import ActionSpec
 from tui.format import short, state_text, when
 from tui.keys import JOBS
 from tui.screens.base import MlopsScreen
-from tui.source import PAGE
 from tui.widgets.filter_bar import FilterBar
 from tui.widgets.keyed_table import KeyedTable
 
@@ -58,7 +57,7 @@ class JobsScreen(MlopsScreen):
 
     def fetch(self) -> tuple[list[JobOut], list[ScheduleOut]]:
         running = self.source.jobs(state="running")
-        recent = self.source.jobs(limit=PAGE)
+        recent = self.source.jobs(limit=self.limit)
         seen = {j.id for j in running}
         return running + [j for j in recent if j.id not in seen], self.source.schedules()
 

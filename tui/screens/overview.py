@@ -26,7 +26,7 @@ HISTORY = 24
 
 # What needs a look first (alerts, drift, errors) before the numbers: readable at 80 columns.
 MODEL_COLUMNS = ["model", "production", "canary/shadow", "alerts", "drift", "err %",
-                 "p95 ms", "requests", "traffic", "p95 trend", "next retrain"]
+                 "p95 ms", "requests", "traffic", "errors", "p95 trend", "next retrain"]
 JOB_COLUMNS = ["job", "kind", "state", "started", "what"]
 
 
@@ -64,6 +64,9 @@ class OverviewScreen(MlopsScreen):
             lambda: deque(maxlen=HISTORY))
         self.latency: dict[str, deque[float | None]] = defaultdict(
             lambda: deque(maxlen=HISTORY))
+        self.errors: dict[str, deque[float | None]] = defaultdict(
+            lambda: deque(maxlen=HISTORY))
+        self._last_errors: dict[str, int] = {}
         self._last_requests: dict[str, int] = {}
 
     def compose_body(self) -> ComposeResult:
@@ -123,6 +126,10 @@ class OverviewScreen(MlopsScreen):
                 before = self._last_requests.get(m.name)
                 self.traffic[m.name].append(None if before is None else requests - before)
                 self._last_requests[m.name] = requests
+                errors, errors_before = m.stats.get("errors", 0), self._last_errors.get(m.name)
+                self.errors[m.name].append(None if errors_before is None
+                                           else errors - errors_before)
+                self._last_errors[m.name] = errors
                 self.latency[m.name].append(m.stats.get("p95_ms"))
             rate = m.stats.get("error_rate")
             drift = (Text("-", style="dim") if m.drift_status is None and m.drift is None
@@ -133,7 +140,8 @@ class OverviewScreen(MlopsScreen):
                 Text(str(m.open_alerts), style="bold red" if m.open_alerts else ""),
                 drift, "-" if rate is None else f"{rate:.1%}",
                 number(m.stats.get("p95_ms"), 3), number(requests),
-                sparkline(self.traffic[m.name]), sparkline(self.latency[m.name]),
+                sparkline(self.traffic[m.name]), sparkline(self.errors[m.name]),
+                sparkline(self.latency[m.name]),
                 m.next_retrain]))
         table.sync(rows)
         self.query_one("#models-title", Label).update(
