@@ -26,7 +26,8 @@ def test_the_ui_loads_nothing_heavy(module: str) -> None:
 
 
 def test_the_entry_point_waits_to_load_textual() -> None:
-    assert _loaded("tui.cli", ["textual", "textual_plotext", "plotext"]) == []
+    assert _loaded("tui.cli", ["textual", "textual_plotext", "plotext", "textual_serve",
+                               "aiohttp"]) == []
 
 
 def test_plots_load_only_with_a_plot() -> None:

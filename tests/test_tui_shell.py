@@ -38,10 +38,9 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tui_home.Filled
 @pilot_test
 async def test_every_screen_is_one_key_away_and_clickable(filled: tui_home.Filled) -> None:
     async with Opened(filled.daemon.home) as pilot:
-        text = screen_text(pilot.app)
+        text = await wait_for_text(pilot, "? Help", "q Quit")  # the footer
         for _mode, key, title in SCREENS:
             assert f"{key} {title}" in text
-        assert "? Help" in text and "q Quit" in text  # the footer
         for mode, key, _title in SCREENS:
             await pilot.press(key)
             await wait_for(pilot, lambda m=mode: type(pilot.app.screen).__name__ ==
@@ -56,9 +55,10 @@ async def test_every_screen_is_one_key_away_and_clickable(filled: tui_home.Fille
 async def test_help_lists_the_screen_keys_with_their_ids(filled: tui_home.Filled) -> None:
     async with Opened(filled.daemon.home) as pilot:
         await pilot.press("2")
+        await wait_for_text(pilot, "p Promote")  # the Models screen's keys are live
         await pilot.press("question_mark")
         text = await wait_for_text(pilot, "This screen: Models")
-        assert "Promote" in text and "(models.promote)" in text
+        assert "Promote" in text and "(models.promote)" in text, text
         assert "ctrl+p" in text and "[tui.keys]" in text
         await pilot.press("escape")
         await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "ModelsScreen")

@@ -1,5 +1,7 @@
 """`mlops tui`: open the app on the daemon of the home (starting one unless --no-start),
 or serve it to a browser on loopback (--web). Imports Textual only once it runs the app."""
+# With --web the daemon is found or started here, once; each browser tab's UI then runs
+# with --no-start.
 
 from __future__ import annotations
 
@@ -16,6 +18,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "./mlops-home)")
     parser.add_argument("--no-start", action="store_true",
                         help="do not start a daemon when none runs for the home")
+    parser.add_argument("--web", action="store_true",
+                        help="serve the UI to a browser on 127.0.0.1 (a token is printed)")
+    parser.add_argument("--port", type=int, default=8766,
+                        help="with --web: the port (default 8766)")
     return parser
 
 
@@ -28,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     if not found.running and found.started_pid is None:
         print(f"mlops tui: {found.message}", file=sys.stderr)
         return 1
+    if args.web:
+        from tui.web import serve
+
+        return serve(home, args.port)
     from tui.app import MlopsApp
     from tui.settings import load_settings
 

@@ -195,6 +195,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
         argv += ["--home", str(args.home)]
     if getattr(args, "no_start", False):
         argv.append("--no-start")
+    if getattr(args, "web", False):
+        argv += ["--web", "--port", str(args.port)]
     sys.stdout.flush()
     os.execv(sys.executable, argv)
     return 0  # not reached
@@ -260,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("tui", cmd_tui, "the terminal UI (also: mlops with no command, in a terminal)")
     p.add_argument("--no-start", action="store_true",
                    help="do not start a daemon when none runs for the home")
+    p.add_argument("--web", action="store_true",
+                   help="serve the UI to a browser on 127.0.0.1 (a token is printed)")
+    p.add_argument("--port", type=int, default=8766, help="with --web: the port (default 8766)")
 
     p = add("events", cmd_events, "follow the daemon's event stream")
     p.add_argument("--type", action="append", help="only this type or prefix (repeatable)")

@@ -21,6 +21,9 @@ from tui.widgets.keyed_table import KeyedTable
 from tui.widgets.nav_bar import NavBar
 from tui.widgets.status_bar import StatusBar
 
+RELOAD_EVERY_S = 0.25
+"""A screen reloads at most this often, however many events concern it."""
+
 
 class MlopsScreen(Screen):
     MODE: ClassVar[str] = ""
@@ -30,7 +33,8 @@ class MlopsScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__(id=f"screen-{self.MODE}")
-        self.loader = Loader(self, self.fetch, self.show, self._failed, name=f"{self.MODE}")
+        self.loader = Loader(self, self.fetch, self.show, self._failed, name=f"{self.MODE}",
+                             min_interval=RELOAD_EVERY_S)
         self.page = PAGE
         self.limit = PAGE
         """How many of a long list to ask for: one page more each `]`."""

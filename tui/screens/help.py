@@ -16,21 +16,27 @@ GENERAL = """\
   /            filter the table under the cursor (every word must appear); escape clears it
   tab          next pane;  arrows / page keys / mouse move in tables
   ?            this help;  escape closes it;  q quits
-Keys and the theme can be changed in mlops.toml: [tui] theme = "textual-light" and
-[tui.keys] "binding.id" = "key" (ids below)."""
+Keys and the theme can be changed in mlops.toml: \\[tui] theme = "textual-light" and
+\\[tui.keys] "binding.id" = "key" (ids below)."""
 
 
 def _binding_lines(screen: Screen) -> list[str]:
-    lines = []
+    """This screen's own keys first (with their ids), then the moves of the widget in
+    focus (a table's cursor keys), which the screen's keys must not be buried under."""
+    own: list[str] = []
+    moves: list[str] = []
     seen: set[str] = set()
-    for key, active in screen.active_bindings.items():
+    for active in screen.active_bindings.values():
         binding: Binding = active.binding
         if not binding.description or binding.action in seen:
             continue
         seen.add(binding.action)
-        ident = f"  ({binding.id})" if binding.id else ""
-        lines.append(f"  {escape(key):<12} {escape(binding.description)}{escape(ident)}")
-    return lines
+        key = escape(screen.app.get_key_display(binding))
+        if binding.id:
+            own.append(f"  {key:<12} {escape(binding.description)}  ({binding.id})")
+        else:
+            moves.append(f"  {key:<12} {escape(binding.description)}")
+    return own + (["", "[b]Moving[/b]", *moves] if moves else [])
 
 
 class HelpScreen(ModalScreen[None]):
