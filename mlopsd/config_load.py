@@ -359,9 +359,11 @@ def load_config(path: Path) -> Config:
             sections[name] = tuple(
                 reader.build(cls, item, (name, n)) for n, item in enumerate(value)
             )
+        elif name == "tui":
+            continue  # the terminal UI's keys and theme: tui/settings.py reads and checks them
         else:
             line = locate(text, (name,)) or locate(text, (), name)
-            known = ", ".join(sorted([*_TABLES, "dataset", "model", "hook"]))
+            known = ", ".join(sorted([*_TABLES, "dataset", "model", "hook", "tui"]))
             raise ConfigError(path, f"unknown section (known: {known})", line=line, key=name)
     config = Config(path=path, **sections)
     _check(reader, config)

@@ -16,6 +16,11 @@ from tests.daemon_process import DaemonProcess, wait_until
 def _until(stream: EventStream, seen: list[EventOut], wanted: str, job_id: int) -> None:
     for event in stream:
         seen.append(event)
+        if event.id is not None:  # typed by the catalogue, with the change's audit entry
+            payload = event.payload()
+            assert payload.name == event.type
+            if event.type == "job.queued":
+                assert event.audit_id is not None, event
         if event.type == wanted and event.data.get("job_id") == job_id:
             return
     raise AssertionError(f"the stream ended before {wanted} of job {job_id}")

@@ -43,7 +43,9 @@ PAIRS: list[tuple[tuple[type, ...], type[BaseModel], dict[str, str], dict[str, s
     ((data.Ingest,), wire.IngestOut, {}, {}, {}),
     ((alerts.Alert,), wire.AlertOut, {}, {}, {}),
     ((models.Model,), wire.ModelOut, {}, {}, {}),
-    ((models.ModelVersion,), wire.ModelVersionOut, {}, {}, {}),
+    ((models.ModelVersion,), wire.ModelVersionOut,
+     {"registered_now": "the store's answer to one register call (made or found), not a "
+                        "property of the version"}, {}, {}),
     ((models.AliasMove,), wire.AliasMoveOut, {}, {}, {}),
     ((deployments.Deployment,), wire.DeploymentOut, {}, {}, {}),
     ((drift.DriftReport,), wire.DriftReportOut, {}, {}, {}),

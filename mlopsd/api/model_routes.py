@@ -16,6 +16,7 @@ from mlopsd.client.wire import (
     ModelOut,
     ModelVersionOut,
     Page,
+    ReasonRequest,
     RollbackRequest,
     TrainRequest,
 )
@@ -108,9 +109,11 @@ def alias_history(request: Request, name: Name, alias: NameFilter = None, after:
 
 @router.post("/models/{name}/versions/{version}/archive", response_model=ModelVersionOut,
              summary="Archive a version (it keeps its record; it can no longer take an alias)")
-def archive(request: Request, name: Name, version: Version) -> ModelVersionOut:
+def archive(request: Request, name: Name, version: Version,
+            body: ReasonRequest | None = None) -> ModelVersionOut:
     daemon = request.app.state.daemon
-    daemon.registry.archive(name, version, actor=actor_of(request))
+    daemon.registry.archive(name, version, actor=actor_of(request),
+                            reason=body.reason if body else None)
     return _out(model_repo.get_version(daemon.store, name, version), ModelVersionOut)
 
 

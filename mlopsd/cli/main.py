@@ -196,6 +196,21 @@ def cmd_events(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tui(args: argparse.Namespace) -> int:
+    """The terminal UI is its own program (`python -m tui`): the CLI sits below it in the
+    layers and never imports it, so it hands the process over."""
+    argv = [sys.executable, "-m", "tui"]
+    if args.home:
+        argv += ["--home", str(args.home)]
+    if getattr(args, "no_start", False):
+        argv.append("--no-start")
+    if getattr(args, "web", False):
+        argv += ["--web", "--port", str(args.port)]
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)
+    return 0  # not reached
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--home", default=argparse.SUPPRESS,
@@ -253,6 +268,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--action", help="only this action, e.g. model.promote")
     p.add_argument("--subject", help="only this subject, e.g. model:riders")
 
+    p = add("tui", cmd_tui, "the terminal UI (also: mlops with no command, in a terminal)")
+    p.add_argument("--no-start", action="store_true",
+                   help="do not start a daemon when none runs for the home")
+    p.add_argument("--web", action="store_true",
+                   help="serve the UI to a browser on 127.0.0.1 (a token is printed)")
+    p.add_argument("--port", type=int, default=8766, help="with --web: the port (default 8766)")
+
     p = add("events", cmd_events, "follow the daemon's event stream")
     p.add_argument("--type", action="append", help="only this type or prefix (repeatable)")
     p.add_argument("--after", type=int, help="replay recent events after this id first")
@@ -263,6 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if not argv and sys.stdin.isatty() and sys.stdout.isatty():
+        argv = ["tui"]  # `mlops` alone in a terminal opens the UI
     args = build_parser().parse_args(argv)
     args.home = getattr(args, "home", None)
     args.json = getattr(args, "json", False)

@@ -46,6 +46,7 @@ def parse_event(event_id: str | None, event_type: str | None, data: str) -> Even
         at=payload.get("at"),
         type=event_type or payload.get("type") or "message",
         data=payload.get("data") or {},
+        audit_id=payload.get("audit_id"),
     )
 
 

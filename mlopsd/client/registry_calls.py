@@ -50,6 +50,8 @@ class RegistryCalls(Transport):
         return self._page(AliasMoveOut, f"/api/v1/models/{name}/aliases/history",
                           {"alias": alias, "after": after, "limit": limit})
 
-    def archive(self, name: str, version: str) -> ModelVersionOut:
+    def archive(self, name: str, version: str, *, reason: str | None = None
+                ) -> ModelVersionOut:
         return self._one(ModelVersionOut, "POST",
-                         f"/api/v1/models/{name}/versions/{version}/archive")
+                         f"/api/v1/models/{name}/versions/{version}/archive",
+                         json={"reason": reason})

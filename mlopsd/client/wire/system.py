@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from mlopsd.client.events import EventData, payload_of
+
 
 class Health(BaseModel):
     status: str = "ok"
@@ -70,3 +72,8 @@ class EventOut(BaseModel):
     data: dict[str, Any]
     audit_id: int | None = None
     """The audit entry written with the change (see mlopsd.client.events)."""
+
+    def payload(self) -> EventData:
+        """`data` as the catalogue's typed payload for `type` (UnknownEvent for a name this
+        client does not know: a newer daemon)."""
+        return payload_of(self.type, self.data)

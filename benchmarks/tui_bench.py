@@ -1,0 +1,163 @@
+"""The terminal UI's benchmark (not a test: figures depend on the machine).
+
+    scripts/bench tui [--runs 10000] [--seconds 10] [--rate 100]
+
+1. Start to first paint: a fresh `python -m tui`-like process on a running daemon, from
+   the process's start to Textual's first frame, and to the Overview showing the daemon's
+   data (target: first paint <= 1.0 s).
+2. Experiments on RUNS runs: from the key press to the runs table filled (target <= 300 ms).
+3. While the daemon publishes RATE events a second (short tracked runs: run.started and
+   run.ended each), the app's event loop is sampled every 10 ms: the longest it was late is
+   the longest any screen update kept input waiting (target <= 50 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from benchmarks.common import daemon, median, table
+from mlopsd.client import Client
+from mlopsd.home import Home
+from tests import tui_home
+
+FIRST_PAINT = r"""
+import sys, time
+started = float(sys.argv[1])
+from mlopsd.home import Home
+from tui.app import MlopsApp
+
+class Timed(MlopsApp):
+    def on_ready(self) -> None:
+        print(f"paint {time.time() - started:.4f}", flush=True)
+        self.set_interval(0.005, self._check)
+
+    def _check(self) -> None:
+        screen = self.screen
+        if getattr(screen, "loader", None) and screen.loader.loads:
+            print(f"data {time.time() - started:.4f}", flush=True)
+            self.exit()
+
+Timed(Home(__import__("pathlib").Path(sys.argv[2]))).run(headless=True, size=(120, 40))
+"""
+
+
+def first_paint(home: Path, repeats: int = 5) -> tuple[float, float]:
+    paints, datas = [], []
+    for _ in range(repeats):
+        started = time.time()
+        out = subprocess.run([sys.executable, "-c", FIRST_PAINT, str(started), str(home)],
+                             capture_output=True, text=True, check=True, timeout=60,
+                             env={**os.environ, "TEXTUAL": ""}).stdout
+        values = dict(line.split() for line in out.splitlines() if line.strip())
+        paints.append(float(values["paint"]))
+        datas.append(float(values["data"]))
+    return median(paints), median(datas)
+
+
+def many_runs(client: Client, runs: int) -> None:
+    for i in range(runs):
+        with client.start_run(experiment="bench-tui", flush_interval_s=60) as run:
+            run.log_params({"num_leaves": 15 + i % 32, "seed": i})
+            run.log_metrics({"rmse": 40 + (i % 97) / 3, "mae": 30 + (i % 89) / 4})
+
+
+async def _experiments_open(home: Home, repeats: int) -> list[float]:
+    from tui.app import MlopsApp
+
+    times = []
+    for _ in range(repeats):
+        app = MlopsApp(home)
+        async with app.run_test(size=(120, 40)) as pilot:
+            while app.connection.state != "connected":
+                await pilot.pause(0.02)
+            started = time.perf_counter()
+            await pilot.press("3")
+            while not (type(app.screen).__name__ == "ExperimentsScreen"
+                       and app.screen.loader.loads):
+                await asyncio.sleep(0.001)
+            times.append(time.perf_counter() - started)
+            rows = len(app.screen.query_one("#runs-table").rows)
+        assert rows > 0
+    return times
+
+
+async def _lag_under_events(home: Home, client: Client, seconds: float, rate: float
+                            ) -> tuple[float, float, int]:
+    from tui.app import MlopsApp
+
+    app = MlopsApp(home)
+    stop = threading.Event()
+
+    def publish() -> None:
+        # Each short run sent whole is two events (run.started, run.ended).
+        interval = 2.0 / rate
+        next_at = time.perf_counter()
+        while not stop.is_set():
+            with client.start_run(experiment="bench-tui-flood") as run:
+                run.log_metric("loss", 1.0)
+            next_at += interval
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        while app.connection.state != "connected":
+            await pilot.pause(0.02)
+        await pilot.press("3")
+        await pilot.pause(0.5)
+        seen_before = app.events_seen
+        lags: list[float] = []
+        flood = threading.Thread(target=publish, daemon=True)
+        flood.start()
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            asked = time.perf_counter()
+            await asyncio.sleep(0.01)
+            lags.append(time.perf_counter() - asked - 0.01)
+        stop.set()
+        flood.join()
+        events = app.events_seen - seen_before
+    lags.sort()
+    return lags[-1], lags[int(len(lags) * 0.99)], events
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=100.0, help="events a second")
+    args = parser.parse_args()
+    print(f"load average: {os.getloadavg()[0]:.2f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        d = daemon(Path(tmp) / "home", tui_home.CONFIG)
+        try:
+            client = d.client
+            tui_home.fill(d)
+            paint, data = first_paint(d.home.root)
+            started = time.perf_counter()
+            many_runs(client, args.runs)
+            print(f"{args.runs} runs logged in {time.perf_counter() - started:.1f} s")
+            opened = asyncio.run(_experiments_open(d.home, 5))
+            worst, p99, events = asyncio.run(
+                _lag_under_events(d.home, client, args.seconds, args.rate))
+        finally:
+            d.kill()
+    print(table([
+        ["start to first paint (median of 5)", f"{paint * 1000:.0f} ms", "<= 1000 ms"],
+        ["start to the Overview's data", f"{data * 1000:.0f} ms", "-"],
+        [f"Experiments on {args.runs:,} runs: key to table (median of 5)",
+         f"{median(opened) * 1000:.0f} ms", "<= 300 ms"],
+        [f"event loop late, worst, while {events / args.seconds:.0f} events/s arrive",
+         f"{worst * 1000:.1f} ms", "<= 50 ms"],
+        ["event loop late, p99", f"{p99 * 1000:.1f} ms", "-"],
+    ], ["measure", "mlops tui", "target"]))
+
+
+if __name__ == "__main__":
+    main()

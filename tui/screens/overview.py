@@ -1,0 +1,162 @@
+"""Overview: every model at a glance (production, canary or shadow, health with sparklines,
+open alerts, last drift verdict, next scheduled retrain) and the running jobs."""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Label
+
+from mlopsd.client import ApiError
+from mlopsd.client.wire import VersionStatsOut
+from tui.format import number, short, sparkline, state_text, verdict, when
+from tui.screens.base import MlopsScreen
+from tui.widgets.filter_bar import FilterBar
+from tui.widgets.keyed_table import KeyedTable
+
+HEALTH_EVERY_S = 5.0
+"""Serving numbers have no event (the prediction path publishes none): the health columns
+are sampled this often while the screen is shown, until the daemon serves them as a time
+series."""
+HISTORY = 24
+
+# What needs a look first (alerts, drift, errors) before the numbers: readable at 80 columns.
+MODEL_COLUMNS = ["model", "production", "canary/shadow", "alerts", "drift", "err %",
+                 "p95 ms", "requests", "traffic", "errors", "p95 trend", "next retrain"]
+JOB_COLUMNS = ["job", "kind", "state", "started", "what"]
+
+
+@dataclass
+class ModelRow:
+    name: str
+    production: str | None
+    rollout: str
+    stats: VersionStatsOut | None
+    open_alerts: int
+    drift: bool | None
+    drift_status: str | None
+    next_retrain: str
+
+
+@dataclass
+class OverviewData:
+    models: list[ModelRow]
+    running: list[Any]
+    open_alerts: int
+    schedules: int = 0
+    unplaced_alerts: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class OverviewScreen(MlopsScreen):
+    MODE = "overview"
+    TITLE = "Overview"
+    AUTO_FOCUS = "#overview-models"
+    EVENTS = ("model", "deploy", "alert", "drift", "job", "pipeline", "config", "daemon")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.traffic: dict[str, deque[float | None]] = defaultdict(
+            lambda: deque(maxlen=HISTORY))
+        self.latency: dict[str, deque[float | None]] = defaultdict(
+            lambda: deque(maxlen=HISTORY))
+        self.errors: dict[str, deque[float | None]] = defaultdict(
+            lambda: deque(maxlen=HISTORY))
+        self._last_errors: dict[str, int] = {}
+        self._last_requests: dict[str, int] = {}
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="overview-body"):
+            yield Label("Models", classes="section-title", id="models-title")
+            yield KeyedTable(MODEL_COLUMNS, id="overview-models", classes="filterable")
+            yield FilterBar()
+            yield Label("Running jobs", classes="section-title", id="jobs-title")
+            yield KeyedTable(JOB_COLUMNS, id="overview-jobs")
+
+    def on_mount(self) -> None:
+        self.set_interval(HEALTH_EVERY_S, self.reload)
+
+    def fetch(self) -> OverviewData:
+        source = self.source
+        serving = source.serving()
+        alerts = source.alerts(state="open")
+        schedules = source.schedules()
+        running = source.jobs(state="running")
+        rows = []
+        for model in source.models():
+            live = model.aliases.get("production")
+            rollout = ""
+            if live:
+                try:
+                    status = source.deploy_status(model.name)
+                except ApiError:
+                    status = None
+                if status is not None and status.canary is not None:
+                    rollout = (f"canary {status.canary.version} "
+                               f"{number(status.canary.percent)}%")
+                elif status is not None and status.shadow is not None:
+                    rollout = f"shadow {status.shadow.version}"
+            reports = source.drift_reports(model=model.name, limit=1)
+            report = reports[0] if reports else None
+            next_runs = sorted(s.next_run_at for s in schedules
+                               if s.model == model.name and s.next_run_at and not s.dry_run)
+            rows.append(ModelRow(
+                model.name, live, rollout,
+                serving.stats.get(f"{model.name}:{live}") if live else None,
+                sum(1 for a in alerts if a.subject == f"model:{model.name}"),
+                report.dataset_drift if report else None,
+                report.status if report else None,
+                when(next_runs[0]) if next_runs else "-"))
+        placed = sum(r.open_alerts for r in rows)
+        return OverviewData(rows, running, len(alerts), len(schedules),
+                            unplaced_alerts=len(alerts) - placed)
+
+    def show(self, data: OverviewData) -> None:
+        self.clear_problem()
+        table = self.query_one("#overview-models", KeyedTable)
+        rows = []
+        for m in data.models:
+            stats = m.stats
+            requests = stats.requests if stats is not None else None
+            if stats is not None and requests is not None:
+                before = self._last_requests.get(m.name)
+                self.traffic[m.name].append(None if before is None else requests - before)
+                self._last_requests[m.name] = requests
+                errors, errors_before = stats.errors, self._last_errors.get(m.name)
+                self.errors[m.name].append(None if errors_before is None
+                                           else errors - errors_before)
+                self._last_errors[m.name] = errors
+                self.latency[m.name].append(stats.p95_ms)
+            rate = stats.error_rate if stats is not None else None
+            drift = (Text("-", style="dim") if m.drift_status is None and m.drift is None
+                     else verdict(m.drift))
+            rows.append((m.name, [
+                Text(m.name, style="bold"), m.production or Text("none", style="dim"),
+                m.rollout or "-",
+                Text(str(m.open_alerts), style="bold red" if m.open_alerts else ""),
+                drift, "-" if rate is None else f"{rate:.1%}",
+                number(stats.p95_ms if stats is not None else None, 3), number(requests),
+                sparkline(self.traffic[m.name]), sparkline(self.errors[m.name]),
+                sparkline(self.latency[m.name]),
+                m.next_retrain]))
+        table.sync(rows)
+        self.query_one("#models-title", Label).update(
+            f"Models ({len(data.models)}); open alerts: {data.open_alerts}"
+            + (f" ({data.unplaced_alerts} about data or the daemon)"
+               if data.unplaced_alerts else ""))
+        jobs = self.query_one("#overview-jobs", KeyedTable)
+        jobs.sync([(str(j.id), [str(j.id), j.kind, state_text(j.state), when(j.started_at),
+                                short(_job_subject(j.params), 50)]) for j in data.running])
+        self.query_one("#jobs-title", Label).update(f"Running jobs ({len(data.running)})")
+
+
+def _job_subject(params: dict[str, Any]) -> str:
+    for key in ("model", "dataset", "selector"):
+        if key in params:
+            return f"{key} {params[key]}"
+    return ""
