@@ -12,6 +12,7 @@ from tests import tui_home
 from tests.daemon_process import DaemonProcess
 from tests.tui_screen import Opened, loaded, pilot_test, screen_text, wait_for, wait_for_text
 from tui.format import BARS
+from tui.screens.overview import HISTORY, POINT_S
 from tui.screens.overview import MODEL_COLUMNS as OVERVIEW_COLUMNS
 from tui.widgets.keyed_table import KeyedTable
 
@@ -56,12 +57,17 @@ async def test_every_model_at_a_glance(filled: tui_home.Filled) -> None:
             assert cells["alerts"] == "0"
             assert "open alerts: 1 (1 about data or the daemon)" in text
             await wait_for_text(pilot, "Running jobs (1)", "selfcheck")
-            # Health sparklines: one sample per load; traffic between two loads draws bars.
+            # Health sparklines: their past from the daemon's serving numbers (the 40
+            # requests above), then a point every few seconds from its serving.stats events.
+            seeded = list(screen.traffic["riders"])
+            assert len(seeded) == HISTORY and sum(seeded) > 0, seeded
+            traffic = str(models.get_row("riders")[OVERVIEW_COLUMNS.index("traffic")])
+            assert traffic.strip() and set(traffic) <= set(BARS) | {" "}
             for _ in range(20):
                 client.predict("riders", _rows())
-            await loaded(pilot, screen)
-            traffic = str(models.get_row("riders")[OVERVIEW_COLUMNS.index("traffic")])
-            assert traffic and set(traffic) <= set(BARS) | {" "}
+            points = screen.traffic["riders"]
+            await wait_for(pilot, lambda: list(points) != seeded and list(points)[-1] > 0,
+                           timeout=3 * POINT_S, what="a point made of serving.stats events")
     finally:
         client.cancel_job(job.id, "test over")
         client.deploy_abort("riders", reason="test over")

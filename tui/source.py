@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -39,6 +40,7 @@ from mlopsd.client.wire import (
     RunOut,
     ScheduleOut,
     ServingOut,
+    ServingStatsOut,
     Status,
 )
 from mlopsd.home import Home
@@ -227,6 +229,10 @@ class DaemonSource:
             self._call("download_artifact", report.report_sha, path)
             with open(path, "rb") as f:
                 return orjson.loads(f.read())
+
+    def serving_stats(self, name: str, *, since: datetime, bucket_s: float
+                      ) -> ServingStatsOut:
+        return self._call("serving_stats", name, since=since, bucket_s=bucket_s)
 
     def performance(self, name: str) -> PerformanceOut:
         return self._call("performance", name)

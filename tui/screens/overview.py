@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.text import Text
@@ -13,16 +14,15 @@ from textual.containers import Vertical
 from textual.widgets import Label
 
 from mlopsd.client import ApiError
-from mlopsd.client.wire import VersionStatsOut
+from mlopsd.client.wire import EventOut, ServingStatsOut, VersionStatsOut
 from tui.format import number, short, sparkline, state_text, verdict, when
 from tui.screens.base import MlopsScreen
 from tui.widgets.filter_bar import FilterBar
 from tui.widgets.keyed_table import KeyedTable
 
-HEALTH_EVERY_S = 5.0
-"""Serving numbers have no event (the prediction path publishes none): the health columns
-are sampled this often while the screen is shown, until the daemon serves them as a time
-series."""
+POINT_S = 5.0
+"""One sparkline point per this many seconds: the sum of the daemon's `serving.stats`
+events (one per busy second) over them; the numbers in the table are re-read as often."""
 HISTORY = 24
 
 # What needs a look first (alerts, drift, errors) before the numbers: readable at 80 columns.
@@ -51,6 +51,8 @@ class OverviewData:
     schedules: int = 0
     unplaced_alerts: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    seeds: dict[str, list[tuple[float, float | None]]] = field(default_factory=dict)
+    """Per model seen for the first time, its sparklines' past (requests, p95 per point)."""
 
 
 class OverviewScreen(MlopsScreen):
@@ -67,8 +69,10 @@ class OverviewScreen(MlopsScreen):
             lambda: deque(maxlen=HISTORY))
         self.errors: dict[str, deque[float | None]] = defaultdict(
             lambda: deque(maxlen=HISTORY))
-        self._last_errors: dict[str, int] = {}
-        self._last_requests: dict[str, int] = {}
+        self._point: dict[str, list[float]] = {}
+        """Per model, this point so far: requests, errors, the worst p95 (ms)."""
+        self._seeded: set[str] = set()
+        self.data: OverviewData | None = None
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="overview-body"):
@@ -79,7 +83,49 @@ class OverviewScreen(MlopsScreen):
             yield KeyedTable(JOB_COLUMNS, id="overview-jobs")
 
     def on_mount(self) -> None:
-        self.set_interval(HEALTH_EVERY_S, self.reload)
+        self.set_interval(POINT_S, self._next_point)
+
+    def daemon_event(self, event: EventOut) -> None:
+        if event.type == "serving.stats":  # numbers, not a change: no reload
+            live = {m.name: m.production for m in self.data.models} if self.data else {}
+            for v in event.data.get("versions", []):
+                if live.get(v.get("model")) != v.get("version"):
+                    continue  # a canary's or shadow's numbers are theirs, not production's
+                point = self._point.setdefault(v["model"], [0.0, 0.0, 0.0])
+                point[0] += v.get("requests") or 0
+                point[1] += v.get("errors") or 0
+                point[2] = max(point[2], v.get("p95_ms") or 0.0)
+            return
+        super().daemon_event(event)
+
+    def _next_point(self) -> None:
+        """Close this point of every model's sparklines (a quiet stretch is a 0) and draw
+        them; the table's numbers are read again."""
+        for m in (self.data.models if self.data else []):
+            if not m.production:
+                continue
+            requests, errors, p95 = self._point.pop(m.name, [0.0, 0.0, 0.0])
+            self.traffic[m.name].append(requests)
+            self.errors[m.name].append(errors)
+            self.latency[m.name].append(p95 if requests else None)
+        self.reload()
+
+    def _seed(self, name: str, live: str) -> list[tuple[float, float | None]]:
+        """The sparklines' past (requests, p95 per point), read once per model from the
+        daemon's serving numbers over the last HISTORY points (its prediction log), so they
+        do not start blank."""
+        try:
+            history: ServingStatsOut = self.source.serving_stats(
+                name, since=datetime.now(UTC) - timedelta(seconds=POINT_S * HISTORY),
+                bucket_s=POINT_S)
+        except ApiError:
+            return []
+        points: list[tuple[float, float | None]] = [(0.0, None)] * HISTORY
+        for b in history.buckets:
+            at = int((b.start - history.since).total_seconds() // POINT_S)
+            if b.version == live and 0 <= at < HISTORY:
+                points[at] = (float(b.requests), b.p95_ms)
+        return points
 
     def fetch(self) -> OverviewData:
         source = self.source
@@ -88,6 +134,7 @@ class OverviewScreen(MlopsScreen):
         schedules = source.schedules()
         running = source.jobs(state="running")
         rows = []
+        seeds: dict[str, list[tuple[float, float | None]]] = {}
         for model in source.models():
             live = model.aliases.get("production")
             rollout = ""
@@ -105,6 +152,8 @@ class OverviewScreen(MlopsScreen):
             report = reports[0] if reports else None
             next_runs = sorted(s.next_run_at for s in schedules
                                if s.model == model.name and s.next_run_at and not s.dry_run)
+            if live and model.name not in self._seeded:
+                seeds[model.name] = self._seed(model.name, live)
             rows.append(ModelRow(
                 model.name, live, rollout,
                 serving.stats.get(f"{model.name}:{live}") if live else None,
@@ -114,24 +163,23 @@ class OverviewScreen(MlopsScreen):
                 when(next_runs[0]) if next_runs else "-"))
         placed = sum(r.open_alerts for r in rows)
         return OverviewData(rows, running, len(alerts), len(schedules),
-                            unplaced_alerts=len(alerts) - placed)
+                            unplaced_alerts=len(alerts) - placed, seeds=seeds)
 
     def show(self, data: OverviewData) -> None:
         self.clear_problem()
         table = self.query_one("#overview-models", KeyedTable)
+        self.data = data
+        for name, points in data.seeds.items():
+            if name in self._seeded:
+                continue
+            self._seeded.add(name)
+            self.traffic[name].extend(requests for requests, _ in points)
+            self.latency[name].extend(p95 for _, p95 in points)
+            self.errors[name].extend(0.0 for _ in points)  # the log keeps answers only
         rows = []
         for m in data.models:
             stats = m.stats
             requests = stats.requests if stats is not None else None
-            if stats is not None and requests is not None:
-                before = self._last_requests.get(m.name)
-                self.traffic[m.name].append(None if before is None else requests - before)
-                self._last_requests[m.name] = requests
-                errors, errors_before = stats.errors, self._last_errors.get(m.name)
-                self.errors[m.name].append(None if errors_before is None
-                                           else errors - errors_before)
-                self._last_errors[m.name] = errors
-                self.latency[m.name].append(stats.p95_ms)
             rate = stats.error_rate if stats is not None else None
             drift = (Text("-", style="dim") if m.drift_status is None and m.drift is None
                      else verdict(m.drift))
