@@ -9,6 +9,7 @@ dtypes. Columns the model does not use are ignored and reported.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from jobs.features import FeatureError, to_matrix
+from jobs.features import FeatureError, columns_matrix, to_matrix
 from mlopsd.serving.errors import ServingError
 from mlopsd.serving.loaded import LoadedModel
 
@@ -129,32 +130,47 @@ def _json(body: bytes, model: LoadedModel, max_rows: int) -> Batch:
     if not isinstance(payload, dict) or not ("rows" in payload or "columns" in payload):
         raise ServingError(422, 'the body needs "rows" (a list of objects) or "columns" (an '
                        "object of equal-length lists)", field="body")
-    if "rows" in payload:
-        rows = payload["rows"]
-        if not isinstance(rows, list):
-            raise ServingError(422, '"rows" must be a list of objects', field="rows")
-        where = "rows"
-    else:
-        rows = _columns_to_rows(payload["columns"], model)
-        where = "columns"
-    _check_count(len(rows), max_rows, where)
+    if "columns" in payload and "rows" not in payload:
+        return _columns(payload["columns"], model, max_rows)
+    rows = payload["rows"]
+    if not isinstance(rows, list):
+        raise ServingError(422, '"rows" must be a list of objects', field="rows")
+    _check_count(len(rows), max_rows, "rows")
     try:
         matrix = to_matrix(rows, model.signature)
     except FeatureError as exc:
-        raise _feature_error(exc, where) from None
+        raise _feature_error(exc, "rows") from None
     names = set(model.features)
     extra: set[str] = set()
-    if where == "rows":
+    # Every row holds every input (else to_matrix refused it): rows with exactly as many
+    # keys as inputs hold nothing else.
+    if sum(map(len, rows)) != len(rows) * len(names):
         for row in rows:
-            if len(row) != len(names) or not names.issuperset(row):
+            if len(row) != len(names):
                 extra.update(k for k in row if k not in names)
-    else:
-        extra = {k for k in payload["columns"] if k not in names}
     unseen = count_unseen(matrix, model, lambda name, at: [rows[i].get(name) for i in at])
     return Batch(matrix, sorted(extra), lambda: rows, model.signature, unseen)
 
 
-def _columns_to_rows(columns: Any, model: LoadedModel) -> list[dict[str, Any]]:
+def _columns(columns: Any, model: LoadedModel, max_rows: int) -> Batch:
+    """`{"columns": {name: [values]}}` straight into the matrix, column by column; rows are
+    made only for the prediction log, or to name the row at fault."""
+    count = _check_columns(columns, model)
+    _check_count(count, max_rows, "columns")
+    records = functools.cache(lambda: _columns_to_rows(columns))
+    matrix = columns_matrix(columns, count, model.signature)
+    if matrix is None:
+        try:
+            matrix = to_matrix(records(), model.signature)
+        except FeatureError as exc:
+            raise _feature_error(exc, "columns") from None
+    extra = sorted(k for k in columns if k not in set(model.features))
+    unseen = count_unseen(matrix, model, lambda name, at: [columns[name][i] for i in at])
+    return Batch(matrix, extra, records, model.signature, unseen)
+
+
+def _check_columns(columns: Any, model: LoadedModel) -> int:
+    """The rows the columns hold, once they are checked to be equal-length lists."""
     if not isinstance(columns, dict):
         raise ServingError(422, '"columns" must be an object of input name to a list of values',
                        field="columns")
@@ -169,6 +185,10 @@ def _columns_to_rows(columns: Any, model: LoadedModel) -> list[dict[str, Any]]:
     if len(set(lengths.values())) > 1:
         shown = ", ".join(f"{k}: {n}" for k, n in list(lengths.items())[:6])
         raise ServingError(422, f"columns differ in length ({shown})", field="columns")
+    return next(iter(lengths.values()), 0)
+
+
+def _columns_to_rows(columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
     # Every column sent goes into the rows (and so into the prediction log): an id column
     # the model does not use is what label files are joined on.
     names = list(columns)
