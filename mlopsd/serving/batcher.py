@@ -7,7 +7,8 @@ keeps the batch free of locks:
 
 - A request that finds no batch open for its version opens one and leads it. It lets the
   loop run once (`sleep(0)`: microseconds, no timer), so that requests already read from
-  other connections join; a lone client therefore waits for nothing.
+  other connections join. After 8 leaders in a row found nobody, only one in 16 looks:
+  a lone client predicts at once, and the first company seen turns looking back on.
 - If requests for the same version are still on their way (their bodies arriving, or
   being decoded), the leader waits for them, at most `wait_s` and until the batch holds
   `max_rows`. uvloop's timers count whole milliseconds: a wait under 1 ms ends after the
@@ -28,6 +29,9 @@ import numpy as np
 
 from mlopsd.serving.loaded import LoadedModel
 from mlopsd.serving.stats import BatchingStats
+
+QUIET_LEADERS = 8
+PROBE_EVERY = 16
 
 
 @dataclass
@@ -50,6 +54,9 @@ class MicroBatcher:
         """Per version (the loaded model's id): the batch that takes members now."""
         self._coming: dict[int, int] = {}
         """Per version: requests routed to it that have not reached the batcher yet."""
+        self._alone_in_a_row = 0
+        """Leaders whose pass of the loop brought nobody, one after another: past
+        QUIET_LEADERS, only one leader in PROBE_EVERY looks (a lone client pays nothing)."""
 
     def expect(self, model: LoadedModel) -> None:
         """A request for `model` is on its way (its body arriving or being decoded): a
@@ -83,10 +90,16 @@ class MicroBatcher:
             if joined.rows >= self.max_rows or key not in self._coming:
                 _wake(joined)
             return await future
+        if self._alone_in_a_row >= QUIET_LEADERS and key not in self._coming:
+            self._alone_in_a_row += 1
+            if self._alone_in_a_row % PROBE_EVERY:
+                self.stats.alone += 1
+                return model.predict(matrix)
         batch = _Batch(model, [matrix], [None], rows)
         self._open[key] = batch
         try:
             await asyncio.sleep(0)  # one pass of the loop: requests already read join now
+            self._alone_in_a_row = self._alone_in_a_row + 1 if len(batch.matrices) == 1 else 0
             if key in self._coming and batch.rows < self.max_rows:
                 loop = asyncio.get_running_loop()
                 batch.wake = loop.create_future()
