@@ -73,6 +73,11 @@ class ServingConfig:
     max_rows: int = 100_000
     """Rows in one prediction request; more is a 413 (batch files go to score/)."""
     max_body_mb: float = 64.0
+    batch_wait_ms: float = 0.2
+    """A micro-batch waits at most this long for requests for the same version that are
+    on their way; a lone request never waits."""
+    batch_max_rows: int = 128
+    """Rows in one micro-batch at most (1: no batching); bigger requests predict alone."""
     log_sample: float = 1.0
     """Share of prediction requests whose rows go to the prediction log."""
     log_queue: int = 10_000

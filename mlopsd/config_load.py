@@ -146,6 +146,10 @@ def _check(reader: _Reader, config: Config) -> None:
         bad("max_rows", "must be at least 1", ("serving",))
     if sv.max_body_mb <= 0:
         bad("max_body_mb", "must be more than 0", ("serving",))
+    if not 0 <= sv.batch_wait_ms <= 100:
+        bad("batch_wait_ms", "must be from 0 to 100 (milliseconds)", ("serving",))
+    if sv.batch_max_rows < 1:
+        bad("batch_max_rows", "must be at least 1", ("serving",))
     if not 0 < sv.log_sample <= 1:
         bad("log_sample", "must be a share in (0, 1]", ("serving",))
     if sv.log_queue < 1:

@@ -36,6 +36,10 @@ CONFIG_TEMPLATE = """\
 #                           # artifact): the version before it answers, marked as a fallback
 # max_rows = 100000         # rows in one prediction request (more: 413; drop files in score/)
 # max_body_mb = 64.0        # request body size limit (more: 413)
+# batch_wait_ms = 0.2       # concurrent requests for one version are predicted in one call;
+#                           # a batch waits at most this long for requests on their way
+#                           # (a lone request never waits)
+# batch_max_rows = 128      # rows in one such call at most (1: no micro-batching)
 # log_sample = 1.0          # share of prediction requests logged (one row per scored row)
 # log_queue = 10000         # requests waiting to be logged; when full, entries are dropped,
 #                           # counted, and the sampling rate halves until the writer catches up

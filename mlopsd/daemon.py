@@ -64,7 +64,7 @@ from mlopsd.serving.http import PredictionApp
 from mlopsd.serving.loaded import import_lightgbm_for_serving
 from mlopsd.serving.prediction_log import PredictionLogger
 from mlopsd.serving.served import ServedModels
-from mlopsd.serving.stats import ServingStats
+from mlopsd.serving.stats import BatchingStats, ServingStats
 from mlopsd.serving.stats_events import ServingStatsTicker
 from store import audit
 from store import predictions as prediction_repo
@@ -145,6 +145,8 @@ class Daemon:
         self.service_watch: ServiceWatch
         self.notifier: Notifier
         self.serving_stats: ServingStats
+        self.batching: BatchingStats
+        """How concurrent requests were predicted together (micro-batches)."""
         self.prediction_log: PredictionLogger
         self.retraining: RetrainService
         self.retrain_schedules: RetrainSchedules
@@ -209,6 +211,7 @@ class Daemon:
                                             self.bus, self.artifacts)
         self.deploys.production_moved.append(self.monitoring.production_moved)
         self.serving_stats = ServingStats()
+        self.batching = BatchingStats()
         self.serving_ticker = ServingStatsTicker(self.serving_stats, self.bus)
         self.prediction_log = PredictionLogger(self.store, sample=self.config.serving.log_sample,
                                                queue_size=self.config.serving.log_queue)
@@ -379,7 +382,8 @@ class Daemon:
             stats=self.serving_stats, token=self.token,
             require_token=self.require_token_for_reads, max_rows=serving.max_rows,
             max_body_bytes=int(serving.max_body_mb * 1024 * 1024),
-            model_names=self.model_names)
+            model_names=self.model_names, batch_wait_ms=serving.batch_wait_ms,
+            batch_max_rows=serving.batch_max_rows, batching=self.batching)
         config = uvicorn.Config(
             app,
             log_config=None,

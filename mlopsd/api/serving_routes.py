@@ -143,7 +143,7 @@ def serving(request: Request) -> ServingOut:
                        "stands_in_for": slot.stands_in_for}
                 for name, slot in slots.items()},
         failed=daemon.served.problems(), stats=daemon.serving_stats.summary(),
-        prediction_log=daemon.prediction_log.stats()))
+        prediction_log=daemon.prediction_log.stats(), batching=daemon.batching.summary()))
 
 
 @router.get("/models/{name}/serving-stats", response_model=ServingStatsOut,

@@ -9,6 +9,7 @@ dtypes. Columns the model does not use are ignored and reported.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from jobs.features import FeatureError, to_matrix
+from jobs.features import FeatureError, columns_matrix, to_matrix
+from mlopsd.serving.errors import ServingError
 from mlopsd.serving.loaded import LoadedModel
 
 JSON, CSV, PARQUET, ARROW = "json", "csv", "parquet", "arrow"
@@ -28,13 +30,6 @@ _MEDIA = {
     "application/vnd.apache.arrow.stream": ARROW, "application/vnd.apache.arrow.file": ARROW,
     "application/x-arrow": ARROW,
 }
-
-
-class BadInput(Exception):
-    def __init__(self, status: int, message: str, *, field: str | None = None,
-                 row: int | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.field, self.row = status, message, field, row
 
 
 @dataclass
@@ -60,7 +55,7 @@ def body_format(content_type: str) -> str:
         return JSON
     found = _MEDIA.get(media)
     if found is None:
-        raise BadInput(415, f"content type {media!r} is not accepted: send application/json, "
+        raise ServingError(415, f"content type {media!r} is not accepted: send application/json, "
                        "text/csv, application/vnd.apache.parquet or "
                        "application/vnd.apache.arrow.stream", field="content-type")
     return found
@@ -73,7 +68,7 @@ def decode(body: bytes, content_type: str, model: LoadedModel, *, max_rows: int,
     missing, as LightGBM does with a category it has no split for)."""
     kind = body_format(content_type)
     if not body:
-        raise BadInput(400, "the request has no body: send rows to predict", field="body")
+        raise ServingError(400, "the request has no body: send rows to predict", field="body")
     batch = _json(body, model, max_rows) if kind == JSON else _frame(
         _read_frame(body, kind, model, max_rows + 1), model, max_rows, kind)
     if reject_unseen and batch.unseen:
@@ -118,7 +113,7 @@ def check_unseen(batch: Batch, model: LoadedModel, where: str) -> None:
         if value is not None and value == value:
             known = model.signature["inputs"][columns[j]].get("categories") or []
             shown = ", ".join(map(repr, known[:8])) + (", …" if len(known) > 8 else "")
-            raise BadInput(422, f"row {i}: input {name!r}: {value!r} is a category the model "
+            raise ServingError(422, f"row {i}: input {name!r}: {value!r} is a category the model "
                            f"never saw (known: {shown}); this model rejects unseen categories",
                            field=f"{where}[{i}].{name}" if where == "rows" else where,
                            row=int(i))
@@ -131,50 +126,69 @@ def _json(body: bytes, model: LoadedModel, max_rows: int) -> Batch:
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise BadInput(400, f"the body is not valid JSON: {exc}", field="body") from None
+        raise ServingError(400, f"the body is not valid JSON: {exc}", field="body") from None
     if not isinstance(payload, dict) or not ("rows" in payload or "columns" in payload):
-        raise BadInput(422, 'the body needs "rows" (a list of objects) or "columns" (an '
+        raise ServingError(422, 'the body needs "rows" (a list of objects) or "columns" (an '
                        "object of equal-length lists)", field="body")
-    if "rows" in payload:
-        rows = payload["rows"]
-        if not isinstance(rows, list):
-            raise BadInput(422, '"rows" must be a list of objects', field="rows")
-        where = "rows"
-    else:
-        rows = _columns_to_rows(payload["columns"], model)
-        where = "columns"
-    _check_count(len(rows), max_rows, where)
+    if "columns" in payload and "rows" not in payload:
+        return _columns(payload["columns"], model, max_rows)
+    rows = payload["rows"]
+    if not isinstance(rows, list):
+        raise ServingError(422, '"rows" must be a list of objects', field="rows")
+    _check_count(len(rows), max_rows, "rows")
     try:
         matrix = to_matrix(rows, model.signature)
     except FeatureError as exc:
-        raise _feature_error(exc, where) from None
+        raise _feature_error(exc, "rows") from None
     names = set(model.features)
     extra: set[str] = set()
-    if where == "rows":
+    # Every row holds every input (else to_matrix refused it): rows with exactly as many
+    # keys as inputs hold nothing else.
+    if sum(map(len, rows)) != len(rows) * len(names):
         for row in rows:
-            if len(row) != len(names) or not names.issuperset(row):
+            if len(row) != len(names):
                 extra.update(k for k in row if k not in names)
-    else:
-        extra = {k for k in payload["columns"] if k not in names}
     unseen = count_unseen(matrix, model, lambda name, at: [rows[i].get(name) for i in at])
     return Batch(matrix, sorted(extra), lambda: rows, model.signature, unseen)
 
 
-def _columns_to_rows(columns: Any, model: LoadedModel) -> list[dict[str, Any]]:
+def _columns(columns: Any, model: LoadedModel, max_rows: int) -> Batch:
+    """`{"columns": {name: [values]}}` straight into the matrix, column by column; rows are
+    made only for the prediction log, or to name the row at fault."""
+    count = _check_columns(columns, model)
+    _check_count(count, max_rows, "columns")
+    records = functools.cache(lambda: _columns_to_rows(columns))
+    matrix = columns_matrix(columns, count, model.signature)
+    if matrix is None:
+        try:
+            matrix = to_matrix(records(), model.signature)
+        except FeatureError as exc:
+            raise _feature_error(exc, "columns") from None
+    extra = sorted(k for k in columns if k not in set(model.features))
+    unseen = count_unseen(matrix, model, lambda name, at: [columns[name][i] for i in at])
+    return Batch(matrix, extra, records, model.signature, unseen)
+
+
+def _check_columns(columns: Any, model: LoadedModel) -> int:
+    """The rows the columns hold, once they are checked to be equal-length lists."""
     if not isinstance(columns, dict):
-        raise BadInput(422, '"columns" must be an object of input name to a list of values',
+        raise ServingError(422, '"columns" must be an object of input name to a list of values',
                        field="columns")
     lengths = {k: len(v) for k, v in columns.items() if isinstance(v, list)}
     for name, values in columns.items():
         if not isinstance(values, list):
-            raise BadInput(422, f"column {name!r} must be a list of values",
+            raise ServingError(422, f"column {name!r} must be a list of values",
                            field=f"columns.{name}")
     missing = [n for n in model.features if n not in columns]
     if missing:
-        raise BadInput(422, f"input {missing[0]!r} is missing", field=f"columns.{missing[0]}")
+        raise ServingError(422, f"input {missing[0]!r} is missing", field=f"columns.{missing[0]}")
     if len(set(lengths.values())) > 1:
         shown = ", ".join(f"{k}: {n}" for k, n in list(lengths.items())[:6])
-        raise BadInput(422, f"columns differ in length ({shown})", field="columns")
+        raise ServingError(422, f"columns differ in length ({shown})", field="columns")
+    return next(iter(lengths.values()), 0)
+
+
+def _columns_to_rows(columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
     # Every column sent goes into the rows (and so into the prediction log): an id column
     # the model does not use is what label files are joined on.
     names = list(columns)
@@ -202,7 +216,7 @@ def _read_frame(body: bytes, kind: str, model: LoadedModel, n_rows: int) -> Any:
             return pl.read_ipc(io.BytesIO(body), n_rows=n_rows)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BadInput(422, f"the {kind} body cannot be read: {first}", field="body") from None
+        raise ServingError(422, f"the {kind} body cannot be read: {first}", field="body") from None
 
 
 def _csv_dtypes(model: LoadedModel) -> dict[str, Any]:
@@ -237,19 +251,19 @@ def _frame(frame: Any, model: LoadedModel, max_rows: int, kind: str) -> Batch:
 
 def _check_count(rows: int, max_rows: int, where: str) -> None:
     if rows == 0:
-        raise BadInput(422, "no rows to predict", field=where)
+        raise ServingError(422, "no rows to predict", field=where)
     if rows > max_rows:
         count = f"{rows:,} rows is" if where in ("rows", "columns") else (
             f"the body holds more than {max_rows:,} rows,")
-        raise BadInput(413, f"{count} more than this daemon takes in one request "
+        raise ServingError(413, f"{count} more than this daemon takes in one request "
                        f"({max_rows:,}; [serving] max_rows): split it, or drop the file in "
                        "score/ for a batch job", field=where)
 
 
-def _feature_error(exc: FeatureError, where: str) -> BadInput:
+def _feature_error(exc: FeatureError, where: str) -> ServingError:
     field = where
     if exc.row is not None and where in ("rows", "columns"):
         field = f"{where}[{exc.row}]" if where == "rows" else where
     if exc.input is not None:
         field = f"{field}.{exc.input}" if where != "columns" else f"columns.{exc.input}"
-    return BadInput(422, str(exc), field=field, row=exc.row)
+    return ServingError(422, str(exc), field=field, row=exc.row)

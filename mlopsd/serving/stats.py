@@ -60,6 +60,22 @@ class VersionStats:
                 "p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "window": len(recent)}
 
 
+@dataclass
+class BatchingStats:
+    batches: int = 0
+    """Predict calls made for batches of two requests or more…"""
+    requests: int = 0
+    """…and the requests they answered."""
+    largest: int = 0
+    """Requests in the largest batch."""
+    alone: int = 0
+    """Requests that went through the batcher and were predicted alone."""
+
+    def summary(self) -> dict[str, int]:
+        return {"batches": self.batches, "batched_requests": self.requests,
+                "largest": self.largest, "alone": self.alone}
+
+
 class ServingStats:
     def __init__(self) -> None:
         self._by_version: dict[str, VersionStats] = {}

@@ -162,6 +162,13 @@ class PredictionLogStatsOut(BaseModel):
         "many requests or rows")
 
 
+class BatchingOut(BaseModel):
+    batches: int = Field(description="predict calls made for two requests or more")
+    batched_requests: int = Field(description="requests those calls answered")
+    largest: int = Field(description="requests in the largest batch")
+    alone: int = Field(description="small requests predicted alone (nothing to batch with)")
+
+
 class ServingOut(BaseModel):
     models: dict[str, ServedSlotOut] = Field(
         description="Per served model: the live version and the previous one (kept loaded "
@@ -171,6 +178,9 @@ class ServingOut(BaseModel):
         description="Per model:version since the daemon started: requests, errors, rows, "
         "p50/p95/p99 latency (ms)")
     prediction_log: PredictionLogStatsOut
+    batching: BatchingOut | None = Field(
+        default=None, description="concurrent requests for one version predicted in one "
+        "call (micro-batches), since the daemon started")
 
 
 class ServingBucketOut(BaseModel):
