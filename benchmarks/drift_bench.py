@@ -68,7 +68,6 @@ target = "y"
 
 [[dataset]]
 name = "driftcur"
-target = "y"
 """
 
 

@@ -144,11 +144,11 @@ class Goal:
 
 
 def at_most(limit: float, unit: str = "") -> Goal:
-    return Goal(f"<= {limit:.3g}{' ' + unit if unit else ''}", "ours", lambda v: v <= limit)
+    return Goal(f"<= {limit:,.4g}{' ' + unit if unit else ''}", "ours", lambda v: v <= limit)
 
 
 def at_least(limit: float, unit: str = "") -> Goal:
-    return Goal(f">= {limit:.3g}{' ' + unit if unit else ''}", "ours", lambda v: v >= limit)
+    return Goal(f">= {limit:,.4g}{' ' + unit if unit else ''}", "ours", lambda v: v >= limit)
 
 
 def ratio_at_most(limit: float) -> Goal:
