@@ -63,8 +63,10 @@ def main() -> None:
     for name, argv in plan:
         load = os.getloadavg()[0]
         began = time.perf_counter()
+        # At most two tries of a disturbed measurement, to stay within the budget.
+        env = {**os.environ, "MLOPS_BENCH_TRIES": os.environ.get("MLOPS_BENCH_TRIES", "2")}
         out = subprocess.run([sys.executable, "-m", f"benchmarks.{name}_bench", *argv],
-                             cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
+                             cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False, env=env)
         took = time.perf_counter() - began
         print(out.stdout, flush=True)
         tables.append(f"$ scripts/bench {name} {' '.join(argv)}\n{out.stdout}")

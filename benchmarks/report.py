@@ -90,9 +90,11 @@ class LoadWatch:
         return Load(self.load, os.getloadavg()[0], max(0.0, others / _TICK / elapsed), tries)
 
 
-def steady(measurement: Callable[[], T], tries: int = 3) -> tuple[T, Load]:
+def steady(measurement: Callable[[], T], tries: int | None = None) -> tuple[T, Load]:
     """Run a measurement; when the load changed much during it, run it again (up to
-    `tries` times) and keep the run that others disturbed least."""
+    `tries` times, default $MLOPS_BENCH_TRIES or 3) and keep the run that others disturbed
+    least."""
+    tries = tries or int(os.environ.get("MLOPS_BENCH_TRIES", "3"))
     best: tuple[T, Load] | None = None
     for attempt in range(1, tries + 1):
         watch = LoadWatch()
@@ -126,7 +128,8 @@ class Measured:
         return cls(float(value), load, note, _MADE_HERE)
 
 
-def measure(measurement: Callable[[], float], tries: int = 3, note: str = "") -> Measured:
+def measure(measurement: Callable[[], float], tries: int | None = None,
+            note: str = "") -> Measured:
     value, load = steady(measurement, tries)
     return Measured.of(value, load, note)
 

@@ -213,9 +213,10 @@ def main() -> None:
                 for name, (b, c) in forms.items()}
             progress("mlops: switches under load")
             sent, swap_failed = swaps_under_load(client, target, body)
-            progress("mlops: p99 while training")
-            busy = None if args.no_training else p99_during_training(d, target, body,
-                                                                      args.requests)
+            busy = None
+            if not args.no_training:
+                progress("mlops: p99 while training")
+                busy = p99_during_training(d, target, body, args.requests)
         finally:
             d.stop()
         progress("mlops: start to first prediction")
