@@ -75,7 +75,8 @@ def main() -> None:
         print(out.stdout, flush=True)
         tables.append(f"$ scripts/bench {name} {' '.join(argv)}\n{out.stdout}")
         verdicts = [cells[6] for line in out.stdout.splitlines()
-                    if len(cells := [c.strip() for c in line.split("|")]) > 7]
+                    if len(cells := [c.strip() for c in line.split("|")]) > 7
+                    and cells[1] != "measure"]  # not the header
         met, missed = verdicts.count("met"), verdicts.count("NOT MET")
         state = "ok" if out.returncode == 0 else f"FAILED (exit {out.returncode})"
         summary.append(f"{name} {' '.join(argv)}: {took:.0f} s, load average {load:.2f} -> "

@@ -183,7 +183,7 @@ def main() -> None:
                     progress(f"the load moved ({load.text()}): that drop again")
                     csv = root / f"again{spare}.csv"
                     pl.concat([frame, make_frame(1, seed=200 + spare)]).write_csv(csv)
-            full_load = watch.done(len(loads))
+            full_load = watch.done(1 + len(loads) - len(csvs))  # 1 + the extra drops
             progress("1,000-row drops")
             latencies, settles = [], []
             watch = LoadWatch()

@@ -18,7 +18,9 @@
    (nice 10, as the job's worker). Goal (issue 13): job <= 1.10x `lightgbm.train` with the
    same params and validation set; the job against a bare train is printed beside it.
 
-Both sides train exactly ROUNDS rounds: the config cannot switch early stopping off (0 is
+THREADS LightGBM threads on both sides (`scripts/bench all` uses 1: two threads on two shared
+cores wait on each other whenever a neighbour holds a core). Both sides train exactly
+ROUNDS rounds: the config cannot switch early stopping off (0 is
 refused, leaving it out means 50), so the model sets `early_stopping = ROUNDS`, which can
 never stop before the last round.
 """
@@ -245,7 +247,7 @@ def main() -> None:
                 marks.append(mark)
                 jobs.append(finished)
             run = client.get_run(jobs[-1].result["run_id"])
-            job_load = job_watch.done(tries)
+            job_load = job_watch.done(1 + tries - args.repeat)  # 1 + the extra jobs
         finally:
             d.stop()
 
