@@ -1,12 +1,11 @@
 """Evidently's data-drift preset on two Parquet files, for `scripts/bench drift` to set
-beside ours. Run with a Python that has evidently 0.7 (it needs pandas < 3: a separate
-environment, e.g. `python -m venv /tmp/evenv && /tmp/evenv/bin/pip install
-"evidently==0.7.23" "pandas<3"`), then `MLOPS_EVIDENTLY_PYTHON=/tmp/evenv/bin/python
-scripts/bench drift`.
+beside ours. It runs with the anchors' Python (.venv-anchors, made by
+`scripts/bench --with-anchors`: evidently 0.7 needs pandas < 3), never .venv's.
 
-    python benchmarks/evidently_drift.py REFERENCE.parquet CURRENT.parquet
+    python benchmarks/evidently_drift.py REFERENCE.parquet CURRENT.parquet [COLUMNS]
 
-Prints one JSON line: seconds for the report, the process's peak memory, and per column
+COLUMNS: comma-separated, the columns to compare (default: all). Prints one JSON line:
+seconds to read both files and for the report, the process's peak memory, and per column
 the value and verdict (the same tests as mlops' `auto` for large references: Wasserstein
 distance normalised by the reference's std and Jensen-Shannon distance, both at 0.1).
 """
@@ -24,8 +23,13 @@ from evidently.presets import DataDriftPreset
 
 
 def main() -> None:
-    reference = pd.read_parquet(sys.argv[1])
-    current = pd.read_parquet(sys.argv[2])
+    import evidently
+
+    started = time.perf_counter()
+    columns = sys.argv[3].split(",") if len(sys.argv) > 3 else None
+    reference = pd.read_parquet(sys.argv[1], columns=columns)
+    current = pd.read_parquet(sys.argv[2], columns=columns)
+    read_s = time.perf_counter() - started
     report = Report([DataDriftPreset(num_method="wasserstein", cat_method="jensenshannon",
                                      num_threshold=0.1, cat_threshold=0.1)])
     started = time.perf_counter()
@@ -37,7 +41,7 @@ def main() -> None:
         if config.get("type", "").endswith("ValueDrift"):
             value = float(metric["value"])
             columns[config["column"]] = {"value": value, "drifted": value >= config["threshold"]}
-    print(json.dumps({"seconds": seconds,
+    print(json.dumps({"seconds": seconds, "read_s": read_s, "version": evidently.__version__,
                       "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "columns": columns}))
 

@@ -1,13 +1,21 @@
-"""Ingest benchmark: the full file-drop path against plain polars.
+"""Ingest benchmark: the full file-drop path against plain polars, with the defaults.
 
-    scripts/bench ingest [--rows 1000000] [--repeat 3]
+    scripts/bench ingest [--rows 1000000] [--repeat 3] [--small-drops 20]
+
+The daemon runs with the default configuration (only the dataset is declared: settle time,
+workers and the rest as `mlops init` leaves them); its job workers run at nice 10, and so
+does the polars baseline.
 
 1. A CSV of ROWS x 22 columns (19 numeric, 2 categorical, a date) is dropped into a real
    daemon's inbox; timed from the rename into the inbox until the data version is committed
-   (read + coerce + validate + profile + snapshot + commit + move), against
-   `polars.read_csv` + `write_parquet` of the same file in a fresh process. Target: at most 2x.
+   (watcher + read + coerce + validate + profile + snapshot + commit + move), against
+   `polars.read_csv` + `write_parquet` of the same file in a fresh process. Goal <= 1.5x
+   at 1M rows.
 2. Peak memory: the ingest worker's (as the job records it) and the plain polars process's.
-3. Drop-to-committed latency of a 1,000-row file, 20 drops. Target: median ≤ 1 s.
+3. The fixed cost: drop -> committed of a 1,000-row file, SMALL_DROPS drops (goal median
+   <= 0.3 s), beside polars on the same file; and, as its own line, the watcher's part of
+   it: from the rename until the ingest job is queued (the settle time; with inotify a file
+   renamed in counts at once, `[ingest] settle_s` is the polling observer's).
 """
 
 from __future__ import annotations
@@ -23,16 +31,21 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from benchmarks.common import daemon, median, run_python, table
+from benchmarks.common import daemon, median, progress, run_python
+from benchmarks.report import (
+    LoadWatch,
+    Measured,
+    Row,
+    at_most,
+    header,
+    ratio_at_most,
+    render,
+    steady,
+)
 from mlopsd.client import Client
+from mlopsd.config import IngestConfig
 
 CONFIG = """\
-[daemon]
-workers = 1
-
-[ingest]
-settle_s = 0.2
-
 [[dataset]]
 name = "bench"
 """
@@ -106,6 +119,15 @@ class CommitWatch:
             return self._seen[name]
 
 
+def queued_after(client: Client, name: str, wall: float) -> tuple[float, float]:
+    """The ingest job of `name`: seconds from the rename (wall clock) until it was queued,
+    and its worker's peak memory."""
+    row = next(r for r in client.list_ingests(dataset="bench", limit=5) if r.source_name == name)
+    assert row.outcome == "accepted", row.issues
+    job = client.get_job(row.job_id)
+    return job.created_at.timestamp() - wall, job.max_rss_mb or float("nan")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -124,8 +146,14 @@ def main() -> None:
             path = root / f"big{i}.csv"
             pl.concat([frame, make_frame(1, seed=100 + i)]).write_csv(path)
             csvs.append(path)
+        small = make_frame(1000 * args.small_drops, seed=7)
+        small_csv = root / "small.csv"
+        small.slice(0, 1000).write_csv(small_csv)
         size_mb = csvs[0].stat().st_size / 1e6
-        polars_s, polars_peak = plain_polars(csvs[0], args.repeat)
+        progress("polars")
+        (polars_s, polars_peak), polars_load = steady(lambda: plain_polars(csvs[0], args.repeat))
+        (small_polars_s, _), small_polars_load = steady(
+            lambda: plain_polars(small_csv, args.repeat))
 
         d = daemon(root / "home", CONFIG)
         try:
@@ -134,44 +162,64 @@ def main() -> None:
             committed = CommitWatch(client)
             inbox = d.home.inbox / "bench"
             inbox.mkdir(parents=True, exist_ok=True)
-            full, peaks = [], []
-            for i, csv in enumerate(csvs):
-                name = f"big{i}.csv"
-                started = drop(staging, inbox, name, source=csv)
-                full.append(committed.wait(name) - started)
-                row = next(r for r in client.list_ingests(dataset="bench", limit=5)
-                           if r.source_name == name)
-                assert row.outcome == "accepted", row.issues
-                job = client.get_job(row.job_id)
-                peaks.append(job.max_rss_mb or float("nan"))
-            latencies = []
-            small = make_frame(1000 * args.small_drops, seed=7)
+            progress(f"{args.rows:,}-row drops")
+            full, peaks, loads = [], [], []
+            spare = 2  # drops measured again when the load moved during one
+            watch = LoadWatch()
+            for csv in csvs:
+                while True:
+                    name = csv.name
+                    one = LoadWatch()
+                    wall = time.time()
+                    started = drop(staging, inbox, name, source=csv)
+                    took = committed.wait(name) - started
+                    load = one.done()
+                    peaks.append(queued_after(client, name, wall)[1])
+                    loads.append(load)
+                    if not load.changed() or spare == 0:
+                        full.append(took)
+                        break
+                    spare -= 1
+                    progress(f"the load moved ({load.text()}): that drop again")
+                    csv = root / f"again{spare}.csv"
+                    pl.concat([frame, make_frame(1, seed=200 + spare)]).write_csv(csv)
+            full_load = watch.done(1 + len(loads) - len(csvs))  # 1 + the extra drops
+            progress("1,000-row drops")
+            latencies, settles = [], []
+            watch = LoadWatch()
             for i in range(args.small_drops):
                 name = f"small{i}.csv"
-                chunk = small.slice(i * 1000, 1000)
                 path = staging / f"{name}.src"
-                chunk.write_csv(path)
-                started = drop(staging, inbox, name, data=path.read_bytes())
+                small.slice(i * 1000, 1000).write_csv(path)
+                data = path.read_bytes()
+                wall = time.time()
+                started = drop(staging, inbox, name, data=data)
                 latencies.append(committed.wait(name) - started)
+                settles.append(queued_after(client, name, wall)[0])
+            small_load = watch.done()
         finally:
             d.stop()
 
     full_s = median(full)
-    print(f"\nIngest benchmark: {args.rows:,} rows x 22 columns, CSV {size_mb:.0f} MB, "
-          f"median of {args.repeat}; {os.cpu_count()} cores\n")
-    print(table(
-        [
-            ["full path: drop -> committed version", f"{full_s:.2f} s",
-             f"{polars_s:.2f} s", f"{full_s / polars_s:.2f}x", "<= 2x"],
-            ["peak memory (worker vs process)", f"{max(peaks):.0f} MB",
-             f"{polars_peak:.0f} MB", f"{max(peaks) / polars_peak:.2f}x", "bounded"],
-            ["1,000-row drop -> committed (median)", f"{median(latencies) * 1000:.0f} ms",
-             "-", "-", "<= 1 s"],
-            ["1,000-row drop -> committed (max)", f"{max(latencies) * 1000:.0f} ms", "-", "-",
-             ""],
-        ],
-        ["measure", "mlops", "polars read_csv + write_parquet", "ratio", "target"],
-    ))
+    rows = [
+        Row(f"{args.rows:,} rows: drop -> committed version", full_s, "s", full_load,
+            Measured.of(polars_s, polars_load, "read_csv + write_parquet"),
+            [ratio_at_most(1.5)]),
+        Row("peak memory (the ingest worker as recorded / the polars process)", max(peaks),
+            "MB", full_load, Measured.of(polars_peak, polars_load), digits=0),
+        Row(f"1,000 rows: drop -> committed (median of {args.small_drops})",
+            median(latencies), "s", small_load,
+            Measured.of(small_polars_s, small_polars_load, "read_csv + write_parquet"),
+            [at_most(0.3, "s")], digits=3),
+        Row("  1,000 rows: the slowest drop", max(latencies), "s", small_load, digits=3),
+        Row("  the watcher's part: rename -> ingest job queued (median)", median(settles),
+            "s", small_load, digits=3,
+            note=f"settle_s default {IngestConfig().settle_s:g} s: polling observer only"),
+    ]
+    print(header(f"Ingest benchmark: CSV of {args.rows:,} rows x 22 columns ({size_mb:.0f} MB), "
+                 f"default configuration", medians=f"of {args.repeat}",
+                 polars_at="the workers' niceness"))
+    print(render(rows, "polars"))
 
 
 if __name__ == "__main__":

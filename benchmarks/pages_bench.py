@@ -12,13 +12,13 @@ the same wherever they start), over the API, median of 20 (target <= 50 ms a pag
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.common import daemon, median, table
+from benchmarks.common import daemon, median
+from benchmarks.report import Row, at_most, header, render, steady
 from mlopsd.client import Client, PagedList
 from store import models as model_repo
 from store import runs as run_repo
@@ -102,18 +102,23 @@ def main() -> None:
             for name, fetch, total, filters in listings:
                 if total is None:
                     total = sum(1 for _ in _every(fetch, **filters))
-                first = timed(lambda f=fetch, kw=filters: f(limit=100, **kw))
-                cursor = deep_cursor(fetch, total, **filters) if total > 100 else None
-                deep = timed(lambda f=fetch, c=cursor, kw=filters: f(after=c, limit=100, **kw))
-                rows.append([f"{name} ({total:,})", f"{first * 1000:.1f} ms",
-                             f"{deep * 1000:.1f} ms" if cursor else "- (one page)",
-                             "<= 50 ms"])
+                first, first_load = steady(
+                    lambda f=fetch, kw=filters: timed(lambda: f(limit=100, **kw)))
+                rows.append(Row(f"{name} ({total:,}): first page", first * 1000, "ms",
+                                first_load, None, [at_most(50, "ms")], digits=1))
+                if total <= 100:
+                    continue
+                cursor = deep_cursor(fetch, total, **filters)
+                deep, deep_load = steady(lambda f=fetch, c=cursor, kw=filters: timed(
+                    lambda: f(after=c, limit=100, **kw)))
+                rows.append(Row(f"{name} ({total:,}): a page deep in it", deep * 1000, "ms",
+                                deep_load, None, [at_most(50, "ms")], digits=1))
         finally:
             d.stop()
-    load = os.getloadavg()[0]
-    print(f"\nPages of 100 on a large home (medians of 20; seeded in {seeded:.1f} s; "
-          f"load average {load:.2f})\n")
-    print(table(rows, ["listing", "first page", "a page deep in it", "target"]))
+    print(header("Pages of 100 on a large home, over the API (no anchor: goals only)",
+                 medians="of 20", seeded_in=f"{seeded:.1f} s",
+                 deep_page="after all but the last 100 items"))
+    print(render(rows, "anchor"))
 
 
 def _every(fetch: Callable[..., PagedList], **filters: object):

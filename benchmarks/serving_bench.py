@@ -1,31 +1,29 @@
-"""Serving benchmark: a real daemon answering over loopback HTTP (keep-alive connections).
+"""Serving benchmark: a real daemon and `mlflow models serve` answering over loopback HTTP,
+the same model, the same rows, the same client code (benchmarks/http_clients.py).
 
-    scripts/bench serving [--requests 5000] [--seconds 5]
+    scripts/bench serving [--requests 5000] [--seconds 5] [--big-rows 10000]
 
 The model: LightGBM regression on the bikeshare example, 11 features (2 categorical), 100
-trees of 31 leaves, logged through the SDK and promoted. Clients are plain `http.client`
-connections in separate processes (so their CPU is not the daemon's GIL's), each sending
-its requests one after another.
+trees of 31 leaves, logged through the SDK and promoted; MLflow serves the same model text
+saved with mlflow.lightgbm (in .venv-anchors, `scripts/bench --with-anchors`; else its
+column says "not installed"). Both servers run at this process's niceness. MLflow is sent
+its own JSON form (`dataframe_split`) of the same rows, already encoded (categories as
+LightGBM's codes: its pyfunc would not encode strings).
 
-1. Single-row latency, one client, p50/p99 of REQUESTS (target p50 <= 0.6 ms, p99 <= 2 ms).
-2. Single-row throughput with 1 and 8 clients for SECONDS (target >= 20x MLflow's: 75/s
-   sequential, 80/s with 8 clients, measured here for the issue with MLflow 3.17).
-3. 1,000-row batches: JSON rows, JSON columns, Arrow IPC, Parquet; median (target JSON
-   <= 10 ms; MLflow 50 ms).
-4. Start to first prediction: a fresh `mlopsd` on a home with a production model, from
-   process start to the first answered prediction (target <= 2 s; MLflow 10 s).
-5. Single-row p99 while a training job runs in the background (target <= 2x idle p99).
-6. Blue-green switches and rollbacks under 8 clients: failed requests (target 0).
+1. Single-row latency, one client, p50/p99 of REQUESTS (goal p50 <= 0.25 ms, p99 <= 1 ms).
+2. Single-row requests/s with 1 and 8 clients for SECONDS (goal with 8: >= 30x MLflow).
+3. BIG_ROWS rows in one request: JSON rows, JSON columns, Arrow IPC, Parquet, against the
+   in-process `Booster.predict` of the same rows (goal <= 5x for JSON rows, <= 3x for the
+   columnar forms); MLflow's `dataframe_split` of the same rows beside them.
+4. Start to first prediction, mlops and MLflow, from process start.
+5. Single-row p99 while a training job runs in a worker (goal <= 2x idle p99).
+6. Blue-green switches and rollbacks under 8 clients: failed requests (goal 0).
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import io
-import multiprocessing
-import os
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -35,15 +33,30 @@ from typing import Any
 
 import numpy as np
 import orjson
+import polars as pl
 
-from benchmarks.common import daemon, median, table
+from benchmarks import mlflow_serve
+from benchmarks.common import anchor_python, daemon, median, niceness, progress
+from benchmarks.http_clients import Target, clients, median_request
+from benchmarks.http_clients import sequential_latency as latency
+from benchmarks.report import (
+    NOT_INSTALLED,
+    Measured,
+    Row,
+    at_most,
+    header,
+    measure,
+    ratio_at_least,
+    ratio_at_most,
+    render,
+    steady,
+)
+from benchmarks.serving_extra import p99_during_training, start_to_first_prediction
+from jobs.features import to_matrix
 from mlopsd.client import Client
 from tests import bikes
-from tests.daemon_process import mlopsd_cmd
 
 PATH = "/v1/models/riders/predict"
-MLFLOW = {"p50": "13.7 ms", "p99": "17 ms", "seq": 75.0, "conc": 80.0, "batch": "50 ms",
-          "start": "10 s"}
 TRAIN_CONFIG = """\
 [[dataset]]
 name = "bikes"
@@ -63,156 +76,95 @@ learning_rate = 0.01
 """
 
 
-def _connect(base_url: str) -> http.client.HTTPConnection:
-    host, port = base_url.split("//", 1)[1].rsplit(":", 1)
-    return http.client.HTTPConnection(host, int(port), timeout=30)
-
-
-def _post(conn: http.client.HTTPConnection, body: bytes,
-          content_type: str = "application/json") -> tuple[int, bytes]:
-    conn.request("POST", PATH, body, {"content-type": content_type})
-    response = conn.getresponse()
-    return response.status, response.read()
-
-
-def _client_loop(base_url: str, body: bytes, seconds: float, out: Any) -> None:
-    """One client process: requests back to back until the time is up."""
-    conn = _connect(base_url)
-    ok = failed = 0
-    latencies = []
-    deadline = time.perf_counter() + seconds
-    while (now := time.perf_counter()) < deadline:
-        try:
-            status, _ = _post(conn, body)
-        except (OSError, http.client.HTTPException):
-            failed += 1
-            conn.close()
-            conn = _connect(base_url)
-            continue
-        latencies.append(time.perf_counter() - now)
-        if status == 200:
-            ok += 1
-        else:
-            failed += 1
-    out.put((ok, failed, latencies))
-
-
-def clients(base_url: str, body: bytes, n: int, seconds: float
-            ) -> tuple[float, int, np.ndarray]:
-    """Requests per second, failures and latencies of n client processes."""
-    ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
-    procs = [ctx.Process(target=_client_loop, args=(base_url, body, seconds, out))
-             for _ in range(n)]
-    for p in procs:
-        p.start()
-    results = [out.get() for _ in procs]
-    for p in procs:
-        p.join()
-    ok = sum(r[0] for r in results)
-    failed = sum(r[1] for r in results)
-    latencies = np.concatenate([np.array(r[2]) for r in results])
-    return ok / seconds, failed, latencies
-
-
-def sequential_latency(base_url: str, body: bytes, requests: int) -> np.ndarray:
-    conn = _connect(base_url)
-    for _ in range(200):  # warm up: connection, caches, first-request paths
-        _post(conn, body)
-    times = []
-    for _ in range(requests):
-        started = time.perf_counter()
-        status, _ = _post(conn, body)
-        times.append(time.perf_counter() - started)
-        assert status == 200
-    conn.close()
-    return np.array(times)
-
-
-def batches(base_url: str, trained: bikes.Trained, repeat: int = 50) -> dict[str, float]:
-    sample = trained.frame.slice(0, 1000)
-    features = sample.select(bikes.FEATURES)
+def bodies(trained: bikes.Trained, rows: int) -> dict[str, tuple[bytes, str]]:
+    """The same `rows` rows in each form mlops takes."""
+    full = trained.frame.select(bikes.FEATURES)
+    features = pl.concat([full] * (rows // full.height + 1)).head(rows)
     arrow, parquet = io.BytesIO(), io.BytesIO()
     features.write_ipc_stream(arrow)
     features.write_parquet(parquet)
-    bodies = {
+    return {
         "JSON rows": (orjson.dumps({"rows": features.to_dicts()}), "application/json"),
         "JSON columns": (orjson.dumps({"columns": features.to_dict(as_series=False)}),
                          "application/json"),
         "Arrow IPC": (arrow.getvalue(), "application/vnd.apache.arrow.stream"),
         "Parquet": (parquet.getvalue(), "application/vnd.apache.parquet"),
     }
-    conn = _connect(base_url)
-    found = {}
-    for name, (body, content_type) in bodies.items():
+
+
+def mlflow_body(trained: bikes.Trained, frame: pl.DataFrame) -> bytes:
+    """MLflow's JSON form of the same rows, encoded as training encoded them."""
+    matrix = to_matrix(frame.select(bikes.FEATURES), trained.signature)
+    return orjson.dumps({"dataframe_split": {"columns": bikes.FEATURES,
+                                             "data": matrix.tolist()}},
+                        option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def in_process(trained: bikes.Trained, rows: int, repeat: int = 20) -> Measured:
+    """`Booster.predict` of the same rows in this process (matrix made beforehand), with
+    LightGBM's default threads, as the daemon predicts large requests."""
+    full = trained.frame.select(bikes.FEATURES)
+    matrix = to_matrix(pl.concat([full] * (rows // full.height + 1)).head(rows),
+                       trained.signature)
+
+    def run() -> float:
         times = []
         for _ in range(repeat):
             started = time.perf_counter()
-            status, reply = _post(conn, body, content_type)
+            trained.booster.predict(matrix)
             times.append(time.perf_counter() - started)
-            assert status == 200, reply[:300]
-        found[name] = median(times)
-    conn.close()
+        return median(times)
+
+    return measure(run, note="in-process predict")
+
+
+def server_figures(target: Target, body: bytes, args: argparse.Namespace
+                   ) -> dict[str, Any]:
+    """The single-row figures, each measured again when the load moved during it."""
+    single, single_load = steady(lambda: latency(target, body, args.requests) * 1000)
+    seq, seq_load = steady(lambda: clients(target, body, 1, args.seconds)[0])
+    conc, conc_load = steady(lambda: clients(target, body, 8, args.seconds))
+    return {"p50": (float(np.percentile(single, 50)), single_load),
+            "p99": (float(np.percentile(single, 99)), single_load),
+            "seq": (seq, seq_load), "conc": (conc[0], conc_load),
+            "conc_p99": (float(np.percentile(conc[2], 99)) * 1000, conc_load),
+            "conc_failed": conc[1]}
+
+
+def mlflow_figures(trained: bikes.Trained, row: pl.DataFrame, big: pl.DataFrame,
+                   args: argparse.Namespace, tmp: Path) -> dict[str, Any] | None:
+    python = anchor_python("mlflow")
+    if python is None:
+        return None
+    model_dir = mlflow_serve.save_model(python, trained.booster.model_to_string(), tmp)
+    one, many = mlflow_body(trained, row), mlflow_body(trained, big)
+    log = tmp / "mlflow-serve.log"
+    with mlflow_serve.serving(model_dir, one, log) as (target, _):
+        found = server_figures(target, one, args)
+        found["big"] = steady(lambda: median_request(target, many, "application/json",
+                                                     args.big_repeat))
+    def starts() -> float:
+        times = []
+        for _ in range(3):
+            proc, start_s = mlflow_serve.start(model_dir, mlflow_serve.free_port(), one, log)
+            mlflow_serve.stop(proc)
+            times.append(start_s)
+        return median(times)
+
+    found["start"] = steady(starts)
+    version = subprocess.run([python, "-c", "import mlflow; print(mlflow.__version__)"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    found["version"] = version
     return found
 
 
-def start_to_first_prediction(home: Path, body: bytes) -> float:
-    started = time.perf_counter()
-    proc = subprocess.Popen(mlopsd_cmd(home, "--port", "0"), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError("mlopsd exited during start")
-            try:
-                client = Client.from_home(home)
-                conn = _connect(client.base_url)
-                status, _ = _post(conn, body)
-                conn.close()
-                client.close()
-                if status == 200:
-                    return time.perf_counter() - started
-            except Exception:
-                pass
-            time.sleep(0.005)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-def p99_during_training(d: Any, body: bytes, requests: int) -> tuple[float, float]:
-    """Single-row p99 while the `heavy` model trains in a worker (and the job's seconds)."""
-    client = d.client
-    inbox = d.home.inbox / "bikes"
-    inbox.mkdir(parents=True, exist_ok=True)
-    staged = d.home.root / "bikes.csv"
-    shutil.copy(bikes.CSV, staged)
-    os.rename(staged, inbox / "bikes.csv")
-    deadline = time.monotonic() + 60
-    while not client.list_versions("bikes"):
-        if time.monotonic() > deadline:
-            raise TimeoutError("the bikes file was not ingested")
-        time.sleep(0.1)
-    job = client.train("heavy")
-    while client.get_job(job.id).state != "running":
-        time.sleep(0.02)
-    times = sequential_latency(d.client.base_url, body, requests)
-    done = client.wait_job(job.id, timeout=600)
-    if done.state != "succeeded":
-        raise RuntimeError(f"the background training failed: {done.error}")
-    if done.ended_at and done.started_at and (
-            done.ended_at - done.started_at).total_seconds() < 5:
-        print("note: the background training ended early; raise its rounds")
-    return float(np.percentile(times, 99)), (done.ended_at - done.started_at).total_seconds()
-
-
-def swaps_under_load(d: Any, body: bytes, swaps: int = 5) -> tuple[int, int]:
+def swaps_under_load(client: Client, target: Target, body: bytes, swaps: int = 5
+                     ) -> tuple[int, int]:
     """8 clients predicting while production switches between two versions and back."""
-    client: Client = d.client
     result: dict[str, Any] = {}
 
     def load() -> None:
-        result["rps"], result["failed"], result["lat"] = clients(client.base_url, body, 8, 8.0)
+        result["rps"], result["failed"], _ = clients(target, body, 8, 8.0)
 
     runner = threading.Thread(target=load)
     runner.start()
@@ -230,11 +182,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--big-rows", type=int, default=10_000)
+    parser.add_argument("--big-repeat", type=int, default=20)
+    parser.add_argument("--no-training", action="store_true",
+                        help="skip the p99 while a training job runs")
     args = parser.parse_args()
     trained = bikes.train("regression", leaves=31, rounds=100)
     second = bikes.train("regression", leaves=31, rounds=120)
-    row = trained.frame.slice(7, 1).select(bikes.FEATURES).to_dicts()
-    body = orjson.dumps({"rows": row})
+    row = trained.frame.slice(7, 1).select(bikes.FEATURES)
+    body = orjson.dumps({"rows": row.to_dicts()})
+    full = trained.frame.select(bikes.FEATURES)
+    big = pl.concat([full] * (args.big_rows // full.height + 1)).head(args.big_rows)
+    forms = bodies(trained, args.big_rows)
+    baseline = in_process(trained, args.big_rows)
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
@@ -244,39 +204,72 @@ def main() -> None:
             assert client is not None
             client.promote("riders", bikes.log(client, trained, "riders"))
             bikes.log(client, second, "riders", data="bikes@2")
-            single = sequential_latency(client.base_url, body, args.requests) * 1000
-            seq_rps, _, _ = clients(client.base_url, body, 1, args.seconds)
-            conc_rps, conc_failed, conc_lat = clients(client.base_url, body, 8, args.seconds)
-            batch = batches(client.base_url, trained)
-            sent, swap_failed = swaps_under_load(d, body)
-            busy_p99, train_s = p99_during_training(d, body, args.requests)
+            target = Target(client.base_url, PATH)
+            progress("mlops: single rows")
+            ours = server_figures(target, body, args)
+            progress("mlops: large requests")
+            large = {name: steady(lambda b=b, c=c: median_request(
+                Target(client.base_url, PATH, c), b, c, args.big_repeat))
+                for name, (b, c) in forms.items()}
+            progress("mlops: switches under load")
+            sent, swap_failed = swaps_under_load(client, target, body)
+            busy = None
+            if not args.no_training:
+                progress("mlops: p99 while training")
+                busy = p99_during_training(d, target, body, args.requests)
         finally:
             d.stop()
-        start_s = median([start_to_first_prediction(home, body) for _ in range(3)])
+        progress("mlops: start to first prediction")
+        start = steady(lambda: median([start_to_first_prediction(home, body)
+                                       for _ in range(3)]))
+        progress("MLflow serve")
+        theirs = mlflow_figures(trained, row, big, args, Path(tmp))
 
-    p50, p99 = np.percentile(single, [50, 99])
-    print(f"\nServing benchmark (medians; {os.cpu_count()} cores; loopback, keep-alive; "
-          "MLflow 3.17 figures are the issue's, measured on this machine)\n")
-    print(table([
-        ["single row, p50 (1 client)", f"{p50:.3f} ms", MLFLOW["p50"], "<= 0.6 ms"],
-        ["single row, p99 (1 client)", f"{p99:.3f} ms", MLFLOW["p99"], "<= 2 ms"],
-        ["single row, requests/s, 1 client", f"{seq_rps:,.0f}",
-         f"{MLFLOW['seq']:.0f} ({seq_rps / MLFLOW['seq']:.0f}x)", ">= 20x"],
-        ["single row, requests/s, 8 clients", f"{conc_rps:,.0f}",
-         f"{MLFLOW['conc']:.0f} ({conc_rps / MLFLOW['conc']:.0f}x)", ">= 20x"],
-        ["  8 clients: p99, failures", f"{np.percentile(conc_lat, 99) * 1000:.2f} ms, "
-         f"{conc_failed}", "-", "0 failures"],
-        *[[f"1,000 rows, {name}", f"{seconds * 1000:.2f} ms",
-           MLFLOW["batch"] if name == "JSON rows" else "-",
-           "<= 10 ms" if name.startswith("JSON") else "faster than JSON"]
-          for name, seconds in batch.items()],
-        ["start to first prediction", f"{start_s:.2f} s", MLFLOW["start"], "<= 2 s"],
-        [f"single row p99 while training ({train_s:.0f} s job)", f"{busy_p99 * 1000:.3f} ms",
-         "-", f"<= 2x idle ({2 * p99:.3f} ms)"],
-        [f"10 switches under 8 clients ({sent:,} requests)", f"{swap_failed} failed", "-",
-         "0 failed"],
-    ], ["measure", "mlops", "MLflow", "target"]))
+    def anchor(key: str, scale: float = 1.0) -> Measured | str:
+        if theirs is None:
+            return NOT_INSTALLED
+        value, load = theirs[key]
+        return Measured.of(value * scale, load)
+
+    p50, p50_load = ours["p50"]
+    p99 = ours["p99"][0]
+    rows = [
+        Row("1-row predict p50, 1 client", p50, "ms", p50_load, anchor("p50"),
+            [at_most(0.25, "ms")], ratio="anchor/ours", digits=3),
+        Row("1-row predict p99, 1 client", p99, "ms", p50_load, anchor("p99"),
+            [at_most(1, "ms")], ratio="anchor/ours", digits=3),
+        Row("1-row req/s, 1 client", ours["seq"][0], "req/s", ours["seq"][1], anchor("seq"),
+            digits=0),
+        Row("1-row req/s, 8 clients", ours["conc"][0], "req/s", ours["conc"][1],
+            anchor("conc"), [ratio_at_least(30)], digits=0),
+        Row("  8 clients: p99 (failures)", ours["conc_p99"][0], "ms", ours["conc"][1],
+            anchor("conc_p99"), ratio="anchor/ours",
+            note=f"{ours['conc_failed']} failed"),
+    ]
+    for name, (seconds, load) in large.items():
+        goal = ratio_at_most(5 if name == "JSON rows" else 3)
+        rows.append(Row(f"{args.big_rows:,} rows, {name} vs in-process predict",
+                        seconds * 1000, "ms", load,
+                        Measured.of(baseline.value * 1000, baseline.load, baseline.note),
+                        [goal]))
+    rows.append(Row(f"{args.big_rows:,} rows, JSON rows vs MLflow dataframe_split",
+                    large["JSON rows"][0] * 1000, "ms", large["JSON rows"][1],
+                    anchor("big", 1000), ratio="anchor/ours"))
+    rows.append(Row("start to first prediction", start[0], "s", start[1],
+                    anchor("start"), [at_most(2, "s")], ratio="anchor/ours"))
+    if busy is not None:
+        busy_p99, busy_load = busy
+        rows.append(Row("1-row p99 while a training job runs in a worker", busy_p99,
+                        "ms", busy_load, None, [at_most(2 * p99, "ms")], digits=3,
+                        note="goal: 2x idle p99"))
+    rows.append(Row(f"failed requests, 10 switches under 8 clients ({sent:,} sent)",
+                    swap_failed, "", None, None, [at_most(0)], digits=0))
+    mlflow = f"MLflow {theirs['version']} serve" if theirs else "MLflow serve"
+    print(header("Serving benchmark: loopback, keep-alive, one client script for both",
+                 both_servers_at_nice=niceness(), model="100 trees x 31 leaves, 11 features"))
+    print(render(rows, mlflow))
 
 
 if __name__ == "__main__":
     main()
+

@@ -1,29 +1,43 @@
 """Tracking and registry benchmark.
 
-    scripts/bench tracking [--runs 10000] [--versions 1000]
+    scripts/bench tracking [--points 10000] [--runs 10000] [--versions 1000]
 
-1. 10,000 metric points logged one `log_metric` call at a time through the SDK, until they
-   are queryable from the daemon (target <= 0.5 s).
-2. 200 runs with 10 params and 5 metrics each, through the SDK, until queryable (target
+1. POINTS metric points logged one `log_metric` call at a time through the SDK, until they
+   are queryable from the daemon (goal <= 0.5 s for 10,000).
+2. 200 runs with 10 params and 5 metrics each, through the SDK, until queryable (goal
    <= 1 s).
 3. With RUNS runs and VERSIONS model versions in the store: listing and filtering over the
-   API, median of 20 (target <= 50 ms).
+   API, median of 20 (goal <= 50 ms).
 
-MLflow 3.17 on a local SQLite backend, measured on this machine for the issue: one
-log_metric 8.4 ms (10,000 points ~84 s), log_batch of 10,000 ~1.2 s, 200 runs ~10 s,
-search_runs ~0.15 s. When `mlflow` is installed, its numbers are measured here too.
+MLflow (in .venv-anchors, `scripts/bench --with-anchors`; else "not installed") on a
+SQLite backend does the same in the same run: POINTS `mlflow.log_metric` calls, 200 runs,
+and `MlflowClient.search_runs` with the same filter over RUNS runs holding the same params
+and metrics (median of 5). Both sides run at this process's niceness.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import json
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from benchmarks.common import daemon, median, table
+from benchmarks.common import ROOT, anchor_python, daemon, median, progress
+from benchmarks.report import (
+    NOT_INSTALLED,
+    Load,
+    LoadWatch,
+    Measured,
+    Row,
+    at_most,
+    header,
+    render,
+    steady,
+)
 from mlopsd.client import Client
 from store import models as model_repo
 from store import runs as run_repo
@@ -31,12 +45,12 @@ from store.db import open_store
 from tests.daemon_process import DaemonProcess
 
 
-def ten_thousand_points(client: Client) -> float:
+def many_points(client: Client, points: int) -> float:
     started = time.perf_counter()
     with client.start_run(experiment="bench-points") as run:
-        for step in range(10_000):
+        for step in range(points):
             run.log_metric("loss", 1.0 / (step + 1), step=step)
-    assert len(client.metric_history(run.id, "loss")) == 10_000
+    assert len(client.metric_history(run.id, "loss")) == points
     return time.perf_counter() - started
 
 
@@ -84,36 +98,42 @@ def timed(call: Callable[[], object], repeat: int = 20) -> float:
     return median(times)
 
 
-def mlflow_numbers() -> dict[str, float] | None:
-    if importlib.util.find_spec("mlflow") is None:
+def mlflow_numbers(points: int, runs: int) -> dict[str, Any] | None:
+    """MLflow on SQLite, in the anchors' environment: the same calls, the same sizes."""
+    python = anchor_python("mlflow")
+    if python is None:
         return None
-    import mlflow
-
     with tempfile.TemporaryDirectory() as tmp:
-        mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
-        mlflow.set_experiment("bench")
-        started = time.perf_counter()
-        with mlflow.start_run():
-            for step in range(1000):
-                mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
-        per_call = (time.perf_counter() - started) / 1000
-        return {"points": per_call * 10_000}
+        watch = LoadWatch()
+        out = subprocess.run([python, str(ROOT / "benchmarks" / "mlflow_anchor.py"),
+                              "tracking", tmp, str(points), "200", str(runs)],
+                             capture_output=True, text=True, check=True)
+        found = json.loads(out.stdout.strip().splitlines()[-1])
+        found["load"] = watch.done()
+        return found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--versions", type=int, default=1_000)
+    parser.add_argument("--points", type=int, default=10_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         d = daemon(root / "fresh", "")
         try:
             assert d.client is not None
-            points = median([ten_thousand_points(d.client) for _ in range(3)])
-            runs = median([two_hundred_runs(d.client) for _ in range(3)])
+            client = d.client
+            progress("mlops: points")
+            points, points_load = steady(lambda: median(
+                [many_points(client, args.points) for _ in range(3)]))
+            progress("mlops: 200 runs")
+            runs, runs_load = steady(lambda: median([two_hundred_runs(client)
+                                                     for _ in range(3)]))
         finally:
             d.stop()
+        progress(f"mlops: listings over {args.runs:,} runs")
         home = root / "big"
         DaemonProcess(home).home.root.mkdir(parents=True)
         seed_store(home / "meta.duckdb", args.runs, args.versions)
@@ -121,31 +141,50 @@ def main() -> None:
         try:
             client = d.client
             assert client is not None
-            listing = timed(lambda: client.list_runs(limit=100))
-            filtering = timed(lambda: client.list_runs(
-                filter="metrics.m0 > 0.5 and params.p1 = 7", limit=100))
-            sorting = timed(lambda: client.list_runs(order_by="metrics.m1 desc", limit=100))
-            versions = timed(lambda: client.model_versions("model3"))
-            models = timed(client.list_models)
+            listing = steady(lambda: timed(lambda: client.list_runs(limit=100)))
+            filtering = steady(lambda: timed(lambda: client.list_runs(
+                filter="metrics.m0 > 0.5 and params.p1 = 7", limit=100)))
+            sorting = steady(lambda: timed(lambda: client.list_runs(
+                order_by="metrics.m1 desc", limit=100)))
+            versions = steady(lambda: timed(lambda: client.model_versions("model3")))
+            models = steady(lambda: timed(client.list_models))
         finally:
             d.stop()
-    theirs = mlflow_numbers()
-    mlflow_points = f"{theirs['points']:.1f} s" if theirs else "84 s (issue's figure)"
-    print(f"\nTracking benchmark (medians; {args.runs:,} runs and {args.versions:,} versions "
-          "for the listings)\n")
-    print(table([
-        ["10,000 points, one log_metric call each, until queryable", f"{points:.3f} s",
-         mlflow_points, "<= 0.5 s"],
-        ["200 runs x (10 params + 5 metrics), until queryable", f"{runs:.3f} s",
-         "10 s (issue's figure)",
-         "<= 1 s"],
-        ["list 100 newest runs", f"{listing * 1000:.1f} ms", "-", "<= 50 ms"],
-        ["filter metrics.m0 > 0.5 and params.p1 = 7", f"{filtering * 1000:.1f} ms",
-         "150 ms (search_runs, issue's figure)", "<= 50 ms"],
-        ["sort by metrics.m1 desc", f"{sorting * 1000:.1f} ms", "-", "<= 50 ms"],
-        ["a model's versions", f"{versions * 1000:.1f} ms", "-", "<= 50 ms"],
-        ["list models", f"{models * 1000:.1f} ms", "-", "<= 50 ms"],
-    ], ["measure", "mlops", "MLflow", "target"]))
+    progress("MLflow")
+    theirs = mlflow_numbers(args.points, args.runs)
+
+    def anchor(key: str) -> Measured | str:
+        if theirs is None:
+            return NOT_INSTALLED
+        return Measured.of(theirs[key], theirs["load"])
+
+    def ms(found: tuple[float, Load]) -> tuple[float, str, Load]:
+        return found[0] * 1000, "ms", found[1]
+
+    faster = {"ratio": "anchor/ours"}
+    rows = [
+        Row(f"{args.points:,} points, one log_metric call each, until queryable", points, "s",
+            points_load, anchor("points_s"), [at_most(0.5 * args.points / 10_000, "s")],
+            **faster),
+        Row("200 runs x (10 params + 5 metrics), until queryable", runs, "s", runs_load,
+            anchor("runs_s"), [at_most(1, "s")], **faster),
+        Row(f"filter metrics.m0 > 0.5 and params.p1 = 7 over {args.runs:,} runs (100)",
+            *ms(filtering), Measured.of(theirs["filter_s"] * 1000, theirs["load"])
+            if theirs else NOT_INSTALLED, [at_most(50, "ms")], digits=1, **faster),
+        Row(f"list 100 newest of {args.runs:,} runs", *ms(listing), None, [at_most(50, "ms")],
+            digits=1),
+        Row(f"sort {args.runs:,} runs by metrics.m1 desc (100)", *ms(sorting), None,
+            [at_most(50, "ms")], digits=1),
+        Row(f"a page of a model's versions ({args.versions:,} in the registry)",
+            *ms(versions), None, [at_most(50, "ms")], digits=1),
+        Row("list models (first page)", *ms(models), None, [at_most(50, "ms")], digits=1),
+    ]
+    version = f"MLflow {theirs['mlflow']} (SQLite)" if theirs else "MLflow"
+    print(header("Tracking benchmark: the SDK and the API against MLflow's, equal sizes",
+                 medians="of 3 (logging) and 20 (listings)",
+                 mlflow_search_seeded=f"{theirs['seeded_s']:.0f} s, untimed" if theirs
+                 else "-"))
+    print(render(rows, version))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.common import daemon, median, table
+from benchmarks.common import daemon, median, progress
+from benchmarks.report import Row, at_most, header, render, steady
 from mlopsd.client import Client
 from mlopsd.home import Home
 from tests import tui_home
@@ -133,30 +134,30 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=100.0, help="events a second")
     args = parser.parse_args()
-    print(f"load average: {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         d = daemon(Path(tmp) / "home", tui_home.CONFIG)
         try:
             client = d.client
             tui_home.fill(d)
-            paint, data = first_paint(d.home.root)
-            started = time.perf_counter()
+            (paint, data), paint_load = steady(lambda: first_paint(d.home.root))
+            progress(f"log {args.runs:,} runs")
             many_runs(client, args.runs)
-            print(f"{args.runs} runs logged in {time.perf_counter() - started:.1f} s")
-            opened = asyncio.run(_experiments_open(d.home, 5))
-            worst, p99, events = asyncio.run(
-                _lag_under_events(d.home, client, args.seconds, args.rate))
+            opened, open_load = steady(lambda: asyncio.run(_experiments_open(d.home, 5)))
+            (worst, p99, events), lag_load = steady(lambda: asyncio.run(
+                _lag_under_events(d.home, client, args.seconds, args.rate)))
         finally:
             d.kill()
-    print(table([
-        ["start to first paint (median of 5)", f"{paint * 1000:.0f} ms", "<= 1000 ms"],
-        ["start to the Overview's data", f"{data * 1000:.0f} ms", "-"],
-        [f"Experiments on {args.runs:,} runs: key to table (median of 5)",
-         f"{median(opened) * 1000:.0f} ms", "<= 300 ms"],
-        [f"event loop late, worst, while {events / args.seconds:.0f} events/s arrive",
-         f"{worst * 1000:.1f} ms", "<= 50 ms"],
-        ["event loop late, p99", f"{p99 * 1000:.1f} ms", "-"],
-    ], ["measure", "mlops tui", "target"]))
+    print(header("The terminal UI on a running daemon (no anchor: goals only)"))
+    print(render([
+        Row("start to first paint (median of 5)", paint * 1000, "ms", paint_load, None,
+            [at_most(1000, "ms")], digits=0),
+        Row("start to the Overview's data", data * 1000, "ms", paint_load, digits=0),
+        Row(f"Experiments on {args.runs:,} runs: key to table (median of 5)",
+            median(opened) * 1000, "ms", open_load, None, [at_most(300, "ms")], digits=0),
+        Row(f"event loop late, worst, while {events / args.seconds:.0f} events/s arrive",
+            worst * 1000, "ms", lag_load, None, [at_most(50, "ms")], digits=1),
+        Row("event loop late, p99", p99 * 1000, "ms", lag_load, digits=1),
+    ], "anchor"))
 
 
 if __name__ == "__main__":
