@@ -167,3 +167,13 @@ async def test_every_screen_reads_at_80x24(filled: tui_home.Filled) -> None:
             assert "daemon" in lines[-2] and "live" in lines[-2]
             assert "? Help" in lines[-1]
             assert not screen.query_one("#problem").display, screen_text(pilot.app)
+
+
+@pilot_test
+async def test_connecting_follows_from_now_without_replaying_the_history(
+        filled: tui_home.Filled) -> None:
+    kept = filled.daemon.client.status().last_event_id
+    assert kept > 30, "the home's fill published a history"
+    async with Opened(filled.daemon.home) as pilot:
+        await pilot.pause(2.5)  # the stream is renewed after each quiet second
+        assert pilot.app.events_seen < 10, pilot.app.events_seen

@@ -38,21 +38,18 @@ def follow(home: Home, actor: str, *, on_connection: Callable[[Connection], None
             continue
         try:
             status = client.status()
+            if last_id is None:  # first connection: from now on (the daemon keeps the past)
+                last_id = status.last_event_id
             on_connection(Connection("connected", version=status.version, pid=status.pid,
                                      url=client.base_url, started_here=started_here))
             was_connected, failures = True, 0
-            subscribed = False
             while not cancelled():
-                # Before the first event: the second subscription replays the history, so
-                # nothing published between the two is missed.
-                after = last_id if last_id is not None else (0 if subscribed else None)
-                for event in client.events(after=after, timeout=QUIET_S, reconnect=False):
+                for event in client.events(after=last_id, timeout=QUIET_S, reconnect=False):
                     if event.id is not None:  # stream.lost has none
                         last_id = event.id
                     on_event(event)
                     if cancelled():
                         return
-                subscribed = True
             return
         except Exception as exc:
             reason = str(exc) or type(exc).__name__

@@ -73,6 +73,7 @@ def status(request: Request) -> Status:
         watched_dirs=[str(p) for p in d.watched_dirs()],
         auth="all" if d.require_token_for_reads else "mutating",
         unservable=d.served.problems(),
+        last_event_id=d.bus.last_id(),
     )
 
 

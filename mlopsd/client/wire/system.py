@@ -50,6 +50,8 @@ class Status(BaseModel):
     unservable: dict[str, str] = Field(
         default_factory=dict, description="Models whose production version cannot serve: "
         "why, and what answers instead")
+    last_event_id: int = Field(default=0, description="The newest event's id: follow the "
+                               "stream from here (`after`) to miss nothing from now on")
 
 
 class AuditEntryOut(BaseModel):
