@@ -54,7 +54,9 @@ def _alarm_rates(trained, size: int, rules: Rules) -> tuple[float, float]:
     return dataset / DRAWS, prediction / DRAWS
 
 
-@pytest.mark.parametrize("size", [100, 200, 1_000, 10_000])
+# 10,000 rows takes ~20 s: in the long run (`scripts/test -m slow`), to keep CI short.
+@pytest.mark.parametrize("size", [100, 200, 1_000,
+                                  pytest.param(10_000, marks=pytest.mark.slow)])
 def test_resamples_of_the_training_data_rarely_alarm(trained, size: int) -> None:
     dataset, prediction = _alarm_rates(trained, size, Rules())
     print(f"{size} rows: dataset drift in {dataset:.1%}, prediction drift in {prediction:.1%} "

@@ -49,7 +49,7 @@ def test_no_server_error_and_no_undocumented_status(tmp_path: Path) -> None:
         d.client.promote("riders", bikes.log(d.client, trained, "riders"))
         # scripts/fuzz-api sets a longer run; the default run is a short pass (under a minute)
         run = fuzz(d, max_examples=int(os.environ.get("MLOPS_FUZZ_EXAMPLES", "4")),
-                   max_time_s=int(os.environ.get("MLOPS_FUZZ_SECONDS", "45")),
+                   max_time_s=int(os.environ.get("MLOPS_FUZZ_SECONDS", "20")),
                    report=tmp_path / "junit.xml")
         assert d.proc is not None and d.proc.poll() is None, "the daemon died"
         found = run.stdout[run.stdout.find("ERRORS"):] if "ERRORS" in run.stdout else (
