@@ -175,7 +175,7 @@ class OverviewScreen(MlopsScreen):
             self._seeded.add(name)
             self.traffic[name].extend(requests for requests, _ in points)
             self.latency[name].extend(p95 for _, p95 in points)
-            self.errors[name].extend(0.0 for _ in points)  # the log keeps answers only
+            self.errors[name].extend(None for _ in points)  # the log keeps answers only: unknown
         rows = []
         for m in data.models:
             stats = m.stats
