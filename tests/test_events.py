@@ -94,7 +94,9 @@ def test_a_client_resuming_after_a_kill_gets_exactly_what_it_missed(
     assert last is not None
     # Missed by the client: a job that runs, one queued behind it, then a kill -9.
     running, queued = _selfcheck(daemon, 60), _selfcheck(daemon, 60)
-    wait_until(lambda: daemon.client.get_job(running).state == "running", what="running")
+    # A job is `running` once claimed; its worker (and job.started, with its pid) a moment
+    # later: kill after that, so the started event is part of what the client missed.
+    wait_until(lambda: daemon.client.get_job(running).worker_pid, what="the worker started")
     old_pid = daemon.pid
     daemon.kill()
     daemon.start()
