@@ -299,8 +299,11 @@ dry_run_schedule = ["*/3 * * * * *"]
         d.home.config.write_text(BASE + 'schedule = ["0 3 * * mon", "30 2 * * *"]\n')
         wait_until(lambda: len(client.schedules()) == 2, timeout=15,
                    what="the edited mlops.toml picked up")
-        assert any(e.action == "config.reload" and e.actor == "mlopsd (mlops.toml changed)"
-                   for e in client.audit(limit=200))
+        # The schedules are live a moment before the reload's audit entry commits.
+        wait_until(lambda: any(e.action == "config.reload"
+                               and e.actor == "mlopsd (mlops.toml changed)"
+                               for e in client.audit(limit=200)),
+                   timeout=5, what="the reload audited as the file watcher's")
     finally:
         d.kill()
 
