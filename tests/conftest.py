@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from tests import tui_home
 from tests.daemon_process import DaemonProcess
 
 
@@ -30,6 +31,19 @@ def shared_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonPr
     yield d
     code = d.stop()
     assert code == 0, d.output()
+
+
+@pytest.fixture(scope="module")
+def filled(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tui_home.Filled]:
+    """A daemon filled through the real paths for a module of TUI pilot tests (each module
+    its own: their actions change what the daemon holds)."""
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    d = DaemonProcess(tmp_path_factory.mktemp(name) / "home", config=tui_home.CONFIG).start()
+    try:
+        yield tui_home.fill(d)
+    finally:
+        d.kill()
 
 
 BIKESHARE = Path(__file__).resolve().parents[1] / "examples/bikeshare/bikeshare-2011-hourly.csv"

@@ -3,12 +3,7 @@ acknowledge / resolve with a note that the daemon keeps (alert and audit log).""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from tests import tui_home
-from tests.daemon_process import DaemonProcess
 from tests.tui_screen import (
     Opened,
     loaded,
@@ -20,16 +15,6 @@ from tests.tui_screen import (
 )
 from tui.dialogs.confirm_action import ConfirmAction
 from tui.widgets.keyed_table import KeyedTable
-
-
-@pytest.fixture(scope="module")
-def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tui_home.Filled]:
-    d = DaemonProcess(tmp_path_factory.mktemp("tui-alerts") / "home",
-                      config=tui_home.CONFIG).start()
-    try:
-        yield tui_home.fill(d)
-    finally:
-        d.kill()
 
 
 async def _alerts(pilot) -> None:

@@ -4,25 +4,10 @@ distributions."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from tests import tui_home
-from tests.daemon_process import DaemonProcess
 from tests.tui_screen import Opened, loaded, pilot_test, screen_text, wait_for, wait_for_text
 from tui.dialogs.confirm_action import ConfirmAction
 from tui.widgets.keyed_table import KeyedTable
-
-
-@pytest.fixture(scope="module")
-def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tui_home.Filled]:
-    d = DaemonProcess(tmp_path_factory.mktemp("tui-data") / "home",
-                      config=tui_home.CONFIG).start()
-    try:
-        yield tui_home.fill(d)
-    finally:
-        d.kill()
 
 
 async def _open(pilot, key: str, name: str) -> None:

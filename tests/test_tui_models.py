@@ -3,13 +3,9 @@ dialog (what will change, the reason) with what the daemon recorded."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from mlopsd.home import Home
 from tests import tui_home
-from tests.daemon_process import DaemonProcess, wait_until
+from tests.daemon_process import wait_until
 from tests.tui_screen import (
     Opened,
     loaded,
@@ -21,16 +17,6 @@ from tests.tui_screen import (
 )
 from tui.dialogs.confirm_action import ConfirmAction
 from tui.widgets.keyed_table import KeyedTable
-
-
-@pytest.fixture(scope="module")
-def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tui_home.Filled]:
-    d = DaemonProcess(tmp_path_factory.mktemp("tui-models") / "home",
-                      config=tui_home.CONFIG).start()
-    try:
-        yield tui_home.fill(d)
-    finally:
-        d.kill()
 
 
 def _home(filled: tui_home.Filled) -> Home:

@@ -4,27 +4,12 @@ updates that keep the cursor on the same row while new rows arrive."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from tests import tui_home
-from tests.daemon_process import DaemonProcess
 from tests.tui_screen import Opened, loaded, pilot_test, screen_text, wait_for, wait_for_text
 from tui.format import BARS
 from tui.screens.overview import HISTORY, POINT_S
 from tui.screens.overview import MODEL_COLUMNS as OVERVIEW_COLUMNS
 from tui.widgets.keyed_table import KeyedTable
-
-
-@pytest.fixture(scope="module")
-def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tui_home.Filled]:
-    d = DaemonProcess(tmp_path_factory.mktemp("tui-overview") / "home",
-                      config=tui_home.CONFIG).start()
-    try:
-        yield tui_home.fill(d)
-    finally:
-        d.kill()
 
 
 def _rows() -> list[dict]:

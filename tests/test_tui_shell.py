@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from mlopsd.home import Home, init_home
 from tests import tui_home
@@ -23,16 +20,6 @@ SCREEN_CLASSES = {"overview": "OverviewScreen", "models": "ModelsScreen",
                   "experiments": "ExperimentsScreen", "data": "DataScreen",
                   "drift": "DriftScreen", "alerts": "AlertsScreen", "jobs": "JobsScreen",
                   "pipelines": "PipelinesScreen"}
-
-
-@pytest.fixture(scope="module")
-def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tui_home.Filled]:
-    d = DaemonProcess(tmp_path_factory.mktemp("tui-shell") / "home",
-                      config=tui_home.CONFIG).start()
-    try:
-        yield tui_home.fill(d)
-    finally:
-        d.kill()
 
 
 @pilot_test
