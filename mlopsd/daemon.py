@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 import signal
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -29,14 +27,12 @@ from mlopsd.api.app import create_app
 from mlopsd.api.auth import is_loopback
 from mlopsd.atomic import write_bytes_atomic
 from mlopsd.client.events import (
-    ConfigReloaded,
-    ConfigReloadFailed,
     DaemonStarted,
     DaemonStopped,
     FeedbackReceived,
 )
-from mlopsd.config import Config, ConfigError
-from mlopsd.config_load import load_config
+from mlopsd.config import Config
+from mlopsd.config_reload import ConfigReload
 from mlopsd.home import Home
 from mlopsd.retraining.pipeline import Env as PipelineEnv
 from mlopsd.retraining.schedules import RetrainSchedules
@@ -151,8 +147,7 @@ class Daemon:
         self.retraining: RetrainService
         self.retrain_schedules: RetrainSchedules
         self._server: _Server | None = None
-        self._config_seen = _file_mark(config.path)
-        self._reload_lock = threading.Lock()
+        self.config_reload = ConfigReload(self)
         self._early_signals: list[int] = []
 
     def watched_dirs(self) -> list[Path]:
@@ -274,58 +269,12 @@ class Daemon:
         missed = self.retrain_schedules.run_missed(self.config.models())
         if missed:
             log.info("ran %s schedule(s) missed while the daemon was down", missed)
-        self.scheduler.aps.add_job(self._reload_if_changed, "interval", seconds=2.0,
+        self.scheduler.aps.add_job(self.config_reload.if_changed, "interval", seconds=2.0,
                                    id="config-watch", name="mlops.toml watch")
 
     def reload(self, *, actor: str) -> dict[str, object]:
-        """Read mlops.toml again and apply its models (their training, monitoring and
-        retraining policies, schedules included). Other sections are read at start-up only:
-        a change there is reported as needing a restart and not applied."""
-        with self._reload_lock:  # the API and the file watch may both ask at once
-            return self._reload(actor)
-
-    def _reload(self, actor: str) -> dict[str, object]:
-        new = load_config(self.config.path)
-        restart = [name for name in ("daemon", "ingest", "tracking", "serving", "monitoring",
-                                     "dataset", "hook")
-                   if getattr(new, name) != getattr(self.config, name)]
-        before, after = self.config.models(), new.models()
-        changed = sorted(n for n in before.keys() | after.keys()
-                         if before.get(n) != after.get(n))
-        applied = dataclasses.replace(self.config, model=new.model)
-        self.config = applied
-        for part in (self.training, self.monitoring, self.deploys, self.ingest,
-                     self.ingest.labels, self.scoring):
-            part.config = applied
-        self.training.models = applied.models()
-        schedules = self.retrain_schedules.sync(applied.models())
-        self._config_seen = _file_mark(self.config.path)
-        outcome = {"models_changed": changed, "schedules": schedules,
-                   "restart_needed": restart}
-        with self.store.transaction():
-            entry = audit.append(self.store, actor=actor, action="config.reload",
-                                 subject=str(self.config.path), details=outcome)
-            self.bus.publish(ConfigReloaded(by=actor, **outcome), audit=entry)
-        log.info("mlops.toml reloaded by %s: %s", actor, outcome)
-        return outcome
-
-    def _reload_if_changed(self) -> None:
-        mark = _file_mark(self.config.path)
-        if mark == self._config_seen:
-            return
-        self._config_seen = mark
-        try:
-            self.reload(actor="mlopsd (mlops.toml changed)")
-        except ConfigError as exc:
-            log.error("mlops.toml changed but cannot be used, the running config stays: %s",
-                      exc)
-            with self.store.transaction():
-                entry = audit.append(self.store, actor="mlopsd",
-                                     action="config.reload_failed",
-                                     subject=str(self.config.path), reason=str(exc))
-                self.bus.publish(ConfigReloadFailed(error=str(exc)), audit=entry)
-        except Exception:
-            log.exception("reloading mlops.toml failed; the running config stays")
+        """Read mlops.toml again and apply its models (see mlopsd.config_reload)."""
+        return self.config_reload.reload(actor=actor)
 
     def _prediction_failed(self, model: str, version: str, error: str, answered_by: str) -> None:
         """A served version raised on a request (called off the event loop)."""
@@ -443,11 +392,3 @@ class Daemon:
             log.exception("could not checkpoint the store on the way out")
         finally:
             self.store.close()
-
-
-def _file_mark(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_mtime_ns, stat.st_size
