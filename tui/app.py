@@ -4,6 +4,7 @@ and the command palette."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -93,6 +94,12 @@ class MlopsApp(App[None]):
                             exit_on_error=False)
         else:
             self.palette_loader.request()
+
+    def on_ready(self) -> None:
+        gc.freeze()  # what is imported and made by now lives as long as the app (base.py)
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()  # the app is done: a process that goes on (tests) may collect it
 
     # --- the daemon connection -----------------------------------------------------------
 

@@ -2,7 +2,11 @@
 
 A burst of events asks for many reloads; they fold into at most one running load and one
 to follow it. (An `exclusive` worker restarted on every request would be cancelled before it
-ever finished under a steady stream of events: see TRAPS.md, Textual.)
+ever finished under a steady stream of events: see TRAPS.md, Textual.) While events keep
+asking, loads come at most once every `stream_interval`: each load is a fetch in a thread
+that takes the GIL and a repaint of the whole table, and four a second kept input waiting
+up to ~50 ms (benchmarks/tui_bench.py); what the user asks for (a filter, a key, an action
+done) loads at once.
 """
 
 from __future__ import annotations
@@ -19,35 +23,53 @@ from mlopsd.client import MlopsError
 class Loader:
     def __init__(self, owner: Widget, fetch: Callable[[], Any],
                  show: Callable[[Any], None], failed: Callable[[str], None],
-                 name: str = "load", min_interval: float = 0.0) -> None:
+                 name: str = "load", min_interval: float = 0.0,
+                 stream_interval: float | None = None) -> None:
         self.owner, self.fetch, self.show, self.failed = owner, fetch, show, failed
         self.name = name
         self.min_interval = min_interval
         """At least this long between the starts of two loads: a flood of events costs the
         daemon and the UI a few loads a second, not one per event."""
+        self.stream_interval = max(min_interval, stream_interval or 0.0)
+        """Between loads asked for by events that come within this of the last load."""
         self.running = False
-        self.pending = False
+        self.pending: str | None = None
+        """What asked for a load while one ran: None, "events" or "user"."""
         self._started_at = -1e9
         self._timer: Any = None
+        self._timer_for = ""
         self.loads = 0
         """Loads finished (shown or failed): tests wait on it."""
 
-    def request(self) -> None:
-        if self.running or self._timer is not None:
-            self.pending = self.pending or self.running
+    def request(self, *, by_events: bool = False) -> None:
+        asker = "events" if by_events else "user"
+        if self.running:
+            self.pending = "user" if "user" in (self.pending, asker) else "events"
             return
-        wait = self._started_at + self.min_interval - time.monotonic()
+        if self._timer is not None:
+            if asker == "events" or self._timer_for == "user":
+                return
+            self._timer.stop()  # the user's load waits no longer than the shorter gap
+            self._timer = None
+        now = time.monotonic()
+        streaming = by_events and now - self._started_at < self.stream_interval
+        gap = self.stream_interval if streaming else self.min_interval
+        wait = self._started_at + gap - now
         if wait > 0:
+            self._timer_for = asker
             self._timer = self.owner.set_timer(wait, self._after_wait)
             return
-        self.running, self.pending = True, False
-        self._started_at = time.monotonic()
-        self.owner.run_worker(self._work, thread=True, group=self.name, name=self.name,
-                              exit_on_error=False)
+        self._start_now()
 
     def _after_wait(self) -> None:
         self._timer = None
-        self.request()
+        self._start_now()
+
+    def _start_now(self) -> None:
+        self.running, self.pending = True, None
+        self._started_at = time.monotonic()
+        self.owner.run_worker(self._work, thread=True, group=self.name, name=self.name,
+                              exit_on_error=False)
 
     def _work(self) -> None:
         try:
@@ -69,4 +91,4 @@ class Loader:
         finally:
             self.loads += 1
             if self.pending:
-                self.request()
+                self.request(by_events=self.pending == "events")

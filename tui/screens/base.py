@@ -4,6 +4,7 @@ when an event that concerns it arrives, when it comes back into view, or on reco
 
 from __future__ import annotations
 
+import gc
 from typing import Any, ClassVar
 
 from rich.markup import escape
@@ -23,6 +24,8 @@ from tui.widgets.status_bar import StatusBar
 
 RELOAD_EVERY_S = 0.25
 """A screen reloads at most this often, however many events concern it."""
+STREAM_RELOAD_EVERY_S = 1.0
+"""... and at most this often while events keep coming (see tui/loader.py)."""
 
 
 class MlopsScreen(Screen):
@@ -33,8 +36,16 @@ class MlopsScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__(id=f"screen-{self.MODE}")
+        # Textual starts a new screen at -1, which makes its first two switches re-parse
+        # and re-apply the whole stylesheet (~100 ms each on this machine): a screen made
+        # now is styled from the current stylesheet as it mounts. (Private: textual is
+        # pinned below 9; a theme change still counts up and restyles on the next switch.)
+        self._css_update_count = self.app._css_update_count
+        self._away = True
+        """Not shown since the last load was asked for: showing it again loads."""
         self.loader = Loader(self, self.fetch, self.show, self._failed, name=f"{self.MODE}",
-                             min_interval=RELOAD_EVERY_S)
+                             min_interval=RELOAD_EVERY_S,
+                             stream_interval=STREAM_RELOAD_EVERY_S)
         self.page = PAGE
         self.limit = PAGE
         """How many of a long list to ask for: one page more each `]`."""
@@ -54,6 +65,13 @@ class MlopsScreen(Screen):
     def compose_body(self) -> ComposeResult:
         raise NotImplementedError
 
+    def on_mount(self) -> None:
+        # A screen's widgets live as long as the app: out of the collector's full passes,
+        # which otherwise walk them all and kept the UI from input for 50-140 ms at a time
+        # while events streamed in (benchmarks/tui_bench.py). The app freezes what it has
+        # once ready; each screen, made later, freezes its own.
+        gc.freeze()
+
     # --- loading -------------------------------------------------------------------------
 
     def fetch(self) -> Any:
@@ -64,9 +82,9 @@ class MlopsScreen(Screen):
         """Runs on the UI thread with what `fetch` returned."""
         raise NotImplementedError
 
-    def reload(self) -> None:
+    def reload(self, *, by_events: bool = False) -> None:
         if self.app.connection.state == "connected":  # type: ignore[attr-defined]
-            self.loader.request()
+            self.loader.request(by_events=by_events)
 
     def action_reload(self) -> None:
         self.reload()
@@ -88,11 +106,17 @@ class MlopsScreen(Screen):
         self.query_one("#problem", Static).display = False
 
     def on_screen_resume(self) -> None:
-        self.reload()
+        # A new screen is resumed twice (once made, once switched to): load once.
+        if self._away:
+            self._away = False
+            self.reload()
+
+    def on_screen_suspend(self) -> None:
+        self._away = True
 
     def daemon_event(self, event: EventOut) -> None:
         if self.concerns(event):
-            self.reload()
+            self.reload(by_events=True)
 
     def concerns(self, event: EventOut) -> bool:
         if event.type == "stream.lost":  # events were missed: whatever is shown may be old
