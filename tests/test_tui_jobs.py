@@ -39,8 +39,8 @@ async def test_a_running_job_its_log_following_and_cancel(tmp_path: Path) -> Non
             await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "JobsScreen")
             job = client.submit_job("selfcheck", {"seconds": 60})
             await wait_for(pilot, lambda: client.get_job(job.id).state == "running")
-            text = await wait_for_text(pilot, "selfcheck", "running")
-            assert f"Log of job {job.id}" in text
+            # ("running" alone would match the title's "0 running" while it is queued.)
+            await wait_for_text(pilot, "selfcheck", "1 running", f"Log of job {job.id}")
             # The log follows while it runs: a line the job writes later shows up.
             await wait_for_text(pilot, "trained", timeout=60)
             table = pilot.app.screen.query_one("#jobs-table", KeyedTable)

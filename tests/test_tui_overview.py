@@ -93,10 +93,23 @@ async def test_long_lists_come_a_page_at_a_time(filled: tui_home.Filled) -> None
         await pilot.press("7")
         await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "JobsScreen")
         screen = pilot.app.screen
-        screen.page = screen.limit = 2  # small pages, so a few jobs make several
+        screen.page = 2  # small pages, so a few jobs make several
         await loaded(pilot)
         table = screen.query_one("#jobs-table", KeyedTable)
         assert [r.value for r in table.rows] == [str(j.id) for j in jobs[:2]]
+        assert "] for more" in str(screen.query_one("#jobs-title").render())
+        # What the UI asks the client for: pages after a cursor, never a larger page.
+        asked: list[dict[str, object]] = []
+        call = pilot.app.source._call
+
+        def noted(method: str, *args: object, **kwargs: object) -> object:
+            if method == "list_jobs" and "state" in kwargs and kwargs["state"] is None:
+                asked.append(kwargs)
+            return call(method, *args, **kwargs)
+
+        pilot.app.source._call = noted
         await pilot.press("right_square_bracket")
         await wait_for(pilot, lambda: len(table.rows) == 4, what="the next page")
         assert [r.value for r in table.rows] == [str(j.id) for j in jobs[:4]]
+        assert asked and all(k["limit"] == 2 for k in asked), asked
+        assert any(k.get("after") for k in asked), asked

@@ -3,7 +3,8 @@
 A burst of events asks for many reloads; they fold into at most one running load and one
 to follow it. (An `exclusive` worker restarted on every request would be cancelled before it
 ever finished under a steady stream of events: see TRAPS.md, Textual.) While events keep
-asking, loads come at most once every `stream_interval`: each load is a fetch in a thread
+asking (a third load asked for within `stream_interval` of the last), loads come at most
+once every `stream_interval`: each load is a fetch in a thread
 that takes the GIL and a repaint of the whole table, and four a second kept input waiting
 up to ~50 ms (benchmarks/tui_bench.py); what the user asks for (a filter, a key, an action
 done) loads at once.
@@ -38,6 +39,7 @@ class Loader:
         self._started_at = -1e9
         self._timer: Any = None
         self._timer_for = ""
+        self._asked_in_a_row = 0
         self.loads = 0
         """Loads finished (shown or failed): tests wait on it."""
 
@@ -52,7 +54,13 @@ class Loader:
             self._timer.stop()  # the user's load waits no longer than the shorter gap
             self._timer = None
         now = time.monotonic()
-        streaming = by_events and now - self._started_at < self.stream_interval
+        # A stream: events kept asking within the stream interval of the loads before.
+        # Two changes in a row (queued, then running) still show a quarter second apart.
+        if by_events and now - self._started_at < self.stream_interval:
+            self._asked_in_a_row += 1
+        else:
+            self._asked_in_a_row = 0
+        streaming = self._asked_in_a_row >= 2
         gap = self.stream_interval if streaming else self.min_interval
         wait = self._started_at + gap - now
         if wait > 0:

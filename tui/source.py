@@ -1,8 +1,8 @@
 """The UI's one door to the daemon: every read and every action the screens make, over
 `mlopsd.client`. Blocking calls: screens call them only from thread workers.
 
-Kept small and flat on purpose, so that when the client gains typed pages, cursors and new
-endpoints (experiments, one alert, serving statistics over time) only this module moves.
+Kept small and flat on purpose: what the screens need from the client, and no more. Long
+lists come a page at a time, each page its own request after the last one's cursor.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from mlopsd.client import Client, MlopsError
+from mlopsd.client.pages import PagedList
 from mlopsd.client.wire import (
     AlertOut,
     AliasMoveOut,
@@ -49,7 +50,7 @@ ACTOR_PREFIX = "tui"
 PAGE = 200
 """Rows asked for at a time: enough to fill a large terminal, never the whole store."""
 MAX_LIMIT = 10_000
-"""The most the daemon gives in one list."""
+"""The most a screen holds of one list (`]` walks on a page at a time up to it)."""
 
 
 def default_actor() -> str:
@@ -85,6 +86,20 @@ class DaemonSource:
             client, self._client = self._client, None
         if client is not None:
             client.close()
+
+    def _walk(self, method: str, pages: int, page_size: int, **kwargs: Any) -> PagedList[Any]:
+        """The first `pages` pages of a listing, each one request after the last one's
+        cursor (never one large request); `.next` says whether there is more."""
+        items: list[Any] = []
+        after: str | None = None
+        for number in range(max(1, pages)):
+            cursor = {"after": after} if number else {}
+            page = self._call(method, **kwargs, **cursor, limit=page_size)
+            items.extend(page)
+            after = getattr(page, "next", None)
+            if after is None:
+                break
+        return PagedList(items, after)
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -160,16 +175,18 @@ class DaemonSource:
 
     # --- alerts --------------------------------------------------------------------------
 
-    def alerts(self, *, state: str | None = None, limit: int = PAGE) -> list[AlertOut]:
-        return self._call("alerts", state=state, limit=limit)
+    def alerts(self, *, state: str | None = None, pages: int = 1,
+               page_size: int = PAGE) -> PagedList[AlertOut]:
+        return self._walk("alerts", pages, page_size, state=state)
 
     def set_alert_state(self, alert_id: int, state: str, note: str) -> AlertOut:
         return self._call("set_alert_state", alert_id, state, note=note)
 
     # --- jobs ----------------------------------------------------------------------------
 
-    def jobs(self, *, state: str | None = None, limit: int = PAGE) -> list[JobOut]:
-        return self._call("list_jobs", state=state, limit=limit)
+    def jobs(self, *, state: str | None = None, pages: int = 1,
+             page_size: int = PAGE) -> PagedList[JobOut]:
+        return self._walk("list_jobs", pages, page_size, state=state)
 
     def job_log(self, job_id: int, offset: int) -> JobLog:
         return self._call("job_log", job_id, offset)
@@ -203,9 +220,9 @@ class DaemonSource:
     # --- runs ----------------------------------------------------------------------------
 
     def runs(self, *, filter: str | None = None, order_by: str | None = None,
-             limit: int = PAGE) -> list[RunOut]:
-        return self._call("list_runs", filter=filter or None, order_by=order_by or None,
-                          limit=limit)
+             pages: int = 1, page_size: int = PAGE) -> PagedList[RunOut]:
+        return self._walk("list_runs", pages, page_size, filter=filter or None,
+                          order_by=order_by or None)
 
     def run(self, run_id: str) -> RunOut:
         return self._call("get_run", run_id)

@@ -50,7 +50,7 @@ class AlertsScreen(MlopsScreen):
 
     def fetch(self) -> list[AlertOut]:
         return self.source.alerts(state=None if self.state == "all" else self.state,
-                                  limit=self.limit)
+                                  pages=self.pages, page_size=self.page)
 
     def show(self, alerts: list[AlertOut]) -> None:
         self.clear_problem()
@@ -61,7 +61,7 @@ class AlertsScreen(MlopsScreen):
                          Text(a.severity, style=SEVERITY_STYLE.get(a.severity, "")),
                          a.rule, a.subject, str(a.count), when(a.last_seen_at),
                          short(a.message, 70)]) for a in shown])
-        more = f" (newest {self.limit:,}; ] for more)" if len(alerts) >= self.limit else ""
+        more = self.more_hint(alerts, "newest")
         self.query_one("#alerts-title", Label).update(
             f"Alerts: {len(shown)} shown{more} | state [b]{self.state}[/b] (s) | severity "
             f"[b]{self.severity}[/b] (g) | model [b]{escape(self.model)}[/b] (m)")

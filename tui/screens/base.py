@@ -47,8 +47,9 @@ class MlopsScreen(Screen):
                              min_interval=RELOAD_EVERY_S,
                              stream_interval=STREAM_RELOAD_EVERY_S)
         self.page = PAGE
-        self.limit = PAGE
-        """How many of a long list to ask for: one page more each `]`."""
+        """Rows of a long list asked for in one request."""
+        self.pages = 1
+        """How many pages of it to show: one more each `]`."""
 
     @property
     def source(self) -> DaemonSource:
@@ -90,12 +91,19 @@ class MlopsScreen(Screen):
         self.reload()
 
     def action_more(self) -> None:
-        if self.limit >= MAX_LIMIT:
+        if (self.pages + 1) * self.page > MAX_LIMIT:
             self.notify(f"at most {MAX_LIMIT:,} here: narrow the list with /",
                         severity="warning")
             return
-        self.limit = min(self.limit + self.page, MAX_LIMIT)
+        self.pages += 1
         self.reload()
+
+    @staticmethod
+    def more_hint(items: Any, what: str = "first") -> str:
+        """What a title says when a long list goes on past what is shown."""
+        if getattr(items, "next", None) is None:
+            return ""
+        return f" ({what} {len(items):,}; ] for more, / to narrow)"
 
     def _failed(self, error: str) -> None:
         problem = self.query_one("#problem", Static)

@@ -65,7 +65,7 @@ class ExperimentsScreen(MlopsScreen):
 
     def fetch(self) -> list[RunOut]:
         return self.source.runs(filter=self.expression, order_by=self.order_by,
-                                limit=self.limit)
+                                pages=self.pages, page_size=self.page)
 
     def show(self, runs: list[RunOut]) -> None:
         self.clear_problem()
@@ -74,8 +74,7 @@ class ExperimentsScreen(MlopsScreen):
         table = self.query_one("#runs-table", KeyedTable)
         table.set_columns([*FIXED, *extra])
         table.sync([(r.id, self._cells(r, extra)) for r in runs])
-        more = (f" (first {self.limit:,}; ] for more, / to narrow)"
-                if len(runs) >= self.limit else "")
+        more = self.more_hint(runs)
         self.query_one("#runs-title", Label).update(
             f"Runs: {len(runs)}{more}"
             + (f" | filter [b]{self.expression}[/b]" if self.expression else "")

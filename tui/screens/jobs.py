@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Log
 from textual.worker import get_current_worker
 
+from mlopsd.client.pages import PagedList
 from mlopsd.client.wire import EventOut, JobOut, ScheduleOut
 from tui.dialogs.confirm_action import ActionSpec
 from tui.format import short, state_text, when
@@ -57,9 +58,10 @@ class JobsScreen(MlopsScreen):
 
     def fetch(self) -> tuple[list[JobOut], list[ScheduleOut]]:
         running = self.source.jobs(state="running")
-        recent = self.source.jobs(limit=self.limit)
+        recent = self.source.jobs(pages=self.pages, page_size=self.page)
         seen = {j.id for j in running}
-        return running + [j for j in recent if j.id not in seen], self.source.schedules()
+        jobs = PagedList([*running, *(j for j in recent if j.id not in seen)], recent.next)
+        return jobs, self.source.schedules()
 
     def show(self, data: tuple[list[JobOut], list[ScheduleOut]]) -> None:
         self.clear_problem()
@@ -68,7 +70,7 @@ class JobsScreen(MlopsScreen):
             [(str(j.id), self._job_cells(j)) for j in self.jobs])
         self.query_one("#jobs-title", Label).update(
             f"Jobs: {sum(j.state == 'running' for j in self.jobs)} running, newest "
-            f"{len(self.jobs)} shown")
+            f"{len(self.jobs)} shown{self.more_hint(self.jobs, 'newest')}")
         self.query_one("#schedules-table", KeyedTable).sync([
             (s.id, [s.model, when(s.next_run_at), s.cron, "dry run" if s.dry_run else "retrain",
                     when(s.last_run_at)]) for s in self.schedules])
