@@ -125,3 +125,23 @@ async def test_a_stream_of_events_loads_seldom_and_the_user_at_once() -> None:
         while len(fetched) == before:
             await pilot.pause(0.01)
         assert fetched[-1] - asked < 0.4, "the user's load waited for the event stream's gap"
+
+
+@pilot_test
+async def test_a_column_added_at_the_end_keeps_the_rows_and_the_cursor() -> None:
+    app = Tables()
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.query_one("#quick", KeyedTable)
+        table.sync(_rows(50))
+        table.move_cursor(row=30)
+        await pilot.pause()
+        table.set_columns([*COLUMNS, "loss"])
+        table.sync([(key, [*cells, f"{i}.5"]) for i, (key, cells) in enumerate(_rows(50))])
+        await pilot.pause()
+        assert table.selected_key == "r30" and table.row_count == 50
+        assert str(table.get_row("r7")[-1]) == "7.5"
+        assert "loss" in "".join(text for text, _style in _line(table, 0))
+        table.set_columns(["name", "loss"])  # any other change starts over
+        table.sync([(key, [cells[1], "x"]) for key, cells in _rows(3)])
+        await pilot.pause()
+        assert [str(c) for c in table.get_row("r1")] == ["run-0001", "x"]

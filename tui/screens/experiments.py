@@ -44,6 +44,9 @@ class ExperimentsScreen(MlopsScreen):
         self.selected: set[str] = set()
         self.columns: list[str] | None = None
         """Chosen extra columns (metrics.x, params.y, tags.z); None: the default."""
+        self.default_columns: list[str] = []
+        """The default's metric columns so far: they stay while events reload the list
+        (a column that came and went with each load rebuilt the whole table)."""
         self.live: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
         self.live_model: dict[int, str] = {}
         self.rounds: dict[int, int] = {}
@@ -82,12 +85,13 @@ class ExperimentsScreen(MlopsScreen):
             + f" | selected {len(self.selected)} (space; c compares)")
 
     def _default_columns(self) -> list[str]:
-        metrics: dict[str, None] = {}
+        metrics: dict[str, None] = dict.fromkeys(self.default_columns)
         for run in self.runs:
             for key in run.metrics:
                 if not key.startswith("train_"):
                     metrics.setdefault(f"metrics.{key}")
-        return list(metrics)[:DEFAULT_EXTRA]
+        self.default_columns = list(metrics)[:DEFAULT_EXTRA]
+        return self.default_columns
 
     def _cells(self, run: RunOut, extra: list[str]) -> list[Any]:
         return [Text("✓", style="bold green") if run.id in self.selected else "",
@@ -103,6 +107,7 @@ class ExperimentsScreen(MlopsScreen):
         if event.input.id == "run-filter":
             event.stop()
             self.expression = event.value.strip()
+            self.default_columns = []  # another question: its own metrics
             self.query_one("#runs-table", KeyedTable).focus()
             self.reload()
 
