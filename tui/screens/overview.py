@@ -101,6 +101,13 @@ class OverviewScreen(MlopsScreen):
     def _next_point(self) -> None:
         """Close this point of every model's sparklines (a quiet stretch is a 0) and draw
         them; the table's numbers are read again."""
+        if self._away:
+            # Not shown, it hears no serving numbers, and a load would take the UI thread
+            # from the screen in use: its sparklines are read again from the daemon's
+            # history once it is shown.
+            self._seeded.clear()
+            self._point.clear()
+            return
         for m in (self.data.models if self.data else []):
             if not m.production:
                 continue

@@ -147,6 +147,7 @@ class KeyedTable(DataTable):
         # of 10,000-entry caches, so the collector's full passes have ~100,000 fewer
         # objects to walk (they took 35-55 ms while runs streamed in).
         self._clear_caches()
+        sized = (self.row_count, [c.content_width for c in self.columns.values()])
         if self._updated_cells:
             # DataTable measures a changed cell, and when it got narrower measures its whole
             # column again, per cell: 200 cells of a new column took ~400 ms. Each touched
@@ -164,7 +165,12 @@ class KeyedTable(DataTable):
             rows = self._new_rows.copy()
             self._new_rows.clear()
             self._update_dimensions(rows)
-        self.refresh(layout=True)
+        # The whole screen is laid out again only when the table's size may have changed;
+        # new rows in place of old ones (a stream of runs) repaint the table alone.
+        if sized == (self.row_count, [c.content_width for c in self.columns.values()]):
+            self.refresh()
+        else:
+            self.refresh(layout=True)
 
     def _cell_width(self, value: Any) -> int:
         if isinstance(value, Text) and "\n" not in value.plain:
