@@ -68,3 +68,13 @@ def log(client: Client, trained: Trained, model: str, *, classes: list[Any] | No
                                              if c in trained.booster.feature_name()],
                                 classes=classes, data=[data])
     return version.version
+
+
+def riders_pair(client: Client) -> dict[str, Trained]:
+    """Model `riders`: 1.0.0 (15 leaves, bikes@1) in production and 1.1.0 (31 leaves,
+    bikes@2) registered beside it, for canaries, shadows and switches."""
+    first, second = train("regression"), train("regression", leaves=31)
+    assert log(client, first, "riders") == "1.0.0"
+    assert log(client, second, "riders", data="bikes@2") == "1.1.0"
+    client.promote("riders", "1.0.0")
+    return {"1.0.0": first, "1.1.0": second}

@@ -29,11 +29,7 @@ def d(tmp_path_factory: pytest.TempPathFactory):
 def models(d: DaemonProcess) -> dict[str, bikes.Trained]:
     client = d.client
     assert client is not None
-    first, second = bikes.train("regression"), bikes.train("regression", leaves=31)
-    assert bikes.log(client, first, "riders") == "1.0.0"
-    assert bikes.log(client, second, "riders", data="bikes@2") == "1.1.0"
-    client.promote("riders", "1.0.0")
-    return {"1.0.0": first, "1.1.0": second}
+    return bikes.riders_pair(client)
 
 
 def _post(http: httpx.Client, rows: list[dict], key: str | None = None) -> httpx.Response:

@@ -44,12 +44,9 @@ def d(tmp_path_factory: pytest.TempPathFactory):
 def models(d: DaemonProcess) -> dict[str, bikes.Trained]:
     client = d.client
     assert client is not None
-    first, second = bikes.train("regression"), bikes.train("regression", leaves=31)
-    assert bikes.log(client, first, "riders") == "1.0.0"
-    assert bikes.log(client, second, "riders", data="bikes@2") == "1.1.0"
-    client.promote("riders", "1.0.0")
-    client.promote("solo", bikes.log(client, first, "solo"))
-    return {"1.0.0": first, "1.1.0": second}
+    pair = bikes.riders_pair(client)
+    client.promote("solo", bikes.log(client, pair["1.0.0"], "solo"))
+    return pair
 
 
 def _concurrently(d: DaemonProcess, request: Callable[[httpx.Client, int, int], Any]

@@ -62,7 +62,7 @@ class AlertsScreen(MlopsScreen):
                          a.rule, a.subject, str(a.count), when(a.last_seen_at),
                          short(a.message, 70)]) for a in shown])
         more = self.more_hint(alerts, "newest")
-        self.query_one("#alerts-title", Label).update(
+        self.set_label("#alerts-title",
             f"Alerts: {len(shown)} shown{more} | state [b]{self.state}[/b] (s) | severity "
             f"[b]{self.severity}[/b] (g) | model [b]{escape(self.model)}[/b] (m)")
         self._show_detail()

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Label, Static
 
 from mlopsd.client.wire import EventOut
 from tui.keys import FILTER, HELP, MORE, REFRESH
@@ -50,6 +50,7 @@ class MlopsScreen(Screen):
         """Rows of a long list asked for in one request."""
         self.pages = 1
         """How many pages of it to show: one more each `]`."""
+        self._labels: dict[str, str] = {}
 
     @property
     def source(self) -> DaemonSource:
@@ -97,6 +98,13 @@ class MlopsScreen(Screen):
             return
         self.pages += 1
         self.reload()
+
+    def set_label(self, selector: str, text: str) -> None:
+        """A label's text, changed only when it differs: an update lays the whole screen out
+        again, and the screens set their titles on every load."""
+        if self._labels.get(selector) != text:
+            self._labels[selector] = text
+            self.query_one(selector, Label).update(text)
 
     @staticmethod
     def more_hint(items: Any, what: str = "first") -> str:

@@ -165,7 +165,7 @@ class DataScreen(MlopsScreen):
                                 number(p.get("max")), number(p.get("mean")),
                                 number(p.get("std")), short(top_text, 40)]))
         self.query_one("#profile-table", KeyedTable).sync(rows)
-        self.query_one("#profile-title", Label).update(
+        self.set_label("#profile-title",
             f"Profile of {version.dataset}@{version.version}: {number(version.n_rows)} rows, "
             f"{version.n_columns} columns, from {version.source_name}")
 

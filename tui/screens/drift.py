@@ -109,7 +109,7 @@ class DriftScreen(MlopsScreen):
                                        f"{number(rows_of.get('reference'))}/"
                                        f"{number(rows_of.get('current'))}"]))
         table.sync(rows)
-        self.query_one("#drift-note", Label).update(
+        self.set_label("#drift-note",
             f"report {report.id}: {report.current} against {report.reference}; "
             f"{_report_verdict(report).plain}; prediction drift "
             f"{_yes_no(report.prediction_drift)}")

@@ -44,7 +44,6 @@ class ExperimentsScreen(MlopsScreen):
         self.selected: set[str] = set()
         self.columns: list[str] | None = None
         """Chosen extra columns (metrics.x, params.y, tags.z); None: the default."""
-        self._title = ""
         self.default_columns: list[str] = []
         """The default's metric columns so far: they stay while events reload the list
         (a column that came and went with each load rebuilt the whole table)."""
@@ -79,17 +78,11 @@ class ExperimentsScreen(MlopsScreen):
         table.set_columns([*FIXED, *extra])
         table.sync([(r.id, self._cells(r, extra)) for r in runs])
         more = self.more_hint(runs)
-        self._set_title(
-            f"Runs: {len(runs)}{more}"
+        self.set_label(
+            "#runs-title", f"Runs: {len(runs)}{more}"
             + (f" | filter [b]{self.expression}[/b]" if self.expression else "")
             + (f" | sort [b]{self.order_by}[/b]" if self.order_by else "")
             + f" | selected {len(self.selected)} (space; c compares)")
-
-    def _set_title(self, text: str) -> None:
-        title = self.query_one("#runs-title", Label)
-        if text != self._title:  # an update lays the whole screen out again
-            self._title = text
-            title.update(text)
 
     def _default_columns(self) -> list[str]:
         metrics: dict[str, None] = dict.fromkeys(self.default_columns)

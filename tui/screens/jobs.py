@@ -68,7 +68,7 @@ class JobsScreen(MlopsScreen):
         self.jobs, self.schedules = data
         self.query_one("#jobs-table", KeyedTable).sync(
             [(str(j.id), self._job_cells(j)) for j in self.jobs])
-        self.query_one("#jobs-title", Label).update(
+        self.set_label("#jobs-title",
             f"Jobs: {sum(j.state == 'running' for j in self.jobs)} running, newest "
             f"{len(self.jobs)} shown{self.more_hint(self.jobs, 'newest')}")
         self.query_one("#schedules-table", KeyedTable).sync([
@@ -115,7 +115,7 @@ class JobsScreen(MlopsScreen):
         self.following = job.id
         log = self.query_one("#job-log", Log)
         log.clear()
-        self.query_one("#log-title", Label).update(f"Log of job {job.id} ({job.kind})")
+        self.set_label("#log-title", f"Log of job {job.id} ({job.kind})")
         self.run_worker(lambda: self._tail(job.id), thread=True, group="log",
                         exclusive=True, exit_on_error=False)
 
@@ -145,7 +145,7 @@ class JobsScreen(MlopsScreen):
         if text:
             log.write(text)
         else:
-            self.query_one("#log-title", Label).update(f"Log of job {job_id} (ended)")
+            self.set_label("#log-title", f"Log of job {job_id} (ended)")
 
     def action_toggle_follow(self) -> None:
         self.follow = not self.follow

@@ -124,7 +124,7 @@ class ModelsScreen(MlopsScreen):
         title = f"Versions of {data.model}" if data.model else "No model registered yet"
         if data.rollback_to:
             title += f"  (r: roll back to {data.rollback_to})"
-        self.query_one("#versions-title", Label).update(title)
+        self.set_label("#versions-title", title)
         self._show_detail()
 
     @on(DataTable.RowHighlighted, "#models-table")

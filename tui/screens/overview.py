@@ -200,14 +200,14 @@ class OverviewScreen(MlopsScreen):
                 sparkline(self.latency[m.name]),
                 m.next_retrain]))
         table.sync(rows)
-        self.query_one("#models-title", Label).update(
+        self.set_label("#models-title",
             f"Models ({len(data.models)}); open alerts: {data.open_alerts}"
             + (f" ({data.unplaced_alerts} about data or the daemon)"
                if data.unplaced_alerts else ""))
         jobs = self.query_one("#overview-jobs", KeyedTable)
         jobs.sync([(str(j.id), [str(j.id), j.kind, state_text(j.state), when(j.started_at),
                                 short(_job_subject(j.params), 50)]) for j in data.running])
-        self.query_one("#jobs-title", Label).update(f"Running jobs ({len(data.running)})")
+        self.set_label("#jobs-title", f"Running jobs ({len(data.running)})")
 
 
 def _job_subject(params: dict[str, Any]) -> str:

@@ -89,7 +89,7 @@ class PipelinesScreen(MlopsScreen):
         rows.sort(key=lambda r: r[1][0], reverse=True)
         self.query_one("#deployments-table", KeyedTable).sync(rows)
         back = rollback_target(data.moves)
-        self.query_one("#deployments-title", Label).update(
+        self.set_label("#deployments-title",
             f"Deployments of {data.model or '-'}: swaps, canaries, shadows, rollbacks"
             + (f"  (r: roll back to {back})" if back else ""))
         self._show_record()
