@@ -20,35 +20,28 @@ immutable once it has been used: the lookup tables built from it are cached.
 from __future__ import annotations
 
 import math
-import numbers
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
 from jobs.feature_columns import columns_to_matrix
+from jobs.feature_values import (
+    FeatureError,
+    category_converter,
+    number_converter,
+    shown,
+    time_converter,
+)
 
 DTYPES = ("int64", "float64", "bool", "string", "date", "datetime")
 _NAN = math.nan
-_EPOCH = datetime(1970, 1, 1)
-_MICROSECOND = timedelta(microseconds=1)
 _SMALL = 64
 """Frames up to this many rows are encoded row by row in Python (a polars select costs
 ~0.5 ms whatever its size; the row path ~20 µs a row), when their dtypes convert to Python
 values exactly; lists of more rows are encoded column by column (jobs/feature_columns.py)."""
-
-
-class FeatureError(ValueError):
-    """A frame or row that does not fit the signature, naming the input (and the row, for
-    rows)."""
-
-    def __init__(self, message: str, *, input: str | None = None, row: int | None = None
-                 ) -> None:
-        super().__init__(message)
-        self.input, self.row = input, row
 
 
 # -- the signature ---------------------------------------------------------------------------
@@ -104,104 +97,6 @@ def _polars() -> Any:
 # -- rows → matrix ---------------------------------------------------------------------------
 
 
-_INT64 = (-(2**63), 2**63 - 1)
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _number(name: str, dtype: str) -> Callable[[Any], float]:
-    """Strict by the input's dtype: true is not a number, 2.5 is not an integer, and a
-    number past what the feature can hold is an error, never a silent inf or rounding."""
-    if dtype == "bool":
-        def convert_bool(value: Any) -> float:
-            if value is None:
-                return _NAN
-            if type(value) is bool or isinstance(value, np.bool_):
-                return float(value)
-            raise FeatureError(f"input {name!r}: expected true or false, got {_shown(value)}",
-                               input=name)
-
-        return convert_bool
-    integer = dtype == "int64"
-
-    def convert(value: Any) -> float:
-        if value is None:
-            return _NAN
-        kind = type(value)
-        if kind is bool or isinstance(value, np.bool_) or not isinstance(value, numbers.Real):
-            expected = "an integer" if integer else "a number"
-            raise FeatureError(f"input {name!r}: expected {expected}, got {_shown(value)}",
-                               input=name)
-        if integer:
-            if value != value:  # NaN from a float column: missing, as in the frame path
-                return _NAN
-            if kind is not int and not isinstance(value, np.integer) and not (
-                    math.isfinite(value) and float(value).is_integer()):
-                raise FeatureError(f"input {name!r}: expected an integer, got {_shown(value)}",
-                                   input=name)
-            if not _INT64[0] <= value <= _INT64[1]:
-                raise FeatureError(f"input {name!r}: {_shown(value)} does not fit a 64-bit "
-                                   "integer", input=name)
-        try:
-            result = float(value)
-        except OverflowError:
-            raise FeatureError(f"input {name!r}: {_shown(value)} is too large for a number",
-                               input=name) from None
-        return result
-
-    return convert
-
-
-def epoch_seconds(value: date | datetime | str) -> float:
-    """Seconds since 1970-01-01 UTC as float64, exactly as the frame path computes them."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-    else:
-        value = datetime(value.year, value.month, value.day)
-    return ((value - _EPOCH) // _MICROSECOND) / 1e6
-
-
-def _time(name: str) -> Callable[[Any], float]:
-    def convert(value: Any) -> float:
-        if value is None:
-            return _NAN
-        if not isinstance(value, date | str):
-            raise FeatureError(f"input {name!r}: expected a date, datetime or ISO 8601 text, "
-                               f"got {value!r}", input=name)
-        try:
-            return epoch_seconds(value)
-        except ValueError as exc:
-            raise FeatureError(f"input {name!r}: {value!r} is not an ISO 8601 date",
-                               input=name) from exc
-
-    return convert
-
-
-_CATEGORY_TYPES = {"string": (str,), "int64": (int, np.integer), "bool": (bool, np.bool_)}
-
-
-def _category(name: str, dtype: str, categories: list) -> Callable[[Any], float]:
-    codes = {value: float(i) for i, value in enumerate(categories)}
-    accepted = _CATEGORY_TYPES[dtype]
-    kind = {"string": "text", "int64": "an integer", "bool": "true or false"}[dtype]
-
-    def convert(value: Any) -> float:
-        if value is None:
-            return _NAN
-        # bool is an int to Python (True == 1): an integer category never takes a boolean
-        if not isinstance(value, accepted) or (dtype == "int64" and isinstance(value, bool)):
-            raise FeatureError(f"input {name!r}: expected {kind}, got {value!r}", input=name)
-        return codes.get(value, _NAN)
-
-    return convert
-
-
 class _Encoder:
     """Lookup tables and converters of one signature, built once."""
 
@@ -217,11 +112,12 @@ class _Encoder:
             if item["dtype"] not in DTYPES:
                 raise FeatureError(f"input {item['name']!r}: unknown dtype {item['dtype']!r}")
             if item["categorical"]:
-                converter = _category(item["name"], item["dtype"], item["categories"] or [])
+                converter = category_converter(item["name"], item["dtype"],
+                                               item["categories"] or [])
             elif item["dtype"] in ("date", "datetime"):
-                converter = _time(item["name"])
+                converter = time_converter(item["name"])
             else:
-                converter = _number(item["name"], item["dtype"])
+                converter = number_converter(item["name"], item["dtype"])
             self.converters.append(converter)
         self.pairs = list(zip(self.names, self.converters, strict=True))
         self._fits: dict[tuple, bool] = {}
@@ -408,7 +304,7 @@ def _expr(item: Mapping[str, Any], dtype: Any, frame: Any) -> Any:
         if dtype == pl.String:
             # parsed in Python, once per distinct value: the same parser as the row path
             values = frame.get_column(name).drop_nulls().unique().to_list()
-            seconds = [_time(name)(v) for v in values]
+            seconds = [time_converter(name)(v) for v in values]
             return col.replace_strict(values, seconds, default=None, return_dtype=pl.Float64)
         if dtype == pl.Date:
             col = col.cast(pl.Datetime("us"))
@@ -427,4 +323,4 @@ def _whole_or_fail(column: Any, name: str) -> None:
     if bad.any():
         row = int(np.argmax(bad))
         raise FeatureError(f"row {row}: input {name!r}: expected an integer, got "
-                           f"{_shown(float(values[row]))}", input=name, row=row)
+                           f"{shown(float(values[row]))}", input=name, row=row)
