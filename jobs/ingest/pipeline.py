@@ -7,7 +7,8 @@ quarantines a rejected file with the issues as its reason, and retries a changed
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ from jobs.ingest import read, snapshot, source
 from jobs.ingest.issues import Rejected, issue
 from jobs.ingest.params import check_params
 from jobs.ingest.profile import profile
+from jobs.ingest.schema import Plan, schema_hash
 from jobs.ingest.schema import plan as make_plan
-from jobs.ingest.schema import schema_hash
+from jobs.ingest.table import Table
 from jobs.ingest.times import missing_time_column
 from jobs.ingest.validate import schema_issues, validate
 from jobs.paths import confine
@@ -54,6 +56,13 @@ class _Step:
             self.result["timings"][timing] = round(self.result["timings"][timing] + took, 4)
         self.ctx.log.info("%s in %.3f s", step, took)
         self.ctx.emit("job.progress", job_id=self.ctx.job_id, step=step, seconds=round(took, 3))
+
+    def add(self, timing: str, step: str, seconds: float) -> None:
+        """A step that ran beside the main thread (its seconds overlap other steps')."""
+        self.result["timings"][timing] = round(self.result["timings"][timing] + seconds, 4)
+        self.ctx.log.info("%s in %.3f s", step, seconds)
+        self.ctx.emit("job.progress", job_id=self.ctx.job_id, step=step,
+                      seconds=round(seconds, 3))
 
 
 def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
@@ -93,51 +102,38 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
 
 def _ingest(path: Path, params: dict[str, Any], ctx: JobContext, result: dict[str, Any]) -> None:
     step = _Step(result, ctx)
-    with step("hash_s", "hashed"):
-        src = source.inspect(path)
-        if params["identity"] and not source.matches(src, params["identity"]):
-            raise source.Changed(path.name)  # rewritten since the daemon saw it complete
-        result.update(size=src.size, format=src.format, compression=src.compression)
-        result["content_hash"] = sha = source.sha256(src)
-    if sha in params["known_hashes"]:
-        result.update(outcome="duplicate", duplicate_of=params["known_hashes"][sha])
-        return
-    if src.format is None:
-        raise Rejected(issue("unsupported", f"unsupported file type: {path.name} (ingest reads "
-                                            f"{EXTENSIONS})"))
-    if src.size == 0:
-        raise Rejected(issue("empty", f"empty file: {path.name} has 0 bytes"))
+    src = source.inspect(path)
+    if params["identity"] and not source.matches(src, params["identity"]):
+        raise source.Changed(path.name)  # rewritten since the daemon saw it complete
+    result.update(size=src.size, format=src.format, compression=src.compression)
     spec = params["spec"]
     plan = make_plan(spec)
-    with ExitStack() as cleanup:
-        with step("read_s", "read"):
-            data_path, size = src.path, src.size
-            if src.compression:
-                data_path = ctx.artifacts.tmp_path("." + src.format)
-                cleanup.callback(data_path.unlink, missing_ok=True)
-                limits = params["limits"]
-                size = source.decompress(src, data_path, source.InflateLimit(
-                    max_bytes=int(limits["max_decompressed_mb"] * (1 << 20)),
-                    max_ratio=limits["max_compression_ratio"]))
-                if size == 0:
-                    raise Rejected(issue("empty", f"empty file: {path.name} decompresses to "
-                                                  "0 bytes"))
-            out = ctx.artifacts.tmp_path(".parquet")
-            cleanup.callback(out.unlink, missing_ok=True)
-            try:
-                table = read.load(data_path, src.format, plan, spec["delimiter"],
-                                  streaming=size > read.STREAMING_BYTES, out=out)
-            except Rejected as rejected:
-                if src.compression:  # positions count in what the file decompresses to
-                    for found in rejected.issues:
-                        if "byte offset" in found["message"]:
-                            found["message"] += f" (in the data after {src.compression} "
-                            "decompression)"
-                raise
-            if not source.unchanged(src):
-                raise source.Changed(path.name)
-            n_rows = table.frame.height if table.frame is not None else (
-                table.data.select(pl.len()).collect().item())
+    with ThreadPoolExecutor(max_workers=1) as beside, ExitStack() as cleanup:
+        hashing = beside.submit(_timed, source.sha256, src)
+        # Hashing takes one core; polars' read leaves some of the other idle: a read in
+        # memory runs beside the hash (a duplicate's read is wasted, a short one).
+        alongside = src.format is not None and src.size > 0 and not src.compression and (
+            src.size <= read.STREAMING_BYTES)
+        if not alongside and _duplicate(hashing, step, params, result):
+            return
+        if src.format is None:
+            raise Rejected(issue("unsupported", f"unsupported file type: {path.name} (ingest "
+                                                f"reads {EXTENSIONS})"))
+        if src.size == 0:
+            raise Rejected(issue("empty", f"empty file: {path.name} has 0 bytes"))
+        out = ctx.artifacts.tmp_path(".parquet")
+        cleanup.callback(out.unlink, missing_ok=True)
+        try:
+            with step("read_s", "read"):
+                table = _read(src, plan, spec, params, ctx, cleanup, out)
+        except Exception:
+            if alongside and _duplicate(hashing, step, params, result):
+                return  # a duplicate is a duplicate, readable or not
+            raise
+        if alongside and _duplicate(hashing, step, params, result):
+            return
+        n_rows = table.frame.height if table.frame is not None else (
+            table.data.select(pl.len()).collect().item())
         result.update(schema=table.schema, schema_hash=schema_hash(table.schema),
                       n_rows=n_rows, n_columns=len(table.schema))
         if n_rows == 0:
@@ -159,3 +155,49 @@ def _ingest(path: Path, params: dict[str, Any], ctx: JobContext, result: dict[st
             if table.written is None:
                 snapshot.write(table.frame, out)
             result["snapshot_sha"] = ctx.artifacts.adopt(out)
+
+
+def _timed(work: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    """For work run beside the main thread: its result and its own seconds."""
+    started = time.perf_counter()
+    return work(*args), time.perf_counter() - started
+
+
+def _duplicate(hashing: Future, step: _Step, params: dict[str, Any],
+               result: dict[str, Any]) -> bool:
+    """Waits for the content hash; True (and the outcome set) when it is a known file's."""
+    sha, seconds = hashing.result()
+    step.add("hash_s", "hashed", seconds)
+    result["content_hash"] = sha
+    if sha in params["known_hashes"]:
+        result.update(outcome="duplicate", duplicate_of=params["known_hashes"][sha])
+        return True
+    return False
+
+
+def _read(src: source.Source, plan: Plan, spec: dict[str, Any], params: dict[str, Any],
+          ctx: JobContext, cleanup: ExitStack, out: Path) -> Table:
+    data_path, size = src.path, src.size
+    if src.compression:
+        data_path = ctx.artifacts.tmp_path("." + src.format)
+        cleanup.callback(data_path.unlink, missing_ok=True)
+        limits = params["limits"]
+        size = source.decompress(src, data_path, source.InflateLimit(
+            max_bytes=int(limits["max_decompressed_mb"] * (1 << 20)),
+            max_ratio=limits["max_compression_ratio"]))
+        if size == 0:
+            raise Rejected(issue("empty", f"empty file: {src.path.name} decompresses to "
+                                          "0 bytes"))
+    try:
+        table = read.load(data_path, src.format, plan, spec["delimiter"],
+                          streaming=size > read.STREAMING_BYTES, out=out)
+    except Rejected as rejected:
+        if src.compression:  # positions count in what the file decompresses to
+            for found in rejected.issues:
+                if "byte offset" in found["message"]:
+                    found["message"] += f" (in the data after {src.compression} "
+                    "decompression)"
+        raise
+    if not source.unchanged(src):
+        raise source.Changed(src.path.name)
+    return table
