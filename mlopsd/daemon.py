@@ -39,6 +39,7 @@ from mlopsd.retraining.schedules import RetrainSchedules
 from mlopsd.retraining.service import RetrainService
 from mlopsd.retraining.triggers import TriggerWatch
 from mlopsd.runtime.events import EventBus
+from mlopsd.runtime.http_protocol import OneWriteHttpProtocol
 from mlopsd.runtime.run_journal import RunJournal
 from mlopsd.runtime.runner import JobRunner
 from mlopsd.runtime.scheduler import Scheduler
@@ -338,7 +339,7 @@ class Daemon:
             log_config=None,
             access_log=False,
             lifespan="off",
-            http="httptools",
+            http=OneWriteHttpProtocol,
             timeout_graceful_shutdown=5,
         )
         self._server = _Server(config)

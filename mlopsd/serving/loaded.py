@@ -7,6 +7,7 @@ the signature; a warm-up prediction proves it answers before it takes traffic.
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 from dataclasses import dataclass
@@ -15,9 +16,12 @@ from typing import Any
 import numpy as np
 
 from jobs.features import to_matrix
+from mlopsd.serving.single_row import SingleRow
 from store.artifacts import ArtifactStore
 from store.errors import ArtifactError
 from store.models import ModelVersion
+
+log = logging.getLogger("mlops.serving")
 
 SINGLE_THREAD_ROWS = 200
 """Up to this many rows a prediction runs on one thread: LightGBM's default threading gave
@@ -46,12 +50,18 @@ class LoadedModel:
     features: list[str]
     classes: list[Any] | None
     threshold: float | None
+    single: SingleRow | None = None
+    """LightGBM's fast one-row path, once `load` checked it answers as `predict` does."""
 
     @property
     def key(self) -> str:
         return f"{self.name}:{self.version}"
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
+        if self.single is not None and matrix.shape[0] == 1:
+            raw = self.single.predict(matrix)
+            if raw is not None:
+                return raw
         threads = 1 if matrix.shape[0] <= SINGLE_THREAD_ROWS else 0
         return self.booster.predict(matrix, num_threads=threads)
 
@@ -161,8 +171,9 @@ def load(artifacts: ArtifactStore, version: ModelVersion) -> LoadedModel:
         name=version.model, version=version.version, sha=version.artifact_sha,
         task=signature.get("task") or "regression", signature=signature, booster=booster,
         features=features, classes=target.get("classes"), threshold=signature.get("threshold"))
+    row = to_matrix([loaded.example_row()], signature)
     try:
-        raw = loaded.predict(to_matrix([loaded.example_row()], signature))
+        raw = loaded.predict(row)
     except Exception as exc:
         raise LoadError(f"{version.model}:{version.version}: the warm-up prediction failed: "
                         f"{exc}") from exc
@@ -170,4 +181,24 @@ def load(artifacts: ArtifactStore, version: ModelVersion) -> LoadedModel:
     if raw.shape != expected:
         raise LoadError(f"{version.model}:{version.version}: the warm-up prediction has shape "
                         f"{raw.shape}, expected {expected}")
+    loaded.single = _single_row(loaded, row, raw)
     return loaded
+
+
+def _single_row(loaded: LoadedModel, row: np.ndarray, expected: np.ndarray
+                ) -> SingleRow | None:
+    """The fast one-row path, when it answers the warm-up row exactly as `predict` did."""
+    try:
+        single = SingleRow(loaded.booster, row.shape[1], expected.size,
+                           multiclass=loaded.task == "multiclass")
+    except Exception:
+        log.warning("%s: LightGBM's single-row path is not available; rows are predicted "
+                    "the usual way", loaded.key, exc_info=True)
+        return None
+    found = single.predict(row)
+    if found is None or found.shape != expected.shape or not np.array_equal(
+            found, expected, equal_nan=True):
+        log.warning("%s: LightGBM's single-row path answered the warm-up row differently; "
+                    "rows are predicted the usual way", loaded.key)
+        return None
+    return single
