@@ -84,8 +84,11 @@ def count_unseen(matrix: np.ndarray, model: LoadedModel,
                  values: Callable[[str, np.ndarray], Sequence[Any]]) -> dict[str, int]:
     """Per categorical input, the rows with a category the model never saw: a NaN in the
     matrix whose input value (`values(name, rows)`) was given. Only rows with a NaN are
-    looked at, so a clean batch costs one isnan per categorical column."""
+    looked at, so a clean batch costs one isnan over the categorical columns."""
     counts: dict[str, int] = {}
+    categorical = model.categorical_columns
+    if not categorical or not np.isnan(matrix[:, categorical]).any():
+        return counts
     for j, item in enumerate(model.signature["inputs"]):
         if not item.get("categorical"):
             continue

@@ -7,6 +7,7 @@ the signature; a warm-up prediction proves it answers before it takes traffic.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import sys
@@ -56,6 +57,12 @@ class LoadedModel:
     @property
     def key(self) -> str:
         return f"{self.name}:{self.version}"
+
+    @functools.cached_property
+    def categorical_columns(self) -> list[int]:
+        """Positions of the categorical inputs in the input matrix."""
+        return [j for j, item in enumerate(self.signature.get("inputs", []))
+                if item.get("categorical")]
 
     def predict(self, matrix: np.ndarray) -> np.ndarray:
         if self.single is not None and matrix.shape[0] == 1:

@@ -63,8 +63,9 @@ class SingleRow:
         if not self._lock.acquire(blocking=False):
             return None
         try:
-            failed = self._call(self._handle, row.ctypes.data, ctypes.byref(self._length),
-                                self._out_at)
+            # __array_interface__, not .ctypes: numpy builds a ctypes helper object for that
+            failed = self._call(self._handle, row.__array_interface__["data"][0],
+                                ctypes.byref(self._length), self._out_at)
             if failed:
                 return None
             return self._out.reshape(self._shape).copy()
