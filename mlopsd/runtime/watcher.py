@@ -49,6 +49,18 @@ log = logging.getLogger("mlops.watcher")
 _OPEN_GRACE_S = 0.05
 
 
+def _native_observer() -> BaseObserver:
+    """inotify with full move events where there is inotify: a file renamed into an inbox
+    from outside it then comes as a move, and counts at once (it was complete when renamed,
+    as a move inside the inboxes is), instead of as a created file waiting _OPEN_GRACE_S for
+    a writer's IN_OPEN."""
+    try:
+        from watchdog.observers.inotify import InotifyObserver
+    except ImportError:  # not Linux: the platform's own observer
+        return Observer()
+    return InotifyObserver(generate_full_events=True)
+
+
 def is_temp_name(name: str) -> bool:
     """Names a writer uses while a file is incomplete: never ingested until renamed."""
     return (
@@ -154,7 +166,7 @@ class InboxWatcher:
         if self._polling:
             observer, self.mode = PollingObserver(timeout=1.0), "polling"
         else:
-            observer, self.mode = Observer(), "inotify"
+            observer, self.mode = _native_observer(), "inotify"
         try:
             observer.schedule(handler, str(self.root), recursive=True)
             observer.start()
