@@ -14,6 +14,7 @@ stored (recorded as a duplicate of its version), and parked again — never quar
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass
@@ -46,6 +47,15 @@ class DoneMoves:
         self.alerts = Alerts(store, bus)
         self._parked: dict[Path, Parked] = {}
         self._lock = threading.Lock()
+
+    def prepare(self, dataset: str) -> None:
+        """Make `.done/` when a file arrives, not when its first move lands in it: a folder
+        made just before the move is not watched yet, so the watcher sees the move's
+        source half only, and watchdog holds every later event of the inboxes 0.5 s
+        waiting for the other half (the second file dropped into a new dataset was queued
+        ~0.46 s late). Failing here changes nothing: the move itself parks the file."""
+        with contextlib.suppress(OSError):
+            (self.inbox / dataset / ".done").mkdir(exist_ok=True)
 
     def move(self, path: Path, dataset: str, stored_as: str) -> Path | None:
         """Move `path` into its `.done/`; None when it is gone already or had to be parked."""

@@ -122,6 +122,7 @@ class IngestService:
         if identity is None:
             return None
         dataset = path.parent.name
+        self.done.prepare(dataset)
         with self._lock:
             current = self._in_flight.get(path)
             if current is not None:
