@@ -18,7 +18,7 @@ from jobs.context import JobError
 from jobs.drift import statistics as st
 from jobs.drift import verdict
 from jobs.drift.predictions import summary
-from jobs.drift.profile import counts, sorted_numbers
+from jobs.drift.profile import counted, sorted_numbers
 from jobs.drift.reference import NumericReference
 
 NOT_ENOUGH_DATA = "not_enough_data"
@@ -60,7 +60,7 @@ def compare(profiles: dict[str, Any], current: Any, signature: dict[str, Any], r
             if own is not None and own not in st.CATEGORICAL_TESTS:
                 raise JobError(f"column {name!r} is categorical: {own!r} does not apply "
                                f"(use {', '.join(st.CATEGORICAL_TESTS)})")
-            return verdict.categorical(name, profile["counts"], counts(current[name]),
+            return verdict.categorical(name, profile["counts"], counted(current, name),
                                        own or rules.categorical_test,
                                        rules.thresholds.get(name),
                                        significance=rules.significance,

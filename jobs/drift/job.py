@@ -22,7 +22,7 @@ from jobs.drift import predictions
 from jobs.drift.columns import Rows
 from jobs.drift.compare import Rules, compare
 from jobs.drift.params import DESCRIPTION, check_params
-from jobs.drift.profile import column_profile, numbers
+from jobs.drift.profile import is_categorical, numbers, profile_of
 
 __all__ = ["DESCRIPTION", "check_params", "run"]
 SUMMARY_KEYS = ("column", "kind", "test", "statistic", "p_value", "p_test", "threshold",
@@ -36,6 +36,7 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     params = check_params(params)
     signature = params["signature"]
     names = [i["name"] for i in signature["inputs"]]
+    numeric = [i["name"] for i in signature["inputs"] if not is_categorical(i)]
     # Both sides are read a column at a time (columns.py): memory holds a column or two of
     # them at once, and samples of 100,000 rows, whatever the size of the data.
     reference = _Later(lambda: Rows(params["reference"], ctx))
@@ -59,7 +60,8 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
             kept["frame"] = reference.get().sample(names)
         return predictions.scores(params, kept["frame"], ctx)
 
-    current.plan(names)
+    excluded = set(params["exclude"])
+    current.plan([n for n in numeric if n not in excluded])
     # Scored after the columns are judged: their sample rows are kept as they are read.
     scored = (lambda: predictions.scores(params, current.sample(names), ctx)) \
         if params.get("model_sha") else None
@@ -118,11 +120,11 @@ def _profiles(params: dict[str, Any], ctx: JobContext, names: list[str], referen
         return orjson.loads(ctx.artifacts.read_bytes(params["profile_sha"])), \
             params["profile_sha"]
     rows = reference.get()
-    rows.plan(names)
+    rows.plan([i["name"] for i in params["signature"]["inputs"] if not is_categorical(i)])
     items = {i["name"]: i for i in params["signature"]["inputs"]}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        columns = dict(zip(names, pool.map(lambda n: column_profile(items[n], rows[n]),
-                                           names), strict=True))
+        columns = dict(zip(names, pool.map(lambda n: profile_of(items[n], rows), names),
+                           strict=True))
     prediction = None
     if params.get("model_sha"):
         prediction = predictions.summary(params["signature"], predictions.scores(

@@ -49,7 +49,9 @@ def numbers(column: Any) -> np.ndarray:
 def sorted_numbers(column: Any) -> np.ndarray:
     """The column's numbers without NaN, sorted by polars (1M values: 13 ms, numpy 67 ms)."""
     values = _floats(column)
-    return values.filter(values.is_not_nan()).sort().to_numpy()
+    if values.is_nan().any():  # no copy without NaN
+        values = values.filter(values.is_not_nan())
+    return values.sort().to_numpy()
 
 
 def counts(column: Any) -> dict[str, int]:
@@ -77,3 +79,16 @@ def column_profile(item: dict[str, Any], column: Any) -> dict[str, Any]:
     if is_categorical(item):
         return {"kind": "categorical", "counts": counts(column)}
     return numeric_profile(sorted_numbers(column), presorted=True)
+
+
+def counted(rows: Any, name: str) -> dict[str, int]:
+    """`counts` of a column: by the rows themselves when they can (jobs/drift/columns.py
+    counts without reading the column), else of the column."""
+    return rows.counts(name) if hasattr(rows, "counts") else counts(rows[name])
+
+
+def profile_of(item: dict[str, Any], rows: Any) -> dict[str, Any]:
+    """`column_profile` of rows' column `item["name"]`."""
+    if is_categorical(item):
+        return {"kind": "categorical", "counts": counted(rows, item["name"])}
+    return numeric_profile(sorted_numbers(rows[item["name"]]), presorted=True)

@@ -45,6 +45,8 @@ REFINE_POINTS = 2_000
 REFINE_TOLERANCE = 1e-4
 """…which is where a grid interval's (reference mass inside x width) exceeds this many
 reference standard deviations: far outliers, long tails."""
+STRETCH_CHUNK = 1 << 20
+"""Current values per chunk when summing the stretches between all points."""
 SCIPY_EXACT_KS = 10_000
 """scipy's ks_2samp computes the exact p-value when both samples have at most this many."""
 
@@ -214,41 +216,53 @@ def _stretch_bounds(ref: NumericReference, current: np.ndarray
     grid, m = ref.grid, len(current)
     band_low = np.concatenate([[0.0], ref.cdf])  # by the number of grid points <= x
     band_high = np.concatenate([ref.below, [1.0]])
-    w_low = w_high = ks_low = ks_high = 0.0
+    found = [0.0, 0.0, 0.0, 0.0]  # w_low, w_high, ks_low, ks_high
     # From each current value to the next point (the next current value or grid point); the
     # current's CDF there counts it (the last of a run of ties counts them all, the others'
     # stretches have length 0). The current is sorted: how many values lie in each grid
-    # interval says, by repetition, which interval each is in (no search per value).
+    # interval says, by repetition, which interval each is in (no search per value). In
+    # chunks of STRETCH_CHUNK values: a handful of arrays as long as the chunk, not the
+    # column (10M values: 80 MB each).
     below = np.searchsorted(current, grid, side="left")  # current values under each point
-    per_interval = np.diff(np.concatenate([[0], below, [m]]))
-    cur_length = np.empty(m)
-    cur_length[:-1] = current[1:]
-    cur_length[-1] = np.inf
-    np.minimum(cur_length, np.repeat(np.append(grid, np.inf), per_interval), out=cur_length)
-    cur_length -= current
-    cur_f = np.arange(1, m + 1, dtype=np.float64)
-    cur_f /= m
+    edges = np.concatenate([[0], below, [m]])
+    next_point = np.append(grid, np.inf)
+    for start in range(0, m, STRETCH_CHUNK):
+        end = min(start + STRETCH_CHUNK, m)
+        per_interval = np.diff(np.clip(edges, start, end))
+        length = np.empty(end - start)
+        length[:-1] = current[start + 1:end]
+        length[-1] = current[end] if end < m else np.inf
+        np.minimum(length, np.repeat(next_point, per_interval), out=length)
+        length -= current[start:end]
+        f = np.arange(start + 1, end + 1, dtype=np.float64)
+        f /= m
+        _add_stretches(found, length, f, np.repeat(band_low, per_interval),
+                       np.repeat(band_high, per_interval))
     # From each grid point to the next point: the first current value at or above it, or
     # the next grid point; the current's CDF there counts the values below it.
     grid_length = np.minimum(np.append(current, np.inf)[below], np.append(grid[1:], np.inf))
     grid_length -= grid
-    for length, f, a, b in ((cur_length, cur_f, np.repeat(band_low, per_interval),
-                             np.repeat(band_high, per_interval)),
-                            (grid_length, below / m, ref.cdf, band_high[1:])):
-        # The last stretch of all runs to infinity, where both CDFs are 1: nothing there.
-        length[~np.isfinite(length)] = 0.0
-        up, down = f - a, b - f  # both >= 0 exactly when f is inside the band
-        high = np.maximum(up, down)
-        low = np.negative(np.minimum(up, down, out=up), out=up)
-        np.maximum(low, 0.0, out=low)
-        w_low += float(np.vdot(low, length))
-        w_high += float(np.vdot(high, length))
-        # KS over stretches of positive length only: a zero-length one between tied values
-        # holds no value of the current's CDF.
-        positive = length > 0
-        ks_low = max(ks_low, float(np.max(low, where=positive, initial=0.0)))
-        ks_high = max(ks_high, float(np.max(high, where=positive, initial=0.0)))
-    return w_low, w_high, ks_low, ks_high
+    _add_stretches(found, grid_length, below / m, ref.cdf, band_high[1:])
+    return found[0], found[1], found[2], found[3]
+
+
+def _add_stretches(found: list[float], length: np.ndarray, f: np.ndarray, a: np.ndarray,
+                   b: np.ndarray) -> None:
+    """Adds stretches (their lengths, the current's CDF f on each, the reference's band
+    [a, b]) to the bounds `found` (w_low, w_high, ks_low, ks_high)."""
+    # The last stretch of all runs to infinity, where both CDFs are 1: nothing there.
+    length[~np.isfinite(length)] = 0.0
+    up, down = f - a, b - f  # both >= 0 exactly when f is inside the band
+    high = np.maximum(up, down)
+    low = np.negative(np.minimum(up, down, out=up), out=up)
+    np.maximum(low, 0.0, out=low)
+    found[0] += float(np.vdot(low, length))
+    found[1] += float(np.vdot(high, length))
+    # KS over stretches of positive length only: a zero-length one between tied values
+    # holds no value of the current's CDF.
+    positive = length > 0
+    found[2] = max(found[2], float(np.max(low, where=positive, initial=0.0)))
+    found[3] = max(found[3], float(np.max(high, where=positive, initial=0.0)))
 
 
 def _grid_bounds(ref: NumericReference, current: np.ndarray
