@@ -46,8 +46,25 @@ def numbers(column: Any) -> np.ndarray:
     return _floats(column).to_numpy()
 
 
+COUNTING_SORT_SPAN = 4
+"""An integer column whose values span at most this many times its length (plus 1,000) is
+sorted by counting its values (1M values: 2 ms; polars' sort 8.5 ms, numpy's 51 ms)."""
+
+
 def sorted_numbers(column: Any) -> np.ndarray:
     """The column's numbers without NaN, sorted by polars (1M values: 13 ms, numpy 67 ms)."""
+    import polars as pl
+
+    if column.dtype in (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16,
+                        pl.UInt32):
+        present = column.drop_nulls()
+        if len(present) and (int(present.max()) - int(present.min())
+                             <= COUNTING_SORT_SPAN * len(present) + 1000):
+            values = present.to_numpy().astype(np.int64, copy=False)
+            low = int(values.min())
+            found = np.bincount(values - low)
+            return np.repeat(np.flatnonzero(found) + low, found[found > 0]).astype(
+                np.float64)
     values = _floats(column)
     if values.is_nan().any():  # no copy without NaN
         values = values.filter(values.is_not_nan())
