@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from jobs.context import JobContext, JobError
+from jobs.context import JobContext, JobError, Timings
 from jobs.drift import predictions
 from jobs.drift.columns import Rows
 from jobs.drift.compare import Rules, compare
@@ -39,12 +39,14 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     numeric = [i["name"] for i in signature["inputs"] if not is_categorical(i)]
     # Both sides are read a column at a time (columns.py): memory holds a column or two of
     # them at once, and samples of 100,000 rows, whatever the size of the data.
+    timings = Timings()
     reference = _Later(lambda: Rows(params["reference"], ctx))
     current = Rows(params["current"], ctx)
     missing = [n for n in names if n not in current.columns]
     if missing:
         raise JobError(f"the current data has no column {missing[0]!r} (a model input)")
-    profiles, profile_sha = _profiles(params, ctx, names, reference)
+    with timings("reference", ctx):
+        profiles, profile_sha = _profiles(params, ctx, names, reference)
     ctx.log.info("drift of %s rows against %s reference rows (%s), %s columns",
                  current.height, profiles["rows"],
                  "stored profile" if params.get("profile_sha") else "profiled now", len(names))
@@ -65,16 +67,22 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     # Scored after the columns are judged: their sample rows are kept as they are read.
     scored = (lambda: predictions.scores(params, current.sample(names), ctx)) \
         if params.get("model_sha") else None
-    found = compare(profiles, current, signature, Rules.of(params), current_scores=scored,
-                    raw_column=raw_column, raw_prediction=raw_prediction)
-    labelled = predictions.labelled(params, current, ctx)
-    performance = None if labelled is None else predictions.performance(params, labelled, ctx)
-    current.checked()
-    reference.checked()
-    report = {"model": params.get("model"), "version": params.get("version"),
-              "reference": params["reference"], "current": params["current"],
-              **found, "performance": performance}
-    report_sha = ctx.artifacts.put_bytes(orjson.dumps(report, option=orjson.OPT_SERIALIZE_NUMPY))
+    with timings("compare", ctx):
+        found = compare(profiles, current, signature, Rules.of(params),
+                        current_scores=scored, raw_column=raw_column,
+                        raw_prediction=raw_prediction)
+    with timings("performance", ctx):
+        labelled = predictions.labelled(params, current, ctx)
+        performance = None if labelled is None else predictions.performance(
+            params, labelled, ctx)
+    with timings("report", ctx):
+        current.checked()
+        reference.checked()
+        report = {"model": params.get("model"), "version": params.get("version"),
+                  "reference": params["reference"], "current": params["current"],
+                  **found, "performance": performance}
+        report_sha = ctx.artifacts.put_bytes(orjson.dumps(
+            report, option=orjson.OPT_SERIALIZE_NUMPY))
     columns = found["columns"]
     judged = [c for c in columns if c["drifted"] is not None]
     ctx.log.info("drift share %.2f (%s of %s columns judged); %s", found["drift_share"],
@@ -88,7 +96,7 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
             "prediction": None if prediction is None else {
                 k: v for k, v in prediction.items() if k != "bins"},
             "report_sha": report_sha, "profile_sha": profile_sha, "rows": found["rows"],
-            "performance": performance}
+            "performance": performance, "timings": dict(timings)}
 
 
 class _Later:
