@@ -72,6 +72,8 @@ name = "driftcur"
 
 
 PHASES = [
+    ("open: the current snapshots' schemas and sizes (their hashes checked on a thread)",
+     "open_s"),
     ("reference: profiled (read, sort, summarise; scores on 100,000 rows) or read back",
      "reference_s"),
     ("compare: current columns read, sorted, judged; scores on 100,000 rows", "compare_s"),

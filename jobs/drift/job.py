@@ -41,7 +41,8 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     # them at once, and samples of 100,000 rows, whatever the size of the data.
     timings = Timings()
     reference = _Later(lambda: Rows(params["reference"], ctx))
-    current = Rows(params["current"], ctx)
+    with timings("open", ctx):
+        current = Rows(params["current"], ctx)
     missing = [n for n in names if n not in current.columns]
     if missing:
         raise JobError(f"the current data has no column {missing[0]!r} (a model input)")
