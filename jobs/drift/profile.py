@@ -52,7 +52,7 @@ sorted by counting its values (1M values: 2 ms; polars' sort 8.5 ms, numpy's 51 
 
 
 def sorted_numbers(column: Any) -> np.ndarray:
-    """The column's numbers without NaN, sorted by polars (1M values: 13 ms, numpy 67 ms)."""
+    """The column's numbers without NaN, sorted by polars (1M values: 16 ms, numpy 53 ms)."""
     import polars as pl
 
     if column.dtype in (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16,
@@ -68,7 +68,9 @@ def sorted_numbers(column: Any) -> np.ndarray:
     values = _floats(column)
     if values.is_nan().any():  # no copy without NaN
         values = values.filter(values.is_not_nan())
-    return values.sort().to_numpy()
+    # One thread a sort: the job sorts two columns at once, and polars' parallel sort
+    # spends 40% more CPU (1M values: 16 ms of CPU alone, 23 ms over two threads).
+    return values.sort(multithreaded=False).to_numpy()
 
 
 def counts(column: Any) -> dict[str, int]:
