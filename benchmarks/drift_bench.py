@@ -34,7 +34,7 @@ from typing import Any
 
 import polars as pl
 
-from benchmarks.common import ROOT, anchor_python, as_worker, daemon, median, progress
+from benchmarks.common import ROOT, anchor_python, as_worker, daemon, median, progress, table
 from benchmarks.ingest_bench import drop, make_frame
 from benchmarks.report import (
     NOT_INSTALLED,
@@ -71,6 +71,32 @@ name = "driftcur"
 """
 
 
+PHASES = [
+    ("open: the current snapshots' schemas and sizes (their hashes checked on a thread)",
+     "open_s"),
+    ("reference: profiled (read, sort, summarise; scores on 100,000 rows) or read back",
+     "reference_s"),
+    ("compare: current columns read, sorted, judged; scores on 100,000 rows", "compare_s"),
+    ("performance: labelled rows, if any", "performance_s"),
+    ("report: snapshots' hashes waited for, report stored", "report_s"),
+]
+
+
+def phases(first: list[dict[str, Any]], stored: list[dict[str, Any]]) -> str:
+    """The job's phases (its result's `timings`), the rest of the worker, and the daemon's
+    part (queue, worker start, report committed and read back), for both kinds of report."""
+    def each(runs: list[dict[str, Any]], of: Any) -> str:
+        return f"{median([of(r) for r in runs]):.3f} s"
+
+    rows = [[what, *(each(runs, lambda r, key=key: r["timings"].get(key, 0.0))
+                     for runs in (first, stored))] for what, key in PHASES]
+    rows.append(["worker, outside the phases", *(each(runs, lambda r: r["job_s"] - sum(
+        r["timings"].values())) for runs in (first, stored))])
+    rows.append(["POST -> worker start, worker end -> report read", *(each(
+        runs, lambda r: r["seconds"] - r["job_s"]) for runs in (first, stored))])
+    return table(rows, ["phase", "first report", "stored profile"])
+
+
 def frames(rows: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     reference = with_target(make_frame(rows, seed=0)).with_columns(pl.col("f0").alias("g0"))
     current = with_target(make_frame(rows, seed=1), seed=2).with_columns(
@@ -92,7 +118,7 @@ def check(client: Client, ended: EventTimes, model: str) -> dict[str, Any]:
     return {"seconds": took, "peak_mb": done.max_rss_mb or float("nan"),
             "job_s": (done.ended_at - done.started_at).total_seconds(),
             "drifted": sorted(c["column"] for c in report.columns if c["drifted"]),
-            "profile": report.profile_sha}
+            "profile": report.profile_sha, "timings": done.result.get("timings") or {}}
 
 
 def evidently(reference: Path, current: Path, columns: list[str]) -> dict[str, Any] | None:
@@ -189,6 +215,8 @@ def main() -> None:
                  medians=f"of {args.repeat}", Evidently_at="the workers' niceness"))
     print(render(rows, f"Evidently {theirs['version']}" if theirs else "Evidently"))
     print(f"\ndrifted columns: mlops {', '.join(sorted(ours)) or 'none'}; Evidently {them}")
+    print("\nWhere the drift job's time goes (medians, from the job's result)\n")
+    print(phases(first, stored))
 
 
 if __name__ == "__main__":

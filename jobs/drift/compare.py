@@ -18,7 +18,7 @@ from jobs.context import JobError
 from jobs.drift import statistics as st
 from jobs.drift import verdict
 from jobs.drift.predictions import summary
-from jobs.drift.profile import counts, numbers
+from jobs.drift.profile import counted, sorted_numbers
 from jobs.drift.reference import NumericReference
 
 NOT_ENOUGH_DATA = "not_enough_data"
@@ -44,10 +44,11 @@ class Rules:
 
 
 def compare(profiles: dict[str, Any], current: Any, signature: dict[str, Any], rules: Rules, *,
-            current_scores: np.ndarray | None = None,
+            current_scores: np.ndarray | Callable[[], np.ndarray] | None = None,
             raw_column: Callable[[str], np.ndarray] | None = None,
             raw_prediction: Callable[[], np.ndarray] | None = None) -> dict[str, Any]:
-    """The verdicts of `current` (a polars frame) against `profiles` (see the job)."""
+    """The verdicts of `current` against `profiles` (see the job): a polars frame, or
+    anything with its `height` and a column by `current[name]` (jobs/drift/columns.py)."""
     inputs = [i for i in signature["inputs"] if i["name"] not in rules.exclude]
     rows = {"reference": profiles["rows"], "current": current.height}
 
@@ -59,7 +60,7 @@ def compare(profiles: dict[str, Any], current: Any, signature: dict[str, Any], r
             if own is not None and own not in st.CATEGORICAL_TESTS:
                 raise JobError(f"column {name!r} is categorical: {own!r} does not apply "
                                f"(use {', '.join(st.CATEGORICAL_TESTS)})")
-            return verdict.categorical(name, profile["counts"], counts(current[name]),
+            return verdict.categorical(name, profile["counts"], counted(current, name),
                                        own or rules.categorical_test,
                                        rules.thresholds.get(name),
                                        significance=rules.significance,
@@ -72,15 +73,18 @@ def compare(profiles: dict[str, Any], current: Any, signature: dict[str, Any], r
                     "drifted": None, "note": "no values in the reference data",
                     "rows": {"reference": 0, "current": current.height}}
         return verdict.numeric(name, NumericReference.from_json(profile),
-                               numbers(current[name]), own or rules.numeric_test,
+                               sorted_numbers(current[name]), own or rules.numeric_test,
                                rules.thresholds.get(name), significance=rules.significance,
-                               min_rows=rules.min_rows,
+                               min_rows=rules.min_rows, presorted=True,
                                raw_reference=(lambda: raw_column(name)) if raw_column else None)
 
-    # Columns in parallel: the heavy parts (sort, searchsorted) release the GIL.
+    # Columns in parallel (each read, judged and dropped in turn: `current` may read its
+    # columns from disk as asked for): the heavy parts (read, sort) release the GIL.
     with ThreadPoolExecutor(max_workers=2) as pool:
         columns = list(pool.map(one, inputs))
     verdict.correct(columns, rules.correction)
+    if callable(current_scores):  # computed once the columns are judged (see the job)
+        current_scores = current_scores()
     prediction = _prediction(profiles.get("prediction"), current_scores, signature, rules,
                              raw_prediction)
     judged = [c for c in columns if c["drifted"] is not None]

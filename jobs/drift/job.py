@@ -10,16 +10,19 @@ artifact store; the result is its summary.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
-from jobs.context import JobContext, JobError
+from jobs.context import JobContext, JobError, Timings
 from jobs.drift import predictions
+from jobs.drift.columns import Rows
 from jobs.drift.compare import Rules, compare
 from jobs.drift.params import DESCRIPTION, check_params
-from jobs.drift.profile import column_profile, numbers, read
+from jobs.drift.profile import is_categorical, numbers, profile_of
 
 __all__ = ["DESCRIPTION", "check_params", "run"]
 SUMMARY_KEYS = ("column", "kind", "test", "statistic", "p_value", "p_test", "threshold",
@@ -33,39 +36,54 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     params = check_params(params)
     signature = params["signature"]
     names = [i["name"] for i in signature["inputs"]]
-    profiles, profile_sha = _profiles(params, ctx, names)
-    target = (signature.get("target") or {}).get("name")
-    id_column = (params.get("labels") or {}).get("id_column")
-    wanted = [*names, *(c for c in (target, id_column) if c and c not in names)]
-    # The target too, when the batch has it: one read serves drift and performance.
-    current = read(params["current"], ctx, wanted)
+    numeric = [i["name"] for i in signature["inputs"] if not is_categorical(i)]
+    # Both sides are read a column at a time (columns.py): memory holds a column or two of
+    # them at once, and samples of 100,000 rows, whatever the size of the data.
+    timings = Timings()
+    reference = _Later(lambda: Rows(params["reference"], ctx))
+    with timings("open", ctx):
+        current = Rows(params["current"], ctx)
     missing = [n for n in names if n not in current.columns]
     if missing:
         raise JobError(f"the current data has no column {missing[0]!r} (a model input)")
+    with timings("reference", ctx):
+        profiles, profile_sha = _profiles(params, ctx, names, reference)
     ctx.log.info("drift of %s rows against %s reference rows (%s), %s columns",
                  current.height, profiles["rows"],
                  "stored profile" if params.get("profile_sha") else "profiled now", len(names))
-    reference: dict[str, Any] = {}
+    kept: dict[str, Any] = {}
 
     def raw_column(name: str) -> np.ndarray:
         ctx.log.info("column %s: the estimate leaves the verdict open; computed exactly", name)
-        return numbers(read(params["reference"], ctx, [name])[name])
+        return numbers(reference.get()[name])
 
     def raw_prediction() -> np.ndarray:
         ctx.log.info("predictions: the estimate leaves the verdict open; computed exactly")
-        if "frame" not in reference:
-            reference["frame"] = read(params["reference"], ctx, names)
-        return predictions.scores(params, reference["frame"], ctx)
+        if "frame" not in kept:
+            kept["frame"] = reference.get().sample(names)
+        return predictions.scores(params, kept["frame"], ctx)
 
-    scored = predictions.scores(params, current, ctx) if params.get("model_sha") else None
-    found = compare(profiles, current, signature, Rules.of(params), current_scores=scored,
-                    raw_column=raw_column, raw_prediction=raw_prediction)
-    performance = predictions.performance(params, predictions.with_labels(current, params, ctx),
-                                          ctx)
-    report = {"model": params.get("model"), "version": params.get("version"),
-              "reference": params["reference"], "current": params["current"],
-              **found, "performance": performance}
-    report_sha = ctx.artifacts.put_bytes(orjson.dumps(report, option=orjson.OPT_SERIALIZE_NUMPY))
+    excluded = set(params["exclude"])
+    current.plan([n for n in numeric if n not in excluded])
+    # Scored after the columns are judged: their sample rows are kept as they are read.
+    scored = (lambda: predictions.scores(params, current.sample(names), ctx)) \
+        if params.get("model_sha") else None
+    with timings("compare", ctx):
+        found = compare(profiles, current, signature, Rules.of(params),
+                        current_scores=scored, raw_column=raw_column,
+                        raw_prediction=raw_prediction)
+    with timings("performance", ctx):
+        labelled = predictions.labelled(params, current, ctx)
+        performance = None if labelled is None else predictions.performance(
+            params, labelled, ctx)
+    with timings("report", ctx):
+        current.checked()
+        reference.checked()
+        report = {"model": params.get("model"), "version": params.get("version"),
+                  "reference": params["reference"], "current": params["current"],
+                  **found, "performance": performance}
+        report_sha = ctx.artifacts.put_bytes(orjson.dumps(
+            report, option=orjson.OPT_SERIALIZE_NUMPY))
     columns = found["columns"]
     judged = [c for c in columns if c["drifted"] is not None]
     ctx.log.info("drift share %.2f (%s of %s columns judged); %s", found["drift_share"],
@@ -79,10 +97,29 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
             "prediction": None if prediction is None else {
                 k: v for k, v in prediction.items() if k != "bins"},
             "report_sha": report_sha, "profile_sha": profile_sha, "rows": found["rows"],
-            "performance": performance}
+            "performance": performance, "timings": dict(timings)}
 
 
-def _profiles(params: dict[str, Any], ctx: JobContext, names: list[str]
+class _Later:
+    """The reference's rows, opened (and their hashes checked) only if needed: a stored
+    profile spares reading them unless a verdict needs the exact statistic."""
+
+    def __init__(self, open_rows: Callable[[], Rows]) -> None:
+        self._open, self._rows = open_rows, None
+        self._lock = threading.Lock()
+
+    def get(self) -> Rows:
+        with self._lock:  # two columns' fallbacks may ask at once
+            if self._rows is None:
+                self._rows = self._open()
+            return self._rows
+
+    def checked(self) -> None:
+        if self._rows is not None:
+            self._rows.checked()
+
+
+def _profiles(params: dict[str, Any], ctx: JobContext, names: list[str], reference: _Later
               ) -> tuple[dict[str, Any], str]:
     """The reference, summarised: read back when the daemon has it stored (it is built once
     per model version and reference), else built from the reference rows and stored."""
@@ -91,15 +128,17 @@ def _profiles(params: dict[str, Any], ctx: JobContext, names: list[str]
     if params.get("profile_sha"):
         return orjson.loads(ctx.artifacts.read_bytes(params["profile_sha"])), \
             params["profile_sha"]
-    reference = read(params["reference"], ctx, names)
+    rows = reference.get()
+    rows.plan([i["name"] for i in params["signature"]["inputs"] if not is_categorical(i)])
     items = {i["name"]: i for i in params["signature"]["inputs"]}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        columns = dict(zip(names, pool.map(lambda n: column_profile(items[n], reference[n]),
-                                           names), strict=True))
+        columns = dict(zip(names, pool.map(lambda n: profile_of(items[n], rows), names),
+                           strict=True))
     prediction = None
     if params.get("model_sha"):
-        prediction = predictions.summary(params["signature"],
-                                         predictions.scores(params, reference, ctx))
-    profiles = {"rows": reference.height, "columns": columns, "prediction": prediction}
+        prediction = predictions.summary(params["signature"], predictions.scores(
+            params, rows.sample(names), ctx))
+    profiles = {"rows": rows.height, "columns": columns, "prediction": prediction}
+    rows.checked()  # stored only once its data is known intact
     sha = ctx.artifacts.put_bytes(orjson.dumps(profiles, option=orjson.OPT_SERIALIZE_NUMPY))
     return profiles, sha

@@ -9,16 +9,16 @@ from typing import Any
 import numpy as np
 
 from jobs.context import JobContext
+from jobs.drift.columns import Rows, sample_positions
 from jobs.drift.profile import numeric_profile
-
-PREDICTION_SAMPLE = 100_000
 
 
 def sample(frame: Any) -> Any:
     """At most PREDICTION_SAMPLE rows, spread evenly (the same rows every time)."""
-    if frame.height <= PREDICTION_SAMPLE:
-        return frame
-    return frame.gather(np.linspace(0, frame.height - 1, PREDICTION_SAMPLE).astype(np.int64))
+    at = sample_positions(frame.height)
+    return frame if at is None else frame.gather(at)
+
+
 
 
 def scores(params: dict[str, Any], frame: Any, ctx: JobContext) -> np.ndarray:
@@ -66,6 +66,30 @@ def with_labels(frame: Any, params: dict[str, Any], ctx: JobContext) -> Any:
     else:
         label = pl.col("__label")
     return joined.with_columns(label.alias(target)).drop("__id", "__label")
+
+
+def labelled(params: dict[str, Any], rows: Rows, ctx: JobContext) -> Any:
+    """The current rows whose label is known (in the data, or from label files), their
+    inputs and label, at most PREDICTION_SAMPLE of them spread evenly — what `performance`
+    would keep of all rows, found from the label and id columns before any input is read.
+    None when no row can have a label."""
+    import polars as pl
+
+    signature = params["signature"]
+    target = (signature.get("target") or {}).get("name")
+    id_column = (params.get("labels") or {}).get("id_column")
+    if not target or not params.get("model_sha"):
+        return None
+    keys = [c for c in dict.fromkeys((target, id_column)) if c and c in rows.columns]
+    if not keys:
+        return None
+    found = with_labels(rows.frame(keys).with_row_index("__row"), params, ctx)
+    if target not in found.columns:
+        return None
+    found = sample(found.sort("__row").filter(pl.col(target).is_not_null()))
+    inputs = [i["name"] for i in signature["inputs"] if i["name"] != target]
+    return rows.frame(inputs, found["__row"].cast(pl.Int64).to_numpy()).with_columns(
+        found[target])
 
 
 def performance(params: dict[str, Any], frame: Any, ctx: JobContext) -> dict[str, Any] | None:

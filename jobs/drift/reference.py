@@ -25,7 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from jobs.drift.statistics import PLOT_BINS, Statistic, decile_edges, normalised, psi, shares
+from jobs.drift.statistics import (
+    PLOT_BINS,
+    Statistic,
+    decile_edges,
+    normalised,
+    psi,
+    quantile_points,
+    sorted_shares,
+)
 
 GRID_POINTS = 2_000
 """A multiple of 10, so the reference deciles are grid points."""
@@ -37,6 +45,8 @@ REFINE_POINTS = 2_000
 REFINE_TOLERANCE = 1e-4
 """…which is where a grid interval's (reference mass inside x width) exceeds this many
 reference standard deviations: far outliers, long tails."""
+STRETCH_CHUNK = 1 << 20
+"""Current values per chunk when summing the stretches between all points."""
 SCIPY_EXACT_KS = 10_000
 """scipy's ks_2samp computes the exact p-value when both samples have at most this many."""
 
@@ -62,21 +72,28 @@ class NumericReference:
     @classmethod
     def build(cls, values: np.ndarray, grid_points: int = GRID_POINTS,
               keep_values: bool = True) -> NumericReference:
-        values = np.sort(values[~np.isnan(values)].astype(np.float64))
+        return cls.from_sorted(np.sort(values[~np.isnan(values)].astype(np.float64)),
+                               grid_points, keep_values)
+
+    @classmethod
+    def from_sorted(cls, values: np.ndarray, grid_points: int = GRID_POINTS,
+                    keep_values: bool = True) -> NumericReference:
+        """The summary of values already sorted, without NaN (the drift job sorts with
+        polars, several times faster than numpy). Everything is read off the sorted values
+        by index or binary search: no pass over them but the mean and the deviation."""
         if len(values) == 0:
             raise ValueError("a numeric reference needs at least one non-missing value")
-        quantiles = np.unique(np.quantile(values, np.arange(grid_points + 1) / grid_points,
-                                          method="inverted_cdf"))
+        quantiles = np.unique(quantile_points(values, np.arange(grid_points + 1) / grid_points))
         n, std = len(values), float(values.std())
         grid = _refined(values, quantiles, std)
         cdf = np.searchsorted(values, grid, side="right") / n
         below = np.searchsorted(values, grid, side="left") / n
         deciles = decile_edges(values)
-        kept = values if keep_values and n <= RAW_LIMIT else None
+        kept = values.copy() if keep_values and n <= RAW_LIMIT else None
         # Levels i / 20 are the grid's levels 100 i / 2000: the same doubles, grid points.
-        plot_edges = np.unique(np.quantile(values, np.arange(21) / 20, method="inverted_cdf"))
+        plot_edges = np.unique(quantile_points(values, np.arange(21) / 20))
         return cls(n, float(values.mean()), std, grid, cdf, below, deciles,
-                   shares(values, deciles), kept, plot_edges)
+                   sorted_shares(values, deciles), kept, plot_edges)
 
     def to_json(self) -> dict[str, Any]:
         return {"n": self.n, "mean": self.mean, "std": self.std, "grid": self.grid.tolist(),
@@ -103,21 +120,29 @@ class NumericReference:
         m = int(np.count_nonzero(~np.isnan(current)))
         return {**found, "ks": self.with_p_value(found["ks"], m)}
 
-    def compare_with_bins(self, current: np.ndarray
+    def compare_with_bins(self, current: np.ndarray, *, presorted: bool = False,
+                          precise: bool = True
                           ) -> tuple[dict[str, Statistic], dict[str, Any]]:
         """The statistics (KS without its p-value: `with_p_value`, only when a verdict needs
         it, as scipy's distribution can take most of a second for some statistics), and both
         distributions on the reference's 20 quantile bins (for plots: the reference has 5%
-        in each; where the current's mass went is the picture), read off the same pass."""
-        current = current[~np.isnan(current)].astype(np.float64)  # a copy of our own…
-        current.sort()  # …sorted in place
+        in each; where the current's mass went is the picture), read off the same pass.
+
+        `presorted`: `current` is sorted and has no NaN. `precise=False` bounds the
+        statistics from both CDFs at the grid points alone (`_grid_bounds`: no pass over
+        the current's values), wider bounds that settle most verdicts; the stretches
+        between all points (`_stretch_bounds`) make them tight."""
+        if not presorted:
+            current = current[~np.isnan(current)].astype(np.float64)  # a copy of our own…
+            current.sort()  # …sorted in place
         m = len(current)
         if m == 0:
             raise ValueError("the current column has no non-missing value")
         grid, k = self.grid, len(self.grid)
         cur_cdf = np.searchsorted(current, grid, side="right") / m
         cur_below = np.searchsorted(current, grid, side="left") / m
-        w_low, w_high, ks_low, ks_high = _stretch_bounds(self, current)
+        w_low, w_high, ks_low, ks_high = (_stretch_bounds if precise else _grid_bounds)(
+            self, current)
         ks = self._ks(ks_low, ks_high, cur_cdf, cur_below, m)
         low, high = normalised(w_low, self.std), normalised(w_high, self.std)
         wasserstein = Statistic("wasserstein", _mid(low, high), approximate=low != high,
@@ -191,40 +216,87 @@ def _stretch_bounds(ref: NumericReference, current: np.ndarray
     grid, m = ref.grid, len(current)
     band_low = np.concatenate([[0.0], ref.cdf])  # by the number of grid points <= x
     band_high = np.concatenate([ref.below, [1.0]])
-    w_low = w_high = ks_low = ks_high = 0.0
+    found = [0.0, 0.0, 0.0, 0.0]  # w_low, w_high, ks_low, ks_high
     # From each current value to the next point (the next current value or grid point); the
     # current's CDF there counts it (the last of a run of ties counts them all, the others'
     # stretches have length 0). The current is sorted: how many values lie in each grid
-    # interval says, by repetition, which interval each is in (no search per value).
+    # interval says, by repetition, which interval each is in (no search per value). In
+    # chunks of STRETCH_CHUNK values: a handful of arrays as long as the chunk, not the
+    # column (10M values: 80 MB each).
     below = np.searchsorted(current, grid, side="left")  # current values under each point
-    per_interval = np.diff(np.concatenate([[0], below, [m]]))
-    cur_length = np.empty(m)
-    cur_length[:-1] = current[1:]
-    cur_length[-1] = np.inf
-    np.minimum(cur_length, np.repeat(np.append(grid, np.inf), per_interval), out=cur_length)
-    cur_length -= current
-    cur_f = np.arange(1, m + 1, dtype=np.float64)
-    cur_f /= m
+    edges = np.concatenate([[0], below, [m]])
+    next_point = np.append(grid, np.inf)
+    for start in range(0, m, STRETCH_CHUNK):
+        end = min(start + STRETCH_CHUNK, m)
+        per_interval = np.diff(np.clip(edges, start, end))
+        length = np.empty(end - start)
+        length[:-1] = current[start + 1:end]
+        length[-1] = current[end] if end < m else np.inf
+        np.minimum(length, np.repeat(next_point, per_interval), out=length)
+        length -= current[start:end]
+        f = np.arange(start + 1, end + 1, dtype=np.float64)
+        f /= m
+        _add_stretches(found, length, f, np.repeat(band_low, per_interval),
+                       np.repeat(band_high, per_interval))
     # From each grid point to the next point: the first current value at or above it, or
     # the next grid point; the current's CDF there counts the values below it.
     grid_length = np.minimum(np.append(current, np.inf)[below], np.append(grid[1:], np.inf))
     grid_length -= grid
-    for length, f, a, b in ((cur_length, cur_f, np.repeat(band_low, per_interval),
-                             np.repeat(band_high, per_interval)),
-                            (grid_length, below / m, ref.cdf, band_high[1:])):
-        # The last stretch of all runs to infinity, where both CDFs are 1: nothing there.
-        length[~np.isfinite(length)] = 0.0
-        up, down = f - a, b - f  # both >= 0 exactly when f is inside the band
-        high = np.maximum(up, down)
-        low = np.negative(np.minimum(up, down, out=up), out=up)
-        np.maximum(low, 0.0, out=low)
-        w_low += float(np.vdot(low, length))
-        w_high += float(np.vdot(high, length))
-        # KS over stretches of positive length only: a zero-length one between tied values
-        # holds no value of the current's CDF.
-        positive = length > 0
-        ks_low = max(ks_low, float(np.max(low, where=positive, initial=0.0)))
-        ks_high = max(ks_high, float(np.max(high, where=positive, initial=0.0)))
+    _add_stretches(found, grid_length, below / m, ref.cdf, band_high[1:])
+    return found[0], found[1], found[2], found[3]
+
+
+def _add_stretches(found: list[float], length: np.ndarray, f: np.ndarray, a: np.ndarray,
+                   b: np.ndarray) -> None:
+    """Adds stretches (their lengths, the current's CDF f on each, the reference's band
+    [a, b]) to the bounds `found` (w_low, w_high, ks_low, ks_high)."""
+    # The last stretch of all runs to infinity, where both CDFs are 1: nothing there.
+    length[~np.isfinite(length)] = 0.0
+    up, down = f - a, b - f  # both >= 0 exactly when f is inside the band
+    high = np.maximum(up, down)
+    low = np.negative(np.minimum(up, down, out=up), out=up)
+    np.maximum(low, 0.0, out=low)
+    found[0] += float(np.vdot(low, length))
+    found[1] += float(np.vdot(high, length))
+    # KS over stretches of positive length only: a zero-length one between tied values
+    # holds no value of the current's CDF.
+    positive = length > 0
+    found[2] = max(found[2], float(np.max(low, where=positive, initial=0.0)))
+    found[3] = max(found[3], float(np.max(high, where=positive, initial=0.0)))
+
+
+def _grid_bounds(ref: NumericReference, current: np.ndarray
+                 ) -> tuple[float, float, float, float]:
+    """Bounds of Wasserstein and KS (as `_stretch_bounds`) from the two CDFs at the grid
+    points only: inside the interval between two grid points the reference's CDF lies in
+    its band [a, b] and the current's in its own [p, q], so |F_ref - F_cur| lies in
+    [max(0, p - b, a - q), max(b - p, q - a)] all along it (an interval that holds no value
+    of either sample has both bands reduced to points: exact). Outside the grid (below the
+    reference's minimum, above its maximum) the reference's CDF is 0 or 1 and the stretches
+    of the sorted current there are summed exactly."""
+    grid, m = ref.grid, len(current)
+    below = np.searchsorted(current, grid, side="left")
+    upto = np.searchsorted(current, grid, side="right")
+    a, b = ref.cdf[:-1], ref.below[1:]
+    p, q = upto[:-1] / m, below[1:] / m
+    high = np.maximum(b - p, q - a)
+    low = np.maximum(np.maximum(p - b, a - q), 0.0)
+    length = np.diff(grid)
+    w_low, w_high = float(np.vdot(low, length)), float(np.vdot(high, length))
+    ks_low = float(low.max(initial=0.0))
+    ks_high = float(high.max(initial=0.0))
+    # Below the grid the reference's CDF is 0: |F_ref - F_cur| is the current's CDF, j / m
+    # from its j-th value to the next point; above, 1 - F_cur, from the last grid point on.
+    # (KS there is the gap at the first or last grid point, already among the exact ones.)
+    first, last = int(below[0]), int(upto[-1])
+    if first:
+        stretch = np.diff(np.append(current[:first], grid[0]))
+        outside = float(np.vdot(np.arange(1, first + 1) / m, stretch))
+        w_low, w_high = w_low + outside, w_high + outside
+    if last < m:
+        stretch = np.diff(np.concatenate([grid[-1:], current[last:]]))
+        outside = float(np.vdot(1.0 - np.arange(last, m) / m, stretch))
+        w_low, w_high = w_low + outside, w_high + outside
     return w_low, w_high, ks_low, ks_high
 
 

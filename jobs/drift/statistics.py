@@ -137,11 +137,22 @@ def psi(reference_shares: np.ndarray, current_shares: np.ndarray) -> float:
     return float(np.sum((c - r) * np.log(c / r)))
 
 
+def quantile_points(sorted_values: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """`np.quantile(sorted_values, levels, method="inverted_cdf")` read off values already
+    sorted: numpy partitions the whole array even then (14 ms for 2,001 levels of 1M
+    values). Its index, as numpy computes it: n * level - 1, up to the next whole number
+    unless it is one, at least 0."""
+    index = len(sorted_values) * np.asarray(levels, dtype=np.float64) - 1
+    whole = np.floor(index)
+    at = np.where(index - whole == 0, whole, whole + 1).astype(np.intp)
+    return sorted_values[np.clip(at, 0, len(sorted_values) - 1)]
+
+
 def decile_edges(sorted_values: np.ndarray) -> np.ndarray:
     """The nine inner edges of ten bins holding a tenth of the reference each (reference
     values, so they are points of the reference's quantile grid too)."""
     # Levels as i / 10, like the grid's i / GRID_POINTS: the same doubles, the same points.
-    return np.unique(np.quantile(sorted_values, np.arange(1, 10) / 10, method="inverted_cdf"))
+    return np.unique(quantile_points(sorted_values, np.arange(1, 10) / 10))
 
 
 def shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -149,6 +160,13 @@ def shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     counts = np.bincount(np.searchsorted(edges, values, side="left"),
                          minlength=len(edges) + 1)
     return counts / max(len(values), 1)
+
+
+def sorted_shares(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """`shares` of sorted values: a binary search per edge, not one per value."""
+    upto = np.searchsorted(sorted_values, edges, side="right")
+    counts = np.diff(np.concatenate([[0], upto, [len(sorted_values)]]))
+    return counts / max(len(sorted_values), 1)
 
 
 def normalised(distance: float, std: float) -> float:

@@ -51,8 +51,10 @@ def _settled(low: float, high: float, threshold: float, *, p_value: bool) -> boo
 
 def numeric(name: str, reference: NumericReference, current: np.ndarray, test: str,
             threshold: float | None, *, significance: float, min_rows: int,
-            raw_reference: RawReference | None) -> dict[str, Any]:
-    current = current[~np.isnan(current)].astype(np.float64, copy=False)
+            raw_reference: RawReference | None, presorted: bool = False) -> dict[str, Any]:
+    """`presorted`: `current` is sorted and holds no NaN (the drift job sorts with polars)."""
+    if not presorted:
+        current = np.sort(current[~np.isnan(current)].astype(np.float64, copy=False))
     n, m = reference.n, len(current)
     test = st.auto_test("numeric", n) if test == "auto" else test
     threshold = st.DEFAULT_THRESHOLDS[test] if threshold is None else threshold
@@ -60,27 +62,22 @@ def numeric(name: str, reference: NumericReference, current: np.ndarray, test: s
                            "threshold": threshold, "rows": {"reference": n, "current": m}}
     if m == 0:
         return {**out, "drifted": None, "note": "no values in the current data"}
-    fast, bins = reference.compare_with_bins(current)
+    # The grid's bounds first (no pass over the current's values); the stretches between
+    # all points only when those leave the verdict open.
+    fast, bins = reference.compare_with_bins(current, presorted=True, precise=False)
     out["bins"] = bins
     gate = test in EFFECT_TESTS and significance < 1
-    fallback = False
+    fallback = refined = False
     if reference.values is not None and m <= EXACT_CURRENT_LIMIT:
         chosen, p = _exact_numeric(reference.values, current, test, gate)
     else:
-        chosen, p = fast[test], None
-        if test == "ks":
-            chosen = p = reference.with_p_value(chosen, m)
-            open_verdict = _open(chosen, threshold)
-        else:
-            # The significance behind an effect matters only once the effect reaches its
-            # threshold (its p-value is then computed, and may itself be left open).
-            effect = _settled(*_bounds(chosen), threshold, p_value=False)
-            open_verdict = effect is None
-            if gate and effect:
-                p = reference.ks_tail_bound(fast["ks"], m)
-                if p is None or p.p_high >= significance / 2:
-                    p = reference.with_p_value(fast["ks"], m)
-                open_verdict = _settled(p.p_low, p.p_high, significance, p_value=True) is None
+        chosen, p, open_verdict = _estimated(reference, fast, m, test, threshold, gate,
+                                             significance)
+        if open_verdict:
+            refined = True
+            fast = reference.compare_with_bins(current, presorted=True, precise=True)[0]
+            chosen, p, open_verdict = _estimated(reference, fast, m, test, threshold, gate,
+                                                 significance)
         # A column without a verdict (too few rows) is not worth reading the reference for.
         fallback = open_verdict and min(n, m) >= min_rows
         if fallback and raw_reference is not None:
@@ -90,8 +87,29 @@ def numeric(name: str, reference: NumericReference, current: np.ndarray, test: s
     if isinstance(p, _LazyP):
         p = p.found
     out.update(_described(chosen, p, test, gate, significance), exact_fallback=fallback,
-               drifted=drifted)
+               refined=refined, drifted=drifted)
     return out if enough else {**out, "note": _too_few(n, m, min_rows)}
+
+
+def _estimated(reference: NumericReference, fast: dict[str, st.Statistic], m: int, test: str,
+               threshold: float, gate: bool, significance: float
+               ) -> tuple[st.Statistic, st.Statistic | None, bool]:
+    """The estimate of the test's statistic, its p-value when the verdict needs one, and
+    whether their bounds leave the verdict open."""
+    chosen, p = fast[test], None
+    if test == "ks":
+        chosen = p = reference.with_p_value(chosen, m)
+        return chosen, p, _open(chosen, threshold)
+    # The significance behind an effect matters only once the effect reaches its
+    # threshold (its p-value is then computed, and may itself be left open).
+    effect = _settled(*_bounds(chosen), threshold, p_value=False)
+    open_verdict = effect is None
+    if gate and effect:
+        p = reference.ks_tail_bound(fast["ks"], m)
+        if p is None or p.p_high >= significance / 2:
+            p = reference.with_p_value(fast["ks"], m)
+        open_verdict = _settled(p.p_low, p.p_high, significance, p_value=True) is None
+    return chosen, p, open_verdict
 
 
 def categorical(name: str, ref: dict[str, int], cur: dict[str, int], test: str,
