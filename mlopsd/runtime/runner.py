@@ -49,8 +49,10 @@ from store.jobs import Job
 
 log = logging.getLogger("mlops.runner")
 
-# Loaded once in the forkserver, so each job's fork starts with them imported.
-_PRELOAD = ["mlopsd.runtime.worker", "numpy", "polars", "lightgbm", "scipy.stats"]
+# Loaded once in the forkserver, so each job's fork starts with them imported (the jobs'
+# own modules too: 13-28 ms of imports each that every ingest, training or drift paid).
+_PRELOAD = ["mlopsd.runtime.worker", "numpy", "polars", "lightgbm", "scipy.stats",
+            "jobs.ingest.pipeline", "jobs.train.pipeline", "jobs.drift.job"]
 
 
 @contextlib.contextmanager
