@@ -41,6 +41,11 @@ class EventFollower:
         kept = events_repo.cursor(self.bus.store, self.name)
         self.position = kept if kept is not None else self.bus.first_id_this_start - 1
         self._saved = kept if kept is not None else -1
+        if kept is None:
+            # A first start keeps its place at once: killed before its first save, the next
+            # start would begin at ITS start and skip what this run left undone (an alert
+            # whose delivery was still being retried).
+            self._save()
         self._thread.start()
 
     def stop(self) -> None:
