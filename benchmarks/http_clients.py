@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import multiprocessing
+import resource
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,8 @@ def _client_loop(target: Target, body: bytes, seconds: float, out: Any) -> None:
         post(conn, target.path, body, target.content_type)
     ok = failed = 0
     latencies = []
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = used.ru_utime + used.ru_stime
     deadline = time.perf_counter() + seconds
     while (now := time.perf_counter()) < deadline:
         try:
@@ -72,12 +75,14 @@ def _client_loop(target: Target, body: bytes, seconds: float, out: Any) -> None:
             ok += 1
         else:
             failed += 1
-    out.put((ok, failed, latencies))
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    out.put((ok, failed, latencies, used.ru_utime + used.ru_stime - cpu_before))
 
 
 def clients(target: Target, body: bytes, n: int, seconds: float
-            ) -> tuple[float, int, np.ndarray]:
-    """Requests per second, failures and latencies of n client processes."""
+            ) -> tuple[float, int, np.ndarray, float]:
+    """Requests per second, failures, latencies and the clients' own CPU seconds per
+    request, of n client processes."""
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     procs = [ctx.Process(target=_client_loop, args=(target, body, seconds, out))
@@ -90,7 +95,8 @@ def clients(target: Target, body: bytes, n: int, seconds: float
     ok = sum(r[0] for r in results)
     failed = sum(r[1] for r in results)
     latencies = np.concatenate([np.array(r[2]) for r in results])
-    return ok / seconds, failed, latencies
+    cpu = sum(r[3] for r in results)
+    return ok / seconds, failed, latencies, cpu / max(ok + failed, 1)
 
 
 def median_request(target: Target, body: bytes, content_type: str, repeat: int) -> float:
