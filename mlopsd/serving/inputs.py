@@ -87,7 +87,13 @@ def count_unseen(matrix: np.ndarray, model: LoadedModel,
     looked at, so a clean batch costs one isnan over the categorical columns."""
     counts: dict[str, int] = {}
     categorical = model.categorical_columns
-    if not categorical or not np.isnan(matrix[:, categorical]).any():
+    if not categorical:
+        return counts
+    if matrix.shape[0] == 1:  # one row: plain floats (numpy's calls cost ~8 µs here)
+        row = matrix[0].tolist()
+        if all(row[j] == row[j] for j in categorical):
+            return counts
+    elif not np.isnan(matrix[:, categorical]).any():
         return counts
     for j, item in enumerate(model.signature["inputs"]):
         if not item.get("categorical"):
