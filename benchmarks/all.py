@@ -27,7 +27,7 @@ BUDGET_S = 15 * 60
 FULL: list[tuple[str, list[str]]] = [
     ("serving", ["--requests", "2000", "--seconds", "3", "--big-repeat", "10"]),
     ("drift", ["--rows", "1000000", "--repeat", "2"]),
-    ("ingest", ["--rows", "1000000", "--repeat", "2", "--small-drops", "10"]),
+    ("ingest", ["--rows", "1000000", "--repeat", "3", "--small-drops", "10"]),
     # One LightGBM thread on both sides: with 2 threads on 2 cores, a process of someone
     # else's busy on one core made lightgbm.train 28x slower here (OpenMP threads waiting
     # on each other), which would blow the budget and measure the neighbour.
