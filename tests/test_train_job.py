@@ -252,11 +252,10 @@ def test_multiclass_metrics_match_sklearn(ctx: JobContext, bike: pl.DataFrame) -
 def test_kept_predictions_are_the_stored_models_bit_for_bit(
         ctx: JobContext, bike: pl.DataFrame, task: dict, copies: int, stopped: bool,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """When the model keeps the last round, the job takes the holdout's and the train
-    curve's predictions from LightGBM's training state instead of predicting again; when
-    early stopping kept an earlier one, it predicts with the stored model. Either way they
-    must be the numbers the stored model gives, bit for bit (with bagging, categoricals and
-    NaNs in play)."""
+    """The job takes the holdout's and the train curve's predictions from LightGBM's
+    training state (at the round the model keeps) instead of predicting again: they must be
+    the numbers the stored model gives, bit for bit (with bagging, categoricals and NaNs in
+    play, all rounds kept or early stopped)."""
     data = bike.filter(pl.col("weathersit") != "heavy rain/snow").with_columns(
         hum=pl.when(pl.col("hr") == 3).then(None).otherwise(pl.col("hum")))
     # each copy's count shifted: noise the features cannot explain, so that early stopping
@@ -273,8 +272,7 @@ def test_kept_predictions_are_the_stored_models_bit_for_bit(
         raise AssertionError("the job predicted instead of using LightGBM's kept scores")
 
     with monkeypatch.context() as patch:
-        if not stopped:
-            patch.setattr(lgb.Booster, "predict", refuse)
+        patch.setattr(lgb.Booster, "predict", refuse)
         result = train(ctx, data, **params)
     if stopped:
         assert result["best_iteration"] < result["iterations"]
