@@ -291,8 +291,7 @@ def main() -> None:
     notes = {"load": "verify snapshot hash, read Parquet, labels",
              "split": "split, signature, to_matrix (train + holdout)",
              "train": f"lightgbm.train + holdout valid set (bare: {train_s:.3f} s)",
-             "evaluate": "model text round trip, metrics (last round's scores copied, else "
-                         "predicted)",
+             "evaluate": "model text round trip, metrics (predictions kept from training)",
              "store": "model text into the artifact store"}
     rows += [[p, f"{phases[p]:.3f} s", notes[p]] for p in PHASES]
     rows += [["worker, outside the phases", f"{inside:.3f} s", "params check, versions, result"],
