@@ -122,7 +122,6 @@ class IngestService:
         if identity is None:
             return None
         dataset = path.parent.name
-        self.done.prepare(dataset)
         with self._lock:
             current = self._in_flight.get(path)
             if current is not None:
@@ -132,6 +131,7 @@ class IngestService:
             params = self._params(dataset, path, identity)
             if params is None:
                 return None
+            self.done.prepare(dataset)
             try:
                 job = self.runner.submit("ingest", params, actor=actor)
             except InvalidParams as exc:  # a link to a file outside the home
