@@ -1,23 +1,20 @@
 """The job runner: a durable queue in the store, worker processes, results written back.
 
-Each job gets a process of its own, forked from a forkserver that has the heavy libraries
-loaded: one job crashing (segfault, OOM kill) cannot take others down, cancelling is
-terminating a process, and the kernel tells us how a worker died. One dispatcher thread
-owns all worker handles; everything else talks to it through the store and a wake pipe.
+Each job gets a process of its own (worker_processes.py: forked from a forkserver that has
+the heavy libraries loaded): one job crashing (segfault, OOM kill) cannot take others
+down, cancelling is terminating a process, and the kernel tells us how a worker died. One
+dispatcher thread owns all worker handles; everything else talks to it through the store
+and a wake pipe.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import os
-import signal
-import sys
 import threading
 import time
-import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -41,6 +38,7 @@ from mlopsd.client.events import (
 )
 from mlopsd.runtime.events import EventBus
 from mlopsd.runtime.job_endings import Ending, Endings
+from mlopsd.runtime.worker_processes import WorkerProcesses, death_reason
 from store import audit
 from store import jobs as job_repo
 from store.db import Store
@@ -48,26 +46,6 @@ from store.errors import Conflict, DiskFull
 from store.jobs import Job
 
 log = logging.getLogger("mlops.runner")
-
-# Loaded once in the forkserver, so each job's fork starts with them imported (the jobs'
-# own modules too: 13-28 ms of imports each that every ingest, training or drift paid).
-_PRELOAD = ["mlopsd.runtime.worker", "numpy", "polars", "lightgbm", "scipy.stats",
-            "jobs.ingest.pipeline", "jobs.train.pipeline", "jobs.drift.job"]
-
-
-@contextlib.contextmanager
-def _main_module_hidden() -> Iterator[None]:
-    """Job targets live in mlopsd.runtime.worker, never in __main__. Unless __main__ is hidden while
-    a process starts, multiprocessing makes every child re-run the daemon's entry script
-    (importing the whole HTTP stack: ~0.8 s) before its job can begin; with it, ~10 ms.
-    (Preloading "__main__" in the forkserver would do it, but not on Python 3.11.)"""
-    main = sys.modules["__main__"]
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        sys.modules["__main__"] = main
-
 
 class UnknownJobKind(Exception):
     def __init__(self, kind: str, known: list[str] | None = None) -> None:
@@ -107,7 +85,7 @@ class JobRunner:
     dataset, one training per model), so each sees what the one before it committed."""
     crash_hints: dict[str, str] = field(default_factory=dict)
     """Per kind: what a worker that died without a result most likely means."""
-    _ctx: Any = field(init=False)
+    _workers: WorkerProcesses = field(init=False)
     _endings: Endings = field(init=False)
     _running: dict[int, _Running] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -117,8 +95,7 @@ class JobRunner:
     def __post_init__(self) -> None:
         self._endings = Endings(self.store, self.bus, self.home_root, self.completions,
                                 self.finished_hooks)
-        self._ctx = multiprocessing.get_context("forkserver")
-        self._ctx.set_forkserver_preload(_PRELOAD)
+        self._workers = WorkerProcesses()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
 
@@ -239,10 +216,7 @@ class JobRunner:
 
     def warm_up(self) -> None:
         """Start the forkserver now, so the first job does not pay for its imports."""
-        from multiprocessing import forkserver
-
-        threading.Thread(target=forkserver.ensure_running, name="forkserver-warmup",
-                         daemon=True).start()
+        self._workers.warm_up()
 
     # --- the dispatcher thread -----------------------------------------------------------
 
@@ -313,28 +287,15 @@ class JobRunner:
 
     def _launch(self, job: Job) -> None:
         log_path = self.job_logs / f"{job.id}.log"
-        parent_conn, child_conn = self._ctx.Pipe(duplex=False)
-        from mlopsd.runtime.worker import run_job
-
-        process = self._ctx.Process(
-            target=run_job,
-            name=f"mlops-job-{job.id}",
-            args=(child_conn, job.id, job.kind, job.params, str(log_path),
-                  str(self.artifacts_root), str(self.home_root)),
-            daemon=True,
-        )
         try:
-            with _main_module_hidden():
-                process.start()
+            process, parent_conn = self._workers.start(
+                job.id, job.kind, job.params, log_path, self.artifacts_root, self.home_root)
         except Exception as exc:
-            child_conn.close()
-            parent_conn.close()
             error = f"could not start a worker process: {exc}"
             with self.store.transaction():
                 job_repo.finish_job(self.store, job.id, "failed", error=error)
                 self.bus.publish(JobFailed(job_id=job.id, kind=job.kind, error=error))
             return
-        child_conn.close()
         with self._lock:
             self._running[job.id] = _Running(job, process, parent_conn)
         with self.store.transaction():
@@ -383,7 +344,7 @@ class JobRunner:
         else:
             hint = self.crash_hints.get(job.kind)
             state, result = "failed", None
-            error = _death_reason(code) + (f": {hint}" if hint else "")
+            error = death_reason(code) + (f": {hint}" if hint else "")
         with self._lock:
             self._running.pop(job.id, None)
         self._endings.ended(Ending(job, state, error, result, entry.usage or {}))
@@ -402,21 +363,6 @@ def about(params: dict[str, Any]) -> dict[str, str]:
             found["file"] = Path(params[key]).name
             break
     return found
-
-
-def _death_reason(exitcode: int | None) -> str:
-    if exitcode is None:
-        return "the worker process did not exit"
-    if exitcode < 0:
-        name = signal.Signals(-exitcode).name if -exitcode in signal.valid_signals() else exitcode
-        hint = {
-            "SIGKILL": " (killed: out of memory, or from outside)",
-            "SIGSEGV": " (segmentation fault in native code)",
-            "SIGABRT": " (aborted by native code)",
-            "SIGBUS": " (bus error in native code)",
-        }.get(str(name), "")
-        return f"the worker process died from {name}{hint} without a result"
-    return f"the worker process exited with code {exitcode} without a result"
 
 
 __all__ = ["InvalidParams", "JobRunner", "UnknownJobKind"]
