@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 
 from jobs.features import signature_from_frame, to_matrix
+from jobs.ingest import snapshot
 from store.artifacts import ArtifactStore
 
 ROWS = 10_000_000
@@ -61,7 +62,7 @@ def _frame(rows: int, seed: int) -> pl.DataFrame:
 
 def _snapshot(store: ArtifactStore, frame: pl.DataFrame) -> str:
     tmp = store.tmp_path(".parquet")
-    frame.write_parquet(tmp, compression="zstd", compression_level=2)
+    frame.write_parquet(tmp, **snapshot.OPTIONS)  # as ingest writes its snapshots
     return store.adopt(tmp)
 
 

@@ -53,13 +53,18 @@ class _Step:
             yield
         finally:
             took = time.perf_counter() - started
-            self.result["timings"][timing] = round(self.result["timings"][timing] + took, 4)
-        self.ctx.log.info("%s in %.3f s", step, took)
-        self.ctx.emit("job.progress", job_id=self.ctx.job_id, step=step, seconds=round(took, 3))
+            self._count(timing, took)
+        self._report(step, took)
 
     def add(self, timing: str, step: str, seconds: float) -> None:
         """A step that ran beside the main thread (its seconds overlap other steps')."""
+        self._count(timing, seconds)
+        self._report(step, seconds)
+
+    def _count(self, timing: str, seconds: float) -> None:
         self.result["timings"][timing] = round(self.result["timings"][timing] + seconds, 4)
+
+    def _report(self, step: str, seconds: float) -> None:
         self.ctx.log.info("%s in %.3f s", step, seconds)
         self.ctx.emit("job.progress", job_id=self.ctx.job_id, step=step,
                       seconds=round(seconds, 3))
