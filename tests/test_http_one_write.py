@@ -65,8 +65,8 @@ def d(tmp_path_factory: pytest.TempPathFactory) -> DaemonProcess:
     proc.stop()
 
 
-def test_the_daemon_answers_keep_alive_requests_and_streams_through_it(d: DaemonProcess
-                                                                        ) -> None:
+def test_the_daemon_answers_keep_alive_requests_and_lone_writes_through_it(
+        d: DaemonProcess) -> None:
     host, port = d.client.base_url.split("//", 1)[1].rsplit(":", 1)
     conn = http.client.HTTPConnection(host, int(port), timeout=10)
     for _ in range(50):  # one connection: every reply whole, none held back
@@ -74,9 +74,15 @@ def test_the_daemon_answers_keep_alive_requests_and_streams_through_it(d: Daemon
         reply = conn.getresponse()
         assert reply.status == 200 and reply.read().startswith(b"{")
     conn.close()
-    # a streamed reply: its headers are not held until the first event
+    # A lone write that nothing follows must still go out: a client that sends
+    # `Expect: 100-continue` waits for the interim reply before it sends its body.
+    body = b'{"kind": "no-such-kind", "params": {}}'
     with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(b"GET /api/v1/events HTTP/1.1\r\nhost: x\r\naccept: text/event-stream"
-                     b"\r\n\r\n")
-        head = sock.recv(65536)
-        assert head.startswith(b"HTTP/1.1 200") and b"text/event-stream" in head
+        sock.sendall(b"POST /api/v1/jobs HTTP/1.1\r\nhost: x\r\ncontent-type: "
+                     b"application/json\r\nauthorization: Bearer "
+                     + d.home.read_token().encode() + b"\r\nexpect: 100-continue\r\n"
+                     b"content-length: " + str(len(body)).encode() + b"\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(body)
+        reply = sock.recv(65536)
+        assert reply.startswith(b"HTTP/1.1 4") and b"no-such-kind" in reply
