@@ -12,6 +12,9 @@ LightGBM's codes: its pyfunc would not encode strings).
 
 1. Single-row latency, one client, p50/p99 of REQUESTS (goal p50 <= 0.25 ms, p99 <= 1 ms).
 2. Single-row requests/s with 1 and 8 clients for SECONDS (goal with 8: >= 30x MLflow).
+   Beside them, the floor (benchmarks/empty_server.py): the same client against an ASGI app
+   that answers a constant on the daemon's own server stack, p50 and 8 clients' req/s; no
+   Python server on this machine answers faster than that app.
 3. BIG_ROWS rows in one request: JSON rows, JSON columns, Arrow IPC, Parquet, against the
    in-process `Booster.predict` of the same rows (goal <= 5x for JSON rows, <= 3x for the
    columnar forms); MLflow's `dataframe_split` of the same rows beside them.
@@ -36,7 +39,7 @@ import numpy as np
 import orjson
 import polars as pl
 
-from benchmarks import mlflow_serve
+from benchmarks import empty_server, mlflow_serve
 from benchmarks.common import anchor_python, daemon, median, niceness, progress
 from benchmarks.http_clients import Target, clients, median_request
 from benchmarks.http_clients import sequential_latency as latency
@@ -208,6 +211,9 @@ def main() -> None:
     forms = bodies(trained, args.big_rows)
     baseline = in_process(trained, args.big_rows)
 
+    progress("the floor: an ASGI app answering a constant")
+    with empty_server.serving(body) as empty_target:
+        empty = server_figures(empty_target, body, args)
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         d = daemon(home, TRAIN_CONFIG)
@@ -259,6 +265,12 @@ def main() -> None:
             note=f"{ours['conc_failed']} failed"),
         Row("  8 clients: the clients' own CPU per request", ours["client_cpu"] * 1e6, "us",
             ours["conc"][1], digits=0, note=ceiling(ours["client_cpu"], theirs)),
+        Row("  the floor: an ASGI app answering a constant, 1-row p50", empty["p50"][0], "ms",
+            empty["p50"][1], anchor("p50"), ratio="anchor/ours", digits=3,
+            note="uvicorn + httptools + uvloop, as the daemon; same client"),
+        Row("  the floor: an ASGI app answering a constant, 8 clients", empty["conc"][0],
+            "req/s", empty["conc"][1], anchor("conc"), digits=0,
+            note="no Python server here can pass this"),
     ]
     for name, (seconds, load) in large.items():
         goal = ratio_at_most(5 if name == "JSON rows" else 3)
