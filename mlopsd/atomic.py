@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 
-def write_bytes_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+@contextmanager
+def atomic_file(path: Path, *, mode: int = 0o600) -> Iterator[BinaryIO]:
+    """A file to write `path` through: it appears whole when the block ends, or not at all
+    (an exception, a crash) and the old `path`, if any, is kept."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -25,6 +31,11 @@ def write_bytes_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def write_bytes_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    with atomic_file(path, mode=mode) as f:
+        f.write(data)
 
 
 def write_text_atomic(path: Path, text: str, *, mode: int = 0o600) -> None:

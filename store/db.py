@@ -53,6 +53,11 @@ def migrations() -> list[Migration]:
     return found
 
 
+AUDIT_CHAIN_VERSION = 12
+"""The migration that made the audit log a hash chain: the entries already there are sealed
+in it (a step in Python, after its SQL)."""
+
+
 def latest_schema_version() -> int:
     return len(migrations())
 
@@ -194,6 +199,10 @@ def _apply(con: duckdb.DuckDBPyConnection, migration: Migration) -> None:
                 "applied_at TIMESTAMP NOT NULL)"
             )
         con.execute(migration.sql)
+        if migration.version == AUDIT_CHAIN_VERSION:
+            from store.audit import seal_unsealed  # it imports this module
+
+            seal_unsealed(con)
         con.execute(
             "INSERT INTO schema_version VALUES (?, ?, ?)",
             [migration.version, migration.name, utcnow()],

@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI
 
 from mlopsd import __version__
 from mlopsd.api import (
+    audit_routes,
     data_routes,
     job_routes,
     model_routes,
@@ -38,6 +39,7 @@ def create_app(daemon: Any) -> FastAPI:
     app.state.daemon = daemon
     install_error_handlers(app)
     app.include_router(system_routes.router)
+    app.include_router(audit_routes.router)
     app.include_router(system_routes.metrics_router)
     app.include_router(job_routes.router)
     app.include_router(data_routes.router)

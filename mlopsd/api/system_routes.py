@@ -1,4 +1,4 @@
-"""Health, status, the event stream and the audit log."""
+"""Health, status and the event stream (the audit log: audit_routes)."""
 
 from __future__ import annotations
 
@@ -14,21 +14,17 @@ from fastapi.responses import PlainTextResponse
 from starlette.responses import StreamingResponse
 
 from mlopsd import __version__
-from mlopsd.api.pages import After, cursor_in, page_out
-from mlopsd.api.params import MAX_QUERY_TEXT, AfterId, Limit, Text
+from mlopsd.api.params import MAX_QUERY_TEXT, AfterId
 from mlopsd.api.wire_out import out
 from mlopsd.client.events import json_schema
 from mlopsd.client.wire import (
-    AuditEntryOut,
     Health,
-    Page,
     SchedulerEntryOut,
     SchedulerStatus,
     Status,
     WorkerPool,
 )
 from mlopsd.metrics import render
-from store import audit
 from store import jobs as job_repo
 
 metrics_router = APIRouter(tags=["system"])
@@ -148,17 +144,3 @@ def events_schema() -> dict[str, Any]:
 def _sse(event_id: int | None, type: str, payload: dict) -> bytes:
     head = f"id: {event_id}\n" if event_id is not None else ""
     return f"{head}event: {type}\ndata: ".encode() + orjson.dumps(payload) + b"\n\n"
-
-
-@router.get("/audit", response_model=Page[AuditEntryOut],
-            summary="The audit log, newest first")
-def audit_log(
-    request: Request,
-    action: Text = None,
-    subject: Text = None,
-    after: After = None,
-    limit: Limit = 100,
-) -> Page[AuditEntryOut]:
-    page = audit.page_entries(request.app.state.daemon.store, action=action, subject=subject,
-                              after=cursor_in(after, "audit"), limit=limit)
-    return page_out(page, "audit", lambda e: out(e, AuditEntryOut))

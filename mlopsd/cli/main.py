@@ -13,6 +13,7 @@ import orjson
 
 from mlopsd import __version__
 from mlopsd.cli import (
+    audit_commands,
     data_commands,
     event_lines,
     model_commands,
@@ -170,17 +171,6 @@ def cmd_jobs_kinds(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_audit(args: argparse.Namespace) -> int:
-    with client_for(args) as client:
-        entries = client.audit(limit=args.limit, action=args.action, subject=args.subject)
-    if args.json:
-        print_json(entries)
-    else:
-        print_table([[e.id, e.at, e.actor, e.action, e.subject, e.reason or ""] for e in entries],
-                    ["id", "at", "actor", "action", "subject", "reason"])
-    return 0
-
-
 def cmd_events(args: argparse.Namespace) -> int:
     if args.list:
         print("\n".join(event_lines.catalogue_lines()))
@@ -263,10 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     serving_commands.add_commands(sub, common)
     retrain_commands.add_commands(sub, common)
 
-    p = add("audit", cmd_audit, "the audit log, newest first")
-    p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
-    p.add_argument("--action", help="only this action, e.g. model.promote")
-    p.add_argument("--subject", help="only this subject, e.g. model:riders")
+    audit_commands.add_commands(sub, common)
 
     p = add("tui", cmd_tui, "the terminal UI (also: mlops with no command, in a terminal)")
     p.add_argument("--no-start", action="store_true",

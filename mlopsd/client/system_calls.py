@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+from mlopsd.atomic import atomic_file
 from mlopsd.client.event_stream import EventStream
 from mlopsd.client.pages import PagedList
-from mlopsd.client.transport import Transport
-from mlopsd.client.wire import AuditEntryOut, Health, Status
+from mlopsd.client.transport import Transport, api_error
+from mlopsd.client.wire import AuditEntryOut, AuditVerifyOut, Health, Status
 
 
 class SystemCalls(Transport):
@@ -20,6 +26,31 @@ class SystemCalls(Transport):
         """The audit log, newest first."""
         return self._page(AuditEntryOut, "/api/v1/audit", {
             "action": action, "subject": subject, "after": after, "limit": limit})
+
+    def audit_verify(self) -> AuditVerifyOut:
+        """The daemon recomputes the audit log's hash chain (see `store.audit_chain`)."""
+        return self._one(AuditVerifyOut, "GET", "/api/v1/audit/verify")
+
+    def audit_export(self, path: Path, *, since: datetime | None = None,
+                     format: str = "jsonl") -> int:
+        """Write the audit log (from `since` on) with its hashes to `path`, oldest first,
+        as "jsonl" or "csv"; the file appears whole or not at all. Returns its bytes."""
+        params = {"format": format}
+        if since is not None:
+            params["since"] = since.isoformat()
+        written = 0
+        try:
+            with self.stream("GET", "/api/v1/audit/export", params=params) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise api_error(response)
+                with atomic_file(Path(path), mode=0o644) as f:
+                    for chunk in response.iter_bytes():
+                        f.write(chunk)
+                        written += len(chunk)
+        except httpx.ConnectError as exc:
+            raise self.unreachable(exc) from exc
+        return written
 
     def events(self, *, types: list[str] | None = None, after: int | None = None,
                timeout: float | None = None, reconnect: bool = True) -> EventStream:

@@ -106,7 +106,10 @@ from mlopsd.client.wire.serving import (
     VersionStatsOut,
 )
 from mlopsd.client.wire.system import (
+    AuditChainedOut,
     AuditEntryOut,
+    AuditProblem,
+    AuditVerifyOut,
     EventOut,
     Health,
     SchedulerEntryOut,
@@ -127,7 +130,10 @@ __all__ = [
     "AlertOut",
     "AliasMoveOut",
     "AliasRequest",
+    "AuditChainedOut",
     "AuditEntryOut",
+    "AuditProblem",
+    "AuditVerifyOut",
     "BlueGreenOut",
     "CanaryOut",
     "CanaryPolicyOut",

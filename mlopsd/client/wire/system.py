@@ -64,6 +64,36 @@ class AuditEntryOut(BaseModel):
     details: Any
 
 
+class AuditChainedOut(AuditEntryOut):
+    """An entry as exported for a review: its fields and the chain's two hashes
+    (store/audit_chain.py says what is hashed)."""
+
+    prev_hash: str | None
+    entry_hash: str | None
+
+
+class AuditProblem(BaseModel):
+    id: int = Field(description="the audit entry the problem was found at")
+    problem: str
+
+
+class OrphanEvent(BaseModel):
+    event_id: int
+    audit_id: int = Field(description="the audit entry the event names, missing from the log")
+
+
+class AuditVerifyOut(BaseModel):
+    ok: bool
+    entries: int
+    first_id: int | None
+    last_id: int | None
+    head: str | None = Field(description="the newest entry's hash: keep it, and a later "
+                             "check shows nothing up to it was changed or removed")
+    problems: list[AuditProblem]
+    orphan_events: list[OrphanEvent] = Field(description="events naming an audit entry the "
+                                             "log no longer has")
+
+
 class EventOut(BaseModel):
     """One event of the stream. `id` is None only for `stream.lost` (the daemon's note that
     this subscriber missed events, `data.lost` of them), which has no place in the history."""
