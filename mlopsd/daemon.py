@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import time
@@ -176,6 +177,8 @@ class Daemon:
         removed = self.artifacts.clean_tmp()
         if removed:
             log.info("removed %s partial artifact file(s) left by a crash", removed)
+        for leftover in self.home.run.glob("backup-*"):  # a backup cut off by a crash
+            shutil.rmtree(leftover, ignore_errors=True)
         self.runner = JobRunner(
             store=self.store,
             bus=self.bus,

@@ -14,6 +14,7 @@ from mlopsd import __version__
 from mlopsd.api import (
     audit_routes,
     data_routes,
+    home_routes,
     job_routes,
     model_routes,
     openapi,
@@ -40,6 +41,7 @@ def create_app(daemon: Any) -> FastAPI:
     install_error_handlers(app)
     app.include_router(system_routes.router)
     app.include_router(audit_routes.router)
+    app.include_router(home_routes.router)
     app.include_router(system_routes.metrics_router)
     app.include_router(job_routes.router)
     app.include_router(data_routes.router)

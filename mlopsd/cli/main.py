@@ -16,6 +16,7 @@ from mlopsd.cli import (
     audit_commands,
     data_commands,
     event_lines,
+    home_commands,
     model_commands,
     retrain_commands,
     serving_commands,
@@ -254,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     retrain_commands.add_commands(sub, common)
 
     audit_commands.add_commands(sub, common)
+    home_commands.add_commands(sub, common)
 
     p = add("tui", cmd_tui, "the terminal UI (also: mlops with no command, in a terminal)")
     p.add_argument("--no-start", action="store_true",

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from mlopsd.atomic import atomic_file
+from mlopsd.client import backup_files
 from mlopsd.client.event_stream import EventStream
 from mlopsd.client.pages import PagedList
 from mlopsd.client.transport import Transport, api_error
-from mlopsd.client.wire import AuditEntryOut, AuditVerifyOut, Health, Status
+from mlopsd.client.wire import AuditEntryOut, AuditVerifyOut, Health, HomeVerifyOut, Status
 
 
 class SystemCalls(Transport):
@@ -51,6 +53,23 @@ class SystemCalls(Transport):
         except httpx.ConnectError as exc:
             raise self.unreachable(exc) from exc
         return written
+
+    def verify_home(self) -> HomeVerifyOut:
+        """The daemon checks its home is whole (see `store.integrity`)."""
+        return self._one(HomeVerifyOut, "GET", "/api/v1/verify")
+
+    def backup(self, dest: Path, *, with_token: bool = False) -> dict[str, Any]:
+        """An online backup of the home into the new folder `dest`, every file checked
+        against the manifest; returns the manifest."""
+        try:
+            with self.stream("POST", "/api/v1/backup",
+                             params={"token": "true" if with_token else "false"}) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise api_error(response)
+                return backup_files.receive(response.iter_bytes(), Path(dest))
+        except httpx.ConnectError as exc:
+            raise self.unreachable(exc) from exc
 
     def events(self, *, types: list[str] | None = None, after: int | None = None,
                timeout: float | None = None, reconnect: bool = True) -> EventStream:

@@ -94,6 +94,19 @@ class AuditVerifyOut(BaseModel):
                                              "log no longer has")
 
 
+class HomeFinding(BaseModel):
+    check: str = Field(description="artifacts, aliases, lineage, deployments, pipelines, "
+                       "audit")
+    subject: str
+    problem: str
+
+
+class HomeVerifyOut(BaseModel):
+    ok: bool
+    checked: dict[str, int] = Field(description="how many things each check looked at")
+    findings: list[HomeFinding]
+
+
 class EventOut(BaseModel):
     """One event of the stream. `id` is None only for `stream.lost` (the daemon's note that
     this subscriber missed events, `data.lost` of them), which has no place in the history."""
