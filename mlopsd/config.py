@@ -38,6 +38,9 @@ class DaemonConfig:
     """Events the outbox keeps for clients that resume (`Last-Event-ID`): the newest…"""
     events_keep_days: float = 7.0
     """…and none older than this."""
+    tls_terminator: str = ""
+    """What terminates TLS in front of a daemon bound beyond loopback (e.g. "caddy on
+    https://models.example.org"): said, the start does not warn of clear-text tokens."""
 
     def worker_count(self) -> int:
         """Worker processes for jobs: leave one core for serving, but always at least one."""

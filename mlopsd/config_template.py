@@ -15,6 +15,9 @@ CONFIG_TEMPLATE = """\
 # shutdown_grace_s = 10.0   # on stop, running jobs get this long before they are interrupted
 # events_keep = 100000      # events kept for clients resuming the stream (Last-Event-ID)...
 # events_keep_days = 7.0    # ...and none older than this; older ones are told as stream.lost
+# tls_terminator = ""       # beyond loopback: what terminates TLS in front (e.g. "caddy on
+#                           # https://models.example.org"); unsaid, the start warns that
+#                           # tokens would cross the network in clear text
 
 [ingest]
 # auto_create = true        # a folder made in inbox/ creates a dataset; its first file fixes

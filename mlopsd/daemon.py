@@ -56,6 +56,7 @@ from mlopsd.services.registry import Registry
 from mlopsd.services.runs import Runs
 from mlopsd.services.scoring import ScoringService
 from mlopsd.services.service_watch import ServiceWatch
+from mlopsd.services.tokens import TokenBook
 from mlopsd.services.training import TrainService
 from mlopsd.services.unservable import UnservableModels
 from mlopsd.serving.http import PredictionApp
@@ -167,6 +168,8 @@ class Daemon:
         self.store = open_store(self.home.db)
         self.bus.attach(self.store)
         self.bus.prune()
+        self.tokens = TokenBook(self.store, self.bus)
+        self.tokens.ensure_owner(self.token)
         self.alerts = Alerts(self.store, self.bus)
         self.registry = Registry(self.store, self.bus)
         self.model_names = ModelNames(self.store, lambda: self.config.models())
@@ -332,7 +335,7 @@ class Daemon:
             create_app(self), served=self.served, logger=self.prediction_log,
             fallback=serving.fallback, on_failure=self._prediction_failed,
             on_feedback=self._feedback, unseen=serving.unseen_categories,
-            stats=self.serving_stats, token=self.token,
+            stats=self.serving_stats, tokens=self.tokens,
             require_token=self.require_token_for_reads, max_rows=serving.max_rows,
             max_body_bytes=int(serving.max_body_mb * 1024 * 1024),
             model_names=self.model_names, batch_wait_ms=serving.batch_wait_ms,
@@ -348,6 +351,11 @@ class Daemon:
         self._server = _Server(config)
         log.info("mlopsd %s listening on http://%s:%s (home %s)", __version__, self.host,
                  self.port, self.home.root)
+        if self.require_token_for_reads and not self.config.daemon.tls_terminator:
+            log.warning("listening beyond loopback on plain HTTP: tokens and data cross the "
+                        "network in clear text. Put a TLS terminator in front (a reverse "
+                        "proxy such as Caddy or nginx, see the README) and say so in "
+                        "mlops.toml: [daemon] tls_terminator = \"...\"")
         # uvicorn's loop="uvloop" only applies inside uvicorn.run(); serving on our own
         # socket, the loop is made here (uvloop: ~30% less loop overhead per request).
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:

@@ -87,7 +87,7 @@ def test_errors_are_json_with_field(d: DaemonProcess, client: Client) -> None:
 
 def test_selfcheck_job_runs_in_a_worker_process(d: DaemonProcess, client: Client) -> None:
     job = client.submit_job("selfcheck")
-    assert job.state == "queued" and job.actor == "test"
+    assert job.state == "queued" and job.actor == "test@owner"
     done = client.wait_job(job.id, timeout=60)
     assert done.state == "succeeded", done.error
     assert done.result["pid"] != d.pid
@@ -117,7 +117,7 @@ def test_cancel_queued_running_and_finished(client: Client) -> None:
     client.cancel_job(running[0].id, "taking too long")
     done = client.wait_job(running[0].id, timeout=30)
     assert done.state == "cancelled"
-    assert done.error == "cancelled by test: taking too long"
+    assert done.error == "cancelled by test@owner: taking too long"
     for job in long:
         if client.get_job(job.id).state in ("queued", "running"):
             client.cancel_job(job.id)
@@ -172,5 +172,5 @@ def test_audit_records_who_queued_what(client: Client) -> None:
     job = client.submit_job("selfcheck")
     entries = client.audit(subject=f"job:{job.id}")
     assert entries[0].action == "job.submit"
-    assert entries[0].actor == "test"
+    assert entries[0].actor == "test@owner"
     assert entries[0].details["kind"] == "selfcheck"

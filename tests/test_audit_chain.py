@@ -129,7 +129,8 @@ def test_verify_export_and_a_tampered_store_or_file(audited: DaemonProcess,
     assert "from the log's first entry" in done.stderr
     records = [orjson.loads(line) for line in export.read_text().splitlines()]
     actions = [r["action"] for r in records]
-    assert actions[0] == "daemon.start" and actions.count("data.commit") == 2, actions
+    assert actions[:2] == ["token.create", "daemon.start"], actions  # the owner's, at first start
+    assert actions.count("data.commit") == 2, actions
     assert records[0]["prev_hash"] == GENESIS
 
     offline = run_mlops(home, "audit", "verify", "--file", str(export))

@@ -206,6 +206,15 @@ def test_non_loopback_bind_needs_the_token_for_every_call(home: Path) -> None:
         assert d.client.status().auth == "all"
     finally:
         assert d.stop() == 0
+    assert "plain HTTP: tokens and data cross the network in clear text" in d.output()
+
+    home.joinpath("mlops.toml").write_text('[daemon]\ntls_terminator = "caddy on https://x"\n')
+    d = DaemonProcess(home, "--host", "0.0.0.0", out_path=home / "second.out").start()
+    try:
+        assert d.client is not None and d.client.status().auth == "all"
+    finally:
+        assert d.stop() == 0
+    assert "clear text" not in (home / "second.out").read_text()
 
 
 def test_uptime_grows(daemon: DaemonProcess) -> None:

@@ -162,7 +162,7 @@ def test_a_day_in_the_life_streams_every_change_once_typed_and_audited(
     assert len(stats) >= 2 and all(v["p50_ms"] is not None for v in served)
     # The alert as acknowledged, by whom.
     assert (acked.data["state"], acked.data["note"], acked.data["by"]) == (
-        "acknowledged", "looking", "test")
+        "acknowledged", "looking", "test@owner")
 
     # Each change once, with its audit entry: the event names the entry written in its
     # transaction, and no entry is claimed by two events.

@@ -62,7 +62,7 @@ async def test_acknowledge_then_resolve_with_notes(filled: tui_home.Filled) -> N
     entries = {e.action: e for e in client.audit(subject=f"alert:{alert.id}")}
     assert entries["alert.acknowledged"].reason == "looking at the upstream export"
     assert entries["alert.resolved"].reason == "export fixed upstream"
-    assert entries["alert.resolved"].actor == "test:tui"
+    assert entries["alert.resolved"].actor == "test:tui@owner"
 
 
 @pilot_test

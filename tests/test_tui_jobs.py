@@ -54,7 +54,7 @@ async def test_a_running_job_its_log_following_and_cancel(tmp_path: Path) -> Non
             await wait_for_text(pilot, f"Log of job {job.id} (ended)")
         entry = client.audit(action="job.cancel")[0] if client.audit(action="job.cancel") \
             else next(e for e in client.audit() if "cancel" in e.action)
-        assert entry.reason == "wrong parameters" and entry.actor == "test:tui"
+        assert entry.reason == "wrong parameters" and entry.actor == "test:tui@owner"
     finally:
         d.kill()
 
@@ -82,6 +82,6 @@ async def test_a_schedule_is_listed_with_its_next_run_and_runs_now(tmp_path: Pat
                                       what="a pipeline")
         assert pipeline[0].trigger == "manual"
         assert pipeline[0].trigger_detail.get("reason") == "data came early"
-        assert pipeline[0].actor == "test:tui"
+        assert pipeline[0].actor == "test:tui@owner"
     finally:
         d.kill()

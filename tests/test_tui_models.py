@@ -96,7 +96,7 @@ async def test_promote_says_what_changes_needs_a_reason_and_records_it(
         assert f"{filled.second}    production" in screen_text(pilot.app)
     moves = client.alias_history("riders", "production")
     assert (moves[0].to_version, moves[0].reason, moves[0].actor) == (
-        filled.second, "better on new data", "test:tui")
+        filled.second, "better on new data", "test:tui@owner")
 
 
 @pilot_test
@@ -184,7 +184,7 @@ async def test_approve_and_reject_a_pipeline_awaiting_approval(
     assert client.model_version("riders", challenger).archived
     decision = {s["step"]: s for s in client.pipeline(first.id).steps}["approval"]["detail"]
     assert (decision["decision"], decision["by"], decision["note"]) == (
-        "rejected", "test:tui", "not this week")
+        "rejected", "test:tui@owner", "not this week")
     archived = _audit(filled, "model.archive")[0]
     assert (archived.reason, archived.details["version"]) == ("not this week", challenger)
     tui_home.drop_version(d, frame.sample(fraction=0.3, seed=4), "fourth.csv", 4)
@@ -202,7 +202,7 @@ async def test_approve_and_reject_a_pipeline_awaiting_approval(
                    timeout=120, what="the approved challenger in production")
     decision = {s["step"]: s for s in client.pipeline(second.id).steps}["approval"]["detail"]
     assert (decision["decision"], decision["by"], decision["note"]) == (
-        "approved", "test:tui", "looks right")
+        "approved", "test:tui@owner", "looks right")
 
 
 @pilot_test

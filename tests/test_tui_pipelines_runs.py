@@ -80,7 +80,7 @@ async def test_one_key_rolls_back_from_the_deployment_history(
         await loaded(pilot)
         await wait_for_text(pilot, "rollback", "error rate up")
     move = client.alias_history("riders", "production")[0]
-    assert (move.kind, move.reason, move.actor) == ("rollback", "error rate up", "test:tui")
+    assert (move.kind, move.reason, move.actor) == ("rollback", "error rate up", "test:tui@owner")
 
 
 @pilot_test

@@ -27,7 +27,9 @@ from store import (
     predictions,
     run_search,
     runs,
+    tokens,
 )
+from store.audit_chain import ChainedEntry
 
 # (record(s), wire model, record fields not sent {name: why}, wire-only fields {name: why},
 #  fields whose types differ on purpose {name: why})
@@ -60,6 +62,9 @@ PAIRS: list[tuple[tuple[type, ...], type[BaseModel], dict[str, str], dict[str, s
     ((pipelines.Schedule,), wire.ScheduleOut, {"created_at": "when the config first named it"},
      {"next_run_at": "the scheduler's, not the store's"}, {}),
     ((ScheduledEntry,), wire.SchedulerEntryOut, {}, {}, {}),
+    ((tokens.Token,), wire.TokenOut, {"secret_hash": "never sent: it would let anyone who "
+                                                     "reads it test guesses offline"}, {}, {}),
+    ((ChainedEntry,), wire.AuditChainedOut, {}, {}, {}),
 ]
 
 
@@ -114,7 +119,8 @@ def test_every_reply_model_of_a_store_record_is_guarded() -> None:
         "CanaryOut", "CanaryPolicyOut", "ShadowOut", "BlueGreenOut", "DeployStatusOut",
         "DeployAbortOut", "DrillOut", "PerformanceOut", "LivePerformanceOut",
         "PredictionsOut", "ServedModelOut", "ExampleRequestOut", "FeedbackOut",
-        "ErrorBody", "ErrorResponse", "Page", "JobSubmit"}
+        "ErrorBody", "ErrorResponse", "Page", "JobSubmit", "AuditVerifyOut", "AuditProblem",
+        "HomeVerifyOut", "HomeFinding", "TokenMadeOut", "WhoAmI"}
     guarded = {p[1].__name__ for p in PAIRS}
     replies = {name for name in wire.__all__ if isinstance(getattr(wire, name), type)
                and issubclass(getattr(wire, name), BaseModel)

@@ -22,6 +22,7 @@ from mlopsd.api import (
     run_routes,
     serving_routes,
     system_routes,
+    token_routes,
 )
 from mlopsd.api.auth import TokenAuthMiddleware
 from mlopsd.api.errors import CatchAllMiddleware, install_error_handlers
@@ -33,7 +34,9 @@ def create_app(daemon: Any) -> FastAPI:
         title="mlopsd",
         version=__version__,
         description="The mlops daemon's API. Mutating calls need `Authorization: Bearer "
-        "<token>` (HOME/token); when the daemon listens beyond loopback, every call does.",
+        "<token>` of a role that may make them (viewer, operator, approver, admin; the "
+        "home's own token, HOME/token, is an admin's); when the daemon listens beyond "
+        "loopback, every call does.",
         docs_url=None,
         redoc_url=None,
     )
@@ -42,6 +45,7 @@ def create_app(daemon: Any) -> FastAPI:
     app.include_router(system_routes.router)
     app.include_router(audit_routes.router)
     app.include_router(home_routes.router)
+    app.include_router(token_routes.router)
     app.include_router(system_routes.metrics_router)
     app.include_router(job_routes.router)
     app.include_router(data_routes.router)
@@ -58,7 +62,7 @@ def create_app(daemon: Any) -> FastAPI:
         "/api/v1/models/{name}/performance": (409,),
     })
     app.add_middleware(
-        TokenAuthMiddleware, token=daemon.token,
+        TokenAuthMiddleware, book=daemon.tokens,
         require_for_reads=daemon.require_token_for_reads,
     )
     app.add_middleware(CatchAllMiddleware)

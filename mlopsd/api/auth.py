@@ -1,14 +1,20 @@
-"""Bearer-token auth: mutating calls always need the home's token; every call does when the
-daemon listens beyond loopback."""
+"""Bearer tokens with roles at the API's door (`services/access.py` decides: who a request
+is, and whether its role may make the call). On loopback, reads need no token; when the
+daemon listens beyond loopback, every call does. The request's principal goes into
+`request.state.principal`, and its name into every audit entry the call writes
+(`job_routes.actor_of`)."""
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlopsd.api.errors import error_response
+from mlopsd.services.access import Refused, a, admit
+from mlopsd.services.errors import ServiceError
+from mlopsd.services.tokens import ANYONE, Principal, TokenBook
 
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -22,35 +28,30 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def require(request: Request, role: str, why: str) -> None:
+    """A check beyond the path's rule, where the body decides (a blue-green deploy)."""
+    principal: Principal = getattr(request.state, "principal", ANYONE)
+    if not principal.may(role):
+        raise ServiceError(403, f"{why}: that needs {a(role)}'s token; token "
+                           f"{principal.name!r} is {a(principal.role)}'s")
+
+
 class TokenAuthMiddleware:
-    def __init__(self, app: ASGIApp, *, token: str, require_for_reads: bool) -> None:
+    def __init__(self, app: ASGIApp, *, book: TokenBook, require_for_reads: bool) -> None:
         self.app = app
-        self._expected = f"Bearer {token}".encode()
+        self.book = book
         self._require_for_reads = require_for_reads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        needs_token = self._require_for_reads or scope["method"] not in _SAFE_METHODS
-        if needs_token:
-            given = b""
-            for name, value in scope["headers"]:
-                if name == b"authorization":
-                    given = value
-                    break
-            if not given:
-                response = error_response(
-                    401, "this call needs the home's token: send 'Authorization: Bearer <token>' "
-                    "(the token is in HOME/token)", headers={"WWW-Authenticate": "Bearer"},
-                )
-                await response(scope, receive, send)
-                return
-            if not hmac.compare_digest(given, self._expected):
-                response = error_response(
-                    401, "the token does not match this home's token",
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-                await response(scope, receive, send)
-                return
+        try:
+            principal = admit(self.book, scope, token_required=self._require_for_reads)
+        except Refused as exc:
+            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            await error_response(exc.status, exc.message, headers=headers)(scope, receive,
+                                                                           send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)

@@ -21,8 +21,12 @@ MAX_LOG_CHUNK = 1 << 20
 
 
 def actor_of(request: Request) -> str:
-    """Who asked: the client names itself (`X-Mlops-Actor`); the token vouches for it."""
-    return request.headers.get("x-mlops-actor", "api")[:200]
+    """Who asked, for the audit log: the token's name, and what the client calls itself
+    (`X-Mlops-Actor`) before it: `cli@owner`, `alice`."""
+    principal = getattr(request.state, "principal", None)
+    name = principal.name if principal is not None else "anonymous"
+    claim = request.headers.get("x-mlops-actor", "")[:200]
+    return f"{claim}@{name}" if claim and claim != name else name
 
 
 def _out(job: job_repo.Job) -> JobOut:

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from mlopsd.api.auth import require
 from mlopsd.api.errors import ApiError
 from mlopsd.api.job_routes import actor_of
 from mlopsd.api.pages import After, cursor_in, page_out
@@ -42,6 +43,7 @@ from mlopsd.client.wire import (
 )
 from mlopsd.runtime.file_moves import free_name
 from mlopsd.services.scoring import PROCESSING, ScoreError
+from mlopsd.services.tokens import APPROVER
 from mlopsd.serving.performance import live_performance
 from mlopsd.serving.rollout import CanaryPolicy
 from mlopsd.serving.served import PRODUCTION
@@ -63,6 +65,7 @@ def deploy(request: Request, name: Name, body: DeployRequest) -> Any:
     deploys = request.app.state.daemon.deploys
     actor = actor_of(request)
     if body.strategy == "blue-green":
+        require(request, APPROVER, "a blue-green deploy moves production now")
         move = deploys.move_alias(name, PRODUCTION, body.version, actor=actor,
                                   reason=body.reason)
         return {"strategy": "blue-green", "from_version": move.from_version,

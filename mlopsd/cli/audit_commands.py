@@ -9,13 +9,15 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from mlopsd.cli.common import UsageError, add_command, client_for, readable_file, writable_file
 from mlopsd.cli.output import print_json, print_table
-from store.audit_chain import GENESIS, ChainedEntry, ChainReport, check
+
+if TYPE_CHECKING:
+    from store.audit_chain import ChainedEntry, ChainReport
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -54,6 +56,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     since = _time(args.since) if args.since else None
     with client_for(args) as client:
         size = client.audit_export(out, since=since, format=fmt)
+    from store.audit_chain import check  # pure hashing; loaded only when a file is checked
+
     report = check(_read(out, fmt), start=None)
     print(f"wrote {out} ({fmt}, {size:,} bytes): {_summary(report, out, fmt)}",
           file=sys.stderr)
@@ -63,6 +67,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _verify_file(path: Path, as_json: bool) -> int:
+    from store.audit_chain import check  # pure hashing; loaded only when a file is checked
+
     fmt = "csv" if path.suffix.lower() == ".csv" else "jsonl"
     try:
         report = check(_read(path, fmt), start=None)
@@ -83,6 +89,8 @@ def _verify_file(path: Path, as_json: bool) -> int:
 def _summary(report: ChainReport, path: Path, fmt: str) -> str:
     if not report.entries:
         return "no entries"
+    from store.audit_chain import GENESIS
+
     first = next(_read(path, fmt))
     start = ("from the log's first entry" if first.prev_hash == GENESIS
              else f"linking to the entry before it by {first.prev_hash}")
@@ -103,6 +111,8 @@ def _read(path: Path, fmt: str) -> Iterator[ChainedEntry]:
 
 
 def _entry(record: dict[str, Any], details: Any, line: int) -> ChainedEntry:
+    from store.audit_chain import ChainedEntry
+
     try:
         return ChainedEntry(int(record["id"]), datetime.fromisoformat(record["at"]),
                             record["actor"], record["action"], record["subject"],

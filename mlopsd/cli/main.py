@@ -20,6 +20,7 @@ from mlopsd.cli import (
     model_commands,
     retrain_commands,
     serving_commands,
+    token_commands,
 )
 from mlopsd.cli.common import (
     USAGE_ERROR,
@@ -256,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit_commands.add_commands(sub, common)
     home_commands.add_commands(sub, common)
+    token_commands.add_commands(sub, common)
 
     p = add("tui", cmd_tui, "the terminal UI (also: mlops with no command, in a terminal)")
     p.add_argument("--no-start", action="store_true",

@@ -13,7 +13,16 @@ from mlopsd.client import backup_files
 from mlopsd.client.event_stream import EventStream
 from mlopsd.client.pages import PagedList
 from mlopsd.client.transport import Transport, api_error
-from mlopsd.client.wire import AuditEntryOut, AuditVerifyOut, Health, HomeVerifyOut, Status
+from mlopsd.client.wire import (
+    AuditEntryOut,
+    AuditVerifyOut,
+    Health,
+    HomeVerifyOut,
+    Status,
+    TokenMadeOut,
+    TokenOut,
+    WhoAmI,
+)
 
 
 class SystemCalls(Transport):
@@ -70,6 +79,23 @@ class SystemCalls(Transport):
                 return backup_files.receive(response.iter_bytes(), Path(dest))
         except httpx.ConnectError as exc:
             raise self.unreachable(exc) from exc
+
+    def whoami(self) -> WhoAmI:
+        """The name and role of the token this client sends."""
+        return self._one(WhoAmI, "GET", "/api/v1/whoami")
+
+    def tokens(self) -> list[TokenOut]:
+        """Every token: names, roles, who made and revoked them (an admin's call)."""
+        return self._many(TokenOut, "/api/v1/tokens")
+
+    def create_token(self, name: str, role: str) -> TokenMadeOut:
+        """A new token with a role; its secret is in the reply only (an admin's call)."""
+        return self._one(TokenMadeOut, "POST", "/api/v1/tokens",
+                         json={"name": name, "role": role})
+
+    def revoke_token(self, name: str, *, note: str | None = None) -> TokenOut:
+        return self._one(TokenOut, "POST", f"/api/v1/tokens/{name}/revoke",
+                         json={"note": note})
 
     def events(self, *, types: list[str] | None = None, after: int | None = None,
                timeout: float | None = None, reconnect: bool = True) -> EventStream:

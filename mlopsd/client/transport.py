@@ -36,8 +36,12 @@ def default_actor() -> str:
         return "cli"
 
 
+TOKEN_ENV = "MLOPS_TOKEN"
+
+
 def locate(home: Home) -> tuple[str, str | None]:
-    """The base URL of the home's daemon (from run/daemon.json) and the home's token."""
+    """The base URL of the home's daemon (from run/daemon.json) and the token to send:
+    $MLOPS_TOKEN when set (one made with `mlops tokens create`), else the home's own."""
     try:
         info = orjson.loads(home.daemon_json.read_bytes())
     except FileNotFoundError:
@@ -49,10 +53,12 @@ def locate(home: Home) -> tuple[str, str | None]:
         host = "127.0.0.1"
     if ":" in host:
         host = f"[{host}]"
-    try:
-        token = home.read_token()
-    except OSError:
-        token = None
+    token = os.environ.get(TOKEN_ENV) or None  # a token of one's own, with its role
+    if token is None:
+        try:
+            token = home.read_token()
+        except OSError:
+            token = None
     return f"http://{host}:{info['port']}", token
 
 

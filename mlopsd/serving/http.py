@@ -23,7 +23,6 @@ logged and shadowed.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
 import uuid
@@ -34,7 +33,9 @@ from urllib.parse import parse_qs
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mlopsd.services.access import Refused, admit
 from mlopsd.services.model_names import ModelNames
+from mlopsd.services.tokens import TokenBook
 from mlopsd.serving.batcher import MicroBatcher
 from mlopsd.serving.dispatch import Dispatcher, Route
 from mlopsd.serving.errors import ServingError
@@ -62,7 +63,7 @@ Outcome = tuple[Batch, dict[str, Any] | None, Exception | None]
 
 class PredictionApp:
     def __init__(self, control: ASGIApp, *, served: ServedModels, logger: PredictionLogger,
-                 stats: ServingStats, token: str, require_token: bool, max_rows: int,
+                 stats: ServingStats, tokens: TokenBook, require_token: bool, max_rows: int,
                  max_body_bytes: int, fallback: dict[str, Any] | None = None,
                  on_failure: OnFailure | None = None,
                  on_feedback: Callable[[str, list[str], list[int | None], list[str]], int]
@@ -78,7 +79,7 @@ class PredictionApp:
         self.unseen = unseen or {}
         self.stream = StreamScorer(stats, logger, self.reporter, self.unseen)
         self.on_feedback = on_feedback or (lambda *_: 0)
-        self._expected = f"Bearer {token}".encode()
+        self.tokens = tokens
         self._require_token = require_token
         self.max_rows, self.max_body_bytes = max_rows, max_body_bytes
 
@@ -105,10 +106,8 @@ class PredictionApp:
         if len(parts) < 3 or parts[1] != "models":
             raise ServingError(404, "no such endpoint: predictions are POST "
                                "/v1/models/{name}/predict")
-        if self._require_token and not hmac.compare_digest(
-                _header(scope, b"authorization").encode(), self._expected):
-            raise ServingError(401, "this daemon listens beyond loopback: send "
-                               "'Authorization: Bearer <token>' (the token is in HOME/token)")
+        if self._require_token:  # on loopback predictions are open, as reads are
+            self._admit(scope)
         name, _, alias = parts[2].partition("@")
         rest = parts[3:]
         method = scope["method"]
@@ -237,13 +236,18 @@ class PredictionApp:
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
+    def _admit(self, scope: Scope) -> None:
+        try:
+            admit(self.tokens, scope, token_required=self._require_token)
+        except Refused as exc:
+            raise ServingError(exc.status, exc.message) from None
+
     # --- feedback, describe ---------------------------------------------------------------
 
     async def _feedback(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
         """Labels for earlier predictions. A write: it needs the home's token."""
-        if not hmac.compare_digest(_header(scope, b"authorization").encode(), self._expected):
-            raise ServingError(401, "feedback changes what is stored: send 'Authorization: "
-                               "Bearer <token>' (the token is in HOME/token)")
+        if not self._require_token:  # else admitted in _route already
+            self._admit(scope)
         labels = read_labels(await self._body(scope, receive))
         await self.dispatch.check_known(name)
         matched = await asyncio.get_running_loop().run_in_executor(None, lambda: self.on_feedback(

@@ -18,6 +18,7 @@ Only pydantic here: the client side imports nothing of the daemon's.
 
 from __future__ import annotations
 
+from mlopsd.client.events.access import TokenCreated, TokenReplaced, TokenRevoked
 from mlopsd.client.events.base import (
     CATALOGUE,
     Event,
@@ -159,6 +160,9 @@ __all__ = [
     "ScoreProgress",
     "ServingStats",
     "StreamLost",
+    "TokenCreated",
+    "TokenReplaced",
+    "TokenRevoked",
     "TrainIteration",
     "UnknownEvent",
     "VersionServingStats",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from mlopsd.client.events import EventData, payload_of
+from mlopsd.client.wire.common import Inbound
 
 
 class Health(BaseModel):
@@ -122,3 +123,27 @@ class EventOut(BaseModel):
         """`data` as the catalogue's typed payload for `type` (UnknownEvent for a name this
         client does not know: a newer daemon)."""
         return payload_of(self.type, self.data)
+
+
+class TokenOut(BaseModel):
+    name: str
+    role: str = Field(description="viewer, operator, approver or admin")
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None
+    revoked_by: str | None
+
+
+class TokenMadeOut(BaseModel):
+    token: TokenOut
+    secret: str = Field(description="shown this once; the daemon keeps only its SHA-256")
+
+
+class TokenRequest(Inbound):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+    role: Literal["viewer", "operator", "approver", "admin"]
+
+
+class WhoAmI(BaseModel):
+    name: str = Field(description="the token's name; `anonymous` without one")
+    role: str
