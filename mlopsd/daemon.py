@@ -35,6 +35,7 @@ from mlopsd.client.events import (
 from mlopsd.config import Config
 from mlopsd.config_reload import ConfigReload
 from mlopsd.home import Home
+from mlopsd.retraining.clock import SystemClock
 from mlopsd.retraining.pipeline import Env as PipelineEnv
 from mlopsd.retraining.schedules import RetrainSchedules
 from mlopsd.retraining.service import RetrainService
@@ -261,17 +262,18 @@ class Daemon:
         self._write_daemon_json()
 
     def _start_retraining(self) -> None:
+        clock = SystemClock()
         self.retraining = RetrainService(PipelineEnv(
             store=self.store, runner=self.runner, training=self.training,
             deploys=self.deploys, served=self.served, stats=self.serving_stats, bus=self.bus,
             model=self.training.spec, monitoring=lambda: self.config.monitoring,
-            label_join=self.label_join))
+            label_join=self.label_join, clock=clock))
         self.retraining.start()
         self.triggers = TriggerWatch(self.store, self.bus, self.retraining,
                                      lambda: self.config.models())
         self.triggers.start()
         self.retrain_schedules = RetrainSchedules(self.store, self.scheduler.aps,
-                                                  self.retraining)
+                                                  self.retraining, clock)
         self.retrain_schedules.sync(self.config.models())
         missed = self.retrain_schedules.run_missed(self.config.models())
         if missed:

@@ -1,6 +1,7 @@
 """`new_rows >= N` starts a retrain; the cooldown holds the next one (kept across a
-restart, started when the cooldown has passed); `last D days` trains on the newest days of
-the dataset's time column."""
+restart, started once the cooldown no longer holds it); `last D days` trains on the newest
+days of the dataset's time column. That a cooldown ends by itself when its time has passed
+is decided on a moved clock in test_retraining_clock.py: here it is ended by a reload."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from tests.daemon_process import DaemonProcess, wait_until
+from tests.daemon_process import DaemonProcess, run_mlops, wait_until
 from tests.test_drift_daemon import _drop
 from tests.test_ingest_daemon import EXAMPLE
 
@@ -34,7 +35,7 @@ rounds = 30
 
 [model.retrain]
 retrain_on = ["new_rows >= 1000"]
-cooldown = "15s"
+cooldown = "1h"
 training_window = "last 60 days"
 deploy = "direct"
 watch = "0s"
@@ -80,17 +81,24 @@ def test_new_rows_retrain_within_a_window_and_the_cooldown_holds_the_next(home: 
         assert "cooldown" in held.reason
         entry = next(e for e in client.audit(limit=200) if e.action == "retrain.held")
         assert entry.subject == f"pipeline:{held.id}"
-        # ...kept across a restart, and started once the cooldown has passed.
+        # ...kept across a restart (still in its cooldown: still held)...
         assert d.stop() == 0
         d.start()
         client = d.client
         assert client is not None
-        assert client.pipeline(held.id).state in ("held", "running", "deployed")
+        assert client.pipeline(held.id).state == "held"
+        # ...and started once the cooldown no longer holds it (here: the policy is reloaded
+        # without one).
+        reloaded_at = dt.datetime.now(dt.UTC)
+        d.home.config.write_text(CONFIG.replace('cooldown = "1h"', 'cooldown = "0s"'))
+        out = run_mlops(d.home.root, "reload")
+        assert out.returncode == 0, out.stdout + out.stderr
         released = wait_until(lambda: (p := client.pipeline(held.id)).state not in (
             "held", "running") and p, timeout=60, what="the held pipeline to run")
         assert released.state in ("deployed", "not_promoted"), released.reason
         assert [s["step"] for s in released.steps][:6] == [
             "materialise", "validate", "train", "evaluate", "compare", "gate"]
-        assert released.created_at >= done.created_at + dt.timedelta(seconds=15)
+        # a released pipeline counts as started when it was released
+        assert released.created_at.astimezone(dt.UTC) >= reloaded_at
     finally:
         d.kill()

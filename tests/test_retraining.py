@@ -1,18 +1,24 @@
 """Retraining automation end to end on a real daemon: alerts, people and schedules start
 pipelines; gates with a paired bootstrap CI decide; canaries, approval and the watch window
-deploy or roll back. The clock is compressed with short policies (a 1 s watch, 3 s cron)."""
+deploy or roll back. What depends on the passing of time (cooldowns, canary spans, watch
+windows, schedules' times) is decided on a clock the tests move, without a daemon, in
+test_retraining_clock.py and test_retraining_rollout_clock.py; here nothing waits for time
+to pass (a missed schedule is made by moving its last run back while the daemon is down)."""
 
 from __future__ import annotations
 
 import contextlib
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from mlopsd.client import Client
+from store import pipelines as pipeline_repo
+from store.db import open_store
 from tests.daemon_process import DaemonProcess, run_mlops, wait_until
 from tests.paging import walk
 from tests.test_drift_daemon import _drop
@@ -251,7 +257,8 @@ def test_a_version_going_bad_in_its_watch_is_rolled_back(home: Path,
 def test_a_schedule_missed_while_down_runs_once_after_the_restart(
         home: Path, frame: pl.DataFrame) -> None:
     d = _start(home, """\
-dry_run_schedule = ["*/3 * * * * *"]
+dry_run_schedule = ["0 3 * * *"]
+grace = "2d"
 """)
     try:
         client = d.client
@@ -267,37 +274,38 @@ dry_run_schedule = ["*/3 * * * * *"]
         # may have updated its message, so the pipeline it names can differ)
         assert "no training data" in alert.message and alert.subject == "model:riders"
         _drop(d, frame.sample(fraction=0.3, seed=1), "reference.csv", 1)
-        first = wait_until(lambda: [p for p in client.pipelines(model="riders")
-                                    if p.trigger == "schedule" and p.state == "dry_run"],
-                           timeout=30, what="a scheduled dry run")[0]
-        assert first.dry_run and "passed the gate and would be deployed" in first.reason
-        assert _steps(first)["compare"]["state"] == "skipped", "no production version yet"
         schedules = client.schedules()
         assert [(s.model, s.cron, s.dry_run) for s in schedules] == [
-            ("riders", "*/3 * * * * *", True)]
+            ("riders", "0 3 * * *", True)]
         assert schedules[0].next_run_at is not None
         assert d.stop() == 0
-        time.sleep(7)  # at least two fire times pass while the daemon is down
+        # Three days pass while it is down: its last run is moved back (the daemon's clock
+        # is the real one; this is what three days of downtime leave in the store).
+        store = open_store(d.home.db)
+        try:
+            pipeline_repo.mark_run(store, schedules[0].id,
+                                   datetime.now(UTC) - timedelta(days=3))
+        finally:
+            store.close()
         d.start()
         client = d.client
         assert client is not None
-        # The missed run starts a pipeline of its own, or, when a scheduled run was going
-        # at the stop and goes on after the restart, is merged into it (as every trigger
-        # that finds its model's pipeline running): recorded either way.
-        def missed_runs() -> list[dict]:
-            found = []
-            for p in client.pipelines(model="riders"):
-                for detail in [p.trigger_detail or {}, *(m.get("detail") or {}
-                                                        for m in p.merged)]:
-                    if detail.get("missed_while_down"):
-                        found.append(detail["missed_while_down"])
-            return found
+
+        def missed_runs() -> list:
+            return [p for p in client.pipelines(model="riders")
+                    if (p.trigger_detail or {}).get("missed_while_down")]
 
         caught_up = wait_until(missed_runs, timeout=10, what="the missed run")
         assert len(caught_up) == 1, "missed runs are coalesced into one"
-        missed = caught_up[0]
-        assert missed["missed"] >= 2 and missed["coalesced"] is True
-        assert sum(map(len, walk(client.pipelines, limit=1, model="riders"))) >= 2
+        missed = caught_up[0].trigger_detail["missed_while_down"]
+        assert missed["missed"] >= 3 and missed["coalesced"] is True
+        assert missed["late_s"] < 86_400
+        first = _ended(client, caught_up[0].id)
+        assert first.trigger == "schedule" and first.actor == "scheduler"
+        assert first.state == "dry_run", first.reason
+        assert "passed the gate and would be deployed" in first.reason
+        assert _steps(first)["compare"]["state"] == "skipped", "no production version yet"
+        assert sum(map(len, walk(client.pipelines, limit=1, model="riders"))) == 2
 
         # A config edit is picked up by `mlops reload`, audited.
         d.home.config.write_text(BASE + 'schedule = ["0 3 * * mon"]\n')

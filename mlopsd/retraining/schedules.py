@@ -7,18 +7,22 @@ the schedule runs once now (however many were missed: coalesced), else it waits 
 time. APScheduler itself keeps its jobs in memory only; its misfire grace covers a daemon
 that was busy, not one that was down. A schedule's run is marked before its pipeline starts:
 a crash between the two loses that run rather than doubling it.
+
+APScheduler fires on the real clock (its own); what this module decides (which runs were
+missed, when a schedule last ran) reads the clock it is given.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.base import BaseScheduler
 
 from mlopsd.config import ModelConfig
 from mlopsd.retraining import policy
+from mlopsd.retraining.clock import Clock
 from mlopsd.retraining.service import RetrainService
 from store import pipelines as pipeline_repo
 from store.db import Store
@@ -43,8 +47,9 @@ def wanted(models: dict[str, ModelConfig]) -> list[tuple[str, str, str, bool]]:
 
 
 class RetrainSchedules:
-    def __init__(self, store: Store, aps: BaseScheduler, service: RetrainService) -> None:
-        self.store, self.aps, self.service = store, aps, service
+    def __init__(self, store: Store, aps: BaseScheduler, service: RetrainService,
+                 clock: Clock) -> None:
+        self.store, self.aps, self.service, self.clock = store, aps, service, clock
 
     def sync(self, models: dict[str, ModelConfig]) -> dict[str, list[str]]:
         """Store and schedule what the config says; returns the ids added and removed."""
@@ -66,7 +71,7 @@ class RetrainSchedules:
 
     def run_missed(self, models: dict[str, ModelConfig], now: datetime | None = None) -> int:
         """At start-up: each schedule missed within its grace runs once. Returns how many."""
-        now = now or datetime.now(UTC)
+        now = now or self.clock.now()
         ran = 0
         for schedule in pipeline_repo.schedules(self.store):
             m = models.get(schedule.model)
@@ -93,7 +98,7 @@ class RetrainSchedules:
                         None)
         if schedule is None:
             return
-        at = datetime.now(UTC)
+        at = self.clock.now()
         pipeline_repo.mark_run(self.store, schedule_id, at)
         detail: dict[str, Any] = {"schedule": schedule_id, "cron": schedule.cron}
         if missed:

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from mlopsd.retraining import policy
@@ -34,24 +33,28 @@ AUTOMATIC = ("drift", "prediction_drift", "performance_drop", "schema_change", "
 
 class RetrainService:
     def __init__(self, env: Env, *, tick_s: float = 0.2) -> None:
-        self.env, self.tick_s = env, tick_s
+        self.env, self.tick_s, self.clock = env, tick_s, env.clock
         self._runs: dict[int, PipelineRun] = {}
-        self._released_at = 0.0
+        self._released_at: float | None = None
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        self.recover()
+        self._thread = threading.Thread(target=self._loop, name="retrain-pipelines",
+                                        daemon=True)
+        self._thread.start()
+
+    def recover(self) -> None:
+        """Take up the active pipelines the store holds (after a restart)."""
         for row in pipeline_repo.listing(self.env.store, state="active", limit=10_000):
             run = PipelineRun(row, self.env)
             run.recovered()
             if run.state in pipeline_repo.ACTIVE:
                 self._runs[run.id] = run
                 log.info("pipeline %s of %s goes on after the restart", run.id, run.model)
-        self._thread = threading.Thread(target=self._loop, name="retrain-pipelines",
-                                        daemon=True)
-        self._thread.start()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -104,7 +107,7 @@ class RetrainService:
                dry_run: bool) -> dict[str, Any]:
         merged = self.env.records.merge(active.id, active.model, {
             "trigger": trigger, "detail": detail, "actor": actor, "dry_run": dry_run,
-            "at": datetime.now(UTC).isoformat()}, actor=actor)
+            "at": self.clock.now().isoformat()}, actor=actor)
         if merged is None:  # it ended this instant: nothing to merge into
             return self._hold(active.model, trigger, detail, actor, dry_run,
                               f"pipeline {active.id} was ending")
@@ -129,9 +132,10 @@ class RetrainService:
 
     def _release_held(self) -> None:
         """Start the held pipelines whose reason has passed (checked once a second)."""
-        if time.monotonic() - self._released_at < 1.0:
+        now = self.clock.monotonic()
+        if self._released_at is not None and now - self._released_at < 1.0:
             return
-        self._released_at = time.monotonic()
+        self._released_at = now
         with self._lock:
             busy = {r.model for r in self._runs.values()}
             for held in reversed(pipeline_repo.listing(self.env.store,
@@ -152,7 +156,7 @@ class RetrainService:
         if last is None or cooldown <= 0:
             return None
         until = last + timedelta(seconds=cooldown)
-        if datetime.now(UTC) < until:
+        if self.clock.now() < until:
             return (f"cooldown: the last automatic retrain of {model} started at "
                     f"{last.isoformat(timespec='seconds')}; the next may start after "
                     f"{until.isoformat(timespec='seconds')}")
@@ -200,27 +204,32 @@ class RetrainService:
         while not self._stopping.is_set():
             self._wake.wait(self.tick_s)
             self._wake.clear()
-            try:
-                self._release_held()
-            except Exception:
-                log.exception("held pipelines could not be started")
+            self.tick()
+
+    def tick(self) -> None:
+        """One pass: start what was held and may start now, advance every active pipeline.
+        The driver thread calls it each `tick_s`; a test calls it after moving the clock."""
+        try:
+            self._release_held()
+        except Exception:
+            log.exception("held pipelines could not be started")
+        with self._lock:
+            runs = list(self._runs.values())
+        for run in runs:
+            if self._stopping.is_set():
+                return
             with self._lock:
-                runs = list(self._runs.values())
-            for run in runs:
-                if self._stopping.is_set():
-                    return
-                with self._lock:
-                    if run.id not in self._runs:
-                        continue
+                if run.id not in self._runs:
+                    continue
+                try:
+                    ended = run.advance()
+                except Exception as exc:  # a bug or a store error: end it, keep going
+                    log.exception("pipeline %s failed unexpectedly", run.id)
                     try:
-                        ended = run.advance()
-                    except Exception as exc:  # a bug or a store error: end it, keep going
-                        log.exception("pipeline %s failed unexpectedly", run.id)
-                        try:
-                            run.stop("failed", f"unexpected error: {exc}")
-                        except Exception:
-                            log.exception("could not record the end of pipeline %s", run.id)
-                        ended = True
-                    if ended:
-                        self._runs.pop(run.id, None)
+                        run.stop("failed", f"unexpected error: {exc}")
+                    except Exception:
+                        log.exception("could not record the end of pipeline %s", run.id)
+                    ended = True
+                if ended:
+                    self._runs.pop(run.id, None)
 
