@@ -55,6 +55,9 @@ class Places:
     versions: int = 0
     inbox: int = 0
     quarantine: int = 0
+    ingest_outcomes: Counter = field(default_factory=Counter)
+    """The ingest records (accepted, duplicate, rejected…): a kill may add a record of a
+    file's second look, never a second acceptance."""
 
     def total(self) -> int:
         return self.versions + self.inbox + self.quarantine
@@ -73,7 +76,15 @@ def account_for_files(client: Client, home: Path, drops: list[Drop]) -> Places:
     strangers = [(v.version, v.source_name) for v in versions if v.content_hash not in known]
     assert not strangers, f"versions of no dropped file: {strangers}"
     quarantined = list(all_items(client.quarantine, DATASET))
-    places = Places()
+    ingests = list(all_items(client.list_ingests, dataset=DATASET))
+    accepted = Counter(i.content_hash for i in ingests if i.outcome == "accepted")
+    assert all(n == 1 for n in accepted.values()), (
+        f"files accepted twice: {[h for h, n in accepted.items() if n > 1]}")
+    # Nobody but the daemon moves the suite's files: "vanished" would be a second ingest of
+    # a file the first one stored, telling the user it is gone and "nothing was stored".
+    vanished = [(i.source_name, i.job_id) for i in ingests if i.outcome == "vanished"]
+    assert not vanished, f"ingests of dropped files recorded as vanished: {vanished}"
+    places = Places(ingest_outcomes=Counter(i.outcome for i in ingests))
     for drop in drops:
         stored = by_hash[drop.sha256]
         waiting = (inbox / drop.name).exists()
@@ -113,9 +124,9 @@ def production_serves(client: Client, rows: list[dict], request_id: str) -> str:
     return production
 
 
-def jobs_ran_again(client: Client) -> int:
-    """No job queued or running; every job a kill interrupted was queued again, and its
-    chain of retries ends in success. Returns how many jobs were queued again."""
+def jobs_ran_again(client: Client) -> Counter:
+    """No job queued or running, none failed; every job a kill interrupted was queued again,
+    and its chain of retries ends in success. Returns the jobs queued again, per kind."""
     jobs = list(all_items(client.list_jobs))
     stuck = [(j.id, j.kind, j.state) for j in jobs if j.state in ("queued", "running")]
     assert not stuck, f"jobs left unfinished after settling: {stuck}"
@@ -136,7 +147,7 @@ def jobs_ran_again(client: Client) -> int:
             f"{last.error}")
     failed = [(j.id, j.kind, j.actor, j.error) for j in jobs if j.state == "failed"]
     assert not failed, f"jobs failed: {failed}"
-    return len(retry_of)
+    return Counter(j.kind for j in retry_of.values())
 
 
 def pipelines_ended(client: Client, resumed: set[int]) -> Counter:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mlopsd.client import Client
-from tests.crash_drops import MODEL, DropBox
+from tests.crash_drops import DATASET, MODEL, DropBox
 
 POLL_S = 0.05
 PACE_S = 0.03
@@ -71,16 +71,17 @@ class Cycle:
     under_way: bool = False
     """The plan's moment came (a job running, a canary on…) before `reached` was set."""
 
-    def wait_for(self, predicate: Callable[[], object], timeout: float) -> bool:
+    def wait_for(self, predicate: Callable[[], object], timeout: float) -> object:
+        """The predicate's first true value, or None (timed out, or the daemon is gone)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if predicate():
-                    return True
+                if found := predicate():
+                    return found
             except Exception:  # the daemon may be gone already
-                return False
+                return None
             time.sleep(POLL_S)
-        return False
+        return None
 
     def drop_some(self, good_share: float = 0.75) -> None:
         for _ in range(self.rng.randint(1, 3)):
@@ -99,8 +100,13 @@ def plan_ingest(cycle: Cycle) -> None:
 def plan_train(cycle: Cycle) -> None:
     job = cycle.client.train(MODEL, reason="crash suite")
     cycle.note = f"train job {job.id} queued"
-    if cycle.wait_for(lambda: cycle.client.get_job(job.id).state == "running", 60):
+    # (a quick one may be done before it is seen running: then the kill comes after it)
+    state = cycle.wait_for(lambda: (s := cycle.client.get_job(job.id).state) != "queued" and s,
+                           60)
+    if state == "running":
         cycle.note, cycle.under_way = f"train job {job.id} running", True
+    elif state:
+        cycle.note = f"train job {job.id} {state}"
     cycle.reached.set()
 
 
@@ -130,8 +136,14 @@ def plan_pipeline_training(cycle: Cycle) -> None:
     if pipeline is None:
         return
     actor = f"pipeline:{pipeline}"
-    if cycle.wait_for(lambda: [j for j in cycle.client.list_jobs(kind="train", state="running")
-                               if j.actor == actor], 60):
+
+    def training_or_ended() -> str | None:
+        if [j for j in cycle.client.list_jobs(kind="train", state="running")
+                if j.actor == actor]:
+            return "training"
+        return _ended(cycle.client, pipeline)
+
+    if cycle.wait_for(training_or_ended, 60) == "training":
         cycle.note, cycle.under_way = f"pipeline {pipeline} training", True
     cycle.reached.set()
 
@@ -141,18 +153,23 @@ def plan_canary(cycle: Cycle) -> None:
     if pipeline is None:
         return
 
-    def canary_on() -> bool:
+    def canary_or_ended() -> str | None:
         steps = {s["step"]: s for s in cycle.client.pipeline(pipeline).steps}
-        return "deployment_id" in (steps.get("deploy") or {}).get("detail", {})
+        if "deployment_id" in ((steps.get("deploy") or {}).get("detail") or {}):
+            return "canary"
+        return _ended(cycle.client, pipeline)
 
-    if cycle.wait_for(canary_on, 90):
+    if cycle.wait_for(canary_or_ended, 90) == "canary":
         cycle.note, cycle.under_way = f"pipeline {pipeline} in its canary", True
     cycle.reached.set()
 
 
 def _retrain(cycle: Cycle) -> int | None:
-    if cycle.rng.random() < 0.5:
-        cycle.drop_some(good_share=1.0)  # new data for the challenger, now and then
+    """A retrain on a new version: on the same data it would train the very model in
+    production again (training is deterministic) and end at once, with no canary."""
+    known = len(cycle.client.list_versions(DATASET, limit=10_000))
+    cycle.drops.drop(cycle.rng, cycle.number, good=True)
+    cycle.wait_for(lambda: len(cycle.client.list_versions(DATASET, limit=10_000)) > known, 60)
     reply = cycle.client.retrain(MODEL, reason="crash suite")
     if reply.pipeline is None:
         cycle.note = f"retrain skipped: {reply.skipped}"
@@ -160,6 +177,11 @@ def _retrain(cycle: Cycle) -> int | None:
         return None
     cycle.note = f"pipeline {reply.pipeline.id} started"
     return reply.pipeline.id
+
+
+def _ended(client: Client, pipeline: int) -> str | None:
+    state = client.pipeline(pipeline).state
+    return None if state == "running" else f"ended {state}"
 
 
 def _alive(client: Client) -> bool:

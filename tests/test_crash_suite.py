@@ -49,7 +49,7 @@ class Tally:
     plans: Counter = field(default_factory=Counter)
     reached: int = 0
     """Cycles whose kill came after the plan's work was under way (not before it began)."""
-    requeued_jobs: int = 0
+    requeued_jobs: Counter = field(default_factory=Counter)
     resumed_pipelines: set[int] = field(default_factory=set)
     places: Places = field(default_factory=Places)
     dropped: int = 0
@@ -63,7 +63,8 @@ class Tally:
         return (f"crash suite: {self.cycles} cycles ({dict(self.plans)}; {self.reached} "
                 f"killed mid-work), files dropped {self.dropped} = accounted for "
                 f"{p.total()} (versions {p.versions} / inbox {p.inbox} / quarantine "
-                f"{p.quarantine}), recoveries: {self.requeued_jobs} requeued jobs, "
+                f"{p.quarantine}; ingest records {dict(p.ingest_outcomes)}), recoveries: "
+                f"{self.requeued_jobs.total()} requeued jobs {dict(self.requeued_jobs)}, "
                 f"{len(self.resumed_pipelines)} resumed pipelines (pipelines "
                 f"{dict(self.pipeline_states)}), history: {audit} audit entries, {events} "
                 f"events, {logged} logged predictions; failures 0; {self.seconds:.0f} s; "
@@ -113,7 +114,7 @@ class CrashRun:
         thread.join(timeout=60)
         self.tally.reached += work.under_way
         if self.rng.random() < DROP_WHILE_DOWN:
-            self.drops.drop(self.rng, number, while_down=True)
+            self.drops.drop(self.rng, number, good=self.rng.random() < 0.75, while_down=True)
         self.say(where)
         try:
             self.daemon.start()
@@ -197,7 +198,7 @@ def crash_cycles(tmp_path: Path, cycles: int, capsys: pytest.CaptureFixture[str]
 
     def say(line: str) -> None:
         with capsys.disabled():
-            print(f"[crash seed {seed}] {line}", flush=True)
+            print(f"[crash seed {seed}, {time.monotonic() - started:5.1f} s] {line}", flush=True)
 
     say(f"{cycles} cycles; replay with MLOPS_CRASH_SEED={seed}")
     run = CrashRun(tmp_path / "home", seed, say)
@@ -227,7 +228,7 @@ def test_kill_9_fifty_times_loses_nothing(tmp_path: Path,
     tally = crash_cycles(tmp_path, 50, capsys)
     assert tally.places.total() == tally.dropped
     assert tally.cycles >= 50
-    assert tally.requeued_jobs > 0, "no kill cut a job off: the suite proved nothing"
+    assert tally.requeued_jobs, "no kill cut a job off: the suite proved nothing"
     assert tally.resumed_pipelines, "no kill cut a pipeline off: the suite proved nothing"
 
 
