@@ -15,6 +15,7 @@ import random
 import signal
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,8 +75,9 @@ class Tally:
 class CrashRun:
     """One home, one daemon killed and restarted `cycles` times, checked after each start."""
 
-    def __init__(self, home: Path, seed: int, say) -> None:
+    def __init__(self, home: Path, seed: int, say: Callable[[str], None]) -> None:
         self.seed, self.say = seed, say
+        self.checks = 0
         self.rng = random.Random(seed)
         self.frame = example_frame()
         self.rows = request_rows(self.frame)
@@ -120,14 +122,15 @@ class CrashRun:
             self.daemon.start()
             resumed = {p.id for p in self.client.pipelines(model=MODEL, state="running")}
             self.check(resumed)
-        except BaseException as exc:
+        except Exception as exc:
             raise AssertionError(
                 f"seed {self.seed}, {where}: {exc}\n--- daemon output (tail) ---\n"
                 f"{self.daemon.output()[-6000:]}") from exc
         self.tally.cycles += 1
 
     def check(self, resumed: set[int]) -> None:
-        traffic = self._traffic(f"settle{self.tally.cycles}-{len(self.history.audit)}")
+        self.checks += 1
+        traffic = self._traffic(f"settle{self.checks}")
         try:
             settle(self.client, self.drops.inbox, SETTLE_TIMEOUT_S)
         finally:
@@ -136,7 +139,7 @@ class CrashRun:
         self.tally.places = account_for_files(self.client, self.daemon.home.root,
                                               self.drops.drops)
         self.tally.dropped = len(self.drops.drops)
-        request_id = f"check-{len(self.history.request_ids)}"
+        request_id = f"check{self.checks}"
         self.history.request_ids.add(request_id)
         production_serves(self.client, self.rows, request_id)
         self.tally.requeued_jobs = jobs_ran_again(self.client)
