@@ -89,11 +89,18 @@ class IngestService:
         if self.labels is not None:
             self.labels.done = self.done
         recover(self.home.inbox, self.home.quarantine, self.store, self.bus)
-        # Ingests queued before a crash run again; the scan must not queue them twice.
-        for job in job_repo.list_jobs(self.store, state="queued", kind="ingest", limit=10_000):
-            identity = _identity_from(job.params)
-            if identity is not None:
-                self._in_flight[identity.path] = _InFlight(identity, job.id)
+        # Ingests queued before a crash run again; the scan must not queue them twice. The
+        # runner starts first and may have taken some already, so running ones count too
+        # (queued first: one that starts between the two reads is in the second). Under the
+        # lock: a job that ends meanwhile is either not listed (its state is written before
+        # its finished hook runs) or its hook, waiting for the lock, clears it after us.
+        with self._lock:
+            for state in ("queued", "running"):
+                for job in job_repo.list_jobs(self.store, state=state, kind="ingest",
+                                              limit=10_000):
+                    identity = _identity_from(job.params)
+                    if identity is not None:
+                        self._in_flight[identity.path] = _InFlight(identity, job.id)
         self.watcher.start()
         found = self.watcher.scan()
         if found:
