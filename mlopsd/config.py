@@ -254,6 +254,9 @@ class RetrainConfig:
     training_window: str = ""
     """Empty: the model's own `data` selector; or all, last K versions, last D days."""
     approval: str = "auto"
+    separate_approver: bool = False
+    """With approval = "required": four eyes, the token that started the pipeline or trained
+    the version may not approve it or move it to production (mlopsd/services/four_eyes.py)."""
     deploy: str = "direct"
     watch: str = "30m"
     grace: str = "1h"

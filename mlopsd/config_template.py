@@ -162,6 +162,8 @@ CONFIG_TEMPLATE = """\
 # training_window = "last 3 versions"  # "" (the model's data), all, last K versions,
 #                                    # last D days (of the dataset's time column)
 # approval = "auto"                  # or "required": mlops approve/reject PIPELINE
+# separate_approver = false          # with "required": four eyes, the token that started the
+#                                    # pipeline or trained the version may not approve it
 # deploy = "canary 10% for 500 requests"  # direct | canary P% for 10m | shadow for 1h
 # watch = "30m"                      # after full deployment: rolled back on a performance
 #                                    # drop or an error-rate rise

@@ -158,3 +158,13 @@ def verify(store: Store) -> Verified:
             "SELECT e.id, e.audit_id FROM events e LEFT JOIN audit_log a ON a.id = e.audit_id "
             "WHERE e.audit_id IS NOT NULL AND a.id IS NULL ORDER BY e.id LIMIT 100").fetchall()
     return Verified(report, [(int(e), int(a)) for e, a in orphans])
+
+
+def registered_by(store: Store, model: str, version: str) -> str | None:
+    """Who trained or logged `model` `version`: the actor of its registration entry."""
+    with store.reading() as cur:
+        row = cur.execute(
+            "SELECT actor FROM audit_log WHERE action IN ('model.register', 'model.log') "
+            "AND subject = ? AND json_extract_string(details, '$.version') = ? "
+            "ORDER BY id LIMIT 1", [f"model:{model}", version]).fetchone()
+    return row[0] if row else None

@@ -21,6 +21,8 @@ from mlopsd.client.wire import (
     TrainRequest,
 )
 from mlopsd.selectors import SelectorError
+from mlopsd.services import four_eyes
+from mlopsd.serving.served import PRODUCTION
 from store import models as model_repo
 
 router = APIRouter(prefix="/api/v1", tags=["models"])
@@ -80,6 +82,9 @@ def get_version(request: Request, name: Name, version: Version) -> ModelVersionO
              description="Moving `production` deploys blue-green: the version is loaded, "
              "hash-checked and warmed up beside the live one, then switched atomically.")
 def move_alias(request: Request, name: Name, alias: Alias, body: AliasRequest) -> AliasMoveOut:
+    if alias == PRODUCTION:
+        four_eyes.check_promotion_of(request.app.state.daemon, name, body.version,
+                                     approver=actor_of(request))
     move = request.app.state.daemon.deploys.move_alias(
         name, alias, body.version, actor=actor_of(request), reason=body.reason)
     return _out(move, AliasMoveOut)

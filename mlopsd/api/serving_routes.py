@@ -42,6 +42,7 @@ from mlopsd.client.wire import (
     ServingStatsOut,
 )
 from mlopsd.runtime.file_moves import free_name
+from mlopsd.services import four_eyes
 from mlopsd.services.scoring import PROCESSING, ScoreError
 from mlopsd.services.tokens import APPROVER
 from mlopsd.serving.performance import live_performance
@@ -66,6 +67,8 @@ def deploy(request: Request, name: Name, body: DeployRequest) -> Any:
     actor = actor_of(request)
     if body.strategy == "blue-green":
         require(request, APPROVER, "a blue-green deploy moves production now")
+        four_eyes.check_promotion_of(request.app.state.daemon, name, body.version,
+                                     approver=actor)
         move = deploys.move_alias(name, PRODUCTION, body.version, actor=actor,
                                   reason=body.reason)
         return {"strategy": "blue-green", "from_version": move.from_version,
@@ -94,7 +97,13 @@ def deploy_status(request: Request, name: Name) -> DeployStatusOut:
              summary="Make the canary (or shadow) version production")
 def deploy_promote(request: Request, name: Name, body: ReasonRequest | None = None
                    ) -> AliasMoveOut:
-    move = request.app.state.daemon.deploys.promote(
+    daemon = request.app.state.daemon
+    trial = daemon.deploys.status(name)
+    candidate = trial["canary"] or trial["shadow"]
+    if candidate is not None:
+        four_eyes.check_promotion_of(daemon, name, candidate["version"],
+                                     approver=actor_of(request))
+    move = daemon.deploys.promote(
         name, actor=actor_of(request), reason=(body or ReasonRequest()).reason)
     return _out(move, AliasMoveOut)
 

@@ -12,6 +12,7 @@ from mlopsd.retraining import gates, policy
 from mlopsd.retraining.run_state import DONE, JOB_ENDED, WAIT, PipelineError, RunState, Stop
 from mlopsd.retraining.training_data import window_selector
 from mlopsd.selectors import resolve
+from mlopsd.services import four_eyes
 from store import data as data_repo
 from store import jobs as job_repo
 from store import models as model_repo
@@ -208,6 +209,9 @@ class DataToApproval(RunState):
         if self.state != "awaiting_approval" or entry is None or entry["step"] != "approval":
             raise PipelineError(409, f"pipeline {self.id} is {self.state}, not awaiting "
                                 "approval")
+        if approved:
+            four_eyes.check(self.policy, starter=self.actor, approver=actor,
+                            what=f"pipeline {self.id}")
         decision = "approved" if approved else "rejected"
         # The decision, its alert resolved, and (rejected) the version archived and the
         # pipeline's end: one transaction.
