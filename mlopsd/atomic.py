@@ -26,11 +26,16 @@ def atomic_file(path: Path, *, mode: int = 0o600) -> Iterator[BinaryIO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new name in `folder` durable (the entry lives in the folder)."""
+    fd = os.open(folder, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)
+        os.fsync(fd)
     finally:
-        os.close(dir_fd)
+        os.close(fd)
 
 
 def write_bytes_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from mlopsd.atomic import fsync_dir
 from mlopsd.home import Home, init_home
 
 MANIFEST = "manifest.json"
@@ -55,13 +56,6 @@ def _safe_name(name: str) -> PurePosixPath:
     return path
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
 
 def _check_new(dest: Path, what: str) -> None:
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
@@ -82,7 +76,7 @@ def _install(work: Path, dest: Path) -> None:
     if dest.exists():
         dest.rmdir()  # empty, checked before
     work.replace(dest)
-    _fsync_dir(dest.parent)
+    fsync_dir(dest.parent)
 
 
 def receive(chunks: Iterable[bytes], dest: Path) -> dict[str, Any]:

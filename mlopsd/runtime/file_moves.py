@@ -10,15 +10,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mlopsd.atomic import write_bytes_atomic
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+from mlopsd.atomic import fsync_dir, write_bytes_atomic
 
 
 def free_name(folder: Path, name: str) -> Path:
@@ -38,9 +30,9 @@ def move_into(path: Path, folder: Path, name: str | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     dest = free_name(folder, name or path.name)
     os.rename(path, dest)
-    _fsync_dir(folder)
+    fsync_dir(folder)
     if path.parent != folder:
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     return dest
 
 
@@ -60,8 +52,8 @@ def quarantine_file(path: Path, folder: Path, reason: bytes) -> Path:
     except BaseException:
         reason_path.unlink(missing_ok=True)
         raise
-    _fsync_dir(folder)
-    _fsync_dir(path.parent)
+    fsync_dir(folder)
+    fsync_dir(path.parent)
     return dest
 
 
