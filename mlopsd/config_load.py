@@ -6,6 +6,7 @@ nested tables, and knows where each key stands in the text.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 import types
@@ -94,10 +95,16 @@ class _Reader:
         if hint is int:
             if not isinstance(value, int) or isinstance(value, bool):
                 self.fail(where, key, f"must be a whole number, got {value!r}")
+            if not -(2**63) <= value < 2**63:
+                self.fail(where, key, f"must fit in 64 bits, got {value}")
             return value
         if hint is float:
             if not isinstance(value, int | float) or isinstance(value, bool):
                 self.fail(where, key, f"must be a number, got {value!r}")
+            if not math.isfinite(value) or abs(value) >= 2**63:
+                # TOML allows nan and inf; as a setting neither means anything (a NaN
+                # passes every `<` check unseen)
+                self.fail(where, key, f"must be a finite number, got {value!r}")
             return float(value)
         if hint is str:
             if not isinstance(value, str):
@@ -168,21 +175,25 @@ def _check(reader: _Reader, config: Config) -> None:
                 ("hook", n))
         if not hook.target:
             bad("target", "must name the file, command or URL", ("hook", n))
-        if hook.timeout_s <= 0 or hook.retries < 0:
-            bad("timeout_s", "timeout_s must be more than 0 and retries 0 or more",
-                ("hook", n))
+        if hook.timeout_s <= 0:
+            bad("timeout_s", "must be more than 0", ("hook", n))
+        if hook.retries < 0:
+            bad("retries", "must be 0 or more", ("hook", n))
     mo = config.monitoring
     for key in ("latency_p95_ms", "window_s", "resolve_after_s", "check_interval_s"):
         if getattr(mo, key) <= 0:
             bad(key, "must be more than 0", ("monitoring",))
     if not 0 <= mo.error_rate <= 1:
         bad("error_rate", "must be a share in [0, 1]", ("monitoring",))
-    if mo.min_requests < 1 or mo.min_labels < 1:
-        bad("min_requests", "min_requests and min_labels must be at least 1", ("monitoring",))
-    if not 0 < mo.performance_drop < 1 or mo.performance_window_s <= 0 or (
-            mo.performance_check_s <= 0):
-        bad("performance_drop", "must be a share in (0, 1), and performance_window_s more "
-            "than 0", ("monitoring",))
+    # one key per message: the error must name the key (and line) that is wrong
+    for key in ("min_requests", "min_labels"):
+        if getattr(mo, key) < 1:
+            bad(key, "must be at least 1", ("monitoring",))
+    if not 0 < mo.performance_drop < 1:
+        bad("performance_drop", "must be a share in (0, 1)", ("monitoring",))
+    for key in ("performance_window_s", "performance_check_s"):
+        if getattr(mo, key) <= 0:
+            bad(key, "must be more than 0", ("monitoring",))
     for model, policy in sv.unseen_categories.items():
         if policy not in ("missing", "reject"):
             bad(model, f"must be \"missing\" or \"reject\", got {policy!r}",

@@ -70,7 +70,14 @@ def run_job(
         os.nice(WORKER_NICENESS)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    log = _job_logger(job_id, Path(log_path))
+    try:
+        log = _job_logger(job_id, Path(log_path))
+    except OSError as exc:
+        # A read-only or full home: say so as the job's error (an exit without a result
+        # would leave only "exited with code 1" to read).
+        conn.send(("error", f"cannot open the job's log {log_path}: {exc}"))
+        conn.close()
+        return
 
     def emit(type: str, **data: Any) -> None:
         conn.send(("event", type, data))

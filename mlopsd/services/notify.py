@@ -134,7 +134,6 @@ class Notifier:
                         waiting.append(delivery)
 
 
-
 def _deliver(hook: HookConfig, payload: bytes) -> None:
     if hook.kind == "file":
         with open(hook.target, "ab") as out:
@@ -148,6 +147,29 @@ def _deliver(hook: HookConfig, payload: bytes) -> None:
             raise RuntimeError(f"exit {result.returncode}: "
                                f"{result.stderr.decode(errors='replace').strip()[:200]}")
     else:
-        response = httpx.post(hook.target, content=payload, timeout=hook.timeout_s,
-                              headers={"content-type": "application/json"})
-        response.raise_for_status()
+        _post_within(hook, payload)
+
+
+def _post_within(hook: HookConfig, payload: bytes) -> None:
+    """POST with `timeout_s` for the whole exchange. httpx's timeouts are per read, so a
+    server that answers one byte at a time would hold the sender (and every later alert)
+    for ever: the POST runs on a thread of its own, which is left to end by itself (at its
+    next stalled read) when it overruns."""
+    outcome: list[BaseException | None] = []
+
+    def post() -> None:
+        try:
+            response = httpx.post(hook.target, content=payload, timeout=hook.timeout_s,
+                                  headers={"content-type": "application/json"})
+            response.raise_for_status()
+            outcome.append(None)
+        except BaseException as exc:  # handed to the sender, which logs and retries
+            outcome.append(exc)
+
+    thread = threading.Thread(target=post, name="alert-webhook", daemon=True)
+    thread.start()
+    thread.join(hook.timeout_s)
+    if not outcome:
+        raise TimeoutError(f"no complete answer within timeout_s = {hook.timeout_s:g} s")
+    if outcome[0] is not None:
+        raise outcome[0]
