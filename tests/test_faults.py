@@ -108,9 +108,6 @@ def test_a_read_only_home_fails_jobs_clearly_and_they_work_once_writable(
         assert d.stop() == 0
 
 
-@pytest.mark.xfail(strict=True, reason="bug: an upload into a read-only home answers 500 "
-                   "'internal error' (the EROFS is only in the daemon log), where a full disk "
-                   "answers 507 disk_full; mlopsd/api/ maps only ENOSPC")
 def test_an_upload_into_a_read_only_home_is_refused_saying_why(tmp_path: Path) -> None:
     d = DaemonProcess(tmp_path / "home", config=bikes_config()).start()
     try:
@@ -120,8 +117,9 @@ def test_an_upload_into_a_read_only_home_is_refused_saying_why(tmp_path: Path) -
             refused = http.post("/api/v1/datasets/bikes/files", params={"filename": "jan.csv"},
                                 content=month.read_bytes())
             _up(d)
-            assert refused.status_code != 500, refused.text
+            assert refused.status_code == 503, refused.text
             assert "read-only" in refused.json()["error"]["message"].lower(), refused.text
+            assert "nothing was stored" in refused.json()["error"]["message"], refused.text
     finally:
         d.kill()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import uuid
 from typing import Any
@@ -148,6 +149,15 @@ class CatchAllMiddleware:
                 if not started:
                     await disk_full_response()(scope, receive, send)
                 return
+            unwritable = _unwritable(exc)
+            if unwritable is not None:
+                log.error("refused %s %s: %s", scope.get("method"), scope.get("path"),
+                          unwritable)
+                if not started:
+                    await error_response(503, f"the home cannot be written ({unwritable}): "
+                                         "nothing was stored; make it writable and retry"
+                                         )(scope, receive, send)
+                return
             ref = uuid.uuid4().hex[:12]
             log.exception("unhandled error on %s %s (ref %s)", scope.get("method"),
                           scope.get("path"), ref)
@@ -157,3 +167,16 @@ class CatchAllMiddleware:
                 )
                 await response(scope, receive, send)
 
+
+
+def _unwritable(exc: BaseException) -> str | None:
+    """A read-only or forbidden file system under the request (EROFS, EACCES, EPERM), said
+    with the file it was about; None for anything else."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.EROFS, errno.EACCES,
+                                                         errno.EPERM):
+            where = f": {seen.filename}" if seen.filename else ""
+            return f"{seen.strerror or seen}{where}"
+        seen = seen.__cause__ or seen.__context__
+    return None
