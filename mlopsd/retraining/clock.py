@@ -56,3 +56,9 @@ class ManualClock:
             raise ValueError("a clock does not go back")
         with self._lock:
             self._elapsed += seconds
+
+    def set_wall(self, seconds: float) -> None:
+        """The wall clock set forward or back by `seconds` (an operator, NTP stepping), as
+        a machine's clock can jump: monotonic time goes on unmoved."""
+        with self._lock:
+            self._start += timedelta(seconds=seconds)

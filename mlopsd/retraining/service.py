@@ -27,6 +27,9 @@ from mlopsd.retraining.pipeline import Env, PipelineError, PipelineRun
 from store import pipelines as pipeline_repo
 
 log = logging.getLogger("mlops.retraining")
+CLOCK_SLACK_S = 60.0
+"""A last start this far ahead of the clock means the clock was set back (the store stamps
+rows with the real clock; a moment apart is not a jump)."""
 
 AUTOMATIC = ("drift", "prediction_drift", "performance_drop", "schema_change", "new_rows")
 
@@ -156,7 +159,17 @@ class RetrainService:
         if last is None or cooldown <= 0:
             return None
         until = last + timedelta(seconds=cooldown)
-        if self.clock.now() < until:
+        now = self.clock.now()
+        if (last - now).total_seconds() > CLOCK_SLACK_S:
+            # Only a wall clock set back puts the last start in the future: holding on
+            # until the clock catches up could hold retrains for days, so it is said and
+            # the cooldown is not applied.
+            log.warning("the wall clock (%s) is behind the last automatic retrain of %s "
+                        "(started %s): was the clock set back? its cooldown is not applied",
+                        now.isoformat(timespec="seconds"), model,
+                        last.isoformat(timespec="seconds"))
+            return None
+        if now < until:
             return (f"cooldown: the last automatic retrain of {model} started at "
                     f"{last.isoformat(timespec='seconds')}; the next may start after "
                     f"{until.isoformat(timespec='seconds')}")
