@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlopsd.api.errors import error_response
-from mlopsd.services.access import Refused, a, admit
+from mlopsd.services.access import Refused, admit, with_article
 from mlopsd.services.errors import ServiceError
 from mlopsd.services.tokens import ANYONE, Principal, TokenBook
 
@@ -32,8 +32,8 @@ def require(request: Request, role: str, why: str) -> None:
     """A check beyond the path's rule, where the body decides (a blue-green deploy)."""
     principal: Principal = getattr(request.state, "principal", ANYONE)
     if not principal.may(role):
-        raise ServiceError(403, f"{why}: that needs {a(role)}'s token; token "
-                           f"{principal.name!r} is {a(principal.role)}'s")
+        raise ServiceError(403, f"{why}: that needs {with_article(role)}'s token; token "
+                           f"{principal.name!r} is {with_article(principal.role)}'s")
 
 
 class TokenAuthMiddleware:

@@ -71,7 +71,7 @@ def _pattern(template: str) -> re.Pattern[str]:
 _COMPILED = [(method, _pattern(path), path, role) for method, path, role in RULES]
 
 
-def a(role: str) -> str:
+def with_article(role: str) -> str:
     """The role with its article: "an operator", "a viewer"."""
     return f"{'an' if role[0] in 'aeiou' else 'a'} {role}"
 
@@ -119,7 +119,7 @@ def admit(book: TokenBook, scope: Scope, *, token_required: bool) -> Principal:
             why = ("this daemon listens beyond loopback: every call" if token_required
                    else "this call")
             raise Refused(401, f"{why} needs a token: send 'Authorization: Bearer <token>' "
-                          f"({a(role)}'s or above; the home's own is in HOME/token)")
+                          f"({with_article(role)}'s or above; the home's own is in HOME/token)")
         principal = ANYONE
     else:
         found = book.who(given) if given else None
@@ -130,7 +130,7 @@ def admit(book: TokenBook, scope: Scope, *, token_required: bool) -> Principal:
     if not principal.may(role):
         rule = rule_for(method, path)
         what = f"{method} {rule[0] if rule else path}"
-        raise Refused(403, f"{what} needs {a(role)}'s token; "
-                      + (f"token {principal.name!r} is {a(principal.role)}'s"
+        raise Refused(403, f"{what} needs {with_article(role)}'s token; "
+                      + (f"token {principal.name!r} is {with_article(principal.role)}'s"
                          if principal is not ANYONE else "no token was sent"))
     return principal
