@@ -78,13 +78,18 @@ class Backup:
         else:
             assert item.path is not None
             left = item.size
-            with item.path.open("rb") as f:
-                while left > 0 and (chunk := f.read(min(CHUNK, left))):
-                    digest.update(chunk)
-                    left -= len(chunk)
-                    yield chunk
-            if left > 0:  # the file shrank meanwhile: the member keeps its declared size
-                yield b"\0" * left
+            try:
+                with item.path.open("rb") as f:
+                    while left > 0 and (chunk := f.read(min(CHUNK, left))):
+                        digest.update(chunk)
+                        left -= len(chunk)
+                        yield chunk
+            except FileNotFoundError:  # deleted behind the daemon's back meanwhile
+                self.corrupt.append(f"{item.name}: gone from the home while it was read")
+            if left > 0:  # short or gone: the member keeps its declared size, in zeros
+                pad = b"\0" * left
+                digest.update(pad)
+                yield pad
                 self.corrupt.append(f"{item.name}: {left} bytes short of its size")
         if item.size % BLOCK:
             yield b"\0" * (BLOCK - item.size % BLOCK)
