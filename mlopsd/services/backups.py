@@ -87,10 +87,12 @@ class Backup:
             except FileNotFoundError:  # deleted behind the daemon's back meanwhile
                 self.corrupt.append(f"{item.name}: gone from the home while it was read")
             if left > 0:  # short or gone: the member keeps its declared size, in zeros
-                pad = b"\0" * left
-                digest.update(pad)
-                yield pad
                 self.corrupt.append(f"{item.name}: {left} bytes short of its size")
+                while left > 0:
+                    pad = b"\0" * min(CHUNK, left)
+                    digest.update(pad)
+                    left -= len(pad)
+                    yield pad
         if item.size % BLOCK:
             yield b"\0" * (BLOCK - item.size % BLOCK)
         sha = digest.hexdigest()
