@@ -157,3 +157,29 @@ def test_backup_needs_the_token(served) -> None:
 
     reply = httpx.post(f"{d.client.base_url}/api/v1/backup")
     assert reply.status_code == 401
+
+
+def test_a_blob_gone_while_it_is_streamed_is_named_and_the_rest_arrives(
+        tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from mlopsd.client import backup_files
+    from mlopsd.home import Home, init_home
+    from mlopsd.services import backups
+    from store.artifacts import ArtifactStore
+    from store.db import open_store
+
+    home = Home(tmp_path / "home")
+    init_home(home)
+    store = open_store(home.db)
+    artifacts = ArtifactStore(home.artifacts)
+    kept, gone = artifacts.put_bytes(b"kept " * 1000), artifacts.put_bytes(b"gone " * 1000)
+    made = backups.prepare(home, store, artifacts, with_token=False, now=datetime.now(UTC))
+    artifacts.path(gone).unlink()  # after the listing, before the streaming
+    manifest = backup_files.receive(made.stream(), tmp_path / "backup")
+    store.close()
+    name = f"artifacts/sha256/{gone[:2]}/{gone}"
+    assert any(item.startswith(f"{name}: gone") for item in manifest["corrupt"])
+    assert (tmp_path / "backup" / f"artifacts/sha256/{kept[:2]}/{kept}").read_bytes() == \
+        b"kept " * 1000
+    assert not list(home.run.glob("backup-*")), "the store's copy is removed after the stream"
