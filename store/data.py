@@ -326,6 +326,18 @@ def _insert_ingest(cur: Any, dataset: str, source_name: str, outcome: str, versi
     return _ingest(row)
 
 
+def stored_before(store: Store, dataset: str, source_name: str,
+                  received_at: datetime) -> Ingest | None:
+    """The ingest that stored this very drop (name and arrival), if one did: a job run
+    again after a kill may find its file already stored and moved by its first run."""
+    with store.reading() as cur:
+        row = cur.execute(
+            f"SELECT {_INGEST} FROM ingests WHERE dataset = ? AND source_name = ? "
+            "AND received_at = ? AND outcome IN ('accepted', 'duplicate') ORDER BY id LIMIT 1",
+            [dataset, source_name, naive_utc(received_at)]).fetchone()
+    return _ingest(row) if row else None
+
+
 def record_ingest(
     store: Store,
     dataset: str,

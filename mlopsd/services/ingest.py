@@ -269,6 +269,14 @@ class IngestService:
             where = self.outcomes.quarantine(path, dataset, job.id, result, received_at)
             summary.update(quarantined_as=str(where) if where else None,
                            errors=[e["message"] for e in result.get("errors", [])][:5])
+        elif outcome == "vanished" and (earlier := data_repo.stored_before(
+                self.store, dataset, path.name, received_at)) is not None:
+            # Killed after its first run stored the file and moved it to .done/, before
+            # the job's end was written: run again, it finds the file gone. Not vanished.
+            log.info("%s/%s was stored by job %s before a restart (version %s): nothing "
+                     "more to do", dataset, path.name, earlier.job_id, earlier.version)
+            summary.update(outcome="stored_before", version=earlier.version,
+                           stored_by_job=earlier.job_id)
         elif outcome == "vanished":
             with self.store.transaction():
                 data_repo.record_ingest(self.store, dataset, path.name, "vanished",
