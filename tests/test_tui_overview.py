@@ -5,6 +5,7 @@ updates that keep the cursor on the same row while new rows arrive."""
 from __future__ import annotations
 
 from tests import tui_home
+from tests.daemon_process import wait_until
 from tests.tui_screen import Opened, loaded, pilot_test, screen_text, wait_for, wait_for_text
 from tui.format import BARS
 from tui.screens.overview import HISTORY, POINT_S
@@ -87,7 +88,11 @@ async def test_live_updates_keep_the_cursor_on_its_row(filled: tui_home.Filled) 
 @pilot_test
 async def test_long_lists_come_a_page_at_a_time(filled: tui_home.Filled) -> None:
     client = filled.daemon.client
-    jobs = client.list_jobs(limit=1000)
+    # The filled daemon may still be running a job (a drift check after a drop): its rows
+    # would move while the pages are compared, so the list is taken once all have ended.
+    jobs = wait_until(lambda: (found := client.list_jobs(limit=1000)) and all(
+        j.state not in ("queued", "running") for j in found) and found, timeout=60,
+        what="the filled daemon's jobs to end")
     assert len(jobs) > 4
     async with Opened(filled.daemon.home) as pilot:
         await pilot.press("7")
