@@ -16,7 +16,6 @@ import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from enum import IntEnum
 from pathlib import Path
 
 import orjson
@@ -42,6 +41,7 @@ from mlopsd.retraining.service import RetrainService
 from mlopsd.retraining.triggers import TriggerWatch
 from mlopsd.runtime.events import EventBus
 from mlopsd.runtime.http_protocol import OneWriteHttpProtocol
+from mlopsd.runtime.listening import ExitCode, StartError, bind_socket
 from mlopsd.runtime.run_journal import RunJournal
 from mlopsd.runtime.runner import JobRunner
 from mlopsd.runtime.scheduler import Scheduler
@@ -73,20 +73,7 @@ from store.db import Store, open_store
 
 log = logging.getLogger("mlops.daemon")
 
-
-class ExitCode(IntEnum):
-    OK = 0
-    ALREADY_RUNNING = 1
-    CONFIG = 2
-    STORE = 3
-    BIND = 4
-    HOME = 5
-
-
-class StartError(Exception):
-    def __init__(self, code: ExitCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+__all__ = ["Daemon", "ExitCode", "StartError", "bind_socket"]
 
 
 class _Server(uvicorn.Server):
@@ -96,26 +83,6 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted connections inherit it on Linux. Without it a response written in two parts
-    # (headers, body) waits for the client's delayed ACK: every request took 40+ ms.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        hint = " (in use: pick another with --port, or 0 for any free port)" if (
-            exc.errno == 98) else ""
-        raise StartError(ExitCode.BIND, f"cannot listen on {host}:{port}: {exc.strerror}{hint}") \
-            from exc
-    sock.listen(2048)
-    sock.set_inheritable(False)
-    return sock
 
 
 class Daemon:

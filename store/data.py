@@ -326,18 +326,6 @@ def _insert_ingest(cur: Any, dataset: str, source_name: str, outcome: str, versi
     return _ingest(row)
 
 
-def stored_before(store: Store, dataset: str, source_name: str,
-                  received_at: datetime) -> Ingest | None:
-    """The ingest that stored this very drop (name and arrival), if one did: a job run
-    again after a kill may find its file already stored and moved by its first run."""
-    with store.reading() as cur:
-        row = cur.execute(
-            f"SELECT {_INGEST} FROM ingests WHERE dataset = ? AND source_name = ? "
-            "AND received_at = ? AND outcome IN ('accepted', 'duplicate') ORDER BY id LIMIT 1",
-            [dataset, source_name, naive_utc(received_at)]).fetchone()
-    return _ingest(row) if row else None
-
-
 def record_ingest(
     store: Store,
     dataset: str,
@@ -385,38 +373,3 @@ def list_ingests(
     store: Store, *, dataset: str | None = None, outcome: str | None = None, limit: int = 100
 ) -> list[Ingest]:
     return page_ingests(store, dataset=dataset, outcome=outcome, limit=limit).items
-
-
-_QUARANTINED = ("outcome = 'rejected' AND requeued_at IS NULL AND quarantine_path IS NOT "
-                "NULL")
-
-
-def page_quarantined(store: Store, dataset: str | None = None, *,
-                     after: Sequence[Any] | None = None, limit: int = 100) -> Page[Ingest]:
-    """Rejected files still in quarantine (not requeued), newest first, a page at a time."""
-    where, args = [_QUARANTINED], []
-    if dataset:
-        where.append("dataset = ?")
-        args.append(dataset)
-    with store.reading() as cur:
-        return fetch_page(cur, _INGEST, "ingests", where, args, NEWEST_FIRST, after, limit,
-                          _ingest)
-
-
-def quarantined(store: Store, dataset: str | None = None) -> list[Ingest]:
-    """Rejected files still in quarantine (not requeued)."""
-    where = _QUARANTINED
-    args: list[Any] = []
-    if dataset:
-        where += " AND dataset = ?"
-        args.append(dataset)
-    with store.reading() as cur:
-        rows = cur.execute(
-            f"SELECT {_INGEST} FROM ingests WHERE {where} ORDER BY id DESC", args
-        ).fetchall()
-    return [_ingest(r) for r in rows]
-
-
-def mark_requeued(store: Store, ingest_id: int) -> None:
-    with store.transaction() as cur:
-        cur.execute("UPDATE ingests SET requeued_at = ? WHERE id = ?", [utcnow(), ingest_id])

@@ -43,7 +43,7 @@ from mlopsd.client.wire import (
 )
 from mlopsd.config import DATASET_NAME
 from mlopsd.selectors import ResolvedSelector, SelectorError, resolve
-from store import alerts
+from store import alerts, ingest_records
 from store import data as data_repo
 from store import quality as quality_repo
 from store.artifacts import ArtifactStore
@@ -157,7 +157,7 @@ async def upload(
             summary="Rejected files still in quarantine, with their reasons, newest first")
 def quarantine(request: Request, dataset: NameFilter = None, after: After = None,
                limit: Limit = 100) -> Page[IngestOut]:
-    page = data_repo.page_quarantined(request.app.state.daemon.store, dataset,
+    page = ingest_records.page_quarantined(request.app.state.daemon.store, dataset,
                                       after=cursor_in(after, "quarantine"), limit=limit)
     return page_out(page, "quarantine", lambda i: out(i, IngestOut))
 

@@ -13,6 +13,7 @@ from mlopsd.client.events import IngestQuarantined
 from mlopsd.runtime.events import EventBus
 from mlopsd.runtime.file_moves import remove_orphan_reasons
 from store import data as data_repo
+from store import ingest_records
 from store.db import Store
 
 log = logging.getLogger("mlops.ingest")
@@ -45,7 +46,7 @@ def recover(inbox: Path, quarantine: Path, store: Store, bus: EventBus) -> None:
 def record_unrecorded_quarantine(quarantine: Path, store: Store, bus: EventBus) -> None:
     """A crash after a file was quarantined but before the store heard of it leaves the
     file and its reason on disk: record them now, so they are listed and requeueable."""
-    known = {i.quarantine_path for i in data_repo.quarantined(store)}
+    known = {i.quarantine_path for i in ingest_records.quarantined(store)}
     for reason_path in sorted(quarantine.glob("*/*.reason.json")):
         file = reason_path.with_name(reason_path.name.removesuffix(".reason.json"))
         if str(file) in known or not (file.exists() or file.is_symlink()):

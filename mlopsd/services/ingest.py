@@ -40,7 +40,7 @@ from mlopsd.services.inbox_recovery import recover
 from mlopsd.services.ingest_outcomes import IngestOutcomes
 from mlopsd.services.ingest_reference import ReferenceProfiles
 from mlopsd.services.labels import LabelService, is_label_file
-from store import audit
+from store import audit, ingest_records
 from store import data as data_repo
 from store import jobs as job_repo
 from store.db import Store
@@ -269,7 +269,7 @@ class IngestService:
             where = self.outcomes.quarantine(path, dataset, job.id, result, received_at)
             summary.update(quarantined_as=str(where) if where else None,
                            errors=[e["message"] for e in result.get("errors", [])][:5])
-        elif outcome == "vanished" and (earlier := data_repo.stored_before(
+        elif outcome == "vanished" and (earlier := ingest_records.stored_before(
                 self.store, dataset, path.name, received_at)) is not None:
             # Killed after its first run stored the file and moved it to .done/, before
             # the job's end was written: run again, it finds the file gone. Not vanished.
@@ -361,7 +361,7 @@ class IngestService:
 
     def requeue(self, name: str, *, actor: str) -> Path:
         """Put a quarantined file back into its inbox, under its original name."""
-        for ingest in data_repo.quarantined(self.store):
+        for ingest in ingest_records.quarantined(self.store):
             q = Path(ingest.quarantine_path or "")
             if name in (q.name, str(q), f"{ingest.dataset}/{q.name}"):
                 break
@@ -372,7 +372,7 @@ class IngestService:
             raise NotFound(f"{q} is recorded as quarantined but is no longer there")
         back = move_into(q, self.home.inbox / ingest.dataset, ingest.source_name)
         with self.store.transaction():
-            data_repo.mark_requeued(self.store, ingest.id)
+            ingest_records.mark_requeued(self.store, ingest.id)
             entry = audit.append(self.store, actor=actor, action="data.requeue",
                                  subject=f"dataset:{ingest.dataset}",
                                  details={"file": q.name, "back_as": back.name})
