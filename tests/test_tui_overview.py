@@ -41,6 +41,8 @@ async def test_every_model_at_a_glance(filled: tui_home.Filled) -> None:
             assert cells["drift"] == "ok"  # the report of bikes@2 against bikes@1
             assert cells["next retrain"] == schedule.next_run_at.strftime("%Y-%m-%d %H:%M:%S")
             assert cells["alerts"] == "0"
+            # The filled home's data alert may be raised after the screen's first load.
+            text = await wait_for_text(pilot, "open alerts: 1 (1 about data or the daemon)")
             assert "open alerts: 1 (1 about data or the daemon)" in text
             await wait_for_text(pilot, "Running jobs (1)", "selfcheck")
             # Health sparklines: their past from the daemon's serving numbers (the 40
