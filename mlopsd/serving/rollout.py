@@ -68,8 +68,8 @@ class Canary:
             return (f"error rate {cand_rate:.1%} against the champion's {champ_rate:.1%} "
                     f"(margin {self.policy.error_margin:.1%}) over {cand.requests} requests")
         if champ.requests >= self.policy.min_requests:
-            cand_p95 = float(np.percentile(list(cand.latencies_s), 95))
-            champ_p95 = float(np.percentile(list(champ.latencies_s), 95))
+            cand_p95 = float(np.percentile(cand.latencies_s(), 95))
+            champ_p95 = float(np.percentile(champ.latencies_s(), 95))
             if cand_p95 > champ_p95 * (1 + self.policy.latency_margin) and (
                     cand_p95 - champ_p95) * 1000 > self.policy.latency_floor_ms:
                 return (f"p95 latency {cand_p95 * 1000:.2f} ms against the champion's "

@@ -7,14 +7,15 @@ later by canary decisions and /metrics) as percentiles over the recent window.
 from __future__ import annotations
 
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from mlopsd.serving.recent import RecentRequests
+
 WINDOW = 4096
-"""Latencies kept per version for percentiles: the most recent requests."""
+"""The most recent requests per version whose latencies give the percentiles."""
 RECENT = 50_000
 """(time, latency, failed) of the most recent requests per version, for time windows."""
 
@@ -25,9 +26,7 @@ class VersionStats:
     errors: int = 0
     client_errors: int = 0
     rows: int = 0
-    latencies_s: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW))
-    recent: deque[tuple[float, float, bool]] = field(
-        default_factory=lambda: deque(maxlen=RECENT))
+    recent: RecentRequests = field(default_factory=lambda: RecentRequests(RECENT))
 
     def record(self, seconds: float, *, ok: bool, rows: int, client_error: bool = False
                ) -> None:
@@ -37,21 +36,25 @@ class VersionStats:
             self.client_errors += 1
         elif not ok:
             self.errors += 1
-        self.latencies_s.append(seconds)
-        self.recent.append((time.monotonic(), seconds, not ok and not client_error))
+        self.recent.append(time.monotonic(), seconds, not ok and not client_error)
 
-    def window(self, seconds: float) -> tuple[int, int, float | None]:
-        """Requests, failed requests and p95 latency (ms) over the last `seconds`."""
-        since = time.monotonic() - seconds
-        inside = [(lat, failed) for t, lat, failed in list(self.recent) if t >= since]
-        if not inside:
+    def latencies_s(self) -> np.ndarray:
+        """Latencies (s) of the newest WINDOW requests."""
+        return self.recent.latest(WINDOW)
+
+    def window(self, seconds: float, now: float | None = None
+               ) -> tuple[int, int, float | None]:
+        """Requests, failed requests and p95 latency (ms) over the `seconds` before `now`
+        (a monotonic time; default: now)."""
+        now = time.monotonic() if now is None else now
+        latencies, failed = self.recent.between(now - seconds, now)
+        if not latencies.size:
             return 0, 0, None
-        latencies = np.fromiter((lat for lat, _ in inside), dtype=np.float64)
-        return (len(inside), sum(failed for _, failed in inside),
+        return (int(latencies.size), int(failed.sum()),
                 float(np.percentile(latencies, 95)) * 1000)
 
     def summary(self) -> dict[str, Any]:
-        recent = np.fromiter(list(self.latencies_s), dtype=np.float64)
+        recent = self.latencies_s()
         p50, p95, p99 = (np.percentile(recent, [50, 95, 99]) * 1000).tolist() if len(
             recent) else (None, None, None)
         return {"requests": self.requests, "errors": self.errors,

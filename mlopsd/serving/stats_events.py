@@ -61,13 +61,8 @@ class ServingStatsTicker:
 
 def _quantiles(version: VersionStats, since: float, now: float
                ) -> tuple[float | None, float | None, float | None]:
-    latencies = []
-    for at, latency, _ in reversed(list(version.recent)):
-        if at <= since:
-            break
-        if at <= now:
-            latencies.append(latency)
-    if not latencies:
+    latencies, _ = version.recent.between(since, now)
+    if not latencies.size:
         return None, None, None
-    p50, p95, p99 = (np.percentile(np.asarray(latencies), [50, 95, 99]) * 1000).tolist()
+    p50, p95, p99 = (np.percentile(latencies, [50, 95, 99]) * 1000).tolist()
     return round(p50, 3), round(p95, 3), round(p99, 3)
