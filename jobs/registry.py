@@ -11,7 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from jobs import check_model, compare, ingest, labels, materialise, score, selfcheck, train
+from jobs import (
+    check_model,
+    compare,
+    export,
+    ingest,
+    labels,
+    materialise,
+    score,
+    selfcheck,
+    train,
+)
 from jobs.context import JobContext
 from jobs.drift import params as drift_params
 
@@ -101,6 +111,13 @@ KINDS: dict[str, JobKind] = {
             idempotent=True,
             description=score.DESCRIPTION,
             path_params=("source", "output"),
+        ),
+        JobKind(
+            name="export",
+            target="jobs.export:run",
+            check_params=export.check_params,
+            idempotent=True,
+            description=export.DESCRIPTION,
         ),
         JobKind(
             name="materialise",

@@ -47,6 +47,7 @@ from mlopsd.runtime.runner import JobRunner
 from mlopsd.runtime.scheduler import Scheduler
 from mlopsd.services.alerts import Alerts
 from mlopsd.services.deploys import DeployService
+from mlopsd.services.exports import ExportService
 from mlopsd.services.ingest import IngestService
 from mlopsd.services.labels import LabelService
 from mlopsd.services.logged_models import LoggedModels
@@ -105,6 +106,7 @@ class Daemon:
         self.artifacts: ArtifactStore
         self.run_journal: RunJournal
         self.logged_models: LoggedModels
+        self.exports: ExportService
         self.served: ServedModels
         self.deploys: DeployService
         self.scoring: ScoringService
@@ -166,6 +168,7 @@ class Daemon:
                                           self.bus)
         self.training = TrainService(self.config, self.store, self.runner, self.bus)
         self.logged_models = LoggedModels(self.store, self.artifacts, self.runner, self.bus)
+        self.exports = ExportService(self.store, self.runner, lambda: self.config.serving)
         self.served = ServedModels(self.store, self.artifacts,
                                    fallback_to_previous=self.config.serving.fallback_to_previous)
         self.served.start()

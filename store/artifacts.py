@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,6 +103,13 @@ class ArtifactStore:
         os.close(fd)
         return Path(name)
 
+    def tmp_dir(self, prefix: str = "work-") -> Path:
+        """A fresh, empty folder in `root/tmp` for a writer that makes several files (an
+        export) before packing them into one file to adopt; remove it when done (a crash
+        leaves it to `clean_tmp`)."""
+        self._tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(dir=self._tmp, prefix=prefix))
+
     def adopt(self, tmp_path: Path) -> str:
         """Store a file already written in `root/tmp` under its hash, without copying it.
 
@@ -148,12 +156,16 @@ class ArtifactStore:
         return path
 
     def clean_tmp(self) -> int:
-        """Remove temp files a killed writer left behind; returns how many."""
+        """Remove temp files (and `tmp_dir` folders) a killed writer left behind; returns how
+        many."""
         if not self._tmp.is_dir():
             return 0
         removed = 0
         for leftover in self._tmp.iterdir():
-            leftover.unlink(missing_ok=True)
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
             removed += 1
         return removed
 

@@ -59,5 +59,7 @@ def test_partial_writes_of_a_killed_writer_are_cleaned(tmp_path: Path) -> None:
     store = ArtifactStore(tmp_path / "artifacts")
     (tmp_path / "artifacts" / "tmp").mkdir(parents=True)
     (tmp_path / "artifacts" / "tmp" / "blob-half").write_bytes(b"half")
-    assert store.clean_tmp() == 1
+    folder = store.tmp_dir("work-export-")  # an export's files, cut off before packing
+    (folder / "main.c").write_text("int x;")
+    assert store.clean_tmp() == 2
     assert list((tmp_path / "artifacts" / "tmp").iterdir()) == []

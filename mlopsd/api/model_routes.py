@@ -12,6 +12,7 @@ from mlopsd.api.wire_out import out as _out
 from mlopsd.client.wire import (
     AliasMoveOut,
     AliasRequest,
+    ExportRequest,
     JobOut,
     ModelOut,
     ModelVersionOut,
@@ -44,6 +45,18 @@ def train(request: Request, name: Name, body: TrainRequest | None = None) -> Job
              status_code=202, summary="Retrain a version from its lineage and compare")
 def reproduce(request: Request, name: Name, version: Version) -> JobOut:
     job = request.app.state.daemon.training.reproduce(name, version, actor=actor_of(request))
+    return _out(job, JobOut)
+
+
+@router.post("/models/{name}/versions/{version}/export", response_model=JobOut,
+             status_code=202, summary="Queue an export of a version: a container or C",
+             description="The job's result names a tar artifact (`GET /api/v1/artifacts/{sha}`): "
+             "for `container`, the model text, its signature, a prediction server with the "
+             "/v1 contract and a Dockerfile; for `c`, the model as dependency-free C with a "
+             "header, a Makefile and an example program.")
+def export(request: Request, name: Name, version: Version, body: ExportRequest) -> JobOut:
+    job = request.app.state.daemon.exports.submit(name, version, body.format,
+                                                  actor=actor_of(request), reason=body.reason)
     return _out(job, JobOut)
 
 

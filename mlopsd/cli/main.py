@@ -16,6 +16,7 @@ from mlopsd.cli import (
     audit_commands,
     data_commands,
     event_lines,
+    export_commands,
     home_commands,
     model_commands,
     retrain_commands,
@@ -252,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     data_commands.add_commands(sub, common)
     model_commands.add_commands(sub, common)
+    export_commands.add_commands(sub, common)
     serving_commands.add_commands(sub, common)
     retrain_commands.add_commands(sub, common)
 

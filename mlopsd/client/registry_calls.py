@@ -17,6 +17,13 @@ class RegistryCalls(Transport):
     def reproduce(self, name: str, version: str) -> JobOut:
         return self._one(JobOut, "POST", f"/api/v1/models/{name}/versions/{version}/reproduce")
 
+    def export(self, name: str, version: str, format: str, *, reason: str | None = None
+               ) -> JobOut:
+        """Queue an export of `name:version` ("container" or "c"); the job's result names
+        the tar artifact to download (`download_artifact`)."""
+        return self._one(JobOut, "POST", f"/api/v1/models/{name}/versions/{version}/export",
+                         json={"format": format, "reason": reason})
+
     def list_models(self, *, after: str | None = None, limit: int = 100
                     ) -> PagedList[ModelOut]:
         """Registered models by name."""

@@ -3,7 +3,7 @@ and the check both doors make (the API's middleware, the prediction server's `/v
 are a viewer's; a write not listed here needs an admin, so a new route is closed until it
 is placed (tests/test_roles.py checks every route is).
 
-viewer reads; operator ingests, trains, predicts, logs runs, deploys canaries and shadows,
+viewer reads; operator ingests, trains, exports, predicts, logs runs, deploys canaries and shadows,
 checks drift, scores, starts retraining; approver moves production (aliases, rollbacks,
 promoting a canary, approving or rejecting pipelines, archiving); admin manages tokens,
 reloads the config and takes backups (a backup holds every row and file of the home).
@@ -31,6 +31,7 @@ RULES: list[tuple[str, str, str]] = [
     ("POST", "/api/v1/alerts/{alert_id}/resolve", OPERATOR),
     ("POST", "/api/v1/models/{name}/train", OPERATOR),
     ("POST", "/api/v1/models/{name}/versions/{version}/reproduce", OPERATOR),
+    ("POST", "/api/v1/models/{name}/versions/{version}/export", OPERATOR),
     ("POST", "/api/v1/models/{name}/aliases/production", APPROVER),
     ("POST", "/api/v1/models/{name}/aliases/{alias}", OPERATOR),
     ("POST", "/api/v1/models/{name}/rollback", APPROVER),

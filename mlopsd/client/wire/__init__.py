@@ -59,6 +59,7 @@ from mlopsd.client.wire.predict import (
 from mlopsd.client.wire.registry import (
     AliasMoveOut,
     AliasRequest,
+    ExportRequest,
     ModelOut,
     ModelVersionOut,
     RollbackRequest,
@@ -160,6 +161,7 @@ __all__ = [
     "EventOut",
     "ExampleRequestOut",
     "ExperimentOut",
+    "ExportRequest",
     "FeedbackOut",
     "Health",
     "HomeFinding",

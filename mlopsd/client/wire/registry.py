@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -13,6 +13,14 @@ from mlopsd.client.wire.common import NAME, Inbound
 class TrainRequest(Inbound):
     reason: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+
+
+class ExportRequest(Inbound):
+    format: Literal["container", "c"] = Field(
+        description="container: the model, its signature, a prediction server with the "
+        "daemon's /v1 contract and a Dockerfile; c: the model compiled to dependency-free C "
+        "with a header, a Makefile and an example program")
+    reason: str | None = None
 
 
 class AliasRequest(Inbound):
