@@ -45,6 +45,7 @@ from mlopsd.serving.inputs import JSON, Batch, body_format, decode
 from mlopsd.serving.predicting import answer
 from mlopsd.serving.prediction_log import Entry, PredictionLogger
 from mlopsd.serving.replies import prediction, prediction_headers, send_error, send_json
+from mlopsd.serving.request_ids import new_request_id
 from mlopsd.serving.served import NotServed, ServedModels
 from mlopsd.serving.shadowing import ShadowScorer
 from mlopsd.serving.stats import BatchingStats, ServingStats
@@ -89,7 +90,7 @@ class PredictionApp:
             return
         request_id = ""
         try:
-            request_id = _header(scope, b"x-request-id")[:200] or uuid.uuid4().hex
+            request_id = _header(scope, b"x-request-id")[:200] or new_request_id()
             await self._route(scope, receive, send, request_id)
         except ServingError as exc:
             await send_error(send, exc, request_id)

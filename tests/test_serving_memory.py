@@ -1,12 +1,16 @@
-"""The ring of a served version's recent requests: the same answers as a list of every
-request would give, across its growth and its wrap-around."""
+"""What serving keeps per request: the ring of a version's recent requests gives the same answers
+as a list of every request would, across its growth and wrap-around; request ids sort by time
+(the prediction log finds them by its row groups' min/max, with no index)."""
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import pytest
 
 from mlopsd.serving.recent import RecentRequests
+from mlopsd.serving.request_ids import new_request_id
 from mlopsd.serving.stats import WINDOW, VersionStats
 
 
@@ -42,3 +46,13 @@ def test_a_version_s_window_counts_failures_and_its_summary_the_newest_latencies
     assert p95 == pytest.approx(6.0)
     assert stats.summary()["window"] == WINDOW
     assert stats.window(3600, now=0.0) == (0, 0, None)
+
+
+def test_request_ids_sort_by_the_time_they_were_made() -> None:
+    made = []
+    for _ in range(3):
+        made.append(new_request_id())
+        time.sleep(0.002)  # ids made in different milliseconds
+    assert made == sorted(made)
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in made)
+    assert len({new_request_id() for _ in range(10_000)}) == 10_000
