@@ -14,6 +14,7 @@ import orjson
 from mlopsd import __version__
 from mlopsd.cli import (
     audit_commands,
+    check_commands,
     data_commands,
     event_lines,
     home_commands,
@@ -254,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     model_commands.add_commands(sub, common)
     serving_commands.add_commands(sub, common)
     retrain_commands.add_commands(sub, common)
+    check_commands.add_commands(sub, common)
 
     audit_commands.add_commands(sub, common)
     home_commands.add_commands(sub, common)
