@@ -61,6 +61,16 @@ KINDS: dict[str, JobKind] = {
             path_params=("path",),
         ),
         JobKind(
+            # Not retried after a crash: its file is a check's upload, removed at start-up,
+            # and whoever asked has had their answer (an interrupted job) already.
+            name="check_data",
+            target="jobs.ingest:check",
+            check_params=ingest.check_params,
+            idempotent=False,
+            description=ingest.CHECK_DESCRIPTION,
+            path_params=("path",),
+        ),
+        JobKind(
             name="train",
             target="jobs.train:run",
             check_params=train.check_params,
@@ -81,6 +91,16 @@ KINDS: dict[str, JobKind] = {
             check_params=compare.check_params,
             idempotent=True,
             description=compare.DESCRIPTION,
+        ),
+        JobKind(
+            # The comparison of the retraining pipeline (the same function and params) for a
+            # registered version against production, plus a single-row latency: mlops check
+            # model. Its completion judges the gates; nothing is moved or recorded.
+            name="gate_model",
+            target="jobs.compare:run",
+            check_params=compare.check_params,
+            idempotent=True,
+            description=compare.GATE_DESCRIPTION,
         ),
         JobKind(
             name="check_model",

@@ -35,6 +35,7 @@ from mlopsd.config import Config
 from mlopsd.config_reload import ConfigReload
 from mlopsd.home import Home
 from mlopsd.retraining.clock import SystemClock
+from mlopsd.retraining.model_gate import ModelGate
 from mlopsd.retraining.pipeline import Env as PipelineEnv
 from mlopsd.retraining.schedules import RetrainSchedules
 from mlopsd.retraining.service import RetrainService
@@ -46,6 +47,7 @@ from mlopsd.runtime.run_journal import RunJournal
 from mlopsd.runtime.runner import JobRunner
 from mlopsd.runtime.scheduler import Scheduler
 from mlopsd.services.alerts import Alerts
+from mlopsd.services.data_checks import DataChecks
 from mlopsd.services.deploys import DeployService
 from mlopsd.services.exports import ExportService
 from mlopsd.services.ingest import IngestService
@@ -119,6 +121,8 @@ class Daemon:
         self.prediction_log: PredictionLogger
         self.retraining: RetrainService
         self.retrain_schedules: RetrainSchedules
+        self.data_checks: DataChecks
+        self.model_gate: ModelGate
         self._server: _Server | None = None
         self.config_reload = ConfigReload(self)
         self._early_signals: list[int] = []
@@ -183,6 +187,11 @@ class Daemon:
         self.monitoring = MonitoringService(self.config, self.store, self.runner, self.served,
                                             self.bus, self.artifacts)
         self.deploys.production_moved.append(self.monitoring.production_moved)
+        # CI gates: before the runner starts, so a check queued before a restart finds
+        # its completion and its file.
+        self.data_checks = DataChecks(self.home, self.store, self.runner, self.ingest)
+        self.data_checks.start()
+        self.model_gate = ModelGate(self.store, self.runner, lambda: self.config)
         self.serving_stats = ServingStats()
         self.batching = BatchingStats()
         self.serving_ticker = ServingStatsTicker(self.serving_stats, self.bus)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobs.compare.params import DESCRIPTION, METRICS, check_params
+from jobs.compare.params import DESCRIPTION, GATE_DESCRIPTION, METRICS, check_params
 from jobs.context import JobContext
 
 
@@ -19,4 +19,4 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     return compare(params, ctx)
 
 
-__all__ = ["DESCRIPTION", "METRICS", "check_params", "run"]
+__all__ = ["DESCRIPTION", "GATE_DESCRIPTION", "METRICS", "check_params", "run"]

@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from jobs.check_model import task_of
-from jobs.compare import bootstrap
+from jobs.compare import bootstrap, latency
 from jobs.compare.params import HIGHER_IS_BETTER, check_params
 from jobs.context import JobContext, JobError, Timings
 from jobs.features import FeatureError, to_matrix
@@ -53,7 +53,7 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     n_classes = len(holdout.classes) if holdout.classes is not None else None
 
     with timings("predict", ctx):
-        ours = _score_challenger(challenger, holdout, train, ctx)
+        ours, booster = _score_challenger(challenger, holdout, train, ctx)
         matches = _check_holdout(challenger, ours.predictions)
         theirs, unscorable = None, None
         if champion is not None:
@@ -76,8 +76,16 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
             ci, skipped = _interval(params, holdout.y, ours, theirs, n_classes, ctx)
     ctx.log.info("%s: challenger %s, champion %s, improvement %s, CI %s", metric, ours_value,
                  theirs_value, improvement, ci)
+    single_row = None
+    if params.get("latency"):
+        with timings("latency", ctx):
+            single_row = latency.single_row(booster, challenger["signature"], holdout.rows,
+                                            params["latency"]["rows"])
+        ctx.log.info("single-row latency of %s: p50 %s ms, p95 %s ms over %s rows",
+                     challenger["version"], single_row["p50_ms"], single_row["p95_ms"],
+                     single_row["rows"])
 
-    return {
+    found: dict[str, Any] = {
         "metric": metric,
         "higher_is_better": higher,
         "rows": len(holdout.y),
@@ -94,6 +102,9 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
         "holdout_matches_training": matches,
         "timings": dict(timings),
     }
+    if single_row is not None:
+        found["latency"] = single_row
+    return found
 
 
 def _interval(params: dict[str, Any], y: np.ndarray, ours: bootstrap.Scored,
@@ -170,7 +181,8 @@ def _load(sha: str, who: str, ctx: JobContext) -> _Model:
 
 
 def _score_challenger(challenger: dict[str, Any], holdout: _Holdout, train: dict[str, Any],
-                      ctx: JobContext) -> bootstrap.Scored:
+                      ctx: JobContext) -> tuple[bootstrap.Scored, Any]:
+    """Its scores on the holdout, and its booster (for the latency, when asked)."""
     who = f"challenger {challenger['version']}"
     signature = challenger["signature"]
     classes = signature["target"]["classes"]
@@ -187,7 +199,7 @@ def _score_challenger(challenger: dict[str, Any], holdout: _Holdout, train: dict
     except _PredictError as exc:
         raise JobError(f"{who}: the model does not predict on its signature's inputs: "
                        f"{exc}") from None
-    return bootstrap.Scored(predictions, signature.get("threshold"))
+    return bootstrap.Scored(predictions, signature.get("threshold")), model.booster
 
 
 def _check_holdout(challenger: dict[str, Any], predictions: np.ndarray) -> bool | None:

@@ -21,6 +21,12 @@ DESCRIPTION = (
     "seeded paired bootstrap confidence interval of it; params: model, train, challenger, "
     "champion, metric, bootstrap, confidence, seed."
 )
+GATE_DESCRIPTION = (
+    "The retraining pipeline's comparison for a registered version (mlops check model): it "
+    "and the version an alias points at scored on its own holdout, a paired bootstrap CI of "
+    "the difference, and its single-row prediction latency; the daemon judges the policy's "
+    "gates on the result, moving nothing; params: those of compare, and latency."
+)
 
 METRICS = {
     "regression": ("rmse", "mae", "r2"),
@@ -32,10 +38,12 @@ HIGHER_IS_BETTER = {"rmse": False, "mae": False, "r2": True, "auc": True, "log_l
                     "accuracy": True, "precision": True, "recall": True, "f1": True,
                     "macro_f1": True}
 
-_TOP = {"model", "train", "challenger", "champion", "metric", "bootstrap", "confidence", "seed"}
+_TOP = {"model", "train", "challenger", "champion", "metric", "bootstrap", "confidence", "seed",
+        "latency"}
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 BOOTSTRAP = (100, 100_000)
 CONFIDENCE = (0.5, 0.999)
+LATENCY_ROWS = (1, 10_000)
 
 
 def check_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +66,7 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
     if metric not in METRICS[task]:
         raise InvalidParams("metric", f"{metric!r} does not fit a {task} model (one of "
                             f"{', '.join(METRICS[task])})")
-    return {
+    checked: dict[str, Any] = {
         "model": model,
         "train": train,
         "challenger": challenger,
@@ -68,6 +76,16 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
         "confidence": _confidence(params.get("confidence", 0.95)),
         "seed": _int(params.get("seed", 42), "seed", 0, MAX_SEED),
     }
+    if params.get("latency") is not None:  # absent from the pipeline's comparisons
+        checked["latency"] = _latency(params["latency"])
+    return checked
+
+
+def _latency(value: Any) -> dict[str, int]:
+    """How many single-row predictions of the challenger to time (mlops check model)."""
+    value = an_object(value, "latency")
+    no_unknown_keys(value, {"rows"}, "latency.")
+    return {"rows": _int(value.get("rows", 200), "latency.rows", *LATENCY_ROWS)}
 
 
 def _train(value: Any) -> dict[str, Any]:

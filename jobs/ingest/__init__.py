@@ -16,6 +16,12 @@ from typing import Any
 from jobs.context import JobContext
 from jobs.ingest.params import check_params
 
+CHECK_DESCRIPTION = (
+    "Check an uploaded file against its dataset's schema, declared rules and learned rules "
+    "as an ingest would, storing nothing (mlops check data); params: dataset, path, spec, "
+    "reference."
+)
+
 DESCRIPTION = (
     "Read a dropped data file (CSV, Parquet or NDJSON, optionally .gz/.zst), check it against "
     "the dataset's schema and rules, profile it and store a Parquet snapshot; params: dataset, "
@@ -29,4 +35,10 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     return ingest(params, ctx)
 
 
-__all__ = ["DESCRIPTION", "check_params", "run"]
+def check(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+    from jobs.ingest.check import run as check_file
+
+    return check_file(params, ctx)
+
+
+__all__ = ["CHECK_DESCRIPTION", "DESCRIPTION", "check", "check_params", "run"]

@@ -24,7 +24,7 @@ from jobs.ingest.schema import Plan, schema_hash
 from jobs.ingest.schema import plan as make_plan
 from jobs.ingest.table import Table
 from jobs.ingest.times import missing_time_column
-from jobs.ingest.validate import schema_issues, validate
+from jobs.ingest.validate import Ran, schema_issues, validate
 from jobs.paths import confine
 from store.errors import is_disk_full
 
@@ -70,14 +70,17 @@ class _Step:
                       seconds=round(seconds, 3))
 
 
-def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+def run(params: dict[str, Any], ctx: JobContext, *, keep: bool = True,
+        ran: Ran | None = None) -> dict[str, Any]:
+    """`keep=False`: everything but the snapshot (a check of a file, `jobs.ingest.check`);
+    `ran` gets every validation check that applied to the file."""
     params = check_params(params)
     confine(ctx.home, params["path"], "path")
     path = Path(params["path"])
     result = _blank()
     ctx.log.info("ingest %s for dataset %s", path, params["dataset"])
     try:
-        _ingest(path, params, ctx, result)
+        _ingest(path, params, ctx, result, keep, ran)
     except FileNotFoundError:
         result["outcome"] = "vanished"
         result["errors"].append(issue(
@@ -105,7 +108,8 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     return result
 
 
-def _ingest(path: Path, params: dict[str, Any], ctx: JobContext, result: dict[str, Any]) -> None:
+def _ingest(path: Path, params: dict[str, Any], ctx: JobContext, result: dict[str, Any],
+            keep: bool, ran: Ran | None) -> None:
     step = _Step(result, ctx)
     src = source.inspect(path)
     if params["identity"] and not source.matches(src, params["identity"]):
@@ -151,10 +155,10 @@ def _ingest(path: Path, params: dict[str, Any], ctx: JobContext, result: dict[st
             change, found = schema_issues(plan, spec, table.schema)
             found += [("error", i) for i in missing_time_column(spec, table.schema)]
             result["schema_change"] = change
-            found += validate(table, stats, n_rows, spec, params["reference"])
+            found += validate(table, stats, n_rows, spec, params["reference"], ran)
             for level, item in found:
                 result["errors" if level == "error" else "warnings"].append(item)
-        if result["errors"]:
+        if result["errors"] or not keep:
             return
         with step("snapshot_s", "stored"):
             if table.written is None:

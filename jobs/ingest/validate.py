@@ -22,6 +22,9 @@ REFERENCE_NULL_SLACK = 0.05
 
 Found = list[tuple[str, Issue]]
 """(level, issue) pairs: level "error" or "warning"."""
+Ran = list[dict[str, Any]]
+"""The checks that ran on a file, each {check, column, level, rule}: `rule` says in words
+what it holds the column to (`mlops check data` lists the ones that passed too)."""
 Later = Callable[[dict[str, Any]], None] | None
 """What a check does once the shared pass has counted its offending values."""
 
@@ -64,7 +67,7 @@ def _target(target: str, got: dict[str, str]) -> Found:
 
 class _Checker:
     def __init__(self, table: Table, profile: dict[str, dict], n_rows: int, spec: dict,
-                 reference: dict | None) -> None:
+                 reference: dict | None, ran: Ran | None = None) -> None:
         self.table, self.data, self.schema = table, table.data, table.schema
         self.profile, self.n_rows, self.engine = profile, n_rows, table.engine
         self.spec, self.rules = spec, spec["rules"]
@@ -76,6 +79,7 @@ class _Checker:
         self.unlearned = {c for c in (spec["id_column"], spec["time_column"]) if c} | (
             time_parts(spec, self.schema))
         self.found: Found = []
+        self.ran: Ran = ran if ran is not None else []
 
     def rule(self, column: str) -> dict[str, Any]:
         return self.spec["columns"].get(column) or {}
@@ -85,9 +89,16 @@ class _Checker:
         data versions make series a client can plot (null, out-of-range, unseen shares)."""
         return self.profile[column].setdefault("quality", {})
 
+    def level(self, default_level: str, column: str | None) -> str:
+        return (self.rule(column).get("level") if column else None) or default_level
+
     def add(self, default_level: str, column: str | None, found: Issue) -> None:
-        level = (self.rule(column).get("level") if column else None) or default_level
-        self.found.append((level, found))
+        self.found.append((self.level(default_level, column), found))
+
+    def checked(self, check: str, default_level: str, column: str | None, rule: str) -> None:
+        """A check that applies to this file: what it holds the column to, in words."""
+        self.ran.append({"check": check, "column": column,
+                         "level": self.level(default_level, column), "rule": rule})
 
     def first(self, condition: pl.Expr, column: str | None) -> tuple[list[int], list[Any]]:
         picked = [ROW] + ([pl.col(column).cast(pl.String)] if column else [])
@@ -133,7 +144,11 @@ class _Checker:
         nulls = self.profile[column]["nulls"]
         got = share(nulls, self.n_rows)
         self.quality(column)["null_share"] = got
-        if limit is None or got <= limit:
+        if limit is None:
+            return
+        self.checked("null_share", "warning", column,
+                     f"at most {percent(limit)} null ({_SOURCES[source]})")
+        if got <= limit:
             return
         rows, _ = self.first(pl.col(column).is_null(), None)
         self.add("warning", column, issue(
@@ -156,6 +171,15 @@ class _Checker:
         limit = own.get("max_out_of_range_share", self.rules["max_out_of_range_share"])
         if limit is None:
             return None
+        where = f"[{_bound(low, '-inf')}, {_bound(high, 'inf')}]"
+        what = "declared range" if source == "declared" else (
+            f"range learned from the reference data ({self.ref_name}; widened by "
+            f"{percent(self.rules['range_margin'])} of its span)")
+        self.checked("out_of_range", level, column, (
+            f"within the declared range {where}" if source == "declared" else
+            f"within the learned range {where} (the reference's, widened by "
+            f"{percent(self.rules['range_margin'])} of its span)")
+            + f"; up to {percent(limit)} outside")
         col = pl.col(column)
         outside = pl.lit(False)
         if low is not None:
@@ -171,10 +195,6 @@ class _Checker:
             if not count or got <= limit:
                 return
             rows, values = self.first(outside, column)
-            where = f"[{_bound(low, '-inf')}, {_bound(high, 'inf')}]"
-            what = "declared range" if source == "declared" else (
-                f"range learned from the reference data ({self.ref_name}; widened by "
-                f"{percent(self.rules['range_margin'])} of its span)")
             self.add(level, column, issue(
                 "out_of_range", f"column '{column}' has {count} values ({percent(got)}) outside "
                 f"the {what} {where}: {examples(rows, values)} (allowed up to {percent(limit)})",
@@ -184,6 +204,7 @@ class _Checker:
         return finish
 
     def non_finite(self, column: str) -> None:
+        self.checked("non_finite", "warning", column, "no NaN or infinite values")
         stats = self.profile[column]
         nans, infs = stats["nan_count"], stats["inf_count"]
         if not (nans or infs):
@@ -200,6 +221,8 @@ class _Checker:
         limit = self.rules["max_unseen_share"]
         if known is None or limit is None or column in self.unlearned:
             return None
+        self.checked("unseen_categories", "warning", column,
+                     f"categories seen in the reference data; up to {percent(limit)} unseen")
         new = pl.col(column).is_not_null() & ~pl.col(column).is_in([str(k) for k in known])
         exprs.append(new.sum().alias(f"unseen:{column}"))
 
@@ -228,6 +251,8 @@ class _Checker:
         allowed = self.rule(column).get("allowed")
         if allowed is None:
             return None
+        self.checked("allowed", "error", column,
+                     f"only its allowed values ({', '.join(show(a) for a in allowed[:10])})")
         col = pl.col(column)
         if dtype in ("int64", "float64", "bool"):
             values = pl.Series(allowed, strict=False).cast(to_polars(dtype), strict=False)
@@ -253,6 +278,8 @@ class _Checker:
         limit = self.rules["max_duplicate_share"]
         if limit is None or self.n_rows < 2 or not self.schema:
             return None
+        self.checked("duplicates", "warning", None,
+                     f"at most {percent(limit)} of rows repeat an earlier row exactly")
         # 64-bit row hashes: a false match among a million rows is ~1e-8 likely
         if self.table.frame is not None:
             hashes = self.table.frame.hash_rows()
@@ -317,5 +344,6 @@ def _bound(value: Any, infinity: str) -> str:
 
 
 def validate(table: Table, profile: dict[str, dict], n_rows: int, spec: dict,
-             reference: dict | None) -> Found:
-    return _Checker(table, profile, n_rows, spec, reference).run()
+             reference: dict | None, ran: Ran | None = None) -> Found:
+    """The issues found; `ran`, if given, gets every check that applied (failed or not)."""
+    return _Checker(table, profile, n_rows, spec, reference, ran).run()

@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI
 from mlopsd import __version__
 from mlopsd.api import (
     audit_routes,
+    check_routes,
     data_routes,
     home_routes,
     job_routes,
@@ -49,6 +50,7 @@ def create_app(daemon: Any) -> FastAPI:
     app.include_router(system_routes.metrics_router)
     app.include_router(job_routes.router)
     app.include_router(data_routes.router)
+    app.include_router(check_routes.router)
     # The routers whose routes name models: an unknown name is one 404, said one way.
     names = [Depends(known_model)]
     app.include_router(model_routes.router, dependencies=names)

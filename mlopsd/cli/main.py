@@ -14,6 +14,7 @@ import orjson
 from mlopsd import __version__
 from mlopsd.cli import (
     audit_commands,
+    check_commands,
     data_commands,
     event_lines,
     export_commands,
@@ -256,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     export_commands.add_commands(sub, common)
     serving_commands.add_commands(sub, common)
     retrain_commands.add_commands(sub, common)
+    check_commands.add_commands(sub, common)
 
     audit_commands.add_commands(sub, common)
     home_commands.add_commands(sub, common)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mlopsd.retraining import gates, policy
+from mlopsd.retraining.comparison import compare_params
 from mlopsd.retraining.run_state import DONE, JOB_ENDED, WAIT, PipelineError, RunState, Stop
 from mlopsd.retraining.training_data import window_selector
 from mlopsd.selectors import resolve
@@ -16,7 +17,6 @@ from mlopsd.services import four_eyes
 from store import data as data_repo
 from store import jobs as job_repo
 from store import models as model_repo
-from store import runs as run_repo
 from store.errors import Conflict, NotFound
 
 
@@ -140,24 +140,13 @@ class DataToApproval(RunState):
         return DONE
 
     def _compare_params(self) -> dict[str, Any]:
-        store, gates_config = self.env.store, self.policy.gates
+        store = self.env.store
         train_job = job_repo.get_job(store, self.step("train")["detail"]["job_id"])
-        challenger = model_repo.get_version(store, self.model, self.challenger)
-        champion = model_repo.get_version(store, self.model, self.champion)
-        lineage = run_repo.get_run(store, challenger.run_id).lineage if challenger.run_id \
-            else {}
-        return {
-            "model": self.model, "train": train_job.params,
-            "challenger": {"version": challenger.version, "model_sha": challenger.artifact_sha,
-                           "signature": challenger.signature,
-                           "holdout_predictions_sha": (lineage or {}).get(
-                               "holdout_predictions_sha")},
-            "champion": {"version": champion.version, "model_sha": champion.artifact_sha,
-                         "signature": champion.signature},
-            "metric": self.step("evaluate")["detail"]["metric"],
-            "bootstrap": gates_config.bootstrap, "confidence": gates_config.confidence,
-            "seed": gates_config.seed,
-        }
+        return compare_params(
+            store, self.model, train_job.params,
+            model_repo.get_version(store, self.model, self.challenger),
+            model_repo.get_version(store, self.model, self.champion),
+            self.step("evaluate")["detail"]["metric"], self.policy.gates)
 
     def _gate(self, entry: dict[str, Any]) -> str:
         evaluated = self.step("evaluate")["detail"]

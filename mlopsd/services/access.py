@@ -3,10 +3,11 @@ and the check both doors make (the API's middleware, the prediction server's `/v
 are a viewer's; a write not listed here needs an admin, so a new route is closed until it
 is placed (tests/test_roles.py checks every route is).
 
-viewer reads; operator ingests, trains, exports, predicts, logs runs, deploys canaries and shadows,
-checks drift, scores, starts retraining; approver moves production (aliases, rollbacks,
-promoting a canary, approving or rejecting pipelines, archiving); admin manages tokens,
-reloads the config and takes backups (a backup holds every row and file of the home).
+viewer reads; operator ingests, trains, exports, predicts, logs runs, deploys canaries and
+shadows, checks drift, scores, runs CI checks (mlops check), starts retraining; approver moves
+production (aliases, rollbacks, promoting a canary, approving or rejecting pipelines,
+archiving); admin manages tokens, reloads the config and takes backups (a backup holds
+every row and file of the home).
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ RULES: list[tuple[str, str, str]] = [
     ("POST", "/api/v1/jobs", OPERATOR),
     ("POST", "/api/v1/jobs/{job_id}/cancel", OPERATOR),
     ("POST", "/api/v1/datasets/{name}/files", OPERATOR),
+    # Checks store nothing, but each runs a job on the daemon's workers with an upload or
+    # a holdout: an operator's act, as a drift check is (a viewer only reads).
+    ("POST", "/api/v1/datasets/{name}/check", OPERATOR),
+    ("POST", "/api/v1/models/{name}/versions/{version}/check", OPERATOR),
     ("POST", "/api/v1/quarantine/requeue", OPERATOR),
     ("POST", "/api/v1/materialise", OPERATOR),
     ("POST", "/api/v1/alerts/{alert_id}/ack", OPERATOR),

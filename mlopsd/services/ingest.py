@@ -189,7 +189,7 @@ class IngestService:
         ds_row = data_repo.get_dataset(self.store, job.params["dataset"])
         return {
             **job.params,
-            "spec": self._spec(ds_row),
+            "spec": self.spec_of(ds_row),
             "reference": self.references.for_dataset(ds_row, self.config),
             "known_hashes": data_repo.known_hashes(self.store, ds_row.name),
         }
@@ -212,7 +212,7 @@ class IngestService:
                 self.bus.publish(DatasetCreated(dataset=name, by=by), audit=entry)
         return row
 
-    def _spec(self, ds_row: data_repo.Dataset) -> dict[str, Any]:
+    def spec_of(self, ds_row: data_repo.Dataset) -> dict[str, Any]:
         """What the worker checks a file against. The schema is the one the dataset's
         accepted files fixed (None before the first); dtypes declared in the config travel
         as column rules, which makes those columns required and strictly typed."""

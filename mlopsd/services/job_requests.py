@@ -1,9 +1,10 @@
 """What people may queue through `POST /api/v1/jobs`: names, selectors and numbers, never paths.
 
-The other kinds (ingest, labels, score, compare, check_model) take file paths and artifact
-hashes that only the daemon's own services fill in, from files that arrived in the home;
-letting a caller name them would let a token holder move or read any file the daemon can
-reach. Each kind here goes through the service that owns it, as its own endpoint does.
+The other kinds (ingest, labels, score, compare, check_model, check_data, gate_model)
+take file paths and artifact hashes that only the daemon's own services fill in, from
+files that arrived in the home; letting a caller name them would let a token holder move
+or read any file the daemon can reach. Each kind here goes through the service that owns
+it, as its own endpoint does.
 """
 
 from __future__ import annotations

@@ -68,7 +68,10 @@ class MonitoringService:
     def _finished(self, job: Job) -> None:
         """A failed job is an alert (ingest and train raise their own); a new data version,
         or labels, of a watched dataset are checked against the models watching it."""
-        if job.state == "failed" and job.kind not in ("ingest", "train", "reproduce"):
+        # A check's failure is the answer to whoever asked (mlops check exits 2), not an
+        # alert: a check leaves nothing behind.
+        if job.state == "failed" and job.kind not in ("ingest", "train", "reproduce",
+                                                      "check_data", "gate_model"):
             self.outcome.alerts.raise_(
                 rule="job_failed", subject=f"job:{job.kind}", severity="warning",
                 message=f"job {job.id} ({job.kind}) failed: {job.error}",

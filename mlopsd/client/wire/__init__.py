@@ -1,11 +1,16 @@
 """The JSON shapes of the HTTP API, shared by the daemon and the client, one module per
 area of the API (common, system, jobs, data, registry, runs, serving, predict, monitoring,
-retraining); everything is importable from here.
+retraining, checks); everything is importable from here.
 
 Import-light (pydantic only): the client, the CLI and the TUI use these without loading
 the store or the jobs.
 """
 
+from mlopsd.client.wire.checks import (
+    CheckItem,
+    CheckReport,
+    ModelCheckRequest,
+)
 from mlopsd.client.wire.common import (
     IGNORED_COLUMNS_HEADER,
     INT64,
@@ -144,6 +149,8 @@ __all__ = [
     "BlueGreenOut",
     "CanaryOut",
     "CanaryPolicyOut",
+    "CheckItem",
+    "CheckReport",
     "ColumnQualityOut",
     "DataVersionOut",
     "DatasetOut",
@@ -179,6 +186,7 @@ __all__ = [
     "MetricIn",
     "MetricPointOut",
     "Metrics",
+    "ModelCheckRequest",
     "ModelLog",
     "ModelOut",
     "ModelVersionOut",
