@@ -47,6 +47,7 @@ from mlopsd.runtime.runner import JobRunner
 from mlopsd.runtime.scheduler import Scheduler
 from mlopsd.services.alerts import Alerts
 from mlopsd.services.deploys import DeployService
+from mlopsd.services.home_writable import HomeWritableAlerts
 from mlopsd.services.ingest import IngestService
 from mlopsd.services.labels import LabelService
 from mlopsd.services.logged_models import LoggedModels
@@ -158,6 +159,8 @@ class Daemon:
             home_root=self.home.root,
             workers=self.config.daemon.worker_count(),
         )
+        self.home_writable = HomeWritableAlerts(self.home.root, self.store, self.bus,
+                                                self.runner.home_writes)
         requeued = self.runner.recover()
         if requeued:
             log.info("queued %s interrupted job(s) again", len(requeued))
