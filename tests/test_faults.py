@@ -186,6 +186,28 @@ def test_a_drop_while_artifacts_are_read_only_waits_and_is_ingested_once_writabl
         d.kill()
 
 
+def test_a_home_alert_left_open_by_a_stop_is_judged_again_at_start(tmp_path: Path) -> None:
+    config = bikes_config(ingest="rescan_interval_s = 1")
+    d = DaemonProcess(tmp_path / "home", config=config).start()
+    try:
+        assert d.client is not None
+        with read_only(d.home.artifacts):
+            _drop(d, "bikes", "jan.csv", _month(tmp_path).read_bytes())
+            alert = wait_until(lambda: _home_alert(d), timeout=60, what="the alert")
+            assert d.stop() == 0
+    finally:
+        d.kill()
+    d = DaemonProcess(tmp_path / "home", config=config).start()
+    try:
+        assert d.client is not None
+        _resolved(d, alert.id)
+        versions = wait_until(lambda: d.client.list_versions("bikes"), timeout=60,
+                              what="bikes@1 after the restart")
+        assert versions[0].n_rows == 800
+    finally:
+        assert d.stop() == 0
+
+
 def _home_alert(d: DaemonProcess) -> AlertOut | None:
     assert d.client is not None
     found = d.client.alerts(state="active", rule="home_not_writable")
@@ -292,7 +314,8 @@ def test_an_ingest_whose_worker_is_killed_is_run_again_and_stored_once(
         versions = wait_until(lambda: d.client.list_versions("bikes"), timeout=120,
                               what="the ingest run again")
         assert [(v.version, v.n_rows) for v in versions] == [(1, big.height)]
-        assert not dropped.exists()
+        # The original moves to .done/ after its version commits: wait for the move.
+        wait_until(lambda: not dropped.exists(), timeout=30, what="the original moved")
         assert (d.home.inbox / "bikes" / ".done" / "big.csv").read_bytes() == data
         assert d.client.quarantine() == []
         _up(d)
