@@ -50,6 +50,7 @@ from mlopsd.services.alerts import Alerts
 from mlopsd.services.data_checks import DataChecks
 from mlopsd.services.deploys import DeployService
 from mlopsd.services.exports import ExportService
+from mlopsd.services.home_writable import HomeWritableAlerts
 from mlopsd.services.ingest import IngestService
 from mlopsd.services.labels import LabelService
 from mlopsd.services.logged_models import LoggedModels
@@ -164,6 +165,8 @@ class Daemon:
             home_root=self.home.root,
             workers=self.config.daemon.worker_count(),
         )
+        self.home_writable = HomeWritableAlerts(self.home.root, self.store, self.bus,
+                                                self.runner.home_writes)
         requeued = self.runner.recover()
         if requeued:
             log.info("queued %s interrupted job(s) again", len(requeued))

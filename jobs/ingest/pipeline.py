@@ -27,6 +27,7 @@ from jobs.ingest.times import missing_time_column
 from jobs.ingest.validate import Ran, schema_issues, validate
 from jobs.paths import confine
 from store.errors import is_disk_full
+from store.writable import unwritable_folder
 
 EXTENSIONS = ".csv, .parquet, .pq, .ndjson or .jsonl, optionally with .gz or .zst"
 
@@ -92,8 +93,10 @@ def run(params: dict[str, Any], ctx: JobContext, *, keep: bool = True,
     except Rejected as rejected:
         result["errors"].extend(rejected.issues)
     except Exception as exc:  # a bug or an environment failure: still an answer, with a reason
-        if is_disk_full(exc):
-            raise  # not the file's fault: the job fails, and the daemon runs it again later
+        if is_disk_full(exc) or unwritable_folder(exc, ctx.home) is not None:
+            # Not the file's fault (the disk full, a folder of the home refusing writes):
+            # the job fails, and the daemon runs it again once the home takes writes.
+            raise
         ctx.log.exception("ingest of %s failed unexpectedly", path)
         result["errors"].append(issue(
             "internal", f"ingest failed unexpectedly while reading {path.name}: "

@@ -37,6 +37,7 @@ from mlopsd.client.events import (
     payload_of,
 )
 from mlopsd.runtime.events import EventBus
+from mlopsd.runtime.home_writes import HomeWrites
 from mlopsd.runtime.job_endings import Ending, Endings
 from mlopsd.runtime.worker_processes import WorkerProcesses, death_reason
 from store import audit
@@ -85,6 +86,9 @@ class JobRunner:
     dataset, one training per model), so each sees what the one before it committed."""
     crash_hints: dict[str, str] = field(default_factory=dict)
     """Per kind: what a worker that died without a result most likely means."""
+    home_writes: HomeWrites = field(init=False)
+    """Whether the home takes jobs' writes (no job starts while it does not); services
+    listen to it."""
     _workers: WorkerProcesses = field(init=False)
     _endings: Endings = field(init=False)
     _running: dict[int, _Running] = field(default_factory=dict)
@@ -93,7 +97,8 @@ class JobRunner:
     _thread: threading.Thread | None = None
 
     def __post_init__(self) -> None:
-        self._endings = Endings(self.store, self.bus, self.home_root, self.completions,
+        self.home_writes = HomeWrites(self.home_root)
+        self._endings = Endings(self.store, self.bus, self.home_writes, self.completions,
                                 self.finished_hooks)
         self._workers = WorkerProcesses()
         self._wake_r, self._wake_w = os.pipe()
