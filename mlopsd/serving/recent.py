@@ -49,24 +49,20 @@ class RecentRequests:
             new[:old.size] = old
             setattr(self, name, new)
 
-    def _ordered(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Copies of the kept rows, oldest first (under the lock)."""
-        n, capacity = len(self), self._at.size
-        if self._count <= capacity:
-            return self._at[:n].copy(), self._latency[:n].copy(), self._failed[:n].copy()
-        start = self._count % capacity
-        order = np.r_[start:capacity, 0:start]
-        return self._at[order], self._latency[order], self._failed[order]
-
     def between(self, since: float, until: float) -> tuple[np.ndarray, np.ndarray]:
-        """Latencies (s) and failed flags of the kept requests with since < time <= until."""
+        """Latencies (s) and failed flags of the kept requests with since < time <= until,
+        in no particular order (what counts and percentiles need): a mask over the ring as
+        it lies, so a read each second copies only what it returns."""
         with self._lock:
-            at, latency, failed = self._ordered()
-        inside = (at > since) & (at <= until)
-        return latency[inside], failed[inside]
+            n = len(self)
+            at = self._at[:n]
+            inside = (at > since) & (at <= until)
+            return self._latency[:n][inside], self._failed[:n][inside]
 
     def latest(self, n: int) -> np.ndarray:
-        """Latencies (s) of the newest n kept requests (fewer when fewer were kept)."""
+        """Latencies (s) of the newest n kept requests, oldest first (fewer when fewer were
+        kept)."""
         with self._lock:
-            _, latency, _ = self._ordered()
-        return latency[-n:] if n else latency[:0]
+            n = min(n, len(self))
+            slots = np.arange(self._count - n, self._count) % self._at.size
+            return self._latency[slots]
