@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 
 from mlopsd.home import Home, init_home
 from store import jobs as job_repo
@@ -222,3 +223,22 @@ def test_uptime_grows(daemon: DaemonProcess) -> None:
     first = daemon.client.status().uptime_s
     time.sleep(0.2)
     assert daemon.client.status().uptime_s > first
+
+
+def test_jobs_run_under_a_temp_folder_too_long_for_the_workers_socket(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CI runner's or pytest's TMPDIR can be longer than a Unix socket's path allows
+    (107 bytes with what multiprocessing adds): every job failed with `AF_UNIX path too
+    long` before the daemon fell back to a short temp folder."""
+    long_tmp = tmp_path / ("t" * 90)
+    long_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(long_tmp))
+    d = DaemonProcess(home).start()
+    try:
+        assert d.client is not None
+        job = d.client.wait_job(d.client.submit_job("selfcheck").id, timeout=60)
+        assert job.state == "succeeded", job.error
+        assert "too long a path for the job workers' socket" in (
+            d.home.root / "logs" / "daemon.log").read_text()
+    finally:
+        d.kill()
