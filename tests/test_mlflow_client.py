@@ -231,3 +231,44 @@ def test_a_model_that_cannot_be_read_as_lightgbm_text_is_refused(
         alias = http.post(f"{MLFLOW}/registered-models/alias",
                           json={"name": name, "alias": "production", "version": "1"})
         assert alias.status_code == 400 and "FAILED_REGISTRATION" in alias.json()["message"]
+
+
+def test_what_mlflow_refuses_when_logging_is_refused_alike(d: DaemonProcess,
+                                                           notebook: dict[str, Any]) -> None:
+    with _http(d) as http:
+        run_id = notebook["run_id"]
+        changed = http.post(f"{MLFLOW}/runs/log-parameter",
+                            json={"run_id": run_id, "key": "num_leaves", "value": "63"})
+        assert changed.status_code == 400 and "set once" in changed.json()["message"]
+        same = http.post(f"{MLFLOW}/runs/log-parameter",
+                         json={"run_id": run_id, "key": "num_leaves", "value": "15"})
+        assert same.status_code == 200
+        too_many = http.post(f"{MLFLOW}/runs/log-batch", json={"run_id": run_id, "metrics": [
+            {"key": "m", "value": 1, "timestamp": 1, "step": i} for i in range(1001)]})
+        assert too_many.status_code == 400 and "at most 1000" in too_many.json()["message"]
+        late = http.post(f"{MLFLOW}/runs/log-metric", json={
+            "run_id": run_id, "key": "late", "value": "NaN", "timestamp": 1, "step": 0})
+        assert late.status_code == 200, "MLflow logs into an ended run (and takes NaN)"
+        http.post(f"{MLFLOW}/runs/delete", json={"run_id": notebook["scratch_id"]})
+        deleted = http.post(f"{MLFLOW}/runs/set-tag", json={
+            "run_id": notebook["scratch_id"], "key": "k", "value": "v"})
+        assert deleted.status_code == 400 and "deleted" in deleted.json()["message"]
+        http.post(f"{MLFLOW}/runs/restore", json={"run_id": notebook["scratch_id"]})
+        missing = http.get(f"{MLFLOW}/runs/get", params={"run_id": "0" * 32})
+        assert missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_a_model_of_our_own_is_seen_by_mlflow_without_its_numbers(d: DaemonProcess) -> None:
+    assert d.client is not None
+    d.client.promote("riders", bikes.log(d.client, bikes.train(rounds=5), "riders"))
+    with _http(d) as http:
+        ours = http.get(f"{MLFLOW}/registered-models/get", params={"name": "riders"})
+        assert ours.json()["registered_model"]["aliases"] == []  # 1.0.0 has no MLflow number
+        alias = http.get(f"{MLFLOW}/registered-models/alias",
+                         params={"name": "riders", "alias": "production"})
+        assert alias.status_code == 404 and "1.0.0" in alias.json()["message"]
+        taken = http.post(f"{MLFLOW}/registered-models/create", json={"name": "riders"})
+        assert taken.json()["error_code"] == "RESOURCE_ALREADY_EXISTS"
+        names = http.get(f"{MLFLOW}/registered-models/search",
+                         params={"filter": "name LIKE 'r%'"}).json()["registered_models"]
+        assert [m["name"] for m in names] == ["riders"]

@@ -57,7 +57,8 @@ def log_metric(request: Request, f: Given) -> Response:
 
 @router.post("/log-parameter")
 def log_param(request: Request, f: Given) -> Response:
-    return _log(request, run_id_of(f), params={f.required("key"): f.text("value") or ""})
+    value = f.text("value", required=False) or ""
+    return _log(request, run_id_of(f), params={f.required("key"): value})
 
 
 @router.post("/set-tag")
