@@ -179,6 +179,14 @@ def test_refusals_are_mlflows_errors_naming_the_call(d: DaemonProcess,
         staging = operator.post(f"{MLFLOW}/registered-models/alias", json={
             "name": "bikes-mlflow", "alias": "staging", "version": "1"})
         assert staging.status_code == 200, staging.text
+        assert d.client is not None
+        assert d.client.get_model("bikes-mlflow").aliases["staging"] == "1.0.0"
+        gone = operator.request("DELETE", f"{MLFLOW}/registered-models/alias",
+                                json={"name": "bikes-mlflow", "alias": "staging"})
+        assert gone.status_code == 200, gone.text
+        assert "staging" not in d.client.get_model("bikes-mlflow").aliases
+        moves = [(m.alias, m.to_version, m.actor) for m in d.client.alias_history("bikes-mlflow")]
+        assert moves[:2] == [("staging", None, "mlflow@otto"), ("staging", "1.0.0", "mlflow@otto")]
 
 
 def _logged_model(http: httpx.Client, experiment_id: str, files: dict[str, bytes]) -> str:
