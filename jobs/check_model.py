@@ -44,30 +44,37 @@ def task_of(objective: str | None) -> str | None:
 
 
 def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
-    import lightgbm as lgb
-
     params = check_params(params)
     text = ctx.artifacts.read_bytes(params["sha"]).decode()
+    return check(text, params["inputs"], params.get("task"), ctx, params["sha"])
+
+
+def check(text: str, inputs: list[str], asked_task: str | None, ctx: JobContext,
+          sha: str, *, field: str = "model_text") -> dict[str, Any]:
+    """Load a model text and check it against a signature's input names; its task, from
+    its objective unless asked for. `field` names the text in errors."""
+    import lightgbm as lgb
+
     try:
         booster = lgb.Booster(model_str=text)
     except lgb.basic.LightGBMError as exc:
-        raise JobError(f"model_text: does not load in LightGBM: {exc}") from None
+        raise JobError(f"{field}: does not load in LightGBM: {exc}") from None
     objective = next((line.split("=", 1)[1] for line in text.splitlines()
                       if line.startswith("objective=")), None)
     found = task_of(objective)
-    task = params.get("task") or found
+    task = asked_task or found
     if task is None:
         raise JobError(f"task: the model's objective {objective!r} is not binary, multiclass "
                        "or regression; say which with task=")
-    if params.get("task") and found and params["task"] != found:
-        raise JobError(f"task: {params['task']!r} does not match the model's objective "
+    if asked_task and found and asked_task != found:
+        raise JobError(f"task: {asked_task!r} does not match the model's objective "
                        f"{objective!r}")
     names = booster.feature_name()
-    if params["inputs"] != names:
-        raise JobError(f"signature: its inputs {_short(params['inputs'])} are not the model's "
+    if inputs != names:
+        raise JobError(f"signature: its inputs {_short(inputs)} are not the model's "
                        f"features {_short(names)} (same names, same order)")
-    ctx.log.info("model %s loads: %s, %s features, %s trees", params["sha"][:12], task,
-                 len(names), booster.num_trees())
+    ctx.log.info("model %s loads: %s, %s features, %s trees", sha[:12], task, len(names),
+                 booster.num_trees())
     return {"task": task, "objective": objective, "features": len(names),
             "trees": booster.num_trees()}
 

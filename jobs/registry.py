@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobs import (
+    check_mlflow_model,
     check_model,
     compare,
     export,
@@ -108,6 +109,13 @@ KINDS: dict[str, JobKind] = {
             check_params=check_model.check_params,
             idempotent=True,
             description=check_model.DESCRIPTION,
+        ),
+        JobKind(
+            name="check_mlflow_model",
+            target="jobs.check_mlflow_model:run",
+            check_params=check_mlflow_model.check_params,
+            idempotent=True,
+            description=check_mlflow_model.DESCRIPTION,
         ),
         JobKind(
             name="drift",

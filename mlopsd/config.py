@@ -66,6 +66,8 @@ class IngestConfig:
 class TrackingConfig:
     run_timeout_s: float = 120.0
     """A run started from the SDK that reports nothing for this long is marked failed."""
+    max_artifact_mb: float = 1024.0
+    """A file MLflow's client uploads through the artifacts proxy; more is a 413."""
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,8 @@ def _check(reader: _Reader, config: Config) -> None:
         bad("max_compression_ratio", "must be from 2 to 1000000", ("ingest",))
     if config.tracking.run_timeout_s < 1:
         bad("run_timeout_s", "must be at least 1", ("tracking",))
+    if config.tracking.max_artifact_mb <= 0:
+        bad("max_artifact_mb", "must be more than 0", ("tracking",))
     sv = config.serving
     if sv.max_rows < 1:
         bad("max_rows", "must be at least 1", ("serving",))

@@ -33,6 +33,7 @@ CONFIG_TEMPLATE = """\
 
 [tracking]
 # run_timeout_s = 120.0     # an SDK run that reports nothing this long is marked failed
+# max_artifact_mb = 1024.0  # a file MLflow's client uploads (more: 413)
 
 [serving]
 # fallback_to_previous = true  # a production version that cannot load at start (corrupt

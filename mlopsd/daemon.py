@@ -54,6 +54,9 @@ from mlopsd.services.home_writable import HomeWritableAlerts
 from mlopsd.services.ingest import IngestService
 from mlopsd.services.labels import LabelService
 from mlopsd.services.logged_models import LoggedModels
+from mlopsd.services.mlflow_artifacts import MlflowArtifacts
+from mlopsd.services.mlflow_registry import MlflowRegistry
+from mlopsd.services.mlflow_runs import MlflowRuns
 from mlopsd.services.model_names import ModelNames
 from mlopsd.services.monitoring import MonitoringService
 from mlopsd.services.notify import Notifier
@@ -110,6 +113,9 @@ class Daemon:
         self.run_journal: RunJournal
         self.logged_models: LoggedModels
         self.exports: ExportService
+        self.mlflow_runs: MlflowRuns
+        self.mlflow_registry: MlflowRegistry
+        self.mlflow_artifacts: MlflowArtifacts
         self.served: ServedModels
         self.deploys: DeployService
         self.scoring: ScoringService
@@ -176,6 +182,10 @@ class Daemon:
         self.training = TrainService(self.config, self.store, self.runner, self.bus)
         self.logged_models = LoggedModels(self.store, self.artifacts, self.runner, self.bus)
         self.exports = ExportService(self.store, self.runner, lambda: self.config.serving)
+        self.mlflow_runs = MlflowRuns(self.store, self.bus, self.runs)
+        self.mlflow_registry = MlflowRegistry(self.store, self.runner, self.bus)
+        self.mlflow_artifacts = MlflowArtifacts(self.store, self.artifacts, lambda: int(
+            self.config.tracking.max_artifact_mb * 1024 * 1024))
         self.served = ServedModels(self.store, self.artifacts,
                                    fallback_to_previous=self.config.serving.fallback_to_previous)
         self.served.start()

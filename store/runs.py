@@ -17,7 +17,7 @@ from store.rows import aware, from_json, naive_utc, to_json
 RUN_STATES = ("running", "finished", "failed", "killed")
 _RUN = (
     "id, experiment, state, started_at, ended_at, last_seen_at, note, lineage, job_id, model, "
-    "error"
+    "error, deleted_at"
 )
 
 
@@ -46,11 +46,13 @@ class Run:
     tags: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     """The last value of each metric (by step, then time)."""
+    deleted_at: datetime | None = None
+    """When MLflow's client deleted it (hidden from searches; restorable)."""
 
 
 def _run(row: tuple) -> Run:
     return Run(row[0], row[1], row[2], aware(row[3]), aware(row[4]), aware(row[5]), row[6],
-               from_json(row[7]), row[8], row[9], row[10])
+               from_json(row[7]), row[8], row[9], row[10], deleted_at=aware(row[11]))
 
 
 def new_run_id() -> str:
@@ -58,10 +60,12 @@ def new_run_id() -> str:
 
 
 def ensure_experiment(cur: Any, name: str) -> None:
+    """Within the caller's transaction: the experiment, made with the next number if new
+    (its id: MLflow's experiment_id; the store's one writer makes max + 1 safe)."""
     # Look before inserting: an upsert costs a write (~1 ms) even when the row exists.
     if cur.execute("SELECT 1 FROM experiments WHERE name = ?", [name]).fetchone() is None:
-        cur.execute("INSERT INTO experiments (name, created_at) VALUES (?, ?)",
-                    [name, utcnow()])
+        cur.execute("INSERT INTO experiments (name, created_at, id) SELECT ?, ?, "
+                    "coalesce(max(id), 0) + 1 FROM experiments", [name, utcnow()])
 
 
 def insert_run(
@@ -305,18 +309,23 @@ def create_run_from(store: Store, run: NewRun) -> Run:
     return run.record()
 
 
-def _running(cur: Any, run_id: str) -> None:
-    state = cur.execute("SELECT state FROM runs WHERE id = ?", [run_id]).fetchone()
-    if state is None:
+def _running(cur: Any, run_id: str, *, running_only: bool = True) -> None:
+    row = cur.execute("SELECT state, deleted_at FROM runs WHERE id = ?", [run_id]).fetchone()
+    if row is None:
         raise NotFound(f"no run with id {run_id}")
-    if state[0] != "running":
-        raise Conflict(f"run {run_id} is {state[0]}; only a running run takes new data")
+    if row[1] is not None:
+        raise Conflict(f"run {run_id} is deleted; restore it to log to it")
+    if running_only and row[0] != "running":
+        raise Conflict(f"run {run_id} is {row[0]}; only a running run takes new data")
 
 
 def log_batch(store: Store, run_id: str, *, params: dict[str, Any] | None = None,
-              tags: dict[str, Any] | None = None, metrics: Metrics = ()) -> int:
+              tags: dict[str, Any] | None = None, metrics: Metrics = (),
+              running_only: bool = True) -> int:
+    """A batch into a running run (MLflow's client may log to an ended one too:
+    `running_only=False`); never into a deleted one."""
     with store.transaction() as cur:
-        _running(cur, run_id)
+        _running(cur, run_id, running_only=running_only)
         return insert_batch(cur, run_id, params=params, tags=tags, metrics=metrics)
 
 
@@ -338,11 +347,11 @@ def end_run(store: Store, run_id: str, state: str = "finished", *,
 
 def fail_stale_runs(store: Store, *, older_than: datetime) -> list[str]:
     """Runs whose client stopped reporting (its process died): failed, never running for
-    ever."""
+    ever. Not MLflow's (`via`): its client sends no heartbeat, and ends its runs itself."""
     with store.transaction() as cur:
         rows = cur.execute(
             "UPDATE runs SET state = 'failed', ended_at = ?, error = ? WHERE state = 'running' "
-            "AND job_id IS NULL AND last_seen_at < ? RETURNING id",
+            "AND job_id IS NULL AND via IS NULL AND last_seen_at < ? RETURNING id",
             [utcnow(), "the client stopped reporting (its process ended?)",
              naive_utc(older_than)],
         ).fetchall()

@@ -27,6 +27,7 @@ from mlopsd.api import (
 )
 from mlopsd.api.auth import TokenAuthMiddleware
 from mlopsd.api.errors import CatchAllMiddleware, install_error_handlers
+from mlopsd.api.mlflow import app as mlflow_api
 from mlopsd.api.model_names import known_model
 
 
@@ -57,6 +58,8 @@ def create_app(daemon: Any) -> FastAPI:
     app.include_router(run_routes.router, dependencies=names)
     app.include_router(serving_routes.router, dependencies=names)
     app.include_router(retrain_routes.router, dependencies=names)
+    # MLflow's REST API for its client: its own errors, not in our OpenAPI document.
+    app.mount(mlflow_api.errors.PREFIX, mlflow_api.create_app(daemon))
     openapi.install(app, extra={
         "/api/v1/jobs": (403,),
         # reads that need a production version being served

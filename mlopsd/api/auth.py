@@ -12,6 +12,8 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlopsd.api.errors import error_response
+from mlopsd.api.mlflow.errors import PREFIX as MLFLOW_PREFIX
+from mlopsd.api.mlflow.errors import refusal as mlflow_refusal
 from mlopsd.services.access import Refused, admit, with_article
 from mlopsd.services.errors import ServiceError
 from mlopsd.services.tokens import ANYONE, Principal, TokenBook
@@ -50,8 +52,11 @@ class TokenAuthMiddleware:
             principal = admit(self.book, scope, token_required=self._require_for_reads)
         except Refused as exc:
             headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-            await error_response(exc.status, exc.message, headers=headers)(scope, receive,
-                                                                           send)
+            # MLflow's client reads MLflow's error shape under its prefix.
+            respond = (mlflow_refusal if scope["path"].startswith(MLFLOW_PREFIX + "/")
+                       else lambda status, message, headers: error_response(
+                           status, message, headers=headers))
+            await respond(exc.status, exc.message, headers)(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)

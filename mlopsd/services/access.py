@@ -65,12 +65,44 @@ RULES: list[tuple[str, str, str]] = [
     ("POST", "/v1/models/{name}/versions/{version}/predict", OPERATOR),
     ("POST", "/v1/models/{name}/predict/stream", OPERATOR),
     ("POST", "/v1/models/{name}/feedback", OPERATOR),
+    # MLflow's REST API (mlopsd/api/mlflow/): its reads that travel as POST, then its writes.
+    ("POST", "/api/2.0/mlflow/experiments/search", VIEWER),
+    ("POST", "/api/2.0/mlflow/runs/search", VIEWER),
+    ("POST", "/api/2.0/mlflow/logged-models/search", VIEWER),
+    ("POST", "/api/2.0/mlflow/registered-models/get-latest-versions", VIEWER),
+    ("POST", "/api/2.0/mlflow/experiments/create", OPERATOR),
+    *(("POST", f"/api/2.0/mlflow/runs/{call}", OPERATOR) for call in (
+        "create", "update", "delete", "restore", "log-metric", "log-parameter", "log-batch",
+        "set-tag", "delete-tag", "log-inputs", "outputs")),
+    ("POST", "/api/2.0/mlflow/logged-models", OPERATOR),
+    ("PATCH", "/api/2.0/mlflow/logged-models/{model_id}", OPERATOR),
+    ("PATCH", "/api/2.0/mlflow/logged-models/{model_id}/tags", OPERATOR),
+    ("DELETE", "/api/2.0/mlflow/logged-models/{model_id}/tags/{tag_key}", OPERATOR),
+    ("POST", "/api/2.0/mlflow/logged-models/{model_id}/params", OPERATOR),
+    ("POST", "/api/2.0/mlflow/registered-models/create", OPERATOR),
+    ("PATCH", "/api/2.0/mlflow/registered-models/update", OPERATOR),
+    ("POST", "/api/2.0/mlflow/registered-models/set-tag", OPERATOR),
+    ("DELETE", "/api/2.0/mlflow/registered-models/delete-tag", OPERATOR),
+    # production: an approver's (checked by the route, where the body names the alias)
+    ("POST", "/api/2.0/mlflow/registered-models/alias", OPERATOR),
+    ("DELETE", "/api/2.0/mlflow/registered-models/alias", OPERATOR),
+    ("POST", "/api/2.0/mlflow/model-versions/create", OPERATOR),
+    ("PATCH", "/api/2.0/mlflow/model-versions/update", OPERATOR),
+    ("POST", "/api/2.0/mlflow/model-versions/set-tag", OPERATOR),
+    ("DELETE", "/api/2.0/mlflow/model-versions/delete-tag", OPERATOR),
+    ("PUT", "/api/2.0/mlflow-artifacts/artifacts/{artifact_path:path}", OPERATOR),
+    # The rest of MLflow's API is answered "not supported" (its error, naming the call)
+    # to anyone who may read.
+    *((method, "/api/2.0/{call:path}", VIEWER) for method in ("POST", "PUT", "PATCH",
+                                                              "DELETE")),
 ]
 
 
 def _pattern(template: str) -> re.Pattern[str]:
+    """`{name}` is one path segment; `{name:path}` any number of them."""
     parts = re.split(r"(\{[^}]+\})", template)
-    body = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
+    body = "".join((".+" if p.endswith(":path}") else "[^/]+") if p.startswith("{")
+                   else re.escape(p) for p in parts)
     return re.compile(f"^{body}/?$")
 
 
@@ -121,7 +153,8 @@ def admit(book: TokenBook, scope: Scope, *, token_required: bool) -> Principal:
     role = needed(method, path)
     given = bearer(scope)
     if given is None:
-        if token_required or method not in _SAFE:
+        # A read needs no token on loopback, even one sent as POST (a search with a body).
+        if token_required or (method not in _SAFE and role != VIEWER):
             why = ("this daemon listens beyond loopback: every call" if token_required
                    else "this call")
             raise Refused(401, f"{why} needs a token: send 'Authorization: Bearer <token>' "

@@ -31,11 +31,11 @@ class Runs:
         return run
 
     def log(self, run_id: str, *, params: dict[str, str] | None, tags: dict[str, str] | None,
-            metrics: run_repo.MetricColumns) -> int:
+            metrics: run_repo.MetricColumns, running_only: bool = True) -> int:
         self.journal.sync()
         with self.store.transaction():
             count = run_repo.log_batch(self.store, run_id, params=params, tags=tags,
-                                       metrics=metrics)
+                                       metrics=metrics, running_only=running_only)
             self._metrics(run_id, metrics)
         return count
 

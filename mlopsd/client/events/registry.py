@@ -44,6 +44,20 @@ class RunEnded(EventData):
     """It stopped reporting and was marked failed."""
 
 
+class RunDeleted(EventData):
+    """MLflow's client deleted a run: it is left out of searches until restored."""
+
+    name: ClassVar[str] = "run.deleted"
+    run_id: str
+    actor: str
+
+
+class RunRestored(EventData):
+    name: ClassVar[str] = "run.restored"
+    run_id: str
+    actor: str
+
+
 class ModelRegistered(EventData):
     name: ClassVar[str] = "model.registered"
     model: str
@@ -51,7 +65,7 @@ class ModelRegistered(EventData):
     run_id: str | None
     reason: str
     """Why this version number: the semver bump's reason."""
-    via: Literal["train", "log"]
+    via: Literal["train", "log", "mlflow"]
 
 
 class ModelReproduced(EventData):

@@ -17,6 +17,7 @@ class ExperimentOut(BaseModel):
     runs: int = Field(description="runs in the experiment")
     running: int = Field(description="of which still running")
     last_run_at: datetime | None = Field(description="when its newest run started")
+    id: int = Field(description="its number (MLflow's experiment_id)")
 
 
 class RunOut(BaseModel):
@@ -35,6 +36,8 @@ class RunOut(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
     metrics: dict[str, float | None] = Field(
         default_factory=dict, description="Last value of each metric; null: NaN or ±inf")
+    deleted_at: datetime | None = Field(
+        None, description="When MLflow's client deleted it (left out of searches)")
 
 
 class MetricPointOut(BaseModel):
