@@ -27,7 +27,7 @@ from mlopsd.cli.common import (
 from mlopsd.cli.output import print_json
 from mlopsd.client import Client
 from mlopsd.client.errors import ApiError, MlopsError
-from mlopsd.client.wire import CheckItem, CheckReport, JobOut
+from mlopsd.client.wire import UNKNOWN_MODEL, CheckItem, CheckReport, JobOut
 from mlopsd.home import HomeError
 
 EXIT = {"pass": 0, "fail": 1, "error": USAGE_ERROR}
@@ -95,7 +95,9 @@ def _run(args: argparse.Namespace, submit: Callable[[Client], JobOut]) -> CheckR
 
 def _message(exc: BaseException) -> str:
     if isinstance(exc, ApiError):
-        return exc.message + (f" (field: {exc.field})" if exc.field else "")
+        # A misspelled model reads as every other command says it (tests/test_model_names.py).
+        where = f" (field: {exc.field})" if exc.field and exc.code != UNKNOWN_MODEL else ""
+        return exc.message + where
     if isinstance(exc, OSError) and not isinstance(exc, TimeoutError) and exc.filename:
         return f"{exc.filename}: {exc.strerror or exc}"
     return str(exc)
