@@ -75,7 +75,7 @@ seed = {seed}
 {params}
 """
 
-PHASES = ("load", "split", "train", "evaluate", "store")
+PHASES = ("load", "split", "train", "evaluate", "card", "store")
 _LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ (.*)$")
 
 
@@ -292,6 +292,7 @@ def main() -> None:
              "split": "split, signature, to_matrix (train + holdout)",
              "train": f"lightgbm.train + holdout valid set (bare: {train_s:.3f} s)",
              "evaluate": "model text round trip, metrics (predictions kept from training)",
+             "card": "bootstrap intervals of the holdout metrics, slices",
              "store": "model text into the artifact store"}
     rows += [[p, f"{phases[p]:.3f} s", notes[p]] for p in PHASES]
     rows += [["worker, outside the phases", f"{inside:.3f} s", "params check, versions, result"],

@@ -267,6 +267,23 @@ class RetrainConfig:
 
 
 @dataclass(frozen=True)
+class ModelCard:
+    """[model.card]: what a model card says that the registry cannot know (mlops models
+    card). Texts are a string or a list of strings (one paragraph or bullet each)."""
+
+    intended_use: str | list[str] = ""
+    assumptions: str | list[str] = ""
+    limitations: str | list[str] = ""
+    slices: list[str] = field(default_factory=list)
+    """Up to 3 columns of the data: the training job measures the holdout's metrics per
+    value of each (mlopsd/config_card.py checks them)."""
+
+    def paragraphs(self, key: str) -> list[str]:
+        value = getattr(self, key)
+        return [value] if isinstance(value, str) and value else list(value or [])
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     name: str
     data: str
@@ -288,6 +305,7 @@ class ModelConfig:
     description: str = ""
     monitoring: ModelMonitoring = field(default_factory=ModelMonitoring)
     retrain: RetrainConfig = field(default_factory=RetrainConfig)
+    card: ModelCard = field(default_factory=ModelCard)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from mlopsd.config import (
     ServingConfig,
     TrackingConfig,
 )
+from mlopsd.config_card import check_card
 from mlopsd.toml_lines import locate
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)")
@@ -71,6 +72,9 @@ class _Reader:
         args = typing.get_args(hint)
         if origin in (typing.Union, types.UnionType):
             options = [a for a in args if a is not type(None)]
+            listed = [a for a in options if typing.get_origin(a) is list]
+            if isinstance(value, list) and listed:  # `str | list[str]`: a text or its lines
+                return self.value(listed[0], value, where, key)
             return self.value(options[0], value, where, key)
         if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
             return self.build(hint, value, (*where, key))
@@ -298,6 +302,7 @@ def _check(reader: _Reader, config: Config) -> None:
         if m.num_threads < 1:
             bad("num_threads", "must be at least 1", where)
         _check_retrain(bad, m, (*where, "retrain"))
+        check_card(bad, m, (*where, "card"))
 
 
 def _check_retrain(bad: Any, m: ModelConfig, where: tuple[str | int, ...]) -> None:

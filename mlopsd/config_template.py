@@ -177,4 +177,11 @@ CONFIG_TEMPLATE = """\
 # bootstrap = 1000                   # paired resamples of the same holdout (seeded)
 # confidence = 0.95
 # seed = 42
+#
+# [model.card]                       # mlops models card MODEL:VERSION --html card.html
+# intended_use = "Hourly rider counts for planning, a day ahead."   # a string or a list
+# assumptions = ["Weather is known an hour ahead."]
+# limitations = ["Trained on 2011 only: no holidays of other years."]
+# slices = ["weathersit", "temp"]    # up to 3 columns: the holdout's metrics per value
+#                                    # (numbers in quantile bins; text: top values)
 """

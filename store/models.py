@@ -103,9 +103,12 @@ def register_version(
     metrics: Any,
     run_id: str | None,
     description: str | None = None,
+    evaluation: Any = None,
 ) -> ModelVersion:
     """Within the caller's transaction: the next version of `model` by the semver rule (the
-    same artifact registered again gives back its existing version)."""
+    same artifact registered again gives back its existing version). `evaluation`: what a
+    model card shows beyond the metrics (intervals, slices, importance), kept apart from
+    the version's record (`get_evaluation`) so listings do not carry it."""
     cur.execute(
         "INSERT INTO models (name, created_at, task, description) VALUES (?, ?, ?, ?) "
         "ON CONFLICT DO NOTHING", [model, utcnow(), task, description])
@@ -123,10 +126,10 @@ def register_version(
     row = cur.execute(
         f"INSERT INTO model_versions (model, version, created_at, artifact_sha, signature, "
         f"metrics, run_id, archived, major, minor, patch, signature_hash, data_key, "
-        f"config_hash, bump_reason) VALUES (?, ?, ?, ?, ?, ?, ?, false, ?, ?, ?, ?, ?, ?, ?) "
-        f"RETURNING {_VERSION}",
+        f"config_hash, bump_reason, evaluation) VALUES (?, ?, ?, ?, ?, ?, ?, false, ?, ?, ?, ?, "
+        f"?, ?, ?, ?) RETURNING {_VERSION}",
         [model, name, utcnow(), artifact_sha, to_json(signature), to_json(metrics), run_id,
-         *parts, signature_hash, data_key, config_hash, reason],
+         *parts, signature_hash, data_key, config_hash, reason, to_json(evaluation)],
     ).fetchone()
     return dataclasses.replace(_version(row), registered_now=True)
 
@@ -217,6 +220,16 @@ def get_version(store: Store, model: str, version: str) -> ModelVersion:
     if row is None:
         raise NotFound(f"model {model!r} has no version {version!r}")
     return _version(row)
+
+
+def get_evaluation(store: Store, model: str, version: str) -> Any:
+    """The version's evaluation as its training recorded it; None when it recorded none."""
+    with store.reading() as cur:
+        row = cur.execute("SELECT evaluation FROM model_versions WHERE model = ? AND "
+                          "version = ?", [model, version]).fetchone()
+    if row is None:
+        raise NotFound(f"model {model!r} has no version {version!r}")
+    return from_json(row[0])
 
 
 def move_alias(store: Store, model: str, alias: str, to_version: str | None, *, actor: str,

@@ -105,7 +105,7 @@ def test_check_params_fills_defaults_and_is_idempotent() -> None:
         "window": None, "time_column": None, "features": {"include": None, "exclude": []},
         "categorical": [], "lgb_params": {}, "rounds": 500, "early_stopping": 50,
         "split": {"holdout": 0.2, "seed": 7}, "threshold": 0.5, "min_rows": 50, "seed": 7,
-        "num_threads": 2,
+        "num_threads": 2, "slices": [],
     }
     assert check_params(checked) == checked
     assert check_params({**given, "features": {"include": ["busy", "hr"]}})["features"] == {
@@ -193,7 +193,8 @@ def test_regression_metrics_match_sklearn(ctx: JobContext, bike: pl.DataFrame) -
                         "num_threads": 2, "verbosity": -1, "objective": "regression",
                         "num_iterations": 150, "early_stopping_round": 50} == effective
     assert set(result["versions"]) == {"python", "lightgbm", "numpy", "polars", "scikit-learn"}
-    assert set(result["timings"]) == {"load_s", "split_s", "train_s", "evaluate_s", "store_s"}
+    assert set(result["timings"]) == {"load_s", "split_s", "train_s", "evaluate_s", "card_s",
+                                      "store_s"}
 
 
 def test_binary_metrics_match_sklearn(ctx: JobContext, bike: pl.DataFrame) -> None:

@@ -137,6 +137,20 @@ def paired(metric: str, y: np.ndarray, challenger: Scored, champion: Scored, *,
     return interval(differences, confidence)
 
 
+def one_model(metrics: tuple[str, ...], y: np.ndarray, scored: Scored, *,
+              n_classes: int | None, resamples: int, seed: int) -> dict[str, np.ndarray]:
+    """One model's metrics on resamples of its holdout (a model card's intervals): the
+    scheme of `paired`, each resample's rows drawn once and every metric scored on them.
+    Per metric, its value on each resample, NaN where degenerate."""
+    statistics = {m: statistic(m, y, scored, n_classes) for m in metrics}
+    parts: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
+    for idx in draws(len(y), resamples, seed):
+        chunk = _Chunk(idx)
+        for metric, values in statistics.items():
+            parts[metric].append(values(chunk))
+    return {m: np.concatenate(p) if p else np.empty(0) for m, p in parts.items()}
+
+
 def interval(differences: np.ndarray, confidence: float) -> Interval:
     kept = differences[~np.isnan(differences)]
     skipped = len(differences) - len(kept)

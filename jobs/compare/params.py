@@ -33,6 +33,9 @@ METRICS = {
     "binary": ("auc", "log_loss", "accuracy", "precision", "recall", "f1"),
     "multiclass": ("accuracy", "macro_f1", "log_loss"),
 }
+DEFAULT_METRIC = {"regression": "rmse", "binary": "auc", "multiclass": "log_loss"}
+"""What a retrain's gate decides on, and a model card puts first, unless the policy names
+another."""
 ALL_METRICS = tuple(dict.fromkeys(m for names in METRICS.values() for m in names))
 HIGHER_IS_BETTER = {"rmse": False, "mae": False, "r2": True, "auc": True, "log_loss": False,
                     "accuracy": True, "precision": True, "recall": True, "f1": True,

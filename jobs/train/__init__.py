@@ -2,8 +2,9 @@
 
 The worker side of `mlops train`: the daemon resolves the model's data selector to exact
 snapshots and runs `run(params, ctx)` in a worker process. The result is a plain JSON dict
-(signature, holdout metrics, curves, importance, lineage of versions); the model itself goes
-to the artifact store as LightGBM text and only its sha comes back.
+(signature, holdout metrics with their intervals and slices, curves, importance, lineage
+of versions); the model itself goes to the artifact store as LightGBM text and only its sha
+comes back.
 
 Import-light like the registry that lists it: the daemon imports this to check params, and
 only `run` (in the worker) loads polars, numpy, scikit-learn and LightGBM.
@@ -19,9 +20,10 @@ from jobs.train.params import check_params
 DESCRIPTION = (
     "Train a LightGBM model (regression, binary or multiclass) on resolved data versions with "
     "a time-based or (stratified) random holdout, deterministically; store the model text as "
-    "an artifact; params: model, task, target, data, window, time_column, features, "
-    "categorical, lgb_params, rounds, early_stopping, split, threshold, min_rows, seed, "
-    "num_threads."
+    "an artifact; measure its holdout metrics with bootstrap intervals (and per slice "
+    "of the columns a model card declares); params: model, task, target, data, window, "
+    "time_column, features, categorical, lgb_params, rounds, early_stopping, split, "
+    "threshold, min_rows, seed, num_threads, slices."
 )
 
 

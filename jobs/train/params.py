@@ -65,9 +65,11 @@ RESERVED = {alias: hint for aliases, hint in _OWN.items() for alias in aliases}
 
 _TOP = {"model", "task", "target", "data", "window", "time_column", "features", "categorical",
         "lgb_params", "rounds", "early_stopping", "split", "threshold", "min_rows", "seed",
-        "num_threads"}
+        "num_threads", "slices"}
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 MAX_SEED = 2**31 - 1
+MAX_SLICES = 3
+"""Columns a model card breaks the holdout's metrics down by ([model.card] slices)."""
 
 
 def _names(value: Any, field: str) -> list[str]:
@@ -220,7 +222,11 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
         "min_rows": _int(params.get("min_rows", 50), "min_rows", low=2, high=2**62),
         "seed": seed,
         "num_threads": _int(params.get("num_threads", 2), "num_threads", low=1, high=1024),
+        "slices": _names(params.get("slices") or [], "slices"),
     }
+    if len(checked["slices"]) > MAX_SLICES:
+        raise InvalidParams("slices", f"names {len(checked['slices'])} columns; at most "
+                            f"{MAX_SLICES}")
     if checked["time_column"] == target:
         raise InvalidParams("time_column", f"is the target {target!r}")
     return checked

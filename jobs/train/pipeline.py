@@ -13,7 +13,7 @@ import numpy as np
 
 from jobs.context import JobContext, JobError, Timings
 from jobs.features import FeatureError, signature_from_frame, to_matrix
-from jobs.train import data, evaluate
+from jobs.train import data, evaluate, holdout_stats
 from jobs.train.fit import fit
 from jobs.train.params import check_params
 from jobs.train.split import split
@@ -47,6 +47,9 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
 
     with timings("split", ctx):
         parts = split(frame, labels.y, labels.classes, params)
+        slice_rows = holdout_stats.slice_columns(frame, params["slices"], parts.holdout)
+        time_range = holdout_stats.time_range(frame, params["time_column"], parts.train,
+                                              parts.holdout)
         columns = frame.select(features)
         del frame
         train_rows, holdout_rows = columns[parts.train], columns[parts.holdout]
@@ -87,6 +90,16 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
         importance = evaluate.importance(stored, features)
         num_trees = stored.num_trees()
 
+    with timings("card", ctx):  # a model card's figures: intervals, slices
+        evaluation = {
+            "ci": holdout_stats.intervals(task, y_holdout, predictions, metrics,
+                                          n_classes=n_classes, threshold=threshold,
+                                          seed=params["seed"]),
+            "slices": holdout_stats.slices(task, y_holdout, predictions, slice_rows,
+                                           n_classes=n_classes, threshold=params["threshold"]),
+            "time_range": time_range,
+        }
+
     with timings("store", ctx):
         model_sha = ctx.artifacts.put_bytes(model_text.encode())
     ctx.log.info("model %s stored as %s: %s", params["model"], model_sha,
@@ -106,6 +119,7 @@ def run(params: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
         "metrics": metrics,
         "curves": fitted.curves,
         "importance": importance,
+        "evaluation": evaluation,
         "best_iteration": fitted.best_iteration,
         "iterations": fitted.iterations,
         "num_trees": num_trees,

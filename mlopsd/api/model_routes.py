@@ -1,4 +1,5 @@
-"""The model registry over HTTP: training, versions, aliases (promote), rollback, archive."""
+"""The model registry over HTTP: training, versions, model cards, aliases (promote),
+rollback, archive."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from mlopsd.client.wire import (
     AliasRequest,
     ExportRequest,
     JobOut,
+    ModelCardOut,
     ModelOut,
     ModelVersionOut,
     Page,
@@ -22,7 +24,7 @@ from mlopsd.client.wire import (
     TrainRequest,
 )
 from mlopsd.selectors import SelectorError
-from mlopsd.services import four_eyes
+from mlopsd.services import four_eyes, model_cards
 from mlopsd.serving.served import PRODUCTION
 from store import models as model_repo
 
@@ -88,6 +90,21 @@ def list_versions(request: Request, name: Name, after: After = None, limit: Limi
 def get_version(request: Request, name: Name, version: Version) -> ModelVersionOut:
     return _out(model_repo.get_version(request.app.state.daemon.store, name, version),
                 ModelVersionOut)
+
+
+@router.get("/models/{name}/versions/{version}/card", response_model=ModelCardOut,
+            summary="A version's model card: every fact a reviewer asks for, in one document",
+            description="Intended use, assumptions and limitations ([model.card] in "
+            "mlops.toml), the holdout's metrics with bootstrap intervals, metrics per slice, "
+            "feature importance, the training data (versions, rows, time span, profile), the "
+            "lineage, the decisions about the version (registration, gates, approvals, "
+            "promotions) and its deploy history. `mlops models card` renders it as HTML or "
+            "Markdown. What the version's training did not record is null and named in "
+            "`not_recorded`.")
+def model_card(request: Request, name: Name, version: Version) -> ModelCardOut:
+    daemon = request.app.state.daemon
+    return ModelCardOut.model_validate(model_cards.gather(daemon.store, daemon.config, name,
+                                                          version))
 
 
 @router.post("/models/{name}/aliases/{alias}", response_model=AliasMoveOut,

@@ -1,12 +1,14 @@
 """A drift report as one self-contained HTML file: the verdicts in a table, and for every
 column the reference and current distributions drawn as inline SVG bars with their axes —
 a share-of-rows scale with ticks, bin edges or category names under the bars (no scripts,
-no files beside it: it opens anywhere, and can be mailed)."""
+no files beside it: it opens anywhere, and can be mailed). The axes, ticks and escaping are
+`mlopsd.cli.svg_plots`', shared with the model card and the run comparison."""
 
 from __future__ import annotations
 
-import html
 from typing import Any
+
+from mlopsd.cli.svg_plots import STYLE, axes, escape, nice_top, percent, svg, titles, y_grid
 
 _WIDTH, _HEIGHT = 440, 226
 _LEFT, _RIGHT, _TOP, _BOTTOM = 52, 12, 12, 80
@@ -17,9 +19,8 @@ table{border-collapse:collapse;margin:1em 0}td,th{padding:4px 10px;border-bottom
 text-align:left}th{background:#f4f4f4}.drift{color:#b00;font-weight:600}.muted{color:#777}
 .col{display:inline-block;margin:0 24px 24px 0;vertical-align:top}
 .ref{fill:#7aa6d8}.cur{fill:#e8956b}.legend span{display:inline-block;width:12px;height:12px;
-margin:0 4px 0 12px}svg text{font:10px system-ui,sans-serif;fill:#444}
-.axis{stroke:#444;stroke-width:1}.grid{stroke:#e4e4e4;stroke-width:1}
-"""
+margin:0 4px 0 12px}
+""" + STYLE
 
 
 def render(report: dict[str, Any], *, title: str, recorded: bool = True) -> str:
@@ -73,18 +74,13 @@ def _chart(column: dict[str, Any]) -> str:
     ref, cur = bins.get("reference") or [], bins.get("current") or []
     categories = bins.get("categories")
     n = max(len(ref), len(cur), 1)
-    top = _nice_top(max([*ref, *cur, 1e-12]))
+    top = nice_top(max([*ref, *cur, 1e-12]))
     plot_w, plot_h = _WIDTH - _LEFT - _RIGHT, _HEIGHT - _TOP - _BOTTOM
     base = _TOP + plot_h
     width = plot_w / n
-    parts = []
-    for i in range(5):  # the share-of-rows scale: gridlines and ticks at 0, ¼, ½, ¾, top
-        value = top * i / 4
-        y = base - plot_h * i / 4
-        parts.append(f"<line class='grid' x1='{_LEFT}' x2='{_LEFT + plot_w}' y1='{y:.1f}' "
-                     f"y2='{y:.1f}'/><line class='axis' x1='{_LEFT - 4}' x2='{_LEFT}' "
-                     f"y1='{y:.1f}' y2='{y:.1f}'/><text x='{_LEFT - 6}' y='{y + 3:.1f}' "
-                     f"text-anchor='end'>{_percent(value)}</text>")
+    # the share-of-rows scale: gridlines and ticks at 0, ¼, ½, ¾ and the top
+    parts = y_grid([top * i / 4 for i in range(5)], lambda v: base - plot_h * v / top, _LEFT,
+                   _LEFT + plot_w, percent)
     for i in range(n):
         label = _bin_label(i, categories, bins.get("edges") or [])
         for j, (values, cls) in enumerate(((ref, "ref"), (cur, "cur"))):
@@ -96,21 +92,17 @@ def _chart(column: dict[str, Any]) -> str:
                          f"<title>{_e(label)}: {'reference' if j == 0 else 'current'} "
                          f"{value:.2%}</title></rect>")
     parts += _x_labels(n, width, base, categories, bins.get("edges") or [])
-    parts.append(f"<line class='axis' x1='{_LEFT}' x2='{_LEFT}' y1='{_TOP}' y2='{base}'/>"
-                 f"<line class='axis' x1='{_LEFT}' x2='{_LEFT + plot_w}' y1='{base}' "
-                 f"y2='{base}'/>")
+    parts.append(axes(_LEFT, _TOP, _LEFT + plot_w, base))
     axis = ("category" if categories else
             "value (bins: reference quantiles, about 5% of its rows each)")
-    parts.append(f"<text x='{_LEFT + plot_w / 2:.1f}' y='{_HEIGHT - 4}' "
-                 f"text-anchor='middle'>{_e(column['column'])}: {axis}</text>"
-                 f"<text transform='translate(11,{_TOP + plot_h / 2:.1f}) rotate(-90)' "
-                 f"text-anchor='middle'>share of rows</text>")
+    parts.append(titles(_WIDTH, _HEIGHT, x_title=f"{column['column']}: {axis}",
+                        y_title="share of rows", x_centre=_LEFT + plot_w / 2,
+                        y_centre=_TOP + plot_h / 2))
     mark = " <span class='drift'>DRIFT</span>" if column.get("drifted") else ""
     return (f"<div class='col'><div>{_e(column['column'])} — {_e(column.get('test'))} "
             f"{statistic_text(column)}{mark}</div>"
-            f"<svg width='{_WIDTH}' height='{_HEIGHT}' role='img' "
-            f"aria-label='{_e(column['column'])}: reference and current distributions'>"
-            f"{''.join(parts)}</svg></div>")
+            + svg(_WIDTH, _HEIGHT, f"{column['column']}: reference and current distributions",
+                  parts) + "</div>")
 
 
 def _x_labels(n: int, width: float, base: float, categories: list[Any] | None,
@@ -148,18 +140,6 @@ def _bin_label(i: int, categories: list[Any] | None, edges: list[float]) -> str:
     return f"({edges[i - 1]:.4g}, {edges[i]:.4g}]"
 
 
-def _nice_top(value: float) -> float:
-    """The scale's top: the smallest of 1, 2, 2.5, 5 x 10^k percent at or above `value`."""
-    for top in (0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0):
-        if value <= top:
-            return top
-    return 1.0
-
-
-def _percent(value: float) -> str:
-    return f"{value * 100:.3g}%"
-
-
 def statistic_text(column: dict[str, Any]) -> str:
     """The exact value, or the estimate marked ~ with its bounds (the page and the CLI)."""
     value = column.get("statistic")
@@ -186,7 +166,7 @@ def _n(value: Any) -> str:
 
 
 def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
+    return escape(value)
 
 
 def _num(value: Any) -> str:

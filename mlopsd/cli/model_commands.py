@@ -1,4 +1,5 @@
-"""`mlops train`, `mlops runs …`, `mlops models …`, `mlops promote`, `mlops rollback`."""
+"""`mlops train`, `mlops runs …`, `mlops models …`, `mlops promote`, `mlops rollback`
+(`mlops models card` and `mlops runs compare --html`: mlopsd/cli/card_commands.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import argparse
 import re
 from typing import Any
 
-from mlopsd.cli.common import UsageError, add_command, client_for
+from mlopsd.cli import card_commands
+from mlopsd.cli.common import UsageError, add_command, client_for, writable_file
 from mlopsd.cli.output import print_fields, print_json, print_table
 from mlopsd.client import Client, all_items
 
@@ -177,8 +179,12 @@ def _find_run(client: Client, prefix: str) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    if args.html:
+        writable_file(args.html, "--html")
     with client_for(args) as client:
         runs = [client.get_run(_find_run(client, prefix)) for prefix in args.ids]
+        if args.html:
+            return card_commands.write_comparison(args, client, runs)
     if args.json:
         print_json(runs)
         return 0
@@ -249,6 +255,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
             "longer take an alias (an aliased version cannot be archived)")
     p.add_argument("name", help="the model's name")
     p.add_argument("version", help="the version, e.g. 1.0.0")
+    card_commands.add_card_command(ms, common)
 
     p = add(sub, "promote", cmd_promote, "point an alias (default production) at a version")
     p.add_argument("name", help="the model's name")
@@ -276,5 +283,8 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p = add(rs, "compare", cmd_compare, "params and metrics of runs side by side")
     p.add_argument("ids", nargs="+", metavar="RUN", help="run ids or unique prefixes of them")
     p.add_argument("--curves", action="store_true", help="also the per-iteration metrics")
+    p.add_argument("--html", metavar="FILE", help="write the comparison as one self-contained "
+                   "page to share: params and metrics side by side, curves on shared axes, "
+                   "the data each run trained on")
     p = add(rs, "show", cmd_run_show, "one run: params, tags, metrics, lineage")
     p.add_argument("id", help="a run id or a unique prefix of one")

@@ -1,11 +1,11 @@
-"""The client's calls about the model registry: training, versions, aliases, rollback,
-archive, reproduction."""
+"""The client's calls about the model registry: training, versions, model cards, aliases,
+rollback, archive, reproduction."""
 
 from __future__ import annotations
 
 from mlopsd.client.pages import PagedList
 from mlopsd.client.transport import Transport
-from mlopsd.client.wire import AliasMoveOut, JobOut, ModelOut, ModelVersionOut
+from mlopsd.client.wire import AliasMoveOut, JobOut, ModelCardOut, ModelOut, ModelVersionOut
 
 
 class RegistryCalls(Transport):
@@ -40,6 +40,12 @@ class RegistryCalls(Transport):
 
     def model_version(self, name: str, version: str) -> ModelVersionOut:
         return self._one(ModelVersionOut, "GET", f"/api/v1/models/{name}/versions/{version}")
+
+    def model_card(self, name: str, version: str) -> ModelCardOut:
+        """Every fact of a version's model card in one document (`mlops models card`
+        renders it)."""
+        return self._one(ModelCardOut, "GET",
+                         f"/api/v1/models/{name}/versions/{version}/card")
 
     def promote(self, name: str, version: str, *, to: str = "production",
                 reason: str | None = None) -> AliasMoveOut:

@@ -19,6 +19,7 @@ from datetime import UTC
 from typing import Any
 
 # the compare job's tables, so the config accepts exactly what the job can judge
+from jobs.compare.params import DEFAULT_METRIC as DEFAULT_METRIC
 from jobs.compare.params import HIGHER_IS_BETTER as HIGHER_IS_BETTER
 from jobs.compare.params import METRICS as METRICS_BY_TASK
 
@@ -26,7 +27,6 @@ ALERT_TRIGGERS = {"dataset_drift": "drift", "prediction_drift": "prediction_drif
                   "performance_drop": "performance_drop", "schema_change": "schema_change"}
 """Alert rule → the `retrain_on` name it fires."""
 TRIGGERS = ("drift", "prediction_drift", "performance_drop", "schema_change", "manual")
-DEFAULT_METRIC = {"regression": "rmse", "binary": "auc", "multiclass": "log_loss"}
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}

@@ -23,11 +23,14 @@ import orjson
 
 from mlopsd.client.events import ModelRegistered, ModelReproduced, RunEnded
 from mlopsd.config import Config, ModelConfig
+from mlopsd.config_card import slices_not_in
 from mlopsd.runtime.events import EventBus
 from mlopsd.runtime.runner import JobRunner
-from mlopsd.selectors import resolve
+from mlopsd.selectors import ResolvedSelector, resolve
 from mlopsd.services.alerts import Alerts
+from mlopsd.services.errors import ServiceError
 from store import audit
+from store import data as data_repo
 from store import jobs as job_repo
 from store import models as model_repo
 from store import runs as run_repo
@@ -40,6 +43,12 @@ log = logging.getLogger("mlops.training")
 
 def canonical_hash(value: Any) -> str:
     return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """The hash of a `[[model]]` entry as lineage keeps it. `[model.card]` is left out: what
+    a card says about a model does not change how it is trained."""
+    return canonical_hash({k: v for k, v in config.items() if k != "card"})
 
 
 def signature_hash(signature: dict[str, Any]) -> str:
@@ -64,6 +73,16 @@ def code_version(folder: Path) -> dict[str, Any]:
     if commit is None:
         return {"path": str(folder), "git_commit": None, "dirty": None}
     return {"path": str(folder), "git_commit": commit, "dirty": bool(git("status", "--porcelain"))}
+
+
+def evaluation(result: dict[str, Any]) -> dict[str, Any]:
+    """What the version keeps for its model card from the job's result: the holdout's
+    intervals, slices and time span, feature importance, rows, split, trees."""
+    found = result.get("evaluation") or {}
+    return {**found, "importance": result.get("importance"), "rows": result.get("rows"),
+            "split_kind": result.get("split_kind"), "num_trees": result.get("num_trees"),
+            "best_iteration": result.get("best_iteration"),
+            "iterations": result.get("iterations")}
 
 
 class TrainService:
@@ -119,13 +138,15 @@ class TrainService:
             "min_rows": m.min_rows,
             "seed": m.seed,
             "num_threads": m.num_threads,
+            "slices": m.card.slices,
         }
+        self._check_slices(m, resolved)
         lineage = {
             "selector": {"written": selector, "resolved": resolved.canonical},
             "data": data,
             "data_key": canonical_hash({"data": [(d["dataset"], d["content_hash"]) for d in data],
                                         "window": window}),
-            "config_hash": canonical_hash(config),
+            "config_hash": config_hash(config),
             "code": code_version(self.config.path.parent),
             "host": socket.gethostname(),
             "python": platform.python_version(),
@@ -140,6 +161,18 @@ class TrainService:
                                  "reason": reason, "tags": tags or {}}
         return job
 
+    def _check_slices(self, m: ModelConfig, resolved: ResolvedSelector) -> None:
+        """`[model.card] slices` must name columns of the data the training reads: refused
+        before the job is queued, naming the line in mlops.toml."""
+        if not m.card.slices:
+            return
+        columns: set[str] = set()
+        for dataset in {v.dataset for v in resolved.versions}:
+            columns |= set(data_repo.get_dataset(self.store, dataset).schema or {})
+        error = slices_not_in(self.config, m, columns, resolved.canonical)
+        if error is not None:
+            raise ServiceError(409, f"cannot train {m.name}: {error}")
+
     def _context(self, job: Job) -> dict[str, Any]:
         """What submit() knew that the worker does not need (lineage, config, tags). Kept in
         memory; after a restart it is rebuilt from the params (lineage then lacks the
@@ -149,7 +182,7 @@ class TrainService:
             return found
         m = self.models.get(job.params["model"])
         config = dataclasses.asdict(m) if m else {}
-        return {"lineage": {"data": job.params["data"], "config_hash": canonical_hash(config),
+        return {"lineage": {"data": job.params["data"], "config_hash": config_hash(config),
                             "seed": job.params.get("seed"), "recovered": True},
                 "config": config, "actor": job.actor, "reason": None, "tags": {}}
 
@@ -188,6 +221,7 @@ class TrainService:
                 data_key=lineage.get("data_key") or canonical_hash(job.params["data"]),
                 config_hash=lineage.get("config_hash", ""), metrics=result["metrics"],
                 run_id=run_id, description=ctx["config"].get("description") or None,
+                evaluation=evaluation(result),
             )
             self.bus.publish(RunEnded(run_id=run_id, state="finished"))
             if version.registered_now:

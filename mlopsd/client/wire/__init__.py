@@ -1,11 +1,26 @@
 """The JSON shapes of the HTTP API, shared by the daemon and the client, one module per
 area of the API (common, system, jobs, data, registry, runs, serving, predict, monitoring,
-retraining, checks); everything is importable from here.
+retraining, checks, cards); everything is importable from here.
 
 Import-light (pydantic only): the client, the CLI and the TUI use these without loading
 the store or the jobs.
 """
 
+from mlopsd.client.wire.cards import (
+    CardColumnOut,
+    CardCurveOut,
+    CardDataVersionOut,
+    CardDecisionOut,
+    CardFeatureOut,
+    CardIntervalOut,
+    CardLineageOut,
+    CardMetricOut,
+    CardSliceGroupOut,
+    CardSliceOut,
+    CardTextOut,
+    CardTrainingDataOut,
+    ModelCardOut,
+)
 from mlopsd.client.wire.checks import (
     CheckItem,
     CheckReport,
@@ -149,6 +164,18 @@ __all__ = [
     "BlueGreenOut",
     "CanaryOut",
     "CanaryPolicyOut",
+    "CardColumnOut",
+    "CardCurveOut",
+    "CardDataVersionOut",
+    "CardDecisionOut",
+    "CardFeatureOut",
+    "CardIntervalOut",
+    "CardLineageOut",
+    "CardMetricOut",
+    "CardSliceGroupOut",
+    "CardSliceOut",
+    "CardTextOut",
+    "CardTrainingDataOut",
     "CheckItem",
     "CheckReport",
     "ColumnQualityOut",
@@ -186,6 +213,7 @@ __all__ = [
     "MetricIn",
     "MetricPointOut",
     "Metrics",
+    "ModelCardOut",
     "ModelCheckRequest",
     "ModelLog",
     "ModelOut",
