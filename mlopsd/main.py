@@ -22,6 +22,7 @@ from mlopsd.home import (
 )
 from mlopsd.runtime.lock import DaemonLock, LockHeld
 from mlopsd.runtime.logs import setup_daemon_logging, stop_logging
+from mlopsd.runtime.memory import fix_mmap_threshold
 from store.errors import StoreError
 
 log = logging.getLogger("mlops.daemon")
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     home = resolve_home(args.home)
     # Everything the daemon and its workers create is private, whatever umask it started with.
     os.umask(PRIVATE_UMASK)
+    fix_mmap_threshold()
     try:
         created = init_home(home)
         tightened = make_private(home)
