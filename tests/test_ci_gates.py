@@ -330,6 +330,9 @@ def test_a_model_check_that_cannot_be_made_exits_2(d: DaemonProcess, tmp_path: P
         assert _counts(suite)["errors"] == 1
 
 
+# Slow (41-66 s: two trainings and both checks, as a CI runner runs them); the checks
+# themselves are tested above in the default run.
+@pytest.mark.slow
 def test_the_ci_examples_run_the_gate_script_and_it_passes(tmp_path: Path) -> None:
     """The GitHub Actions and GitLab CI files are valid YAML and run examples/ci/gate.sh;
     the script, run as they run it (a daemon on a temp home, the repository's data, two

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from tests.daemon_process import DaemonProcess, wait_until
 from tests.test_ingest_daemon import CONFIG, EXAMPLE
@@ -16,6 +17,9 @@ from tests.test_ingest_daemon import CONFIG, EXAMPLE
 DELAYS_S = [0.0, 0.15, 0.4, 0.8, 1.5]
 
 
+# Slow (23 s): the crash suite's default run kills an ingest at a random moment every time;
+# this one walks five fixed moments.
+@pytest.mark.slow
 def test_kill_9_during_ingest_loses_nothing_and_stores_nothing_twice(
     home: Path, tmp_path: Path
 ) -> None:

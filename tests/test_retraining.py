@@ -333,6 +333,8 @@ grace = "2d"
         d.kill()
 
 
+# Slow (41 s): the crash suite's default run kills a pipeline in its training every time.
+@pytest.mark.slow
 def test_a_pipeline_goes_on_after_a_kill_during_its_training(home: Path,
                                                              frame: pl.DataFrame) -> None:
     """kill -9 while the pipeline's training runs: after the restart the pipeline follows
