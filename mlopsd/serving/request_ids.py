@@ -14,5 +14,7 @@ import os
 import time
 
 
-def new_request_id() -> str:
-    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+def new_request_id(unix_ms: int | None = None) -> str:
+    """An id for a request made at `unix_ms` (default: now)."""
+    ms = time.time_ns() // 1_000_000 if unix_ms is None else unix_ms
+    return f"{ms:012x}{os.urandom(10).hex()}"
