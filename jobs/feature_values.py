@@ -1,19 +1,24 @@
-"""Converting one value to the float64 a model input takes (the row path of
-jobs.features): numbers, flags, times and categories, strict by the input's dtype, and the
-error that names the input at fault. The frame path (polars expressions) and the column
-path (jobs/feature_columns.py) give the same numbers: tests/test_train_job.py compares a
-frame's matrix with its rows'."""
+"""The row path of jobs.features: one value to the float64 a model input takes (numbers,
+flags, times and categories, strict by the input's dtype), rows to the matrix, and the
+error that names the row and input at fault. The frame path (polars expressions) and the
+column path (jobs/feature_columns.py) give the same numbers: tests/test_train_job.py
+compares a frame's matrix with its rows'.
+
+This file imports only numpy and the standard library: `mlops export --container` copies
+it as it is beside the exported server, so a row gets the same numbers there as here.
+"""
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
+DTYPES = ("int64", "float64", "bool", "string", "date", "datetime")
 _NAN = math.nan
 _EPOCH = datetime(1970, 1, 1)
 _MICROSECOND = timedelta(microseconds=1)
@@ -125,3 +130,48 @@ def category_converter(name: str, dtype: str, categories: list) -> Callable[[Any
         return codes.get(value, _NAN)
 
     return convert
+
+
+def converter(item: Mapping[str, Any]) -> Callable[[Any], float]:
+    """The converter of one input of a signature (`{name, dtype, categorical, categories}`)."""
+    name, dtype = item["name"], item["dtype"]
+    if dtype not in DTYPES:
+        raise FeatureError(f"input {name!r}: unknown dtype {dtype!r}")
+    if item.get("categorical"):
+        return category_converter(name, dtype, item.get("categories") or [])
+    if dtype in ("date", "datetime"):
+        return time_converter(name)
+    return number_converter(name, dtype)
+
+
+Converters = Sequence[tuple[str, Callable[[Any], float]]]
+"""(input name, converter) per input, in signature order."""
+
+
+def rows_to_matrix(rows: Sequence[Any], converters: Converters) -> np.ndarray:
+    """Rows (mappings of input name to value; extra keys ignored) -> the float64 matrix, one
+    column per input; a FeatureError names the first row and input at fault."""
+    try:
+        values = [[convert(row[name]) for name, convert in converters] for row in rows]
+    except (KeyError, TypeError, FeatureError):
+        raise _row_error(rows, converters) from None
+    if not values:
+        return np.empty((0, len(converters)), dtype=np.float64)
+    return np.array(values, dtype=np.float64)
+
+
+def _row_error(rows: Sequence[Any], converters: Converters) -> FeatureError:
+    """The first row at fault, found again slowly (the fast pass does not count rows)."""
+    for index, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            return FeatureError(f"row {index}: expected an object of input name to value, "
+                                f"got {type(row).__name__}", row=index)
+        for name, convert in converters:
+            if name not in row:
+                return FeatureError(f"row {index}: input {name!r} is missing", input=name,
+                                    row=index)
+            try:
+                convert(row[name])
+            except FeatureError as exc:
+                return FeatureError(f"row {index}: {exc}", input=name, row=index)
+    return FeatureError("rows do not fit the signature")

@@ -19,10 +19,9 @@ immutable once it has been used: the lookup tables built from it are cached.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,14 +29,12 @@ import numpy as np
 from jobs.feature_columns import columns_to_matrix
 from jobs.feature_values import (
     FeatureError,
-    category_converter,
-    number_converter,
+    converter,
+    rows_to_matrix,
     shown,
     time_converter,
 )
 
-DTYPES = ("int64", "float64", "bool", "string", "date", "datetime")
-_NAN = math.nan
 _SMALL = 64
 """Frames up to this many rows are encoded row by row in Python (a polars select costs
 ~0.5 ms whatever its size; the row path ~20 µs a row), when their dtypes convert to Python
@@ -104,22 +101,10 @@ class _Encoder:
         self.signature = signature  # kept so its id() cannot be reused while cached
         self.inputs = list(signature["inputs"])
         self.names = [item["name"] for item in self.inputs]
-        self.converters: list[Callable[[Any], float]] = []
         self.codes: list[dict[Any, float] | None] = [
             {value: float(i) for i, value in enumerate(item["categories"] or [])}
             if item["categorical"] else None for item in self.inputs]
-        for item in self.inputs:
-            if item["dtype"] not in DTYPES:
-                raise FeatureError(f"input {item['name']!r}: unknown dtype {item['dtype']!r}")
-            if item["categorical"]:
-                converter = category_converter(item["name"], item["dtype"],
-                                               item["categories"] or [])
-            elif item["dtype"] in ("date", "datetime"):
-                converter = time_converter(item["name"])
-            else:
-                converter = number_converter(item["name"], item["dtype"])
-            self.converters.append(converter)
-        self.pairs = list(zip(self.names, self.converters, strict=True))
+        self.pairs = [(item["name"], converter(item)) for item in self.inputs]
         self._fits: dict[tuple, bool] = {}
 
     def fits_rows(self, dtypes: tuple) -> bool:
@@ -139,15 +124,7 @@ class _Encoder:
             matrix = self._by_columns(rows)
             if matrix is not None:
                 return matrix
-        pairs = self.pairs
-        try:
-            values = [[convert(row[name]) for name, convert in pairs] for row in rows]
-        except (KeyError, TypeError, FeatureError):
-            raise self._row_error(rows) from None
-        if not values:
-            return np.empty((0, len(pairs)), dtype=np.float64)
-        return np.array(values, dtype=np.float64)
-
+        return rows_to_matrix(rows, self.pairs)
 
     def _by_columns(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray | None:
         try:
@@ -155,22 +132,6 @@ class _Encoder:
         except (KeyError, TypeError):
             return None  # the row path names the row at fault
         return columns_to_matrix(columns, len(rows), self.inputs, self.codes)
-
-    def _row_error(self, rows: Sequence[Mapping[str, Any]]) -> FeatureError:
-        """The first row at fault, found again slowly (the fast path does not count rows)."""
-        for index, row in enumerate(rows):
-            if not isinstance(row, Mapping):
-                return FeatureError(f"row {index}: expected an object of input name to value, "
-                                    f"got {type(row).__name__}", row=index)
-            for name, convert in self.pairs:
-                if name not in row:
-                    return FeatureError(f"row {index}: input {name!r} is missing", input=name,
-                                        row=index)
-                try:
-                    convert(row[name])
-                except FeatureError as exc:
-                    return FeatureError(f"row {index}: {exc}", input=name, row=index)
-        return FeatureError("rows do not fit the signature")
 
 
 _CACHE: OrderedDict[int, _Encoder] = OrderedDict()

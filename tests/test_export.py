@@ -145,6 +145,13 @@ def test_the_exported_container_answers_as_the_daemon_does(home: Home) -> None:
     python = ".".join(map(str, sys.version_info[:3]))
     assert f"\nFROM python:{python}-slim-bookworm\n" in dockerfile  # an exact tag
     assert "\nUSER 10001\n" in dockerfile and "HEALTHCHECK" in dockerfile
+    # No engine builds it here: the image must at least get every file the server imports.
+    copied = next(line for line in dockerfile.splitlines()
+                  if line.startswith("COPY ") and "server.py" in line).split()[1:-1]
+    assert {"server.py", "inputs.py", "feature_values.py", "prediction_answers.py"} <= {
+        p.name for p in folder.glob("*.py")} == set(copied) - {"model.txt", "model.json"}
+    kept = folder.joinpath(".dockerignore").read_text().split()
+    assert {f"!{file}" for file in copied} <= set(kept)
     assert f"lightgbm=={lgb.__version__}\n" in folder.joinpath("requirements.txt").read_text()
 
     rows = home.holdout.to_dicts()[:300]

@@ -8,8 +8,10 @@ from __future__ import annotations
 import ast
 import importlib.util
 import io
+import shutil
 import sys
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,12 +23,12 @@ import treelite
 
 from jobs.context import JobError
 from jobs.export import c_code
+from jobs.export.container import SERVER_FILES
 from jobs.features import FeatureError, to_matrix
 from mlopsd.cli.common import UsageError
 from mlopsd.cli.export_commands import unpack
 from tests import bikes
 
-STANDALONE = Path(__file__).resolve().parents[1] / "jobs" / "export" / "standalone"
 SIGNATURE = {"inputs": [
     {"name": "n", "dtype": "float64", "categorical": False, "categories": None},
     {"name": "k", "dtype": "int64", "categorical": False, "categories": None},
@@ -43,14 +45,25 @@ GOOD = {"n": 1.5, "k": 3, "flag": True, "day": "2024-02-29", "at": "2024-03-01T0
 
 
 @pytest.fixture(scope="module")
-def inputs() -> ModuleType:
-    """The exported server's encoder, loaded from its file as the export ships it."""
-    spec = importlib.util.spec_from_file_location("exported_inputs", STANDALONE / "inputs.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while building
-    spec.loader.exec_module(module)
-    return module
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
+    """The exported server's encoder, loaded from the files the export ships, in a folder of
+    their own (its sibling `feature_values` found there, not in the project)."""
+    folder = tmp_path_factory.mktemp("exported")
+    for file, source in SERVER_FILES.items():
+        shutil.copyfile(source, folder / file)
+    sys.path.insert(0, str(folder))
+    try:
+        spec = importlib.util.spec_from_file_location("exported_inputs", folder / "inputs.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up while building
+        spec.loader.exec_module(module)
+        assert Path(sys.modules["feature_values"].__file__ or "").parent == folder
+        yield module
+    finally:
+        sys.path.remove(str(folder))
+        for name in ("exported_inputs", "feature_values"):
+            sys.modules.pop(name, None)
 
 
 ROWS: list[dict[str, Any]] = [
@@ -94,9 +107,10 @@ def test_the_exported_encoder_refuses_what_the_daemon_refuses(inputs: ModuleType
 
 
 def test_the_exported_files_import_nothing_of_mlops() -> None:
-    allowed = set(sys.stdlib_module_names) | {"lightgbm", "numpy", "inputs"}
-    for file in ("server.py", "inputs.py"):
-        tree = ast.parse((STANDALONE / file).read_text())
+    siblings = {Path(file).stem for file in SERVER_FILES}
+    allowed = set(sys.stdlib_module_names) | {"lightgbm", "numpy"} | siblings
+    for file, source in SERVER_FILES.items():
+        tree = ast.parse(source.read_text())
         imported = {alias.name.split(".")[0] for node in ast.walk(tree)
                     if isinstance(node, ast.Import) for alias in node.names}
         imported |= {node.module.split(".")[0] for node in ast.walk(tree)

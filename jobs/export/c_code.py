@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from jobs.context import JobContext, JobError
-from jobs.export.container import example_row
 from jobs.features import to_matrix
+from jobs.prediction_answers import example_row
 
 C_FILES = Path(__file__).resolve().parent / "c_files"
 PROBE_ROWS = 1_000

@@ -1,5 +1,10 @@
 """The container export: the model text, its signature, a prediction server with the daemon's
-contract (`jobs/export/standalone/`, copied as it is) and a Dockerfile.
+contract and a Dockerfile.
+
+The server is `jobs/export/standalone/` with the daemon's own row encoding
+(`jobs/feature_values.py`) and replies (`jobs/prediction_answers.py`) beside it, each file
+copied as it is: the exported model encodes and answers with the daemon's code, not a copy
+kept equal by hand. None of them imports anything of mlops (tests/test_export_parts.py).
 
 The Dockerfile pins what the server runs on to what the model was served with here: the
 Python of the worker (`python:X.Y.Z-slim-bookworm`), and LightGBM, numpy and scipy (which
@@ -16,8 +21,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-STANDALONE = Path(__file__).resolve().parent / "standalone"
-SERVER_FILES = ("server.py", "inputs.py")
+from jobs.prediction_answers import example_row
+
+_JOBS = Path(__file__).resolve().parents[1]
+SERVER_FILES = {"server.py": _JOBS / "export" / "standalone" / "server.py",
+                "inputs.py": _JOBS / "export" / "standalone" / "inputs.py",
+                "feature_values.py": _JOBS / "feature_values.py",
+                "prediction_answers.py": _JOBS / "prediction_answers.py"}
+"""The exported server's files: its name in the export -> the file copied."""
 PORT = 8080
 USER_ID = 10001
 
@@ -36,7 +47,7 @@ WORKDIR /srv/model
 COPY requirements.txt .
 RUN pip install --no-cache-dir --no-compile -r requirements.txt
 
-COPY server.py inputs.py model.txt model.json ./
+COPY {server_files} model.txt model.json ./
 RUN useradd --system --uid {uid} --no-create-home --shell /usr/sbin/nologin model
 USER {uid}
 
@@ -93,36 +104,21 @@ def write(folder: Path, params: dict[str, Any], text: bytes) -> dict[str, Any]:
             "unseen_categories": params["unseen_categories"], "limits": params["limits"],
             "lightgbm": lightgbm.__version__}
     (folder / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    for file in SERVER_FILES:
-        shutil.copyfile(STANDALONE / file, folder / file)
+    for file, source in SERVER_FILES.items():
+        shutil.copyfile(source, folder / file)
     pins = {"lightgbm": lightgbm.__version__, "numpy": numpy.__version__,
             "scipy": scipy.__version__}
     (folder / "requirements.txt").write_text(
         "".join(f"{package}=={pinned}\n" for package, pinned in pins.items()))
     python = platform.python_version()
     (folder / "Dockerfile").write_text(DOCKERFILE.format(
-        label=label, tag=tag, port=PORT, python=python, uid=USER_ID))
-    (folder / ".dockerignore").write_text("*\n!requirements.txt\n!server.py\n!inputs.py\n"
-                                          "!model.txt\n!model.json\n")
+        label=label, tag=tag, port=PORT, python=python, uid=USER_ID,
+        server_files=" ".join(SERVER_FILES)))
+    kept = ("requirements.txt", *SERVER_FILES, "model.txt", "model.json")
+    (folder / ".dockerignore").write_text("*\n" + "".join(f"!{file}\n" for file in kept))
     (folder / "example.json").write_text(json.dumps({"rows": [example_row(signature)]}) + "\n")
     (folder / "README.md").write_text(README.format(
         label=label, tag=tag, port=PORT, name=name, version=version,
         task=signature.get("task") or "regression", inputs=len(signature["inputs"])))
     return {"python": python, "pins": pins, "base_image": f"python:{python}-slim-bookworm"}
 
-
-def example_row(signature: dict[str, Any]) -> dict[str, Any]:
-    """A row that fits the signature (the daemon's example: first category, zero, a date)."""
-    row: dict[str, Any] = {}
-    for item in signature["inputs"]:
-        if item.get("categorical"):
-            row[item["name"]] = (item.get("categories") or [None])[0]
-        elif item["dtype"] == "date":
-            row[item["name"]] = "2024-01-01"
-        elif item["dtype"] == "datetime":
-            row[item["name"]] = "2024-01-01T00:00:00"
-        elif item["dtype"] == "bool":
-            row[item["name"]] = False
-        else:
-            row[item["name"]] = 0
-    return row

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import sys
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from jobs import prediction_answers
 from jobs.features import to_matrix
 from mlopsd.serving.single_row import SingleRow
 from store.artifacts import ArtifactStore
@@ -77,60 +77,14 @@ class LoadedModel:
         return self.booster.predict(matrix, pred_contrib=True, num_threads=threads)
 
     def answer(self, raw: np.ndarray) -> dict[str, Any]:
-        """Predictions as the API returns them: values (regression), the positive class's
-        probability and the label at the threshold (binary), class probabilities and the
-        most likely label (multiclass)."""
-        if self.task == "regression":
-            return {"predictions": _floats(raw)}
-        classes = self.classes or list(range(2 if self.task == "binary" else raw.shape[1]))
-        if self.task == "binary":
-            threshold = 0.5 if self.threshold is None else self.threshold
-            labels = [classes[1] if p >= threshold else classes[0] for p in raw.tolist()]
-            return {"predictions": _floats(raw), "labels": labels, "classes": classes,
-                    "threshold": threshold}
-        best = raw.argmax(axis=1).tolist()
-        return {"predictions": [_floats(row) for row in raw],
-                "labels": [classes[i] for i in best], "classes": classes}
+        """Predictions as the API returns them (see jobs/prediction_answers.py)."""
+        return prediction_answers.answer(self.task, self.classes, self.threshold, raw)
 
     def explain(self, contributions: np.ndarray) -> dict[str, Any]:
-        """pred_contrib split into per-feature contributions and the base value (per class
-        for multiclass), aligned with `features`."""
-        width = len(self.features) + 1
-        if self.task == "multiclass":
-            k = contributions.shape[1] // width
-            per_class = contributions.reshape(contributions.shape[0], k, width)
-            return {"features": self.features,
-                    "contributions": [[_floats(c[:-1]) for c in row] for row in per_class],
-                    "base_value": [[float(c[-1]) for c in row] for row in per_class]}
-        return {"features": self.features,
-                "contributions": [_floats(row[:-1]) for row in contributions],
-                "base_value": [float(row[-1]) for row in contributions]}
+        return prediction_answers.explain(self.task, self.features, contributions)
 
     def example_row(self) -> dict[str, Any]:
-        """A row that fits the signature (first category, zero, a fixed date): the warm-up
-        input and the example request of GET /v1/models/{name}."""
-        row: dict[str, Any] = {}
-        for item in self.signature["inputs"]:
-            if item.get("categorical"):
-                categories = item.get("categories") or []
-                row[item["name"]] = categories[0] if categories else None
-            elif item["dtype"] in ("date", "datetime"):
-                row[item["name"]] = "2024-01-01" if item["dtype"] == "date" else (
-                    "2024-01-01T00:00:00")
-            elif item["dtype"] == "bool":
-                row[item["name"]] = False
-            else:
-                row[item["name"]] = 0
-        return row
-
-
-def _floats(values: np.ndarray) -> list[float | None]:
-    """JSON has no NaN: a NaN prediction (a model fed all-missing inputs can give one) is
-    null."""
-    out = values.tolist()
-    if any(v != v for v in out):
-        return [None if (isinstance(v, float) and math.isnan(v)) else v for v in out]
-    return out
+        return prediction_answers.example_row(self.signature)
 
 
 def import_lightgbm_for_serving() -> Any:

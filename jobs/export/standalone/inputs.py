@@ -1,9 +1,9 @@
 """Request bodies -> the model's input matrix, encoded as the mlops daemon encodes them.
 
-This file travels with an exported model and imports nothing of mlops: it is a copy of the
-daemon's row path (mlops `jobs/feature_values.py` and `jobs/features.py`), kept equal by
-mlops' tests (tests/test_export.py encodes the same rows with both and compares), so a row
-gets the same float64 numbers, hence the same prediction, here as from the daemon:
+This file travels with an exported model and imports nothing of mlops. The values are
+converted by `feature_values.py`, the daemon's own row path (mlops `jobs/feature_values.py`,
+copied beside this file by the export), so a row gets the same float64 numbers, hence the
+same prediction, here as from the daemon:
 
 - numbers and booleans -> float64 (true 1.0, false 0.0), strict by the input's dtype;
 - date / datetime -> float epoch seconds (ISO 8601 text; zone-aware values taken in UTC);
@@ -17,20 +17,15 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
+from feature_values import FeatureError, converter, rows_to_matrix
 
-_NAN = math.nan
-_EPOCH = datetime(1970, 1, 1)
-_MICROSECOND = timedelta(microseconds=1)
-_INT64 = (-(2**63), 2**63 - 1)
 _JSON_INTEGERS = (-(2**63), 2**64 - 1)
 """What the daemon's JSON parser (orjson) reads as an integer; past it the body is refused."""
-DTYPES = ("int64", "float64", "bool", "string", "date", "datetime")
 
 
 class BadRequest(Exception):
@@ -47,110 +42,6 @@ class BadRequest(Exception):
         """For a 405: the method the endpoint takes (its Allow header)."""
 
 
-class FeatureError(ValueError):
-    def __init__(self, message: str, *, input: str | None = None, row: int | None = None
-                 ) -> None:
-        super().__init__(message)
-        self.input, self.row = input, row
-
-
-def shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-# -- one value -> float64 ------------------------------------------------------------------
-
-
-def number_converter(name: str, dtype: str) -> Callable[[Any], float]:
-    """true is not a number, 2.5 is not an integer, and a number past what the input can
-    hold is an error, never a silent inf or rounding."""
-    if dtype == "bool":
-        def convert_bool(value: Any) -> float:
-            if value is None:
-                return _NAN
-            if type(value) is bool:
-                return float(value)
-            raise FeatureError(f"input {name!r}: expected true or false, got {shown(value)}",
-                               input=name)
-
-        return convert_bool
-    integer = dtype == "int64"
-
-    def convert(value: Any) -> float:
-        if value is None:
-            return _NAN
-        if type(value) is bool or not isinstance(value, int | float):
-            expected = "an integer" if integer else "a number"
-            raise FeatureError(f"input {name!r}: expected {expected}, got {shown(value)}",
-                               input=name)
-        if integer:
-            if value != value:
-                return _NAN
-            if type(value) is not int and not (math.isfinite(value)
-                                               and float(value).is_integer()):
-                raise FeatureError(f"input {name!r}: expected an integer, got {shown(value)}",
-                                   input=name)
-            if not _INT64[0] <= value <= _INT64[1]:
-                raise FeatureError(f"input {name!r}: {shown(value)} does not fit a 64-bit "
-                                   "integer", input=name)
-        try:
-            return float(value)
-        except OverflowError:
-            raise FeatureError(f"input {name!r}: {shown(value)} is too large for a number",
-                               input=name) from None
-
-    return convert
-
-
-def epoch_seconds(value: date | datetime | str) -> float:
-    """Seconds since 1970-01-01 UTC as float64, as the daemon computes them."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-    else:
-        value = datetime(value.year, value.month, value.day)
-    return ((value - _EPOCH) // _MICROSECOND) / 1e6
-
-
-def time_converter(name: str) -> Callable[[Any], float]:
-    def convert(value: Any) -> float:
-        if value is None:
-            return _NAN
-        if not isinstance(value, date | str):
-            raise FeatureError(f"input {name!r}: expected a date, datetime or ISO 8601 text, "
-                               f"got {value!r}", input=name)
-        try:
-            return epoch_seconds(value)
-        except ValueError as exc:
-            raise FeatureError(f"input {name!r}: {value!r} is not an ISO 8601 date",
-                               input=name) from exc
-
-    return convert
-
-
-_CATEGORY_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "int64": (int,),
-                                                "bool": (bool,)}
-
-
-def category_converter(name: str, dtype: str, categories: list[Any]) -> Callable[[Any], float]:
-    codes = {value: float(i) for i, value in enumerate(categories)}
-    accepted = _CATEGORY_TYPES[dtype]
-    kind = {"string": "text", "int64": "an integer", "bool": "true or false"}[dtype]
-
-    def convert(value: Any) -> float:
-        if value is None:
-            return _NAN
-        # bool is an int to Python (True == 1): an integer category never takes a boolean
-        if not isinstance(value, accepted) or (dtype == "int64" and isinstance(value, bool)):
-            raise FeatureError(f"input {name!r}: expected {kind}, got {value!r}", input=name)
-        return codes.get(value, _NAN)
-
-    return convert
-
-
 # -- rows -> matrix --------------------------------------------------------------------------
 
 
@@ -160,37 +51,13 @@ class Encoder:
     def __init__(self, signature: Mapping[str, Any]) -> None:
         self.inputs = list(signature["inputs"])
         self.names = [item["name"] for item in self.inputs]
-        self.converters: list[Callable[[Any], float]] = []
-        for item in self.inputs:
-            if item["dtype"] not in DTYPES:
-                raise ValueError(f"input {item['name']!r}: unknown dtype {item['dtype']!r}")
-            if item.get("categorical"):
-                converter = category_converter(item["name"], item["dtype"],
-                                               item.get("categories") or [])
-            elif item["dtype"] in ("date", "datetime"):
-                converter = time_converter(item["name"])
-            else:
-                converter = number_converter(item["name"], item["dtype"])
-            self.converters.append(converter)
-        self.pairs = list(zip(self.names, self.converters, strict=True))
+        self.pairs = [(item["name"], converter(item)) for item in self.inputs]
         self.categorical = [j for j, item in enumerate(self.inputs) if item.get("categorical")]
 
     def matrix(self, rows: Sequence[Any]) -> np.ndarray:
         """float64 matrix, one column per input in signature order; FeatureError names the
         first row and input at fault."""
-        out = np.empty((len(rows), len(self.pairs)), dtype=np.float64)
-        for i, row in enumerate(rows):
-            if not isinstance(row, Mapping):
-                raise FeatureError(f"row {i}: expected an object of input name to value, got "
-                                   f"{type(row).__name__}", row=i)
-            for j, (name, convert) in enumerate(self.pairs):
-                if name not in row:
-                    raise FeatureError(f"row {i}: input {name!r} is missing", input=name, row=i)
-                try:
-                    out[i, j] = convert(row[name])
-                except FeatureError as exc:
-                    raise FeatureError(f"row {i}: {exc}", input=name, row=i) from None
-        return out
+        return rows_to_matrix(rows, self.pairs)
 
     def unseen(self, matrix: np.ndarray, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
         """Per categorical input, the rows whose value was given but is not a category the

@@ -1,7 +1,9 @@
 """A prediction server for one model exported by `mlops export NAME:VERSION --container DIR`.
 
 It answers the mlops daemon's prediction contract for this one version, with LightGBM,
-numpy and the standard library only (nothing of mlops):
+numpy, the standard library and the files beside it (`inputs.py`, and the daemon's own
+`feature_values.py` and `prediction_answers.py`, copied by the export); mlops need not be
+installed:
 
     POST /v1/models/{name}/predict                  {"rows": [...]} or {"columns": {...}}
     POST /v1/models/{name}/versions/{version}/predict   the same (this version only)
@@ -22,7 +24,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import signal
 import sys
 import uuid
@@ -33,6 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 from urllib.request import urlopen
 
 import numpy as np
+import prediction_answers
 from inputs import BadRequest, Encoder, decode
 
 
@@ -89,51 +91,13 @@ class Model:
         return self.booster.predict(matrix, num_threads=threads, pred_contrib=contributions)
 
     def answer(self, raw: np.ndarray) -> dict[str, Any]:
-        """Values (regression); the positive class's probability and the label at the
-        threshold (binary); class probabilities and the most likely label (multiclass)."""
-        if self.task == "regression":
-            return {"predictions": _floats(raw)}
-        classes = self.classes or list(range(2 if self.task == "binary" else raw.shape[1]))
-        if self.task == "binary":
-            threshold = 0.5 if self.threshold is None else self.threshold
-            labels = [classes[1] if p >= threshold else classes[0] for p in raw.tolist()]
-            return {"predictions": _floats(raw), "labels": labels, "classes": classes,
-                    "threshold": threshold}
-        best = raw.argmax(axis=1).tolist()
-        return {"predictions": [_floats(row) for row in raw],
-                "labels": [classes[i] for i in best], "classes": classes}
+        return prediction_answers.answer(self.task, self.classes, self.threshold, raw)
 
     def explain(self, contributions: np.ndarray) -> dict[str, Any]:
-        width = len(self.features) + 1
-        if self.task == "multiclass":
-            k = contributions.shape[1] // width
-            per_class = contributions.reshape(contributions.shape[0], k, width)
-            return {"features": self.features,
-                    "contributions": [[_floats(c[:-1]) for c in row] for row in per_class],
-                    "base_value": [[float(c[-1]) for c in row] for row in per_class]}
-        return {"features": self.features,
-                "contributions": [_floats(row[:-1]) for row in contributions],
-                "base_value": [float(row[-1]) for row in contributions]}
+        return prediction_answers.explain(self.task, self.features, contributions)
 
     def example_row(self) -> dict[str, Any]:
-        row: dict[str, Any] = {}
-        for item in self.signature["inputs"]:
-            if item.get("categorical"):
-                categories = item.get("categories") or []
-                row[item["name"]] = categories[0] if categories else None
-            elif item["dtype"] in ("date", "datetime"):
-                row[item["name"]] = ("2024-01-01" if item["dtype"] == "date"
-                                     else "2024-01-01T00:00:00")
-            elif item["dtype"] == "bool":
-                row[item["name"]] = False
-            else:
-                row[item["name"]] = 0
-        return row
-
-
-def _floats(values: np.ndarray) -> list[float | None]:
-    """JSON has no NaN: a NaN prediction is null."""
-    return [None if isinstance(v, float) and math.isnan(v) else v for v in values.tolist()]
+        return prediction_answers.example_row(self.signature)
 
 
 class Handler(BaseHTTPRequestHandler):
