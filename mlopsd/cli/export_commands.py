@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from mlopsd.atomic import fsync_dir
 from mlopsd.cli.common import UsageError, add_command, client_for
 from mlopsd.cli.output import print_json
 
@@ -65,7 +66,7 @@ def unpack(archive: Path, folder: Path) -> list[str]:
         if folder.exists():
             folder.rmdir()  # empty (checked): the rename below takes its place
         os.replace(staging, folder)
-        _fsync_dir(folder.parent)
+        fsync_dir(folder.parent)
         return names
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -87,14 +88,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
