@@ -280,3 +280,26 @@ def test_a_model_of_our_own_is_seen_by_mlflow_without_its_numbers(d: DaemonProce
         names = http.get(f"{MLFLOW}/registered-models/search",
                          params={"filter": "name LIKE 'r%'"}).json()["registered_models"]
         assert [m["name"] for m in names] == ["riders"]
+
+
+def test_a_time_past_the_year_9999_is_refused_naming_its_field(d: DaemonProcess) -> None:
+    """Milliseconds Python's datetime cannot hold were a 500 (which MLflow's client retries
+    for minutes): a 400 naming the field instead, and nothing logged."""
+    late = 10**17
+    with _http(d) as http:
+        refused = http.post(f"{MLFLOW}/runs/create", json={"start_time": late})
+        assert refused.status_code == 400, refused.text
+        assert "'start_time'" in refused.json()["message"]
+        run_id = http.post(f"{MLFLOW}/runs/create", json={}).json()["run"]["info"]["run_id"]
+        for call, body, field in (
+                ("update", {"status": "FINISHED", "end_time": late}, "'end_time'"),
+                ("log-metric", {"key": "k", "value": 1, "timestamp": late}, "'timestamp'"),
+                ("log-batch", {"metrics": [{"key": "k", "value": 1, "timestamp": 1},
+                                           {"key": "k", "value": 2, "timestamp": late}]},
+                 "'metrics[1].timestamp'")):
+            refused = http.post(f"{MLFLOW}/runs/{call}", json={"run_id": run_id, **body})
+            assert refused.status_code == 400, (call, refused.text)
+            assert refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+            assert field in refused.json()["message"] and "year 9999" in refused.json()["message"]
+        run = http.get(f"{MLFLOW}/runs/get", params={"run_id": run_id}).json()["run"]
+        assert run["info"]["status"] == "RUNNING" and run["data"]["metrics"] == []

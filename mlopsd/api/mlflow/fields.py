@@ -18,20 +18,29 @@ MAX_BODY = 32 << 20
 100 tags)."""
 MAX_TEXT = 100_000
 """A param or tag value (MLflow keeps up to 6,000 / 8,000 characters)."""
+MAX_MS = 253_402_300_799_999
+"""9999-12-31T23:59:59.999Z in ms: the last time Python's datetime holds."""
 _NON_FINITE = {"nan": math.nan, "infinity": math.inf, "inf": math.inf,
                "-infinity": -math.inf, "-inf": -math.inf}
 
 
 class Fields:
-    def __init__(self, data: dict[str, Any]) -> None:
+    def __init__(self, data: dict[str, Any], where: str = "") -> None:
         self.data = data
+        self.where = where
+        """The item these fields are of, in a request's list (`metrics[3]`), for messages."""
+
+    def named(self, name: str) -> str:
+        return f"{self.where}.{name}" if self.where else name
 
     def _missing(self, name: str) -> MlflowError:
-        return MlflowError(INVALID, f"Missing value for required parameter '{name}'")
+        return MlflowError(INVALID, f"Missing value for required parameter "
+                           f"'{self.named(name)}'")
 
     def _wrong(self, name: str, what: str) -> MlflowError:
         value = repr(self.data.get(name))[:100]
-        return MlflowError(INVALID, f"Invalid value {value} for parameter '{name}': {what}")
+        return MlflowError(INVALID, f"Invalid value {value} for parameter "
+                           f"'{self.named(name)}': {what}")
 
     def text(self, name: str, *, required: bool = True, default: str | None = None
              ) -> str | None:
@@ -70,6 +79,14 @@ class Fields:
         if number is None or not low <= number <= high:
             raise self._wrong(name, f"must be an integer from {low} to {high}")
         return number
+
+    def millis(self, name: str) -> int | None:
+        """A time in MLflow's milliseconds since the epoch (None when not given)."""
+        try:
+            return self.integer(name, low=0, high=MAX_MS)
+        except MlflowError:
+            raise self._wrong(name, "a time in milliseconds since the epoch, from 0 to "
+                              f"{MAX_MS} (the year 9999)") from None
 
     def number(self, name: str) -> float:
         value = self.data.get(name)
