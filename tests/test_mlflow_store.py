@@ -76,6 +76,24 @@ def test_a_filter_that_does_not_parse_says_where(expression: str, says: str) -> 
         run_filter.parse(expression)
 
 
+@pytest.mark.parametrize(("expression", "says"), [
+    ("attributes.start_time > 100000000000000000000", "up to 253402300799999"),
+    ("start_time > 1e30", "up to 253402300799999"),
+    ("end_time < 10000000000000000", "the year 9999"),
+    ("start_time IN (1, 1.5)", "a whole number"),
+    ("started_at > 'yesterday'", "ISO-8601"),
+    ("ended_at IN ('2026-11-01', 'soon')", "not 'soon'"),
+])
+def test_a_time_the_store_cannot_compare_is_refused_before_the_query(
+        store: Store, expression: str, says: str) -> None:
+    """Times that parse but that DuckDB cannot convert (beyond its range, not ISO text)
+    failed in the query: an error with no word of the filter."""
+    _run(store, "a")
+    with pytest.raises(run_filter.FilterError, match=says):
+        run_search.search_runs(store, filter=expression)
+    assert _found(store, "start_time > 0 and started_at > '2000-01-01'") == ["a"]
+
+
 def test_deleted_runs_leave_searches_and_come_back(store: Store) -> None:
     kept, deleted = _run(store, "kept"), _run(store, "deleted")
     mlflow_runs.set_deleted(store, deleted, True)

@@ -12,14 +12,13 @@ import orjson
 from fastapi import Depends, Request
 
 from mlopsd.api.mlflow.errors import INVALID, MlflowError
+from store.rows import MAX_MS
 
 MAX_BODY = 32 << 20
 """A request's JSON body (MLflow's log-batch takes at most 1,000 metrics, 100 params and
 100 tags)."""
 MAX_TEXT = 100_000
 """A param or tag value (MLflow keeps up to 6,000 / 8,000 characters)."""
-MAX_MS = 253_402_300_799_999
-"""9999-12-31T23:59:59.999Z in ms: the last time Python's datetime holds."""
 _NON_FINITE = {"nan": math.nan, "infinity": math.inf, "inf": math.inf,
                "-infinity": -math.inf, "-inf": -math.inf}
 
