@@ -18,7 +18,9 @@ import polars as pl
 import pytest
 import yaml
 
+from mlopsd.cli.check_reports import junit_xml
 from mlopsd.client import Client
+from mlopsd.client.wire import CheckItem, CheckReport
 from tests.daemon_process import BIN, DaemonProcess, pid_alive, run_mlops, wait_until
 from tests.test_drift_daemon import _drop
 from tests.test_ingest_daemon import EXAMPLE
@@ -328,6 +330,23 @@ def test_a_model_check_that_cannot_be_made_exits_2(d: DaemonProcess, tmp_path: P
         assert said in done.stderr, (args, done.stderr)
         suite, _ = _junit(junit)
         assert _counts(suite)["errors"] == 1
+
+
+def test_junit_stays_xml_when_a_message_quotes_control_characters() -> None:
+    """A value quoted from the file (here a terminal colour code, ESC, in a category) was
+    written into the XML as it was: XML 1.0 cannot hold it, and a CI's reader refused the
+    whole report."""
+    found = "column 'weathersit' has 1 values not in its allowed list: row 3 '\x1b[31mred\x01'"
+    report = CheckReport(kind="data", subject="bikes", file="bad\x02.csv", verdict="fail",
+                         summary="1 failed", checks=[CheckItem(
+                             name="allowed", target="weathersit", status="failed",
+                             level="error", rule="one of the allowed values", message=found)])
+    root = ET.fromstring(junit_xml(report))
+    failure = root.find("testsuite/testcase/failure")
+    assert failure is not None
+    assert "row 3 '\\x1b[31mred\\x01'" in failure.get("message", "")
+    assert root.find("testsuite/properties/property[@name='file']").get("value") == \
+        "bad\\x02.csv"  # type: ignore[union-attr]
 
 
 # Slow (41-66 s: two trainings and both checks, as a CI runner runs them); the checks
