@@ -5,13 +5,14 @@ folders. On a real DuckDB store, in-process."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from store import mlflow_artifacts, mlflow_runs, run_filter, run_search
+from store import mlflow_artifacts, mlflow_models, mlflow_runs, run_filter, run_search
 from store import runs as run_repo
 from store.db import Store, open_store
 
@@ -163,3 +164,31 @@ def test_uploaded_paths_list_as_folders(store: Store) -> None:
         "1/r/artifacts/a_b.json", "1/r/artifacts/model/MLmodel", "1/r/artifacts/model/m.lgb"]
     # '_' and '%' in a folder's name are not wildcards
     assert mlflow_artifacts.under(store, "1/a%") == []
+
+
+def test_tags_set_at_once_on_a_model_and_a_version_all_stay(store: Store) -> None:
+    """MLflow's client tags from several threads (or notebooks): each tag read the old set
+    and wrote it back with its own in another transaction, so about half were lost."""
+    mlflow_models.create_registered_model(store, "m", description=None, tags={})
+    with store.transaction() as cur:
+        number = mlflow_models.add_version(cur, model="m", source="s", run_id=None,
+                                           model_id=None, description=None, tags={})
+
+    def tag_model(key: str) -> None:
+        mlflow_models.update_registered_model(store, "m", tags={key: "v"})
+
+    def tag_version(key: str) -> None:
+        mlflow_models.update_version(store, "m", number, tags={key: "v"})
+
+    def at_once(tag: Callable[[str], None]) -> None:
+        threads = [threading.Thread(target=lambda t=t: [tag(f"{t}-{i}") for i in range(50)])
+                   for t in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    at_once(tag_model)
+    at_once(tag_version)
+    assert len(mlflow_models.get_registered_model(store, "m").tags) == 200
+    assert len(mlflow_models.get_version(store, "m", number).tags) == 200
