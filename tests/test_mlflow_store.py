@@ -192,3 +192,19 @@ def test_tags_set_at_once_on_a_model_and_a_version_all_stay(store: Store) -> Non
     at_once(tag_version)
     assert len(mlflow_models.get_registered_model(store, "m").tags) == 200
     assert len(mlflow_models.get_version(store, "m", number).tags) == 200
+
+
+def test_experiments_are_searched_by_name_with_like_patterns(store: Store) -> None:
+    for name in ("a_b", "axb", "other"):
+        mlflow_runs.create_experiment(store, name)
+
+    def named(pattern: str | None) -> list[str]:
+        return [e.name for e in run_search.page_experiments(store, name_like=pattern).items]
+
+    assert named(None) == ["a_b", "axb", "other"]
+    assert named("a%") == ["a_b", "axb"]
+    assert named("a\\_b") == ["a_b"]  # name = 'a_b': the '_' escaped, not a wildcard
+    page = run_search.page_experiments(store, name_like="%", limit=2)
+    assert [e.name for e in page.items] == ["a_b", "axb"]
+    rest = run_search.page_experiments(store, name_like="%", after=page.next, limit=2)
+    assert [e.name for e in rest.items] == ["other"] and rest.next is None
