@@ -21,6 +21,7 @@ import yaml
 from mlopsd.cli.check_reports import junit_xml
 from mlopsd.client import Client
 from mlopsd.client.wire import CheckItem, CheckReport
+from mlopsd.retraining import signatures
 from tests.daemon_process import BIN, DaemonProcess, pid_alive, run_mlops, wait_until
 from tests.test_drift_daemon import _drop
 from tests.test_ingest_daemon import EXAMPLE
@@ -396,3 +397,15 @@ def test_the_ci_examples_run_the_gate_script_and_it_passes(tmp_path: Path) -> No
     first = (reports / "daemon.log").read_text().splitlines()[0]
     assert not pid_alive(orjson.loads(first)["pid"])
     assert list(scratch.iterdir()) == []
+
+
+def test_a_signature_difference_names_the_version_it_was_checked_against() -> None:
+    """`--against staging` said "production's callers" all the same."""
+    candidate = {"task": "regression", "inputs": [{"name": "temp", "dtype": "float64"}]}
+    staging = {"task": "regression", "inputs": [{"name": "temp", "dtype": "int64"},
+                                                {"name": "hr", "dtype": "int64"}]}
+    found = signatures.differences(candidate, staging, against="staging (1.1.0)")
+    assert found == ["input 'hr' (int64) is not taken any more: staging (1.1.0)'s callers "
+                     "send it, the candidate ignores it",
+                     "input 'temp' is float64 (staging (1.1.0): int64)"]
+    assert signatures.differences(candidate, candidate) == []
