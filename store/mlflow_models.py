@@ -168,23 +168,23 @@ def page_registered_models(store: Store, *, name_like: str | None = None,
 def update_registered_model(store: Store, name: str, *, description: str | None = None,
                             tags: dict[str, str] | None = None,
                             drop_tag: str | None = None) -> RegisteredModel:
-    """MLflow's description and tags of a model (ours or MLflow's): kept beside ours."""
-    current = get_registered_model(store, name)
-    new_tags = {**current.tags, **(tags or {})}
-    if drop_tag is not None:
-        if drop_tag not in new_tags:
-            raise NotFound(f"registered model {name!r} has no tag {drop_tag!r}")
-        del new_tags[drop_tag]
-    now = utcnow()
+    """MLflow's description and tags of a model (ours or MLflow's): kept beside ours. Read
+    and written in one transaction: two callers' tags both stay."""
     with store.transaction() as cur:
+        current = get_registered_model(store, name)
+        new_tags = {**current.tags, **(tags or {})}
+        if drop_tag is not None:
+            if drop_tag not in new_tags:
+                raise NotFound(f"registered model {name!r} has no tag {drop_tag!r}")
+            del new_tags[drop_tag]
         cur.execute(
             "INSERT INTO mlflow_registered_models VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) "
             "DO UPDATE SET updated_at = excluded.updated_at, description = "
             "excluded.description, tags = excluded.tags",
-            [name, current.created_at, now,
+            [name, current.created_at, utcnow(),
              description if description is not None else current.description,
              to_json(new_tags)])
-    return get_registered_model(store, name)
+        return get_registered_model(store, name)
 
 
 # --- numbered versions ---------------------------------------------------------------------
@@ -283,15 +283,16 @@ def numbers_of(store: Store, model: str) -> dict[str, int]:
 def update_version(store: Store, model: str, number: int, *, description: str | None = None,
                    tags: dict[str, str] | None = None,
                    drop_tag: str | None = None) -> NumberedVersion:
-    current = get_version(store, model, number)
-    new_tags = {**current.tags, **(tags or {})}
-    if drop_tag is not None:
-        if drop_tag not in new_tags:
-            raise NotFound(f"{model} version {number} has no tag {drop_tag!r}")
-        del new_tags[drop_tag]
+    """Its description and tags, read and written in one transaction (as a model's)."""
     with store.transaction() as cur:
+        current = get_version(store, model, number)
+        new_tags = {**current.tags, **(tags or {})}
+        if drop_tag is not None:
+            if drop_tag not in new_tags:
+                raise NotFound(f"{model} version {number} has no tag {drop_tag!r}")
+            del new_tags[drop_tag]
         cur.execute("UPDATE mlflow_model_versions SET description = ?, tags = ?, "
                     "updated_at = ? WHERE model = ? AND number = ?",
                     [description if description is not None else current.description,
                      to_json(new_tags), utcnow(), model, number])
-    return get_version(store, model, number)
+        return get_version(store, model, number)

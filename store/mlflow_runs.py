@@ -13,7 +13,6 @@ from typing import Any
 from store import run_search
 from store.db import Store, utcnow
 from store.errors import Conflict, NotFound
-from store.pages import Page, fetch_page
 from store.rows import aware, from_json, naive_utc, to_json
 from store.runs import RUN_STATES, MetricPoint, ensure_experiment
 
@@ -52,18 +51,6 @@ def create_experiment(store: Store, name: str) -> run_search.Experiment:
             raise Conflict(f"an experiment named {name!r} exists already")
         ensure_experiment(cur, name)
     return run_search.get_experiment(store, name)
-
-
-def page_experiments(store: Store, *, name_like: str | None = None,
-                     after: Sequence[Any] | None = None, limit: int = 100
-                     ) -> Page[run_search.Experiment]:
-    """Experiments by name (those whose name is LIKE `name_like`), a page at a time."""
-    where, args = ((["e.name LIKE ? ESCAPE '\\'"], [name_like]) if name_like is not None
-                   else ([], []))
-    with store.reading() as cur:
-        return fetch_page(cur, run_search._EXPERIMENT, run_search._EXPERIMENT_SOURCE, where,
-                          args, run_search.BY_NAME, after, limit, run_search._experiment,
-                          group_by=run_search._EXPERIMENT_GROUP)
 
 
 def mark_mlflow(cur: Any, run_id: str) -> None:

@@ -7,6 +7,10 @@ from typing import Any
 
 import orjson
 
+MAX_MS = 253_402_300_799_999
+"""9999-12-31T23:59:59.999Z in milliseconds since the epoch (MLflow's unit of time): the
+last time Python's datetime holds; later ones are refused where they come in."""
+
 
 def to_json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from store.pages import Key, Order
+from store.rows import MAX_MS
 
 _NAME = r"(?:[A-Za-z_]+\.(?:`[^`]+`|\"[^\"]+\"|[\w.-]+)|[A-Za-z_]\w*)"
 _VALUE = (r"'[^']*'|\"[^\"]*\"|\((?:[^()'\"]|'[^']*'|\"[^\"]*\")*\)"
@@ -105,9 +106,18 @@ def _clause(name: str, op: str, value: Any) -> Clause:
     values = value if listed else [value]
     if kind == "metrics" and not all(isinstance(v, int | float) for v in values):
         raise FilterError(f"metrics.{key} compares with a number, not {value!r}")
-    if key in ("start_time", "end_time") and not all(isinstance(v, int | float)
-                                                      for v in values):
-        raise FilterError(f"{key} compares with milliseconds since the epoch, not {value!r}")
+    if key in ("start_time", "end_time") and not all(
+            isinstance(v, int | float) and float(v).is_integer() and abs(v) <= MAX_MS
+            for v in values):
+        raise FilterError(f"{key} compares with milliseconds since the epoch (a whole number "
+                          f"up to {MAX_MS}, the year 9999), not {value!r}")
+    if key in ("started_at", "ended_at"):
+        for v in values:
+            try:
+                datetime.fromisoformat(str(v))
+            except ValueError:
+                raise FilterError(f"{key} compares with an ISO-8601 time ('2026-11-01' or "
+                                  f"'2026-11-01T12:00:00'), not {v!r}") from None
     if kind == "attribute" and key == "state":
         value = [str(v).lower() for v in value] if listed else str(value).lower()
     return Clause(kind, key, op, value)

@@ -98,12 +98,16 @@ def _experiment(r: tuple) -> Experiment:
     return Experiment(r[0], aware(r[1]), int(r[2]), int(r[3]), aware(r[4]), int(r[5]))
 
 
-def page_experiments(store: Store, *, after: Sequence[Any] | None = None, limit: int = 100
+def page_experiments(store: Store, *, name_like: str | None = None,
+                     after: Sequence[Any] | None = None, limit: int = 100
                      ) -> Page[Experiment]:
-    """Experiments by name with their runs counted, a page at a time."""
+    """Experiments by name with their runs counted (those whose name is LIKE `name_like`,
+    `\\` escaping: MLflow's search_experiments), a page at a time."""
+    where, args = ((["e.name LIKE ? ESCAPE '\\'"], [name_like]) if name_like is not None
+                   else ([], []))
     with store.reading() as cur:
-        return fetch_page(cur, _EXPERIMENT, _EXPERIMENT_SOURCE, [], [], BY_NAME, after, limit,
-                          _experiment, group_by=_EXPERIMENT_GROUP)
+        return fetch_page(cur, _EXPERIMENT, _EXPERIMENT_SOURCE, where, args, BY_NAME, after,
+                          limit, _experiment, group_by=_EXPERIMENT_GROUP)
 
 
 def get_experiment(store: Store, name: str) -> Experiment:

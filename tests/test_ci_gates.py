@@ -18,7 +18,10 @@ import polars as pl
 import pytest
 import yaml
 
+from mlopsd.cli.check_reports import junit_xml
 from mlopsd.client import Client
+from mlopsd.client.wire import CheckItem, CheckReport
+from mlopsd.retraining import signatures
 from tests.daemon_process import BIN, DaemonProcess, pid_alive, run_mlops, wait_until
 from tests.test_drift_daemon import _drop
 from tests.test_ingest_daemon import EXAMPLE
@@ -330,6 +333,23 @@ def test_a_model_check_that_cannot_be_made_exits_2(d: DaemonProcess, tmp_path: P
         assert _counts(suite)["errors"] == 1
 
 
+def test_junit_stays_xml_when_a_message_quotes_control_characters() -> None:
+    """A value quoted from the file (here a terminal colour code, ESC, in a category) was
+    written into the XML as it was: XML 1.0 cannot hold it, and a CI's reader refused the
+    whole report."""
+    found = "column 'weathersit' has 1 values not in its allowed list: row 3 '\x1b[31mred\x01'"
+    report = CheckReport(kind="data", subject="bikes", file="bad\x02.csv", verdict="fail",
+                         summary="1 failed", checks=[CheckItem(
+                             name="allowed", target="weathersit", status="failed",
+                             level="error", rule="one of the allowed values", message=found)])
+    root = ET.fromstring(junit_xml(report))
+    failure = root.find("testsuite/testcase/failure")
+    assert failure is not None
+    assert "row 3 '\\x1b[31mred\\x01'" in failure.get("message", "")
+    assert root.find("testsuite/properties/property[@name='file']").get("value") == \
+        "bad\\x02.csv"  # type: ignore[union-attr]
+
+
 # Slow (41-66 s: two trainings and both checks, as a CI runner runs them); the checks
 # themselves are tested above in the default run.
 @pytest.mark.slow
@@ -377,3 +397,15 @@ def test_the_ci_examples_run_the_gate_script_and_it_passes(tmp_path: Path) -> No
     first = (reports / "daemon.log").read_text().splitlines()[0]
     assert not pid_alive(orjson.loads(first)["pid"])
     assert list(scratch.iterdir()) == []
+
+
+def test_a_signature_difference_names_the_version_it_was_checked_against() -> None:
+    """`--against staging` said "production's callers" all the same."""
+    candidate = {"task": "regression", "inputs": [{"name": "temp", "dtype": "float64"}]}
+    staging = {"task": "regression", "inputs": [{"name": "temp", "dtype": "int64"},
+                                                {"name": "hr", "dtype": "int64"}]}
+    found = signatures.differences(candidate, staging, against="staging (1.1.0)")
+    assert found == ["input 'hr' (int64) is not taken any more: staging (1.1.0)'s callers "
+                     "send it, the candidate ignores it",
+                     "input 'temp' is float64 (staging (1.1.0): int64)"]
+    assert signatures.differences(candidate, candidate) == []

@@ -9,6 +9,7 @@ path leaving the artifact root, a pickled model, a model without a signature."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -280,3 +281,50 @@ def test_a_model_of_our_own_is_seen_by_mlflow_without_its_numbers(d: DaemonProce
         names = http.get(f"{MLFLOW}/registered-models/search",
                          params={"filter": "name LIKE 'r%'"}).json()["registered_models"]
         assert [m["name"] for m in names] == ["riders"]
+
+
+def test_a_time_past_the_year_9999_is_refused_naming_its_field(d: DaemonProcess) -> None:
+    """Milliseconds Python's datetime cannot hold were a 500 (which MLflow's client retries
+    for minutes): a 400 naming the field instead, and nothing logged."""
+    late = 10**17
+    with _http(d) as http:
+        refused = http.post(f"{MLFLOW}/runs/create", json={"start_time": late})
+        assert refused.status_code == 400, refused.text
+        assert "'start_time'" in refused.json()["message"]
+        run_id = http.post(f"{MLFLOW}/runs/create", json={}).json()["run"]["info"]["run_id"]
+        for call, body, field in (
+                ("update", {"status": "FINISHED", "end_time": late}, "'end_time'"),
+                ("log-metric", {"key": "k", "value": 1, "timestamp": late}, "'timestamp'"),
+                ("log-batch", {"metrics": [{"key": "k", "value": 1, "timestamp": 1},
+                                           {"key": "k", "value": 2, "timestamp": late}]},
+                 "'metrics[1].timestamp'")):
+            refused = http.post(f"{MLFLOW}/runs/{call}", json={"run_id": run_id, **body})
+            assert refused.status_code == 400, (call, refused.text)
+            assert refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+            assert field in refused.json()["message"] and "year 9999" in refused.json()["message"]
+        run = http.get(f"{MLFLOW}/runs/get", params={"run_id": run_id}).json()["run"]
+        assert run["info"]["status"] == "RUNNING" and run["data"]["metrics"] == []
+
+
+def test_an_artifact_whose_bytes_are_gone_or_changed_says_so_without_a_retry(
+        d: DaemonProcess) -> None:
+    """A blob removed or rotted behind the daemon's back was a 500, which MLflow's client
+    retries for minutes to no avail: a 404 or a 409 naming the hash instead."""
+    uploads = {"gone.txt": b"bytes that go away", "rotted.txt": b"bytes to rot"}
+    blobs = {name: d.home.artifacts / "sha256" / sha[:2] / sha for name, sha in (
+        (name, hashlib.sha256(data).hexdigest()) for name, data in uploads.items())}
+    with _http(d) as http:
+        for name, data in uploads.items():
+            assert http.put(f"{ARTIFACTS}/9/lost/{name}", content=data).status_code == 200
+        blobs["gone.txt"].unlink()
+        blobs["rotted.txt"].chmod(0o600)
+        blobs["rotted.txt"].write_bytes(b"bytes that rot")
+
+        gone = http.get(f"{ARTIFACTS}/9/lost/gone.txt")
+        assert gone.status_code == 404, gone.text
+        assert gone.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+        assert "is missing from" in gone.json()["message"]
+        rotted = http.get(f"{ARTIFACTS}/9/lost/rotted.txt")
+        assert rotted.status_code == 409, rotted.text
+        assert rotted.json()["error_code"] == "DATA_LOSS"
+        assert "no longer match its hash" in rotted.json()["message"]

@@ -5,13 +5,14 @@ folders. On a real DuckDB store, in-process."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from store import mlflow_artifacts, mlflow_runs, run_filter, run_search
+from store import mlflow_artifacts, mlflow_models, mlflow_runs, run_filter, run_search
 from store import runs as run_repo
 from store.db import Store, open_store
 
@@ -74,6 +75,24 @@ def test_mlflow_filters_are_read_as_written(store: Store) -> None:
 def test_a_filter_that_does_not_parse_says_where(expression: str, says: str) -> None:
     with pytest.raises(run_filter.FilterError, match=says.replace("(", r"\(")):
         run_filter.parse(expression)
+
+
+@pytest.mark.parametrize(("expression", "says"), [
+    ("attributes.start_time > 100000000000000000000", "up to 253402300799999"),
+    ("start_time > 1e30", "up to 253402300799999"),
+    ("end_time < 10000000000000000", "the year 9999"),
+    ("start_time IN (1, 1.5)", "a whole number"),
+    ("started_at > 'yesterday'", "ISO-8601"),
+    ("ended_at IN ('2026-11-01', 'soon')", "not 'soon'"),
+])
+def test_a_time_the_store_cannot_compare_is_refused_before_the_query(
+        store: Store, expression: str, says: str) -> None:
+    """Times that parse but that DuckDB cannot convert (beyond its range, not ISO text)
+    failed in the query: an error with no word of the filter."""
+    _run(store, "a")
+    with pytest.raises(run_filter.FilterError, match=says):
+        run_search.search_runs(store, filter=expression)
+    assert _found(store, "start_time > 0 and started_at > '2000-01-01'") == ["a"]
 
 
 def test_deleted_runs_leave_searches_and_come_back(store: Store) -> None:
@@ -145,3 +164,47 @@ def test_uploaded_paths_list_as_folders(store: Store) -> None:
         "1/r/artifacts/a_b.json", "1/r/artifacts/model/MLmodel", "1/r/artifacts/model/m.lgb"]
     # '_' and '%' in a folder's name are not wildcards
     assert mlflow_artifacts.under(store, "1/a%") == []
+
+
+def test_tags_set_at_once_on_a_model_and_a_version_all_stay(store: Store) -> None:
+    """MLflow's client tags from several threads (or notebooks): each tag read the old set
+    and wrote it back with its own in another transaction, so about half were lost."""
+    mlflow_models.create_registered_model(store, "m", description=None, tags={})
+    with store.transaction() as cur:
+        number = mlflow_models.add_version(cur, model="m", source="s", run_id=None,
+                                           model_id=None, description=None, tags={})
+
+    def tag_model(key: str) -> None:
+        mlflow_models.update_registered_model(store, "m", tags={key: "v"})
+
+    def tag_version(key: str) -> None:
+        mlflow_models.update_version(store, "m", number, tags={key: "v"})
+
+    def at_once(tag: Callable[[str], None]) -> None:
+        threads = [threading.Thread(target=lambda t=t: [tag(f"{t}-{i}") for i in range(50)])
+                   for t in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    at_once(tag_model)
+    at_once(tag_version)
+    assert len(mlflow_models.get_registered_model(store, "m").tags) == 200
+    assert len(mlflow_models.get_version(store, "m", number).tags) == 200
+
+
+def test_experiments_are_searched_by_name_with_like_patterns(store: Store) -> None:
+    for name in ("a_b", "axb", "other"):
+        mlflow_runs.create_experiment(store, name)
+
+    def named(pattern: str | None) -> list[str]:
+        return [e.name for e in run_search.page_experiments(store, name_like=pattern).items]
+
+    assert named(None) == ["a_b", "axb", "other"]
+    assert named("a%") == ["a_b", "axb"]
+    assert named("a\\_b") == ["a_b"]  # name = 'a_b': the '_' escaped, not a wildcard
+    page = run_search.page_experiments(store, name_like="%", limit=2)
+    assert [e.name for e in page.items] == ["a_b", "axb"]
+    rest = run_search.page_experiments(store, name_like="%", after=page.next, limit=2)
+    assert [e.name for e in rest.items] == ["other"] and rest.next is None

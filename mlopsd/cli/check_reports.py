@@ -4,6 +4,7 @@ a pull request's comment. Files are written whole or not at all (mlopsd/atomic.p
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
@@ -17,6 +18,9 @@ REPORT_MODE = 0o644
 
 _MARK = {"passed": "✅", "warning": "⚠️", "failed": "❌", "error": "💥", "skipped": "⏭️"}
 _VERDICT = {"pass": "✅ PASS", "fail": "❌ FAIL", "error": "💥 ERROR"}
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+"""Characters XML 1.0 cannot hold, even escaped (ElementTree writes them as they are, and a
+CI's JUnit reader then refuses the whole file)."""
 _FIRST = ("error", "failed", "warning", "passed", "skipped")
 """The Markdown table's order (stable within a status): what needs a look first."""
 
@@ -85,18 +89,19 @@ def junit_xml(report: CheckReport, *, strict: bool = False) -> bytes:
     that could not run an <error>, a rule not reached <skipped>; a warning is a <failure>
     under `strict`, else a passing testcase that says it in <system-out>."""
     counts: Counter[str] = Counter()
-    suite = ET.Element("testsuite", name=title(report))
+    suite = ET.Element("testsuite", name=_xml(title(report)))
     properties = ET.SubElement(suite, "properties")
     for name, value in (("verdict", exit_status(report, strict=strict)),
                         ("subject", report.subject), ("file", report.file),
                         ("against", report.against)):
         if value is not None:
-            ET.SubElement(properties, "property", name=name, value=value)
+            ET.SubElement(properties, "property", name=name, value=_xml(value))
     # Readers group testcases by the classname's dots: a version's dots would split it.
-    classname = f"mlops.check.{report.kind}.{report.subject.replace('.', '_')}"
+    classname = _xml(f"mlops.check.{report.kind}.{report.subject.replace('.', '_')}")
     for item in report.checks:
-        case = ET.SubElement(suite, "testcase", classname=classname, name=_case_name(item))
-        text = _case_text(item)
+        case = ET.SubElement(suite, "testcase", classname=classname,
+                             name=_xml(_case_name(item)))
+        text = _xml(_case_text(item))
         if item.status == "failed" or (item.status == "warning" and strict):
             ET.SubElement(case, "failure", message=text, type=item.name).text = text
             counts["failures"] += 1
@@ -104,7 +109,7 @@ def junit_xml(report: CheckReport, *, strict: bool = False) -> bytes:
             ET.SubElement(case, "error", message=text, type=item.name).text = text
             counts["errors"] += 1
         elif item.status == "skipped":
-            ET.SubElement(case, "skipped", message=item.message or "not checked")
+            ET.SubElement(case, "skipped", message=_xml(item.message or "not checked"))
             counts["skipped"] += 1
         elif item.status == "warning":
             ET.SubElement(case, "system-out").text = f"warning: {text}"
@@ -117,6 +122,12 @@ def junit_xml(report: CheckReport, *, strict: bool = False) -> bytes:
     root.append(suite)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def _xml(text: str) -> str:
+    """Text XML can hold: a character it cannot is written as its escape (`\\x01`)."""
+    return _NOT_XML.sub(lambda m: m[0].encode("unicode_escape", "backslashreplace").decode(),
+                        text)
 
 
 def _case_name(item: CheckItem) -> str:

@@ -203,7 +203,8 @@ def _signature_check(params: dict[str, Any], asked: _Asked) -> dict[str, Any]:
         return {"name": "signature", "target": "inputs", "status": "skipped", "level": "error",
                 "rule": rule, "message": f"not judged: no {asked.against} version to "
                                          "compare with"}
-    found = signatures.differences(params["challenger"]["signature"], champion["signature"])
+    found = signatures.differences(params["challenger"]["signature"], champion["signature"],
+                                   against=asked.against)
     inputs = len(params["challenger"]["signature"].get("inputs") or [])
     return {"name": "signature", "target": "inputs", "status": "failed" if found else "passed",
             "level": "error", "rule": rule,

@@ -18,20 +18,22 @@ def _kind(item: dict[str, Any]) -> str:
     return f"{item.get('dtype')}{', categorical' if item.get('categorical') else ''}"
 
 
-def differences(candidate: dict[str, Any], production: dict[str, Any]) -> list[str]:
-    """What a caller of production would find changed, one line each; [] when compatible."""
+def differences(candidate: dict[str, Any], other: dict[str, Any], *,
+                against: str = "production") -> list[str]:
+    """What a caller of the version `against` names would find changed, one line each; []
+    when compatible."""
     found = []
-    if candidate.get("task") != production.get("task"):
-        found.append(f"task: {candidate.get('task')} (production: {production.get('task')})")
-    ours, theirs = _inputs(candidate), _inputs(production)
+    if candidate.get("task") != other.get("task"):
+        found.append(f"task: {candidate.get('task')} ({against}: {other.get('task')})")
+    ours, theirs = _inputs(candidate), _inputs(other)
     for name in theirs.keys() - ours.keys():
         found.append(f"input {name!r} ({_kind(theirs[name])}) is not taken any more: "
-                     "production's callers send it, the candidate ignores it")
+                     f"{against}'s callers send it, the candidate ignores it")
     for name in ours.keys() - theirs.keys():
-        found.append(f"input {name!r} ({_kind(ours[name])}) is new: production's callers "
+        found.append(f"input {name!r} ({_kind(ours[name])}) is new: {against}'s callers "
                      "do not send it")
     for name in ours.keys() & theirs.keys():
         if _kind(ours[name]) != _kind(theirs[name]):
-            found.append(f"input {name!r} is {_kind(ours[name])} (production: "
+            found.append(f"input {name!r} is {_kind(ours[name])} ({against}: "
                          f"{_kind(theirs[name])})")
     return sorted(found)

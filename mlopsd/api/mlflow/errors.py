@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from mlopsd.api.errors import ApiError
 from mlopsd.services.errors import ServiceError
-from store.errors import Conflict, DiskFull, NotFound, StoreError
+from store.errors import ArtifactError, Conflict, DiskFull, NotFound, StoreError
 from store.pages import BadCursor
 from store.run_filter import FilterError
 
@@ -32,9 +32,11 @@ PREFIX = "/api/2.0"
 INVALID = "INVALID_PARAMETER_VALUE"
 MISSING = "RESOURCE_DOES_NOT_EXIST"
 EXISTS = "RESOURCE_ALREADY_EXISTS"
+LOST = "DATA_LOSS"
 STATUS = {INVALID: 400, MISSING: 404, EXISTS: 400, "ENDPOINT_NOT_FOUND": 404,
           "UNAUTHENTICATED": 401, "PERMISSION_DENIED": 403, "RESOURCE_CONFLICT": 409,
-          "BAD_REQUEST": 400, "INTERNAL_ERROR": 500, "TEMPORARILY_UNAVAILABLE": 503}
+          "BAD_REQUEST": 400, "INTERNAL_ERROR": 500, "TEMPORARILY_UNAVAILABLE": 503,
+          LOST: 409}
 _BY_STATUS = {400: INVALID, 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: MISSING,
               409: "RESOURCE_CONFLICT", 413: INVALID, 422: INVALID}
 
@@ -102,6 +104,16 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         return error_response(exc.status_code, _BY_STATUS.get(exc.status_code, INVALID),
                               f"{request.method} {request.url.path}: {exc.detail}")
+
+    @app.exception_handler(ArtifactError)
+    async def _artifact(request: Request, exc: ArtifactError) -> Response:
+        # Bytes gone from the artifact store, or rotted, stay so: a retry (MLflow's client
+        # retries a 500 for minutes) cannot bring them back.
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+        missing = "missing" in str(exc)
+        return error_response(404 if missing else STATUS[LOST], MISSING if missing else LOST,
+                              f"{exc} (`mlops verify` names what else is missing or changed; "
+                              "`mlops restore` brings a backup back)")
 
     @app.exception_handler(DiskFull)
     async def _disk_full(_: Request, exc: DiskFull) -> Response:

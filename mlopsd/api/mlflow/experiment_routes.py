@@ -65,7 +65,7 @@ def search_experiments(request: Request, f: Given) -> dict[str, Any]:
     name_like = name_pattern(f.text("filter", required=False), "experiments")
     if (f.text("view_type", required=False) or "ACTIVE_ONLY") == "DELETED_ONLY":
         return {"experiments": []}  # experiments are never deleted here
-    page = mlflow_run_repo.page_experiments(
+    page = run_search.page_experiments(
         synced(request), name_like=name_like,
         after=token_in(f.text("page_token", required=False), "mlflow-experiments"),
         limit=page_size(f.integer("max_results"), 1000))

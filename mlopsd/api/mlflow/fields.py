@@ -12,6 +12,7 @@ import orjson
 from fastapi import Depends, Request
 
 from mlopsd.api.mlflow.errors import INVALID, MlflowError
+from store.rows import MAX_MS
 
 MAX_BODY = 32 << 20
 """A request's JSON body (MLflow's log-batch takes at most 1,000 metrics, 100 params and
@@ -23,15 +24,22 @@ _NON_FINITE = {"nan": math.nan, "infinity": math.inf, "inf": math.inf,
 
 
 class Fields:
-    def __init__(self, data: dict[str, Any]) -> None:
+    def __init__(self, data: dict[str, Any], where: str = "") -> None:
         self.data = data
+        self.where = where
+        """The item these fields are of, in a request's list (`metrics[3]`), for messages."""
+
+    def named(self, name: str) -> str:
+        return f"{self.where}.{name}" if self.where else name
 
     def _missing(self, name: str) -> MlflowError:
-        return MlflowError(INVALID, f"Missing value for required parameter '{name}'")
+        return MlflowError(INVALID, f"Missing value for required parameter "
+                           f"'{self.named(name)}'")
 
     def _wrong(self, name: str, what: str) -> MlflowError:
         value = repr(self.data.get(name))[:100]
-        return MlflowError(INVALID, f"Invalid value {value} for parameter '{name}': {what}")
+        return MlflowError(INVALID, f"Invalid value {value} for parameter "
+                           f"'{self.named(name)}': {what}")
 
     def text(self, name: str, *, required: bool = True, default: str | None = None
              ) -> str | None:
@@ -70,6 +78,14 @@ class Fields:
         if number is None or not low <= number <= high:
             raise self._wrong(name, f"must be an integer from {low} to {high}")
         return number
+
+    def millis(self, name: str) -> int | None:
+        """A time in MLflow's milliseconds since the epoch (None when not given)."""
+        try:
+            return self.integer(name, low=0, high=MAX_MS)
+        except MlflowError:
+            raise self._wrong(name, "a time in milliseconds since the epoch, from 0 to "
+                              f"{MAX_MS} (the year 9999)") from None
 
     def number(self, name: str) -> float:
         value = self.data.get(name)

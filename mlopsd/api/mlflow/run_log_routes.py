@@ -23,13 +23,16 @@ MAX_METRICS, MAX_PARAMS, MAX_TAGS = 1000, 100, 100
 """MLflow's own limits on one log-batch."""
 
 
-def _point(item: dict[str, Any], where: str) -> tuple[str, float, int, float]:
+def _point(item: dict[str, Any], where: str = "") -> tuple[str, float, int, float]:
+    """A metric's point; `where` names it in a batch (`metrics[3]`)."""
+    fields = Fields(item, where)
     key = item.get("key")
     if not isinstance(key, str) or not key:
-        raise MlflowError(INVALID, f"{where}: a metric needs a key")
-    value = to_number(item.get("value"), f"{where}.value")
-    step = Fields(item).integer("step", default=0)
-    timestamp = Fields(item).integer("timestamp", low=0)
+        raise MlflowError(INVALID, f"Missing value for required parameter "
+                          f"'{fields.named('key')}': a metric needs a key")
+    value = to_number(item.get("value"), fields.named("value"))
+    step = fields.integer("step", default=0)
+    timestamp = fields.millis("timestamp")
     at = time.time() if timestamp is None else timestamp / 1000
     return key, value, step or 0, at
 
@@ -52,7 +55,7 @@ def _log(request: Request, run_id: str, *, params: dict[str, str] | None = None,
 
 @router.post("/log-metric")
 def log_metric(request: Request, f: Given) -> Response:
-    return _log(request, run_id_of(f), points=[_point(f.data, "metric")])
+    return _log(request, run_id_of(f), points=[_point(f.data)])
 
 
 @router.post("/log-parameter")

@@ -68,7 +68,7 @@ def create_run(request: Request, f: Given) -> Response:
     if user:
         tags.setdefault("mlflow.user", user)
     new = run_repo.new_run(experiment=experiment.name, tags=tags,
-                           started_at=from_ms(f.integer("start_time", low=0)))
+                           started_at=from_ms(f.millis("start_time")))
     run = daemon_of(request).mlflow_runs.create(new)
     return ok({"run": runs_json(store, [run_repo.get_run(store, run.id)])[0]})
 
@@ -83,7 +83,7 @@ def update_run(request: Request, f: Given) -> Response:
     status = f.text("status", required=False)
     if status:
         daemon.mlflow_runs.set_state(run_id, _state(status),
-                                     ended_at=from_ms(f.integer("end_time", low=0)))
+                                     ended_at=from_ms(f.millis("end_time")))
     store = synced(request)
     run = run_repo.get_run(store, run_id)
     ids = mlflow_run_repo.mlflow_ids(store, [run.experiment])
