@@ -2,10 +2,11 @@
 unchanged (tests/mlflow_notebook.py, run by this venv's Python in a process of its own
 with MLFLOW_TRACKING_URI and MLFLOW_TRACKING_TOKEN), tracks, searches, trains LightGBM
 under autolog, registers and aliases; then this system is asked what it recorded: the runs
-through our client and `mlops runs`, the version in our registry, the alias moved through
-the same door as `mlops promote`, and a prediction equal to the booster's. And what is
-refused, in MLflow's error shape: a call it does not answer, no token, the wrong role, a
-path leaving the artifact root, a pickled model, a model without a signature."""
+through our client, `mlops runs` and the terminal UI, the version in our registry, the
+alias moved through the same door as `mlops promote`, and a prediction equal to the
+booster's. And what is refused, in MLflow's error shape: a call it does not answer, no
+token, the wrong role, a path leaving the artifact root, a pickled model, a model without
+a signature."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ import pytest
 
 from tests import bikes
 from tests.daemon_process import DaemonProcess, run_mlops
+from tests.tui_screen import Opened, loaded, pilot_test, type_text, wait_for, wait_for_text
+from tui.widgets.keyed_table import KeyedTable
 
 NOTEBOOK = Path(__file__).with_name("mlflow_notebook.py")
 MLFLOW = "/api/2.0/mlflow"
@@ -90,6 +93,22 @@ def test_its_runs_are_ours_like_any_other(d: DaemonProcess, notebook: dict[str, 
     entries = {(e.action, e.subject) for e in d.client.audit()}
     assert ("run.delete", f"run:{notebook['scratch_id']}") in entries
     assert ("run.restore", f"run:{notebook['scratch_id']}") in entries
+
+
+@pilot_test
+async def test_its_runs_are_in_the_terminal_ui_like_any_other(d: DaemonProcess,
+                                                             notebook: dict[str, Any]) -> None:
+    async with Opened(d.home, size=(200, 50)) as pilot:
+        await pilot.press("3")
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "ExperimentsScreen")
+        await loaded(pilot)
+        table = pilot.app.screen.query_one("#runs-table", KeyedTable)
+        await pilot.press("slash")
+        await type_text(pilot, "tags.team = growth")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: [k.value for k in table.rows] == [notebook["run_id"]],
+                       what="the notebook's run, alone, under MLflow's tag")
+        await wait_for_text(pilot, "notebook", "12.5")  # its experiment, its rmse
 
 
 def test_the_registered_model_is_served_as_production(d: DaemonProcess,
