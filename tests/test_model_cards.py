@@ -25,7 +25,7 @@ import polars as pl
 import pytest
 
 from jobs.train import evaluate, holdout_stats
-from mlopsd.cli.svg_plots import number
+from mlopsd.client.numbers import number
 from mlopsd.client.wire import ModelCardOut
 from mlopsd.config import ConfigError
 from mlopsd.config_load import load_config

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mlopsd.cli.svg_plots import number
+from mlopsd.client.numbers import number
 from mlopsd.client.wire import CardMetricOut, ModelCardOut
 
 NOT_RECORDED = "not recorded for this version"

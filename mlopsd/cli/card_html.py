@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from mlopsd.cli import card_facts as facts
 from mlopsd.cli.html_page import fact, page, paragraphs, table
-from mlopsd.cli.svg_plots import Bar, escape, hbar_chart, line_chart, number
+from mlopsd.cli.svg_plots import Bar, escape, hbar_chart, line_chart
+from mlopsd.client.numbers import number
 from mlopsd.client.wire import CardMetricOut, CardSliceOut, ModelCardOut
 
 IMPORTANCE_BARS = 20

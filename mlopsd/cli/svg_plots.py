@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mlopsd.client.numbers import number
+
 STYLE = """
 svg text{font:11px system-ui,sans-serif;fill:#444}svg .title{font-weight:600;fill:#222}
 .axis{stroke:#444;stroke-width:1}.grid{stroke:#e4e4e4;stroke-width:1}
@@ -33,24 +35,6 @@ COLOURS = ("#2f6fb0", "#d9772b", "#3d9a5b", "#8b5fb8", "#c0504d", "#4bacc6")
 def escape(value: Any) -> str:
     """Text for HTML or SVG: every <, >, &, and both quotes escaped."""
     return html.escape("" if value is None else str(value), quote=True)
-
-
-def number(value: Any, digits: int = 4) -> str:
-    """A figure for people: whole numbers with thousands separators, others to `digits`
-    significant digits; '-' for none."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
-        if value == int(value) and abs(value) < 1e15:
-            return f"{int(value):,}"
-        return f"{value:.{digits}g}"
-    return str(value)
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
