@@ -25,6 +25,7 @@ import polars as pl
 import pytest
 
 from jobs.train import evaluate, holdout_stats
+from mlopsd.client.errors import MlopsError
 from mlopsd.client.numbers import number
 from mlopsd.client.wire import ModelCardOut
 from mlopsd.config import ConfigError
@@ -331,13 +332,26 @@ def test_card_usage_errors_are_one_line(home: Home, tmp_path: Path) -> None:
             (["models", "card", "riders:1.0.0"], "--html FILE and/or --md FILE"),
             (["models", "card", "riders", "--md", str(tmp_path / "c.md")], "NAME:VERSION"),
             (["models", "card", "riders:1.0.0", "--html", str(tmp_path / "no" / "c.html")],
-             f"the folder {tmp_path / 'no'} does not exist")):
+             f"the folder {tmp_path / 'no'} does not exist"),
+            # each was put in the request's path as it was: a query, a fragment or another
+            # endpoint's path, and the reply of another endpoint a traceback
+            (["models", "card", "riders:1.0.0?x=1", "--md", str(tmp_path / "c.md")],
+             "got 'riders:1.0.0?x=1'"),
+            (["models", "card", "riders:1.0.0#x", "--md", str(tmp_path / "c.md")],
+             "got 'riders:1.0.0#x'"),
+            (["models", "card", "riders:1.0.0/../1.0.1", "--md", str(tmp_path / "c.md")],
+             "NAME:VERSION"),
+            (["models", "card", "a/b:1.0.0", "--md", str(tmp_path / "c.md")], "NAME:VERSION")):
         result = run_mlops(root, *argv)
         assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
         assert message in result.stderr and "Traceback" not in result.stderr
     unknown = run_mlops(root, "models", "card", "riders:9.9.9", "--md", str(tmp_path / "c.md"))
     assert unknown.returncode == 1 and "no version '9.9.9'" in unknown.stderr, unknown.stderr
     assert not (tmp_path / "c.md").exists(), "nothing written for a version that is not there"
+    client = home.d.client
+    assert client is not None
+    with pytest.raises(MlopsError, match=r"no version '1\.0\.0\?x=1'"):
+        client.model_card("riders", "1.0.0?x=1")  # the client's own callers: one segment
 
 
 def test_a_pipelines_gate_and_approval_are_the_versions_decisions() -> None:
