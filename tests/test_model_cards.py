@@ -25,6 +25,7 @@ import polars as pl
 import pytest
 
 from jobs.train import evaluate, holdout_stats
+from mlopsd.cli import card_facts
 from mlopsd.client.errors import MlopsError
 from mlopsd.client.numbers import number
 from mlopsd.client.wire import ModelCardOut
@@ -160,6 +161,17 @@ def test_the_card_holds_the_facts_of_the_version(home: Home) -> None:
     assert promoted.reason == "reviewed by the planning team" and promoted.audit_id
     assert [(d.strategy, d.to_version) for d in card.deploys] == [("blue-green", "1.0.0")]
     assert card.aliases == ["production"] and card.not_recorded == []
+
+
+def test_the_time_span_of_a_random_split_is_of_all_its_rows(home: Home) -> None:
+    """A random or stratified holdout is drawn from the whole span: the first training
+    row to the last holdout row, right for a time split, cut the span short."""
+    data = home.card.training_data.model_copy(update={"split": "stratified", "time_range": {
+        "column": "ts", "train": ["2011-01-01T00:00:00", "2011-12-31T23:00:00"],
+        "holdout": ["2011-01-02T05:00:00", "2011-12-30T17:00:00"]}})
+    card = home.card.model_copy(update={"training_data": data})
+    assert card_facts.time_span(card) == "2011-01-01 to 2011-12-31"
+    assert card_facts.time_span(home.card) == "2011-01-01 to 2011-12-31"  # a time split
 
 
 def test_the_html_card_reads_with_no_network_and_escapes_every_string(home: Home) -> None:
