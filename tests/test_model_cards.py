@@ -190,6 +190,7 @@ def test_the_html_card_reads_with_no_network_and_escapes_every_string(home: Home
                   "Approvals and decisions", "Deploy history"):
         assert title in text, title
     assert "reviewed by the planning team" in text and "blue-green" in text
+    assert "1,729 holdout rows (time split)" in text  # was 'split by time' ('by stratified')
 
 
 def test_the_markdown_card_has_the_same_sections_as_tables(home: Home) -> None:

@@ -67,10 +67,11 @@ def _summary(card: ModelCardOut) -> str:
 def _metrics(card: ModelCardOut) -> str:
     rows = [[m.name, m.value, facts.interval_text(card, m), m.train_value, facts.better(m)]
             for m in card.metrics]
+    split = card.training_data.split
     out = ["<h2>Metrics on the holdout</h2>",
            f"<p>{number(facts.holdout_rows(card))} holdout rows"
-           f"{', split by ' + escape(card.training_data.split) if card.training_data.split else ''}"
-           "; the training rows' figures show the gap.</p>",
+           f"{f' ({escape(split)} split)' if split else ''}; the training rows' figures "
+           "show the gap.</p>",
            table(["metric", "holdout", "interval", "training rows", ""], rows,
                  numeric=(1, 3))]
     if card.interval is not None:
