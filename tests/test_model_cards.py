@@ -48,12 +48,40 @@ slices = ["weathersit", "temp", "season"]
 """
 
 
+CLASSIFIERS = """
+[[dataset]]
+name = "sky"
+target = "weathersit"
+
+[[model]]
+name = "busy"
+task = "binary"
+data = "bikes@all"
+target = "busy"
+exclude = ["casual", "registered", "ts", "bikers"]
+rounds = 8
+early_stopping = 0
+
+[model.card]
+slices = ["season"]
+
+[[model]]
+name = "sky"
+task = "multiclass"
+data = "sky@all"
+target = "weathersit"
+exclude = ["busy", "ts"]
+rounds = 8
+early_stopping = 0
+"""
+
+
 def config(rounds: int) -> str:
     return (f'[ingest]\nsettle_s = 0.2\n\n[[dataset]]\nname = "bikes"\ntarget = "bikers"\n'
             f'time_column = "ts"\n\n[[model]]\nname = "riders"\ndata = "bikes@all"\n'
             f'target = "bikers"\nexclude = ["casual", "registered", "ts", "busy"]\n'
             f"rounds = {rounds}\nearly_stopping = 0\n"
-            + CARD.format(hostile=HOSTILE_TEXT.replace('"', '\\"')))
+            + CARD.format(hostile=HOSTILE_TEXT.replace('"', '\\"')) + CLASSIFIERS)
 
 
 @dataclass
@@ -237,6 +265,40 @@ def test_runs_compare_writes_a_page_of_both_runs(home: Home) -> None:
     assert "rounds 8 12 differs" in text, "params side by side, the difference marked"
     assert "rmse" in text and page.tags.count("svg") >= 1, "curves on shared axes"
     assert "script" not in page.tags and "http://" not in html and "https://" not in html
+
+
+def test_cards_of_a_binary_and_a_multiclass_model(home: Home, bike: pl.DataFrame,
+                                                  tmp_path: Path) -> None:
+    """`busy` (binary, sliced by season: a confusion matrix, auc per season) and `sky`
+    (multiclass, no [model.card]: no slices, never deployed) have cards as readable."""
+    client = home.d.client
+    assert client is not None
+    # heavy rain/snow is one row of the year: too few to hold out a share of
+    bike.filter(pl.col("weathersit") != "heavy rain/snow").write_csv(tmp_path / "sky.csv")
+    client.upload("sky", tmp_path / "sky.csv")
+    wait_until(lambda: len(client.list_versions("sky")) >= 1, timeout=60, what="sky@1")
+    for model, headline, found in (("busy", "auc", "predicted positive"),
+                                   ("sky", "log_loss", "No slice columns declared")):
+        trained = run_mlops(home.d.home.root, "train", model, "--wait", timeout=300)
+        assert trained.returncode == 0, trained.stdout + trained.stderr
+        card = client.model_card(model, "1.0.0")
+        head = next(m for m in card.metrics if m.name == card.headline)
+        assert card.headline == headline and head.low is not None and head.high is not None
+        assert card.deploys == [] and card.not_recorded == []
+        written = run_mlops(home.d.home.root, "models", "card", f"{model}:1.0.0", "--html",
+                            str(tmp_path / f"{model}.html"), "--md", str(tmp_path / f"{model}.md"))
+        assert written.returncode == 0, written.stdout + written.stderr
+        text = " ".join(" ".join(parse((tmp_path / f"{model}.html").read_text()).text).split())
+        for figure in (f"{number(head.low)} to {number(head.high)}", number(head.value),
+                       found, "Never deployed."):
+            assert figure in text, (model, figure)
+        assert f"{number(head.low)} to {number(head.high)}" in (tmp_path / f"{model}.md"
+                                                                ).read_text()
+    busy = client.model_card("busy", "1.0.0")
+    # the time split holds out late October to December: autumn (4) and winter (1) from the
+    # 21st; the card names only seasons the holdout has
+    assert busy.slices and {g.value for g in busy.slices[0].groups} == {"1", "4"}
+    assert busy.other_metrics["confusion_matrix"]
 
 
 def test_a_version_without_an_evaluation_says_not_recorded(home: Home, tmp_path: Path
