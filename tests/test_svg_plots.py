@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from mlopsd.cli.svg_plots import Bar, hbar_chart
+from mlopsd.cli.svg_plots import Bar, hbar_chart, line_chart, nice_ticks
 
 
 class _Shapes(HTMLParser):
@@ -42,3 +42,24 @@ def test_values_from_zero_are_bars_as_long_as_they_are() -> None:
     assert not shapes(chart, "circle", "dot")
     assert float(hr["x"]) == float(temp["x"]) == float(season["x"])
     assert abs(float(hr["width"]) - 3 * float(temp["width"])) < 0.5  # to a tenth each
+
+
+class _Texts(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.texts.append(data)
+
+
+def test_boosting_rounds_get_a_tick_every_whole_step() -> None:
+    # 10 rounds: steps of 2.5 were cut to the whole ones, leaving ticks at 5 and 10 only
+    assert nice_ticks(1, 10, whole=True) == [0, 2, 4, 6, 8, 10]
+    assert nice_ticks(1, 300, whole=True) == [0, 100, 200, 300]
+    assert nice_ticks(1, 3, whole=True) == [1, 2, 3]
+    chart = line_chart([("holdout", [float(10 - i) for i in range(10)])], title="rmse",
+                       x_title="boosting round", y_title="rmse")
+    parser = _Texts()
+    parser.feed(chart)
+    assert {"2", "4", "6", "8", "10"} <= set(parser.texts)

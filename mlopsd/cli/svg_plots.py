@@ -38,9 +38,11 @@ def escape(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+def nice_ticks(low: float, high: float, count: int = 5, *, whole: bool = False
+               ) -> list[float]:
     """Round tick values (steps of 1, 2, 2.5 or 5 x 10^k) from at or below `low` to at or
-    above `high`, about `count` of them."""
+    above `high`, about `count` of them. `whole`: steps of whole numbers only (1, 2 or
+    5 x 10^k), for an axis of steps or rounds, where a tick at 2.5 has nothing to mark."""
     if not (math.isfinite(low) and math.isfinite(high)):
         return [0.0, 1.0]
     if high < low:
@@ -49,8 +51,11 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
         pad = abs(high) * 0.1 or 1.0
         low, high = low - pad, high + pad
     raw = (high - low) / max(count - 1, 1)
+    if whole:
+        raw = max((high - low) / max(count, 1), 1.0)  # one more tick: no 2.5 in between
     power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    step = next(m * power for m in ((1, 2, 5, 10) if whole else (1, 2, 2.5, 5, 10))
+                if m * power >= raw)
     first = math.floor(low / step + 1e-9) * step
     ticks = [round(first, 12)]
     while ticks[-1] < high - step * 1e-9 or len(ticks) < 2:
@@ -216,8 +221,8 @@ def line_chart(series: Sequence[tuple[str, Sequence[float | None]]], *, title: s
     values = [v for _, ys in series for v in ys if v is not None]
     longest = max((len(ys) for _, ys in series), default=1)
     y_ticks = nice_ticks(min(values), max(values)) if values else [0.0, 1.0]
-    x_ticks = [t for t in nice_ticks(first_x, first_x + max(longest - 1, 1))
-               if first_x <= t <= first_x + longest - 1 and t == int(t)]
+    x_ticks = [t for t in nice_ticks(first_x, first_x + max(longest - 1, 1), whole=True)
+               if first_x <= t <= first_x + longest - 1]
     left, right, top, bottom = 62, width - 16, 30 + 16 * math.ceil(len(series) / 3), \
         height - 44
     x_lo, x_hi = first_x, first_x + max(longest - 1, 1)
