@@ -9,15 +9,12 @@ The files named are checked before anything is asked of the daemon."""
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from mlopsd.atomic import write_text_atomic
 from mlopsd.cli import card_html, card_markdown, compare_html
-from mlopsd.cli.common import UsageError, add_command, client_for, writable_file
+from mlopsd.cli.common import UsageError, add_command, client_for, writable_file, write_report
 from mlopsd.cli.output import print_json
 from mlopsd.client import Client
 from mlopsd.client.curves import by_step, curve_part
@@ -27,17 +24,6 @@ VERSION = re.compile(r"\d+\.\d+\.\d+")
 """How the registry numbers versions (MAJOR.MINOR.PATCH)."""
 CURVE_KEYS = 40
 """Metric histories read per run at most for a comparison's curves (a call each)."""
-
-
-def _shared_mode() -> int:
-    """A report is for sharing: the mode a new file gets under the user's umask."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def write_report(path: Path, text: str) -> None:
-    write_text_atomic(path, text, mode=_shared_mode())
 
 
 def name_and_version(text: str) -> tuple[str, str]:
