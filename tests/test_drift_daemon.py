@@ -122,8 +122,11 @@ def test_a_drifting_batch_is_reported_and_alerted_a_clean_one_is_not(d: DaemonPr
     assert opened, "opening an alert is audited"
 
     page = d.home.root / "drift.html"
+    theirs = d.home.root / ".drift.html.tmp"  # the name the page was staged under, fixed
+    theirs.write_text("someone's file")
     written = run_mlops(d.home.root, "drift", "riders", "--html", str(page))
     assert written.returncode == 0, written.stderr
+    assert theirs.read_text() == "someone's file", "the page staged in a temp file of its own"
     text = page.read_text()
     assert text.startswith("<!doctype html>") and "<svg" in text and "windspeed" in text
     assert "<script" not in text and "http" not in text.split("<body>")[1], "self-contained"

@@ -25,7 +25,9 @@ import polars as pl
 import pytest
 
 from jobs.train import evaluate, holdout_stats
-from mlopsd.cli.svg_plots import number
+from mlopsd.cli import card_facts
+from mlopsd.client.errors import MlopsError
+from mlopsd.client.numbers import number
 from mlopsd.client.wire import ModelCardOut
 from mlopsd.config import ConfigError
 from mlopsd.config_load import load_config
@@ -46,12 +48,40 @@ slices = ["weathersit", "temp", "season"]
 """
 
 
+CLASSIFIERS = """
+[[dataset]]
+name = "sky"
+target = "weathersit"
+
+[[model]]
+name = "busy"
+task = "binary"
+data = "bikes@all"
+target = "busy"
+exclude = ["casual", "registered", "ts", "bikers"]
+rounds = 8
+early_stopping = 0
+
+[model.card]
+slices = ["season"]
+
+[[model]]
+name = "sky"
+task = "multiclass"
+data = "sky@all"
+target = "weathersit"
+exclude = ["busy", "ts"]
+rounds = 8
+early_stopping = 0
+"""
+
+
 def config(rounds: int) -> str:
     return (f'[ingest]\nsettle_s = 0.2\n\n[[dataset]]\nname = "bikes"\ntarget = "bikers"\n'
             f'time_column = "ts"\n\n[[model]]\nname = "riders"\ndata = "bikes@all"\n'
             f'target = "bikers"\nexclude = ["casual", "registered", "ts", "busy"]\n'
             f"rounds = {rounds}\nearly_stopping = 0\n"
-            + CARD.format(hostile=HOSTILE_TEXT.replace('"', '\\"')))
+            + CARD.format(hostile=HOSTILE_TEXT.replace('"', '\\"')) + CLASSIFIERS)
 
 
 @dataclass
@@ -161,6 +191,17 @@ def test_the_card_holds_the_facts_of_the_version(home: Home) -> None:
     assert card.aliases == ["production"] and card.not_recorded == []
 
 
+def test_the_time_span_of_a_random_split_is_of_all_its_rows(home: Home) -> None:
+    """A random or stratified holdout is drawn from the whole span: the first training
+    row to the last holdout row, right for a time split, cut the span short."""
+    data = home.card.training_data.model_copy(update={"split": "stratified", "time_range": {
+        "column": "ts", "train": ["2011-01-01T00:00:00", "2011-12-31T23:00:00"],
+        "holdout": ["2011-01-02T05:00:00", "2011-12-30T17:00:00"]}})
+    card = home.card.model_copy(update={"training_data": data})
+    assert card_facts.time_span(card) == "2011-01-01 to 2011-12-31"
+    assert card_facts.time_span(home.card) == "2011-01-01 to 2011-12-31"  # a time split
+
+
 def test_the_html_card_reads_with_no_network_and_escapes_every_string(home: Home) -> None:
     page = parse(home.html)
     text = " ".join(" ".join(page.text).split())
@@ -177,6 +218,7 @@ def test_the_html_card_reads_with_no_network_and_escapes_every_string(home: Home
                   "Approvals and decisions", "Deploy history"):
         assert title in text, title
     assert "reviewed by the planning team" in text and "blue-green" in text
+    assert "1,729 holdout rows (time split)" in text  # was 'split by time' ('by stratified')
 
 
 def test_the_markdown_card_has_the_same_sections_as_tables(home: Home) -> None:
@@ -223,6 +265,40 @@ def test_runs_compare_writes_a_page_of_both_runs(home: Home) -> None:
     assert "rounds 8 12 differs" in text, "params side by side, the difference marked"
     assert "rmse" in text and page.tags.count("svg") >= 1, "curves on shared axes"
     assert "script" not in page.tags and "http://" not in html and "https://" not in html
+
+
+def test_cards_of_a_binary_and_a_multiclass_model(home: Home, bike: pl.DataFrame,
+                                                  tmp_path: Path) -> None:
+    """`busy` (binary, sliced by season: a confusion matrix, auc per season) and `sky`
+    (multiclass, no [model.card]: no slices, never deployed) have cards as readable."""
+    client = home.d.client
+    assert client is not None
+    # heavy rain/snow is one row of the year: too few to hold out a share of
+    bike.filter(pl.col("weathersit") != "heavy rain/snow").write_csv(tmp_path / "sky.csv")
+    client.upload("sky", tmp_path / "sky.csv")
+    wait_until(lambda: len(client.list_versions("sky")) >= 1, timeout=60, what="sky@1")
+    for model, headline, found in (("busy", "auc", "predicted positive"),
+                                   ("sky", "log_loss", "No slice columns declared")):
+        trained = run_mlops(home.d.home.root, "train", model, "--wait", timeout=300)
+        assert trained.returncode == 0, trained.stdout + trained.stderr
+        card = client.model_card(model, "1.0.0")
+        head = next(m for m in card.metrics if m.name == card.headline)
+        assert card.headline == headline and head.low is not None and head.high is not None
+        assert card.deploys == [] and card.not_recorded == []
+        written = run_mlops(home.d.home.root, "models", "card", f"{model}:1.0.0", "--html",
+                            str(tmp_path / f"{model}.html"), "--md", str(tmp_path / f"{model}.md"))
+        assert written.returncode == 0, written.stdout + written.stderr
+        text = " ".join(" ".join(parse((tmp_path / f"{model}.html").read_text()).text).split())
+        for figure in (f"{number(head.low)} to {number(head.high)}", number(head.value),
+                       found, "Never deployed."):
+            assert figure in text, (model, figure)
+        assert f"{number(head.low)} to {number(head.high)}" in (tmp_path / f"{model}.md"
+                                                                ).read_text()
+    busy = client.model_card("busy", "1.0.0")
+    # the time split holds out late October to December: autumn (4) and winter (1) from the
+    # 21st; the card names only seasons the holdout has
+    assert busy.slices and {g.value for g in busy.slices[0].groups} == {"1", "4"}
+    assert busy.other_metrics["confusion_matrix"]
 
 
 def test_a_version_without_an_evaluation_says_not_recorded(home: Home, tmp_path: Path
@@ -331,13 +407,26 @@ def test_card_usage_errors_are_one_line(home: Home, tmp_path: Path) -> None:
             (["models", "card", "riders:1.0.0"], "--html FILE and/or --md FILE"),
             (["models", "card", "riders", "--md", str(tmp_path / "c.md")], "NAME:VERSION"),
             (["models", "card", "riders:1.0.0", "--html", str(tmp_path / "no" / "c.html")],
-             f"the folder {tmp_path / 'no'} does not exist")):
+             f"the folder {tmp_path / 'no'} does not exist"),
+            # each was put in the request's path as it was: a query, a fragment or another
+            # endpoint's path, and the reply of another endpoint a traceback
+            (["models", "card", "riders:1.0.0?x=1", "--md", str(tmp_path / "c.md")],
+             "got 'riders:1.0.0?x=1'"),
+            (["models", "card", "riders:1.0.0#x", "--md", str(tmp_path / "c.md")],
+             "got 'riders:1.0.0#x'"),
+            (["models", "card", "riders:1.0.0/../1.0.1", "--md", str(tmp_path / "c.md")],
+             "NAME:VERSION"),
+            (["models", "card", "a/b:1.0.0", "--md", str(tmp_path / "c.md")], "NAME:VERSION")):
         result = run_mlops(root, *argv)
         assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
         assert message in result.stderr and "Traceback" not in result.stderr
     unknown = run_mlops(root, "models", "card", "riders:9.9.9", "--md", str(tmp_path / "c.md"))
     assert unknown.returncode == 1 and "no version '9.9.9'" in unknown.stderr, unknown.stderr
     assert not (tmp_path / "c.md").exists(), "nothing written for a version that is not there"
+    client = home.d.client
+    assert client is not None
+    with pytest.raises(MlopsError, match=r"no version '1\.0\.0\?x=1'"):
+        client.model_card("riders", "1.0.0?x=1")  # the client's own callers: one segment
 
 
 def test_a_pipelines_gate_and_approval_are_the_versions_decisions() -> None:

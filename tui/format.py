@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
 
 from rich.text import Text
+
+# the screens take every text helper from here; the figures are the CLI reports' too
+from mlopsd.client.numbers import number as number
 
 BARS = "▁▂▃▄▅▆▇█"
 
@@ -35,18 +37,6 @@ def when(moment: datetime | str | None, now: datetime | None = None) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def number(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    return str(value)
 
 
 def verdict(drifted: bool | None) -> Text:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mlopsd.cli.svg_plots import number
+from mlopsd.client.numbers import number
 from mlopsd.client.wire import CardMetricOut, ModelCardOut
 
 NOT_RECORDED = "not recorded for this version"
@@ -62,10 +62,12 @@ def data_text(card: ModelCardOut) -> str:
 def time_span(card: ModelCardOut) -> str:
     data = card.training_data
     if data.time_range:
-        first = (data.time_range.get("train") or [None])[0]
-        last = (data.time_range.get("holdout") or [None, None])[-1]
-        if first and last:
-            return f"{day(first)} to {day(last)}"
+        # a random or stratified holdout spans the training rows' time: the ends can be
+        # either part's (ISO times of one column: their text sorts as the times do)
+        ends = [t for part in ("train", "holdout") for t in data.time_range.get(part) or []
+                if t]
+        if ends:
+            return f"{day(min(ends))} to {day(max(ends))}"
     ranges = [v.time_range for v in data.versions if v.time_range and all(v.time_range)]
     if ranges:
         return f"{day(min(r[0] for r in ranges))} to {day(max(r[1] for r in ranges))}"

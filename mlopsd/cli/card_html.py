@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from mlopsd.cli import card_facts as facts
 from mlopsd.cli.html_page import fact, page, paragraphs, table
-from mlopsd.cli.svg_plots import Bar, escape, hbar_chart, line_chart, number
+from mlopsd.cli.svg_plots import Bar, escape, hbar_chart, line_chart
+from mlopsd.client.numbers import number
 from mlopsd.client.wire import CardMetricOut, CardSliceOut, ModelCardOut
 
 IMPORTANCE_BARS = 20
@@ -66,10 +67,11 @@ def _summary(card: ModelCardOut) -> str:
 def _metrics(card: ModelCardOut) -> str:
     rows = [[m.name, m.value, facts.interval_text(card, m), m.train_value, facts.better(m)]
             for m in card.metrics]
+    split = card.training_data.split
     out = ["<h2>Metrics on the holdout</h2>",
            f"<p>{number(facts.holdout_rows(card))} holdout rows"
-           f"{', split by ' + escape(card.training_data.split) if card.training_data.split else ''}"
-           "; the training rows' figures show the gap.</p>",
+           f"{f' ({escape(split)} split)' if split else ''}; the training rows' figures "
+           "show the gap.</p>",
            table(["metric", "holdout", "interval", "training rows", ""], rows,
                  numeric=(1, 3))]
     if card.interval is not None:

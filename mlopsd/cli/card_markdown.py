@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mlopsd.cli import card_facts as facts
-from mlopsd.cli.svg_plots import number
+from mlopsd.client.numbers import number
 from mlopsd.client.wire import ModelCardOut
 
 _MARKS = str.maketrans({c: f"\\{c}" for c in "\\`*_[]{}|#!~"} | {

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
+from mlopsd.atomic import write_text_atomic
 from mlopsd.client import Client
 
 Handler = Callable[[argparse.Namespace], int]
@@ -65,6 +66,19 @@ def readable_file(path: str, what: str) -> Path:
     if not os.access(file, os.R_OK):
         raise UsageError(f"{what} {path}: cannot be read (permission denied)")
     return file
+
+
+def _shared_mode() -> int:
+    """A report is for sharing: the mode a new file gets under the user's umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def write_report(path: Path, text: str) -> None:
+    """A report page (`--html`, `--md`) whole or not at all: a temp file of its own beside
+    it, synced, then renamed over it."""
+    write_text_atomic(path, text, mode=_shared_mode())
 
 
 def writable_file(path: str, what: str) -> Path:

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from mlopsd.cli.common import UsageError, client_for, writable_file
+from mlopsd.cli.common import UsageError, client_for, writable_file, write_report
 from mlopsd.cli.drift_html import render, statistic_text
 from mlopsd.cli.output import print_json, print_table
 from mlopsd.client.wire import DriftReportOut
@@ -60,9 +60,7 @@ def _write_html(args: argparse.Namespace, report: DriftReportOut) -> int:
                       title=f"Drift of {report.model}: {report.current}",
                       recorded=report.recorded)
     target = Path(args.html)
-    staged = target.with_name(f".{target.name}.tmp")
-    staged.write_text(page, encoding="utf-8")
-    staged.replace(target)
+    write_report(target, page)
     print(f"wrote {target} (report {report.id}: {report.current} against "
           f"{report.reference})")
     return 0

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mlopsd.cli.svg_plots import STYLE, escape, number
+from mlopsd.cli.svg_plots import STYLE, escape
+from mlopsd.client.numbers import number
 
 PAGE_STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;

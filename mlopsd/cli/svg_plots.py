@@ -4,8 +4,9 @@ gridlines, tick labels and axis titles; no scripts, no fonts or images fetched, 
 escaped. A chart is a string of `<svg>` to put in a page that carries `STYLE`.
 
 - `hbar_chart`: one horizontal bar per row (a label on the left: feature names, slice
-  values), optional error bars (an interval's bounds), a reference line and band (the
-  whole holdout's value and its interval) and a note at the end of each bar.
+  values), or a point per row when the values are far from zero; optional error bars (an
+  interval's bounds), a reference line and band (the whole holdout's value and its
+  interval) and a note at the end of each row.
 - `line_chart`: series over steps (training curves) on shared axes, a legend, an optional
   vertical marker (the kept round).
 - the parts both are made of (`y_grid`, `x_grid`, `axes`, `titles`, `nice_ticks`), which
@@ -20,10 +21,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mlopsd.client.numbers import number
+
 STYLE = """
 svg text{font:11px system-ui,sans-serif;fill:#444}svg .title{font-weight:600;fill:#222}
 .axis{stroke:#444;stroke-width:1}.grid{stroke:#e4e4e4;stroke-width:1}
-.bar{fill:#7aa6d8}.bar.muted{fill:#c8d6e8}.whisker{stroke:#222;stroke-width:1.5}
+.bar{fill:#7aa6d8}.bar.muted{fill:#c8d6e8}.dot{fill:#2f6fb0}.dot.muted{fill:#9db3cc}.whisker{stroke:#222;stroke-width:1.5}
 .band{fill:#f4c9ad;opacity:.55}.refline{stroke:#c0504d;stroke-width:1.5;stroke-dasharray:5 3}
 .series{fill:none;stroke-width:1.8}.marker{stroke:#888;stroke-width:1;stroke-dasharray:3 3}
 """
@@ -35,27 +38,11 @@ def escape(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def number(value: Any, digits: int = 4) -> str:
-    """A figure for people: whole numbers with thousands separators, others to `digits`
-    significant digits; '-' for none."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
-        if value == int(value) and abs(value) < 1e15:
-            return f"{int(value):,}"
-        return f"{value:.{digits}g}"
-    return str(value)
-
-
-def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+def nice_ticks(low: float, high: float, count: int = 5, *, whole: bool = False
+               ) -> list[float]:
     """Round tick values (steps of 1, 2, 2.5 or 5 x 10^k) from at or below `low` to at or
-    above `high`, about `count` of them."""
+    above `high`, about `count` of them. `whole`: steps of whole numbers only (1, 2 or
+    5 x 10^k), for an axis of steps or rounds, where a tick at 2.5 has nothing to mark."""
     if not (math.isfinite(low) and math.isfinite(high)):
         return [0.0, 1.0]
     if high < low:
@@ -64,8 +51,11 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
         pad = abs(high) * 0.1 or 1.0
         low, high = low - pad, high + pad
     raw = (high - low) / max(count - 1, 1)
+    if whole:
+        raw = max((high - low) / max(count, 1), 1.0)  # one more tick: no 2.5 in between
     power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    step = next(m * power for m in ((1, 2, 5, 10) if whole else (1, 2, 2.5, 5, 10))
+                if m * power >= raw)
     first = math.floor(low / step + 1e-9) * step
     ticks = [round(first, 12)]
     while ticks[-1] < high - step * 1e-9 or len(ticks) < 2:
@@ -150,16 +140,18 @@ def hbar_chart(bars: Sequence[Bar], *, title: str, x_title: str,
                reference: tuple[float, str] | None = None,
                band: tuple[float, float] | None = None, width: int = 680,
                label_width: int = 190, row: int = 22) -> str:
-    """Horizontal bars from zero (or from the axis's low end when every value is far from
-    it), error bars where a bar has bounds, a dashed reference line with its label and a
-    shaded band behind the bars."""
+    """Horizontal bars from zero, or points when every value is far from it (a bar from
+    the axis's low end would have no length that means anything: 84 drawn twice as long as
+    81 on an axis from 78); error bars where a row has bounds, a dashed reference line with
+    its label and a shaded band behind the rows."""
     known = [v for b in bars for v in (b.value, b.low, b.high) if v is not None]
     known += [v for v in (*(band or ()), reference[0] if reference else None) if v is not None]
     low, high = (min(known), max(known)) if known else (0.0, 1.0)
     if low >= 0 and low < 0.5 * high:
-        low = 0.0  # bars from zero unless that hides the differences
+        low = 0.0  # from zero unless that squeezes the differences into the last stretch
     ticks = nice_ticks(low, high)
     lo, hi = ticks[0], ticks[-1]
+    as_bars = lo <= 0.0 <= hi
     left, right, top = label_width, width - 110, 42
     bottom = top + row * max(len(bars), 1) + 6
     height = bottom + 40
@@ -185,13 +177,15 @@ def hbar_chart(bars: Sequence[Bar], *, title: str, x_title: str,
             parts.append(f"<text x='{left + 4}' y='{y + row / 2 + 1:.1f}'>no value</text>")
             continue
         end = x_of(bar.value)
-        x0, x1 = sorted((base, end))
         tip = f"{bar.label}: {number(bar.value)}"
         if bar.low is not None and bar.high is not None:
             tip += f" ({number(bar.low)} to {number(bar.high)})"
-        parts.append(f"<rect class='bar{' muted' if bar.muted else ''}' x='{x0:.1f}' "
-                     f"y='{y + 3}' width='{max(x1 - x0, 1):.1f}' height='{row - 8}'>"
-                     f"<title>{escape(tip)}</title></rect>")
+        muted = " muted" if bar.muted else ""
+        if as_bars:
+            x0, x1 = sorted((base, end))
+            parts.append(f"<rect class='bar{muted}' x='{x0:.1f}' y='{y + 3}' "
+                         f"width='{max(x1 - x0, 1):.1f}' height='{row - 8}'>"
+                         f"<title>{escape(tip)}</title></rect>")
         after = end
         if bar.low is not None and bar.high is not None:
             a, b, mid = x_of(bar.low), x_of(bar.high), y + row / 2 - 1
@@ -200,6 +194,10 @@ def hbar_chart(bars: Sequence[Bar], *, title: str, x_title: str,
                          f"y1='{mid - 5:.1f}' y2='{mid + 5:.1f}'/><line class='whisker' "
                          f"x1='{b:.1f}' x2='{b:.1f}' y1='{mid - 5:.1f}' y2='{mid + 5:.1f}'/>")
             after = max(after, b)
+        if not as_bars:  # over its whisker
+            parts.append(f"<circle class='dot{muted}' cx='{end:.1f}' cy='{y + row / 2 - 1:.1f}' "
+                         f"r='4.5'><title>{escape(tip)}</title></circle>")
+            after = max(after, end + 4)
         label = number(bar.value) + (f" {bar.note}" if bar.note else "")
         parts.append(f"<text x='{after + 5:.1f}' y='{y + row / 2 + 1:.1f}'>"
                      f"{escape(label)}</text>")
@@ -223,8 +221,8 @@ def line_chart(series: Sequence[tuple[str, Sequence[float | None]]], *, title: s
     values = [v for _, ys in series for v in ys if v is not None]
     longest = max((len(ys) for _, ys in series), default=1)
     y_ticks = nice_ticks(min(values), max(values)) if values else [0.0, 1.0]
-    x_ticks = [t for t in nice_ticks(first_x, first_x + max(longest - 1, 1))
-               if first_x <= t <= first_x + longest - 1 and t == int(t)]
+    x_ticks = [t for t in nice_ticks(first_x, first_x + max(longest - 1, 1), whole=True)
+               if first_x <= t <= first_x + longest - 1]
     left, right, top, bottom = 62, width - 16, 30 + 16 * math.ceil(len(series) / 3), \
         height - 44
     x_lo, x_hi = first_x, first_x + max(longest - 1, 1)
