@@ -320,7 +320,7 @@ def test_a_model_check_that_cannot_be_made_exits_2(d: DaemonProcess, tmp_path: P
     cases = [
         (("riders:9.9.9",), "model 'riders' has no version '9.9.9'"),
         (("ridres:1.0.0",), "no model named 'ridres' (known: floored, riders)"),
-        (("riders",), "expected MODEL:VERSION"),
+        (("riders",), "expected NAME:VERSION"),
         (("riders:1.1.0", "--against", "staging"),
          "riders has no alias or version 'staging' (aliases: production=1.0.0)"),
     ]

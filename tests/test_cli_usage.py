@@ -78,7 +78,17 @@ def test_other_usage_errors_are_one_line_too(d: DaemonProcess) -> None:
             (["train", "riders", "--tag", "nokey"],
              "mlops train: argument --tag: expected KEY=VALUE, got 'nokey'"),
             (["reproduce", "riders"],
-             "mlops: expected MODEL:VERSION (e.g. churn:1.4.0), got 'riders'"),
+             "mlops: expected NAME:VERSION (e.g. riders:1.0.0), got 'riders'"),
+            (["reproduce", "riders:1.0.0?x=1"],
+             "mlops: expected NAME:VERSION (e.g. riders:1.0.0), got 'riders:1.0.0?x=1'"),
+            (["export", "riders:../1.0.0", "--c", str(home / "out")],
+             "mlops: expected NAME:VERSION (e.g. riders:1.0.0), got 'riders:../1.0.0'"),
+            # Every call refuses a name that would change its request's path, whichever
+            # command took it.
+            (["models", "show", "riders?x=1"],
+             "mlops: 'riders?x=1' cannot be a name or id: names hold no '?'"),
+            (["data", "versions", ".."], "mlops: '..' cannot be a name or id"),
+            (["models", "versions", "riders%2F"], "mlops: 'riders%2F' cannot be a name or id"),
             (["data", "show", "bikes"],
              "mlops: expected DATASET@N or DATASET@latest, got 'bikes'"),
             (["drift", "riders", "--window", "soon"],

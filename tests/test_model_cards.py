@@ -26,7 +26,7 @@ import pytest
 
 from jobs.train import evaluate, holdout_stats
 from mlopsd.cli import card_facts
-from mlopsd.client.errors import MlopsError
+from mlopsd.client.errors import BadPathName
 from mlopsd.client.numbers import number
 from mlopsd.client.wire import ModelCardOut
 from mlopsd.config import ConfigError
@@ -425,8 +425,8 @@ def test_card_usage_errors_are_one_line(home: Home, tmp_path: Path) -> None:
     assert not (tmp_path / "c.md").exists(), "nothing written for a version that is not there"
     client = home.d.client
     assert client is not None
-    with pytest.raises(MlopsError, match=r"no version '1\.0\.0\?x=1'"):
-        client.model_card("riders", "1.0.0?x=1")  # the client's own callers: one segment
+    with pytest.raises(BadPathName, match=r"'1\.0\.0\?x=1' cannot be a name or id"):
+        client.model_card("riders", "1.0.0?x=1")  # the client's own callers: never sent
 
 
 def test_a_pipelines_gate_and_approval_are_the_versions_decisions() -> None:

@@ -9,30 +9,25 @@ The files named are checked before anything is asked of the daemon."""
 from __future__ import annotations
 
 import argparse
-import re
 from datetime import UTC, datetime
 from typing import Any
 
 from mlopsd.cli import card_html, card_markdown, compare_html
-from mlopsd.cli.common import UsageError, add_command, client_for, writable_file, write_report
+from mlopsd.cli.common import (
+    UsageError,
+    add_command,
+    client_for,
+    name_and_version,
+    writable_file,
+    write_report,
+)
 from mlopsd.cli.output import print_json
 from mlopsd.client import Client
 from mlopsd.client.curves import by_step, curve_part
-from mlopsd.client.wire import NAME, RunOut
+from mlopsd.client.wire import RunOut
 
-VERSION = re.compile(r"\d+\.\d+\.\d+")
-"""How the registry numbers versions (MAJOR.MINOR.PATCH)."""
 CURVE_KEYS = 40
 """Metric histories read per run at most for a comparison's curves (a call each)."""
-
-
-def name_and_version(text: str) -> tuple[str, str]:
-    """NAME:VERSION as a model's name and one of its versions. Both go into the request's
-    path: checked here, so a '?', '#' or '/' cannot make it another request."""
-    name, _, version = text.partition(":")
-    if not re.fullmatch(NAME, name) or not VERSION.fullmatch(version):
-        raise UsageError(f"expected NAME:VERSION (e.g. riders:1.0.0), got {text!r}")
-    return name, version
 
 
 def cmd_card(args: argparse.Namespace) -> int:

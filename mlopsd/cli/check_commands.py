@@ -21,6 +21,7 @@ from mlopsd.cli.common import (
     UsageError,
     add_command,
     client_for,
+    name_and_version,
     readable_file,
     writable_file,
 )
@@ -43,13 +44,10 @@ def cmd_check_data(args: argparse.Namespace) -> int:
 
 
 def cmd_check_model(args: argparse.Namespace) -> int:
-    name, sep, version = args.version.partition(":")
     subject = {"kind": "model", "subject": args.version, "against": args.against}
 
     def submit(client: Client) -> JobOut:
-        if not sep or not name or not version:
-            raise UsageError(f"expected MODEL:VERSION (e.g. riders:1.2.0), got "
-                             f"{args.version!r}")
+        name, version = name_and_version(args.version)
         return client.check_model(name, version, against=args.against,
                                   max_latency_ms=args.max_latency_ms,
                                   latency_rows=args.latency_rows)

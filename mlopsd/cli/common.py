@@ -7,17 +7,32 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
 from mlopsd.atomic import write_text_atomic
 from mlopsd.client import Client
+from mlopsd.client.wire import NAME
 
 Handler = Callable[[argparse.Namespace], int]
 
 USAGE_ERROR = 2
 """The exit code of a command given bad input (as argparse's own usage errors)."""
+
+
+VERSION = re.compile(r"\d+\.\d+\.\d+")
+"""How the registry numbers versions (MAJOR.MINOR.PATCH)."""
+
+
+def name_and_version(text: str) -> tuple[str, str]:
+    """NAME:VERSION as a model's name and one of its versions, checked before they go into
+    a request's path."""
+    name, _, version = text.partition(":")
+    if not re.fullmatch(NAME, name) or not VERSION.fullmatch(version):
+        raise UsageError(f"expected NAME:VERSION (e.g. riders:1.0.0), got {text!r}")
+    return name, version
 
 
 class UsageError(Exception):

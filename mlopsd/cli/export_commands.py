@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mlopsd.atomic import fsync_dir
-from mlopsd.cli.common import UsageError, add_command, client_for
+from mlopsd.cli.common import UsageError, add_command, client_for, name_and_version
 from mlopsd.cli.output import print_json
 
 HINTS = {"container": "cd {dir} && docker build -t {tag} . && docker run -p 8080:8080 {tag}",
@@ -91,9 +91,7 @@ def _umask() -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    name, _, version = args.version.partition(":")
-    if not name or not version:
-        raise UsageError(f"expected NAME:VERSION (e.g. riders:1.0.0), got {args.version!r}")
+    name, version = name_and_version(args.version)
     fmt, path = ("container", args.container) if args.container is not None else ("c", args.c)
     folder = target_folder(path)
     with client_for(args) as client:

@@ -34,6 +34,7 @@ from mlopsd.cli.common import (
 )
 from mlopsd.cli.output import print_fields, print_json, print_table
 from mlopsd.client import ApiError, MlopsError
+from mlopsd.client.errors import BadPathName
 from mlopsd.client.wire import UNKNOWN_MODEL
 from mlopsd.home import HomeError, init_home, resolve_home
 
@@ -301,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
         where = f" (field: {exc.field})" if exc.field else ""
         print(f"mlops: {exc.message}{where}", file=sys.stderr)
         return 1
+    except BadPathName as exc:  # bad input, refused before it was sent
+        print(f"mlops: {exc}", file=sys.stderr)
+        return USAGE_ERROR
     except (MlopsError, HomeError, TimeoutError) as exc:
         print(f"mlops: {exc}", file=sys.stderr)
         return 1

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from mlopsd.cli import card_commands
-from mlopsd.cli.common import UsageError, add_command, client_for, writable_file
+from mlopsd.cli.common import UsageError, add_command, client_for, name_and_version, writable_file
 from mlopsd.cli.output import print_fields, print_json, print_table
 from mlopsd.client import Client, all_items
 
@@ -47,9 +47,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    name, _, version = args.version.partition(":")
-    if not name or not version:
-        raise UsageError(f"expected MODEL:VERSION (e.g. churn:1.4.0), got {args.version!r}")
+    name, version = name_and_version(args.version)
     with client_for(args) as client:
         job = client.wait_job(client.reproduce(name, version).id, timeout=args.timeout)
     if args.json:

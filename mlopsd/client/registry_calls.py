@@ -3,8 +3,6 @@ rollback, archive, reproduction."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from mlopsd.client.pages import PagedList
 from mlopsd.client.transport import Transport
 from mlopsd.client.wire import AliasMoveOut, JobOut, ModelCardOut, ModelOut, ModelVersionOut
@@ -46,10 +44,7 @@ class RegistryCalls(Transport):
     def model_card(self, name: str, version: str) -> ModelCardOut:
         """Every fact of a version's model card in one document (`mlops models card`
         renders it)."""
-        # each a segment of the path whatever it holds: a '?' or '/' in a version asks
-        # for that version, not for another endpoint
-        return self._one(ModelCardOut, "GET", f"/api/v1/models/{quote(name, safe='')}/"
-                         f"versions/{quote(version, safe='')}/card")
+        return self._one(ModelCardOut, "GET", f"/api/v1/models/{name}/versions/{version}/card")
 
     def promote(self, name: str, version: str, *, to: str = "production",
                 reason: str | None = None) -> AliasMoveOut:

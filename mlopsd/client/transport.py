@@ -13,7 +13,7 @@ import httpx
 import orjson
 from pydantic import BaseModel
 
-from mlopsd.client.errors import ApiError, MlopsError
+from mlopsd.client.errors import ApiError, BadPathName, MlopsError
 from mlopsd.client.pages import PagedList
 from mlopsd.home import Home, resolve_home
 
@@ -122,7 +122,7 @@ class Transport:
             kwargs["headers"] = {**kwargs.get("headers", {}),
                                  "content-type": "application/json"}
         try:
-            response = self._http.request(method, path, **kwargs)
+            response = self._http.request(method, checked_path(path), **kwargs)
         except httpx.ConnectError as exc:
             raise self.unreachable(exc) from exc
         except httpx.HTTPError as exc:
@@ -134,7 +134,7 @@ class Transport:
     def stream(self, method: str, path: str, **kwargs: Any
                ) -> AbstractContextManager[httpx.Response]:
         """A response read as it arrives (the caller checks its status)."""
-        return self._http.stream(method, path, **kwargs)
+        return self._http.stream(method, checked_path(path), **kwargs)
 
     def unreachable(self, exc: Exception) -> MlopsError:
         if self.home is not None:
@@ -153,6 +153,23 @@ class Transport:
         """One page of a listing (see `mlopsd.client.pages`)."""
         body = self._request("GET", path, params=clean(params))
         return PagedList([model.model_validate(item) for item in body["items"]], body["next"])
+
+
+_CHANGES_A_PATH = frozenset("?#%\\")
+"""Characters that would end a path or change its meaning if a name held them."""
+
+
+def checked_path(path: str) -> str:
+    """The calls put names and ids into paths as they are (`/api/v1/models/{name}`): a part
+    that would make the path another one ('riders?x=1' asks for 'riders', '..' climbs) is
+    refused here, naming it, for every call alike."""
+    for part in path.split("/")[1:]:
+        if part in ("", ".", "..") or not part.isprintable() or not _CHANGES_A_PATH.isdisjoint(
+                part):
+            shown = "an empty name" if not part else repr(part)
+            raise BadPathName(f"{shown} cannot be a name or id: names hold no '?', '#', '%', "
+                              "'\\' or control characters and are not '.' or '..'")
+    return path
 
 
 def clean(params: dict[str, Any]) -> dict[str, Any]:
