@@ -228,6 +228,12 @@ def test_the_markdown_card_has_the_same_sections_as_tables(home: Home) -> None:
     assert "<script" not in md and "&lt;script&gt;alert(" in md
     assert "| clear |" in md and "### By weathersit" in md
     assert md.count("\n|---") >= 8, "metrics, slices, importance, data, lineage, …"
+    # A slice's metric columns in the holdout table's order: the headline first.
+    holdout = [m.name for m in home.card.metrics]
+    assert holdout[0] == home.card.headline
+    header = next(line for line in md.splitlines() if line.startswith("| weathersit |"))
+    assert [c.strip() for c in header.strip("|").split("|")][2:-1] == [
+        n for n in holdout if n in home.card.slices[0].groups[0].metrics]
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="no headless browser here: "

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from mlopsd.client.numbers import number
-from mlopsd.client.wire import CardMetricOut, ModelCardOut
+from mlopsd.client.wire import CardMetricOut, CardSliceOut, ModelCardOut
 
 NOT_RECORDED = "not recorded for this version"
 
@@ -16,6 +16,16 @@ NOT_RECORDED = "not recorded for this version"
 def headline(card: ModelCardOut) -> CardMetricOut | None:
     found = [m for m in card.metrics if m.name == card.headline]
     return found[0] if found else (card.metrics[0] if card.metrics else None)
+
+
+def slice_metric_names(card: ModelCardOut, found: CardSliceOut) -> list[str]:
+    """A slice table's metric columns in the holdout table's order (the headline first),
+    then any the holdout table does not have."""
+    names = {k for g in found.groups for k in g.metrics}
+    first = headline(card)
+    order = [first.name] if first is not None else []
+    order += [m.name for m in card.metrics if m.name not in order]
+    return [n for n in order if n in names] + sorted(names - set(order))
 
 
 def better(metric: CardMetricOut) -> str:

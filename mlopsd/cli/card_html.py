@@ -108,7 +108,7 @@ def _slices(card: ModelCardOut) -> str:
                    f"{escape(found.how[:1].upper() + found.how[1:])}.</p>")
         if metric is not None:
             out.append("<div class='chart'>" + _slice_chart(found, metric) + "</div>")
-        names = sorted({k for g in found.groups for k in g.metrics})
+        names = facts.slice_metric_names(card, found)
         rows = [[g.value, g.rows, *[g.metrics.get(k) for k in names],
                  "few rows: noisy" if g.few_rows else ""] for g in found.groups]
         out.append(table([found.column, "rows", *names, ""], rows,

@@ -116,7 +116,7 @@ def _slices(card: ModelCardOut) -> list[str]:
     if not card.slices:
         return [*out, f"_{md(facts.no_slices(card))}_\n"]
     for found in card.slices:
-        names = sorted({k for g in found.groups for k in g.metrics})
+        names = facts.slice_metric_names(card, found)
         out += [f"### By {md(found.column)}\n", f"{md(found.how[:1].upper() + found.how[1:])}.\n",
                 table([found.column, "rows", *names, ""],
                       [[g.value, g.rows, *[g.metrics.get(k) for k in names],
