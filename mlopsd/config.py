@@ -88,6 +88,8 @@ class ServingConfig:
     log_queue: int = 10_000
     """Requests waiting to be logged; when full, entries are dropped and counted and the
     sampling rate halves until the writer catches up."""
+    log_keep_days: float = 90.0
+    """Logged predictions (and the feedback on them) older than this are deleted, hourly."""
     canary_min_requests: int = 200
     """A canary is judged once its candidate has answered this many requests."""
     canary_error_margin: float = 0.01

@@ -167,6 +167,8 @@ def _check(reader: _Reader, config: Config) -> None:
         bad("log_sample", "must be a share in (0, 1]", ("serving",))
     if sv.log_queue < 1:
         bad("log_queue", "must be at least 1", ("serving",))
+    if not 0 < sv.log_keep_days <= 36500:
+        bad("log_keep_days", "must be more than 0 and at most 36500 (100 years)", ("serving",))
     if sv.canary_min_requests < 1:
         bad("canary_min_requests", "must be at least 1", ("serving",))
     if not 0 <= sv.canary_error_margin <= 1:

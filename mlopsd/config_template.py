@@ -47,6 +47,8 @@ CONFIG_TEMPLATE = """\
 # log_sample = 1.0          # share of prediction requests logged (one row per scored row)
 # log_queue = 10000         # requests waiting to be logged; when full, entries are dropped,
 #                           # counted, and the sampling rate halves until the writer catches up
+# log_keep_days = 90.0      # logged predictions (and their feedback) older than this are
+#                           # deleted, hourly and at start
 # canary_min_requests = 200 # a canary is judged after this many candidate requests, and
 # canary_error_margin = 0.01 # rolled back when its error rate exceeds the champion's by more
 # canary_latency_margin = 0.5 # or its p95 latency by more than this share

@@ -60,6 +60,7 @@ from mlopsd.services.mlflow_runs import MlflowRuns
 from mlopsd.services.model_names import ModelNames
 from mlopsd.services.monitoring import MonitoringService
 from mlopsd.services.notify import Notifier
+from mlopsd.services.prediction_retention import PredictionRetention
 from mlopsd.services.registry import Registry
 from mlopsd.services.runs import Runs
 from mlopsd.services.scoring import ScoringService
@@ -216,6 +217,8 @@ class Daemon:
         self.ingest.start()
         self.scoring.start()
         self.scheduler.start()
+        PredictionRetention(self.store, self.bus,
+                            lambda: self.config.serving.log_keep_days).start(self.scheduler.aps)
         self.scheduler.aps.add_job(
             self.ingest.rescan, "interval", seconds=self.config.ingest.rescan_interval_s,
             id="inbox-rescan", name="inbox rescan",

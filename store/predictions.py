@@ -57,6 +57,23 @@ def insert_predictions(store: Store, rows: PredictionColumns) -> int:
     return len(rows)
 
 
+def prune(store: Store, before: datetime) -> tuple[int, int]:
+    """Delete the predictions logged before `before` and the feedback on them, in the
+    transaction open on this thread (the caller's, with its audit entry and event);
+    (predictions, feedback) deleted. Request ids begin with their time in milliseconds, and
+    rows are appended in time order, so DuckDB's per-row-group min/max finds the old rows
+    without an index."""
+    cutoff = naive_utc(before)
+    with store.transaction() as cur:
+        feedback = cur.execute(
+            "DELETE FROM feedback f WHERE EXISTS (SELECT 1 FROM prediction_log p WHERE "
+            "p.predicted_at < ? AND p.model = f.model AND p.request_id = f.request_id)",
+            [cutoff]).fetchone()
+        predictions = cur.execute("DELETE FROM prediction_log WHERE predicted_at < ?",
+                                  [cutoff]).fetchone()
+    return (predictions[0] if predictions else 0), (feedback[0] if feedback else 0)
+
+
 NEWEST_FIRST = Order((Key("p.predicted_at", datetime, descending=True),
                       Key("p.request_id", str), Key("p.row_index", int)))
 # The label is the newest feedback for the row, if any came back.

@@ -40,6 +40,7 @@ from mlopsd.client.events.data import (
     IngestVanished,
     LabelsRejected,
     LabelsStored,
+    PredictionsPruned,
 )
 from mlopsd.client.events.jobs import (
     ConfigReloaded,
@@ -154,6 +155,7 @@ __all__ = [
     "PipelineMerged",
     "PipelineStarted",
     "PipelineStep",
+    "PredictionsPruned",
     "RunDeleted",
     "RunEnded",
     "RunMetrics",

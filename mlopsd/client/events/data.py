@@ -107,6 +107,16 @@ class LabelsRejected(EventData):
     job_id: int | None
 
 
+class PredictionsPruned(EventData):
+    """Logged predictions made before `before` (ISO 8601, UTC) were deleted with the feedback
+    on them: older than `[serving] log_keep_days`."""
+
+    name: ClassVar[str] = "predictions.pruned"
+    before: str
+    predictions: int
+    feedback: int
+
+
 class FeedbackReceived(EventData):
     name: ClassVar[str] = "feedback.received"
     model: str
