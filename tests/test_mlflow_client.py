@@ -328,3 +328,48 @@ def test_an_artifact_whose_bytes_are_gone_or_changed_says_so_without_a_retry(
         assert rotted.status_code == 409, rotted.text
         assert rotted.json()["error_code"] == "DATA_LOSS"
         assert "no longer match its hash" in rotted.json()["message"]
+
+
+def test_registry_descriptions_and_tags_are_audited_with_their_event(
+        d: DaemonProcess, notebook: dict[str, Any]) -> None:
+    """A registered model's and a numbered version's description and tags are the
+    registry's, changed as an archive or an alias is: an audit entry `model.update` naming
+    who and what, and `model.updated` pointing at it, in one transaction."""
+    assert d.client is not None
+    after = d.client.status().last_event_id
+    model, version = {"name": "bikes-mlflow"}, {"name": "bikes-mlflow", "version": "1"}
+    with _http(d) as http:
+        for method, call, body in (
+                ("PATCH", "registered-models/update", {**model, "description": "riders"}),
+                ("POST", "registered-models/set-tag", {**model, "key": "team", "value": "a"}),
+                ("DELETE", "registered-models/delete-tag", {**model, "key": "team"}),
+                ("PATCH", "model-versions/update", {**version, "description": "checked"}),
+                ("POST", "model-versions/set-tag", {**version, "key": "validated",
+                                                     "value": "yes"}),
+                ("DELETE", "model-versions/delete-tag", {**version, "key": "validated"})):
+            done = http.request(method, f"{MLFLOW}/{call}", json=body)
+            assert done.status_code == 200, (call, done.text)
+        missing = http.request("DELETE", f"{MLFLOW}/model-versions/delete-tag",
+                               json={**version, "key": "never-set"})
+        assert missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+    entries = list(d.client.audit(action="model.update", subject="model:bikes-mlflow"))[::-1]
+    assert [(e.actor, e.details) for e in entries] == [
+        ("mlflow@owner", {"via": "mlflow", "description": "riders"}),
+        ("mlflow@owner", {"via": "mlflow", "tags": {"team": "a"}}),
+        ("mlflow@owner", {"via": "mlflow", "tag_removed": "team"}),
+        ("mlflow@owner", {"via": "mlflow", "number": 1, "version": "1.0.0",
+                          "description": "checked"}),
+        ("mlflow@owner", {"via": "mlflow", "number": 1, "version": "1.0.0",
+                          "tags": {"validated": "yes"}}),
+        ("mlflow@owner", {"via": "mlflow", "number": 1, "version": "1.0.0",
+                          "tag_removed": "validated"}),
+    ]  # the refused removal left none
+    stream = d.client.events(types=["model.updated"], after=after, timeout=10)
+    try:
+        events = [next(stream) for _ in entries]
+    finally:
+        stream.close()
+    assert [e.audit_id for e in events] == [e.id for e in entries]
+    assert events[4].data == {"model": "bikes-mlflow", "version": "1.0.0", "number": 1,
+                              "changed": "tags", "actor": "mlflow@owner"}

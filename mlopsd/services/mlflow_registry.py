@@ -13,6 +13,9 @@ job's error. The call waits a little for the check, so a version is usually READ
 reply (MLflow's client otherwise polls every 3 s).
 
 Aliases are ours (`deploys.move_alias`, called by the API as `mlops promote` does it).
+Descriptions and tags of a model or a numbered version are registry metadata MLflow's
+workflows decide on (a `validated` tag): each change, its audit entry (`model.update`, with
+the values) and `model.updated` in one transaction.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from mlopsd.client.events import ModelRegistered
+from mlopsd.client.events import ModelRegistered, ModelUpdated
 from mlopsd.config import DATASET_NAME
 from mlopsd.runtime.events import EventBus
 from mlopsd.runtime.runner import JobRunner
@@ -70,6 +73,46 @@ class MlflowRegistry:
             audit.append(self.store, actor=actor, action="model.create",
                          subject=f"model:{name}", details={"via": "mlflow"})
         return model
+
+    def update_model(self, name: str, *, description: str | None = None,
+                     tags: dict[str, str] | None = None, drop_tag: str | None = None,
+                     actor: str) -> mlflow_model_repo.RegisteredModel:
+        """Its description set, tags merged in or one removed (one of them per call)."""
+        with self.store.transaction():
+            model = mlflow_model_repo.update_registered_model(
+                self.store, name, description=description, tags=tags, drop_tag=drop_tag)
+            self._updated(name, None, None, description, tags, drop_tag, actor)
+        return model
+
+    def update_version(self, name: str, number: int, *, description: str | None = None,
+                       tags: dict[str, str] | None = None, drop_tag: str | None = None,
+                       actor: str) -> mlflow_model_repo.NumberedVersion:
+        with self.store.transaction():
+            version = mlflow_model_repo.update_version(
+                self.store, name, number, description=description, tags=tags,
+                drop_tag=drop_tag)
+            self._updated(name, version.version, number, description, tags, drop_tag, actor)
+        return version
+
+    def _updated(self, name: str, version: str | None, number: int | None,
+                 description: str | None, tags: dict[str, str] | None,
+                 drop_tag: str | None, actor: str) -> None:
+        """Within the change's transaction: its audit entry and event."""
+        details: dict[str, Any] = {"via": "mlflow"}
+        if number is not None:
+            details |= {"number": number, "version": version}
+        if description is not None:
+            details["description"] = description
+        if tags:
+            details["tags"] = tags
+        if drop_tag is not None:
+            details["tag_removed"] = drop_tag
+        entry = audit.append(self.store, actor=actor, action="model.update",
+                             subject=f"model:{name}", details=details)
+        self.bus.publish(ModelUpdated(
+            model=name, version=version, number=number,
+            changed="description" if description is not None else "tags", actor=actor),
+            audit=entry)
 
     # --- versions ------------------------------------------------------------------------
 

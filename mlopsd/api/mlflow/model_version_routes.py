@@ -67,25 +67,26 @@ def search_model_versions(request: Request, f: Given) -> Response:
 
 @router.patch("/update")
 def update_model_version(request: Request, f: Given) -> Response:
-    store = daemon_of(request).store
-    version = mlflow_model_repo.update_version(
-        store, f.required("name"), number_of(f),
-        description=f.text("description", required=False) or "")
-    return ok({"model_version": version_json(store, version)})
+    daemon = daemon_of(request)
+    version = daemon.mlflow_registry.update_version(
+        f.required("name"), number_of(f),
+        description=f.text("description", required=False) or "", actor=actor_of(request))
+    return ok({"model_version": version_json(daemon.store, version)})
 
 
 @router.post("/set-tag")
 def set_model_version_tag(request: Request, f: Given) -> Response:
-    mlflow_model_repo.update_version(
-        daemon_of(request).store, f.required("name"), number_of(f),
-        tags={f.required("key"): f.text("value", required=False) or ""})
+    daemon_of(request).mlflow_registry.update_version(
+        f.required("name"), number_of(f),
+        tags={f.required("key"): f.text("value", required=False) or ""},
+        actor=actor_of(request))
     return ok({})
 
 
 @router.delete("/delete-tag")
 def delete_model_version_tag(request: Request, f: Given) -> Response:
-    mlflow_model_repo.update_version(daemon_of(request).store, f.required("name"),
-                                     number_of(f), drop_tag=f.required("key"))
+    daemon_of(request).mlflow_registry.update_version(
+        f.required("name"), number_of(f), drop_tag=f.required("key"), actor=actor_of(request))
     return ok({})
 
 
