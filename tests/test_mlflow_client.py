@@ -219,7 +219,11 @@ _UNSIGNED = b"""flavors:
 @pytest.mark.parametrize(("name", "mlmodel", "says"), [
     ("pickled", _SKLEARN, "saved as a pickle (model.pkl), which is never loaded here"),
     ("unsigned", _UNSIGNED, "the MLmodel file has none"),
-], ids=["pickled", "unsigned"])
+    ("flat", b"flavors:\n  lightgbm: model.lgb\n",
+     "the MLmodel file's flavors.lightgbm is 'model.lgb', not a mapping"),
+    ("listed", b"flavors: [lightgbm]\n",
+     "the MLmodel file's flavors is ['lightgbm'], not a mapping"),
+], ids=["pickled", "unsigned", "flavour-not-a-mapping", "flavours-not-a-mapping"])
 def test_a_model_that_cannot_be_read_as_lightgbm_text_is_refused(
         d: DaemonProcess, notebook: dict[str, Any], name: str, mlmodel: bytes,
         says: str) -> None:
