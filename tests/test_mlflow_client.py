@@ -377,3 +377,38 @@ def test_registry_descriptions_and_tags_are_audited_with_their_event(
     assert [e.audit_id for e in events] == [e.id for e in entries]
     assert events[4].data == {"model": "bikes-mlflow", "version": "1.0.0", "number": 1,
                               "changed": "tags", "actor": "mlflow@owner"}
+
+
+def test_a_filter_ending_in_and_is_refused_naming_it(d: DaemonProcess,
+                                                     notebook: dict[str, Any]) -> None:
+    with _http(d) as http:
+        for method, call, body in (
+                ("POST", "logged-models/search", {
+                    "experiment_ids": [notebook["experiment_id"]],
+                    "filter": "name = 'model' and"}),
+                ("GET", "model-versions/search", {"filter": "name = 'bikes-mlflow' and "})):
+            sent = {"json": body} if method == "POST" else {"params": body}
+            refused = http.request(method, f"{MLFLOW}/{call}", **sent)
+            assert refused.status_code == 400, (call, refused.text)
+            assert refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+            assert "filter" in refused.json()["message"], refused.text
+            assert "ends with 'and'" in refused.json()["message"], refused.text
+            assert body["filter"].strip() in refused.json()["message"], refused.text
+
+
+def test_a_version_from_an_artifacts_path_is_checked_as_uploads_are(
+        d: DaemonProcess, notebook: dict[str, Any]) -> None:
+    with _http(d) as http:
+        assert http.put(f"{ARTIFACTS}/notes.txt", content=b"at the root").status_code == 200
+        for source in ("mlflow-artifacts:/1/../2/models", "mlflow-artifacts:/a//b"):
+            refused = http.post(f"{MLFLOW}/model-versions/create",
+                                json={"name": "bikes-mlflow", "source": source})
+            assert refused.status_code == 400, (source, refused.text)
+            assert refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+            assert "source" in refused.json()["message"]
+            assert "artifact root" in refused.json()["message"], refused.text
+        root = http.post(f"{MLFLOW}/model-versions/create",
+                         json={"name": "bikes-mlflow", "source": "mlflow-artifacts:/"})
+        assert root.status_code == 400, root.text
+        assert "holds no MLmodel file" in root.json()["message"]
+        assert "'notes.txt'" in root.json()["message"], "a stored path cut short"

@@ -28,6 +28,7 @@ from mlopsd.config import DATASET_NAME
 from mlopsd.runtime.events import EventBus
 from mlopsd.runtime.runner import JobRunner
 from mlopsd.services.errors import ServiceError
+from mlopsd.services.mlflow_artifacts import checked_path
 from mlopsd.services.training import canonical_hash, signature_hash
 from store import audit, run_search
 from store import mlflow_artifacts as artifact_index
@@ -123,10 +124,12 @@ class MlflowRegistry:
         check_name(name)
         mlflow_model_repo.get_registered_model(self.store, name)
         folder = self.folder_of(source)
-        files = {f.path[len(folder) + 1:]: f.sha for f in artifact_index.under(self.store, folder)
-                 if "/" not in f.path[len(folder) + 1:]}
+        prefix = f"{folder}/" if folder else ""  # "": the artifact root
+        files = {f.path[len(prefix):]: f.sha for f in artifact_index.under(self.store, folder)
+                 if "/" not in f.path[len(prefix):]}
         if "MLmodel" not in files:
-            raise ServiceError(400, f"source: {source!r} holds no MLmodel file ({folder}/ has "
+            raise ServiceError(400, f"source: {source!r} holds no MLmodel file "
+                               f"({prefix or 'the artifact root'} has "
                                f"{sorted(files) or 'nothing'}): log the model first", "source")
         if run_id is not None:
             run_repo.get_run(self.store, run_id)
@@ -168,13 +171,14 @@ class MlflowRegistry:
             run = run_repo.get_run(self.store, run_id)
             experiment = mlflow_run_repo.mlflow_id(
                 run_search.get_experiment(self.store, run.experiment))
-            return "/".join(p for p in (f"{experiment}/{run_id}/artifacts", sub.strip("/"))
-                            if p)
+            return checked_path("/".join(p for p in (f"{experiment}/{run_id}/artifacts",
+                                                     sub.strip("/")) if p), field="source")
         if source.startswith("mlflow-artifacts:"):
             rest = source[len("mlflow-artifacts:"):]
             if rest.startswith("//"):  # mlflow-artifacts://host:port/path
                 rest = rest[2:].partition("/")[2]
-            return rest.strip("/")
+            folder = rest.strip("/")
+            return checked_path(folder, field="source") if folder else ""
         raise ServiceError(400, f"source: {source[:200]!r} is not in this server's artifact "
                            "store (models:/m-…, runs:/RUN_ID/PATH or mlflow-artifacts:/PATH)",
                            "source")

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from mlopsd.api.mlflow.context import (
     actor_of,
     daemon_of,
+    dangling_and,
     ok,
     page_size,
     token_in,
@@ -23,7 +24,7 @@ from mlopsd.api.mlflow.registry_view import number_of, version_json
 from store import mlflow_models as mlflow_model_repo
 
 router = APIRouter(prefix="/mlflow/model-versions")
-_EQUALS = re.compile(r"\s*(name|run_id)\s*=\s*(?:'([^']*)'|\"([^\"]*)\")\s*(?:and\b|$)",
+_EQUALS = re.compile(r"\s*(name|run_id)\s*=\s*(?:'([^']*)'|\"([^\"]*)\")\s*(?:(and)\b|$)",
                      re.IGNORECASE)
 
 
@@ -57,6 +58,8 @@ def search_model_versions(request: Request, f: Given) -> Response:
                               f"and run_id = 'y', not {text[position:][:100]!r}")
         equal[match[1].lower()] = match[2] if match[2] is not None else match[3]
         position = match.end()
+        if match[4] and not text[position:].strip():
+            raise dangling_and(text)
     page = mlflow_model_repo.page_versions(
         store, model=equal.get("name"), run_id=equal.get("run_id"),
         after=token_in(f.text("page_token", required=False), "mlflow-model-versions"),
