@@ -40,8 +40,11 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
 def _flavour(mlmodel: dict[str, Any], files: dict[str, str]) -> str:
     """The file holding the LightGBM text, or a JobError saying why there is none."""
     flavors = mlmodel.get("flavors")
-    if not isinstance(flavors, dict) or "lightgbm" not in flavors:
-        named = sorted(flavors) if isinstance(flavors, dict) else []
+    if flavors is not None and not isinstance(flavors, dict):
+        raise JobError(f"source: the MLmodel file's flavors is {_shown(flavors)}, not a "
+                       "mapping of flavour names to their settings")
+    if flavors is None or "lightgbm" not in flavors:
+        named = sorted(str(name) for name in flavors or {})
         pickled = sorted({str(f.get("pickled_model")) for f in (flavors or {}).values()
                           if isinstance(f, dict) and f.get("pickled_model")})
         why = (f"it was saved as a pickle ({', '.join(pickled)}), which is never loaded here"
@@ -50,6 +53,9 @@ def _flavour(mlmodel: dict[str, Any], files: dict[str, str]) -> str:
         raise JobError(f"source: the model's flavours are {named or 'not given'}: {why}; "
                        + _LOG_THE_BOOSTER)
     flavour = flavors["lightgbm"] or {}
+    if not isinstance(flavour, dict):
+        raise JobError(f"source: the MLmodel file's flavors.lightgbm is {_shown(flavour)}, "
+                       "not a mapping (data: the model's file, model_class)")
     data = str(flavour.get("data") or "")
     model_class = str(flavour.get("model_class") or "")
     if data.endswith(_PICKLES) or (model_class and model_class != "lightgbm.basic.Booster"):
@@ -60,6 +66,10 @@ def _flavour(mlmodel: dict[str, Any], files: dict[str, str]) -> str:
         raise JobError(f"source: the MLmodel file names {data!r} as the model, and no such "
                        f"file was uploaded (there are: {sorted(files)})")
     return data
+
+
+def _shown(value: Any) -> str:
+    return repr(value) if len(repr(value)) <= 80 else repr(value)[:80] + "…"
 
 
 def signature_of(mlmodel: dict[str, Any]) -> dict[str, Any]:

@@ -60,6 +60,9 @@ class IngestConfig:
     """A .gz/.zst drop that inflates past this is refused while it streams."""
     max_compression_ratio: float = 200.0
     """...and so is one inflating more than this many times its size (once past 256 MiB)."""
+    max_upload_mb: float = 4096.0
+    """A file uploaded over HTTP (a drop, `POST /datasets/NAME/files`, or a file `mlops check
+    data` sends); more is a 413, and nothing of it is kept."""
 
 
 @dataclass(frozen=True)

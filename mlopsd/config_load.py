@@ -150,6 +150,8 @@ def _check(reader: _Reader, config: Config) -> None:
         bad("max_decompressed_mb", "must be from 1 to 2**30 (MiB)", ("ingest",))
     if not 2 <= i.max_compression_ratio <= 1e6:
         bad("max_compression_ratio", "must be from 2 to 1000000", ("ingest",))
+    if i.max_upload_mb <= 0:
+        bad("max_upload_mb", "must be more than 0", ("ingest",))
     if config.tracking.run_timeout_s < 1:
         bad("run_timeout_s", "must be at least 1", ("tracking",))
     if config.tracking.max_artifact_mb <= 0:

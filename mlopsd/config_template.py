@@ -30,6 +30,8 @@ CONFIG_TEMPLATE = """\
 # max_decompressed_mb = 16384.0  # a .gz/.zst drop inflating past this is refused as it streams
 # max_compression_ratio = 200.0  # ...and one inflating more than this many times its size
 #                                # (judged past 256 MiB): a likely decompression bomb
+# max_upload_mb = 4096.0    # a file uploaded over HTTP (mlops data ingest, mlops check data;
+#                           # more: 413)
 
 [tracking]
 # run_timeout_s = 120.0     # an SDK run that reports nothing this long is marked failed

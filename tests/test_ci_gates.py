@@ -39,6 +39,9 @@ rounds = 30
 early_stopping = 10
 """
 CONFIG = """\
+[daemon]
+workers = 2            # two long jobs keep a check queued (a kill while it waits)
+
 [ingest]
 settle_s = 0.2
 
@@ -331,6 +334,65 @@ def test_a_model_check_that_cannot_be_made_exits_2(d: DaemonProcess, tmp_path: P
         assert said in done.stderr, (args, done.stderr)
         suite, _ = _junit(junit)
         assert _counts(suite)["errors"] == 1
+
+
+def _keep_the_workers_busy(client: Client) -> None:
+    """Both workers (`[daemon] workers = 2`) on a long job: what is submitted next waits."""
+    busy = [client.submit_job("selfcheck", {"seconds": 600}) for _ in range(2)]
+    wait_until(lambda: all(client.get_job(j.id).state == "running" for j in busy),
+               what="both workers to be busy")
+
+
+def _free_the_workers(client: Client) -> None:
+    for job in client.list_jobs(kind="selfcheck", limit=20):
+        if job.state in ("queued", "running"):
+            client.cancel_job(job.id, "only there to keep the workers busy")
+
+
+def test_a_data_check_cancelled_while_queued_leaves_no_upload(
+        d: DaemonProcess, frame: pl.DataFrame, tmp_path: Path) -> None:
+    client = d.client
+    assert client is not None
+    good = tmp_path / "december.csv"
+    frame.filter(pl.col("mnth") == "Dec").write_csv(good)
+    _keep_the_workers_busy(client)
+    try:
+        check = client.check_data("bikes", good)
+        assert client.get_job(check.id).state == "queued"
+        assert not _checks_folder_empty(d), "the upload waits with its job"
+
+        assert client.cancel_job(check.id, "not needed").state == "cancelled"
+
+        assert _checks_folder_empty(d), "the cancelled check's upload was left behind"
+    finally:
+        _free_the_workers(client)
+
+
+def test_a_model_check_queued_at_a_kill_judges_what_was_asked_after_the_restart(
+        d: DaemonProcess) -> None:
+    """kill -9 while the gate's job waits for a worker: the job runs after the restart and
+    its report keeps the bound and the `against` asked for, not the config's."""
+    client = d.client
+    assert client is not None
+    _keep_the_workers_busy(client)
+    gate = client.check_model("riders", "1.1.0", against="production", max_latency_ms=60_000)
+    assert client.get_job(gate.id).state == "queued"
+
+    d.kill()
+    d.start()
+    client = d.client
+    assert client is not None
+    _free_the_workers(client)
+    done = client.wait_job(gate.id, timeout=300)
+
+    assert done.state == "succeeded", done.error
+    report = client.check_report(done)
+    assert report.against == "production (1.0.0)"
+    latency = next(c for c in report.checks if c.name == "latency")
+    assert latency.rule == ("p95 of single-row predictions <= 60000 ms "
+                            "(asked for (--max-latency-ms))")
+    signature = next(c for c in report.checks if c.name == "signature")
+    assert signature.rule.endswith("as production (1.0.0)")
 
 
 def test_junit_stays_xml_when_a_message_quotes_control_characters() -> None:

@@ -161,6 +161,19 @@ def _params(**change: Any) -> dict[str, Any]:
     return params
 
 
+GATE = {"against": "production (1.0.0)", "max_latency_ms": 50, "latency_bound_from":
+        "asked for (--max-latency-ms)", "minimum": None, "maximum": 1.5,
+        "min_improvement": 0}
+"""What mlops check model keeps with its job (mlopsd/retraining/model_gate.py)."""
+
+
+def test_a_model_checks_gate_is_kept_checked() -> None:
+    checked = compare.check_params(_params(gate=GATE))
+    assert checked["gate"] == {**GATE, "max_latency_ms": 50.0, "min_improvement": 0.0}
+    assert compare.check_params(checked) == checked
+    assert "gate" not in compare.check_params(_params())  # the pipeline's comparisons
+
+
 def test_check_params_fills_defaults_and_is_idempotent() -> None:
     checked = compare.check_params(_params())
     assert (checked["bootstrap"], checked["confidence"], checked["seed"]) == (1000, 0.95, 42)
@@ -189,6 +202,10 @@ def test_check_params_fills_defaults_and_is_idempotent() -> None:
                    "holdout_predictions_sha": SHA}}, "champion.holdout_predictions_sha"),
     ({"champion": {"version": "1", "model_sha": SHA, "signature": {"inputs": "hr"}}},
      "champion.signature.inputs"),
+    ({"gate": {**GATE, "max_latency_ms": 0}}, "gate.max_latency_ms"),
+    ({"gate": {**GATE, "against": ""}}, "gate.against"),
+    ({"gate": {**GATE, "maximum": "1"}}, "gate.maximum"),
+    ({"gate": {**GATE, "tolerance": 1}}, "gate.tolerance"),
 ])
 def test_bad_params_name_the_field(change: dict, field: str) -> None:
     with pytest.raises(InvalidParams) as info:

@@ -1,6 +1,7 @@
 """Hostile sizes cost the daemon nothing: a selector range past the dataset's versions is
-refused before it is expanded, and a compressed drop that inflates too far is cut off while
-it streams and quarantined with its ratio named."""
+refused before it is expanded, a compressed drop that inflates too far is cut off while
+it streams and quarantined with its ratio named, and an upload past `[ingest]
+max_upload_mb` is refused with a 413 leaving no partial file."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from tests.configs import bikes_config
 from tests.daemon_process import DaemonProcess, wait_until
 from tests.test_ingest_daemon import EXAMPLE
 
-CONFIG = bikes_config(ingest="max_decompressed_mb = 8")
+CONFIG = bikes_config(ingest="max_decompressed_mb = 8\nmax_upload_mb = 1")
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +90,23 @@ def test_a_ratio_past_the_limit_is_refused_as_a_bomb(tmp_path: Path) -> None:
     message = info.value.issues[0]["message"]
     assert "compression ratio of" in message and "above the limit of 100:1" in message, message
     assert (tmp_path / "out.csv").stat().st_size <= 2 << 20, "cut off soon after the limit"
+
+
+@pytest.mark.parametrize("call", ["files", "check"])
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_an_upload_past_its_bound_is_refused_leaving_no_partial_file(
+        d: DaemonProcess, call: str, declared: bool) -> None:
+    """POST /datasets/NAME/files (a drop) and /datasets/NAME/check (mlops check data): a
+    body past 1 MiB is refused, whether its length was declared or it is streamed."""
+    assert d.client is not None
+    body = b"x" * ((1 << 20) + 1)
+    content = body if declared else iter([body[:1 << 19], body[1 << 19:]])
+    reply = httpx.post(f"{d.client.base_url}/api/v1/datasets/bikes/{call}",
+                       params={"filename": "big.csv"}, content=content, timeout=30,
+                       headers={"Authorization": f"Bearer {d.home.read_token()}"})
+    assert reply.status_code == 413, reply.text
+    message = reply.json()["error"]["message"]
+    assert "1,048,576 bytes" in message and "[ingest] max_upload_mb" in message, message
+    assert [p.name for p in (d.home.inbox / "bikes").iterdir() if p.is_file()] == []
+    checks = d.home.run / "checks"
+    assert not checks.exists() or not any(checks.iterdir())

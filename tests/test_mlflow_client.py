@@ -238,7 +238,11 @@ _UNSIGNED = b"""flavors:
 @pytest.mark.parametrize(("name", "mlmodel", "says"), [
     ("pickled", _SKLEARN, "saved as a pickle (model.pkl), which is never loaded here"),
     ("unsigned", _UNSIGNED, "the MLmodel file has none"),
-], ids=["pickled", "unsigned"])
+    ("flat", b"flavors:\n  lightgbm: model.lgb\n",
+     "the MLmodel file's flavors.lightgbm is 'model.lgb', not a mapping"),
+    ("listed", b"flavors: [lightgbm]\n",
+     "the MLmodel file's flavors is ['lightgbm'], not a mapping"),
+], ids=["pickled", "unsigned", "flavour-not-a-mapping", "flavours-not-a-mapping"])
 def test_a_model_that_cannot_be_read_as_lightgbm_text_is_refused(
         d: DaemonProcess, notebook: dict[str, Any], name: str, mlmodel: bytes,
         says: str) -> None:
@@ -347,3 +351,83 @@ def test_an_artifact_whose_bytes_are_gone_or_changed_says_so_without_a_retry(
         assert rotted.status_code == 409, rotted.text
         assert rotted.json()["error_code"] == "DATA_LOSS"
         assert "no longer match its hash" in rotted.json()["message"]
+
+
+def test_registry_descriptions_and_tags_are_audited_with_their_event(
+        d: DaemonProcess, notebook: dict[str, Any]) -> None:
+    """A registered model's and a numbered version's description and tags are the
+    registry's, changed as an archive or an alias is: an audit entry `model.update` naming
+    who and what, and `model.updated` pointing at it, in one transaction."""
+    assert d.client is not None
+    after = d.client.status().last_event_id
+    model, version = {"name": "bikes-mlflow"}, {"name": "bikes-mlflow", "version": "1"}
+    with _http(d) as http:
+        for method, call, body in (
+                ("PATCH", "registered-models/update", {**model, "description": "riders"}),
+                ("POST", "registered-models/set-tag", {**model, "key": "team", "value": "a"}),
+                ("DELETE", "registered-models/delete-tag", {**model, "key": "team"}),
+                ("PATCH", "model-versions/update", {**version, "description": "checked"}),
+                ("POST", "model-versions/set-tag", {**version, "key": "validated",
+                                                     "value": "yes"}),
+                ("DELETE", "model-versions/delete-tag", {**version, "key": "validated"})):
+            done = http.request(method, f"{MLFLOW}/{call}", json=body)
+            assert done.status_code == 200, (call, done.text)
+        missing = http.request("DELETE", f"{MLFLOW}/model-versions/delete-tag",
+                               json={**version, "key": "never-set"})
+        assert missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+    entries = list(d.client.audit(action="model.update", subject="model:bikes-mlflow"))[::-1]
+    assert [(e.actor, e.details) for e in entries] == [
+        ("mlflow@owner", {"via": "mlflow", "description": "riders"}),
+        ("mlflow@owner", {"via": "mlflow", "tags": {"team": "a"}}),
+        ("mlflow@owner", {"via": "mlflow", "tag_removed": "team"}),
+        ("mlflow@owner", {"via": "mlflow", "number": 1, "version": "1.0.0",
+                          "description": "checked"}),
+        ("mlflow@owner", {"via": "mlflow", "number": 1, "version": "1.0.0",
+                          "tags": {"validated": "yes"}}),
+        ("mlflow@owner", {"via": "mlflow", "number": 1, "version": "1.0.0",
+                          "tag_removed": "validated"}),
+    ]  # the refused removal left none
+    stream = d.client.events(types=["model.updated"], after=after, timeout=10)
+    try:
+        events = [next(stream) for _ in entries]
+    finally:
+        stream.close()
+    assert [e.audit_id for e in events] == [e.id for e in entries]
+    assert events[4].data == {"model": "bikes-mlflow", "version": "1.0.0", "number": 1,
+                              "changed": "tags", "actor": "mlflow@owner"}
+
+
+def test_a_filter_ending_in_and_is_refused_naming_it(d: DaemonProcess,
+                                                     notebook: dict[str, Any]) -> None:
+    with _http(d) as http:
+        for method, call, body in (
+                ("POST", "logged-models/search", {
+                    "experiment_ids": [notebook["experiment_id"]],
+                    "filter": "name = 'model' and"}),
+                ("GET", "model-versions/search", {"filter": "name = 'bikes-mlflow' and "})):
+            sent = {"json": body} if method == "POST" else {"params": body}
+            refused = http.request(method, f"{MLFLOW}/{call}", **sent)
+            assert refused.status_code == 400, (call, refused.text)
+            assert refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+            assert "filter" in refused.json()["message"], refused.text
+            assert "ends with 'and'" in refused.json()["message"], refused.text
+            assert body["filter"].strip() in refused.json()["message"], refused.text
+
+
+def test_a_version_from_an_artifacts_path_is_checked_as_uploads_are(
+        d: DaemonProcess, notebook: dict[str, Any]) -> None:
+    with _http(d) as http:
+        assert http.put(f"{ARTIFACTS}/notes.txt", content=b"at the root").status_code == 200
+        for source in ("mlflow-artifacts:/1/../2/models", "mlflow-artifacts:/a//b"):
+            refused = http.post(f"{MLFLOW}/model-versions/create",
+                                json={"name": "bikes-mlflow", "source": source})
+            assert refused.status_code == 400, (source, refused.text)
+            assert refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+            assert "source" in refused.json()["message"]
+            assert "artifact root" in refused.json()["message"], refused.text
+        root = http.post(f"{MLFLOW}/model-versions/create",
+                         json={"name": "bikes-mlflow", "source": "mlflow-artifacts:/"})
+        assert root.status_code == 400, root.text
+        assert "holds no MLmodel file" in root.json()["message"]
+        assert "'notes.txt'" in root.json()["message"], "a stored path cut short"

@@ -7,6 +7,7 @@ holdout is cut from exactly the rows and the split the training used.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -42,7 +43,7 @@ HIGHER_IS_BETTER = {"rmse": False, "mae": False, "r2": True, "auc": True, "log_l
                     "macro_f1": True}
 
 _TOP = {"model", "train", "challenger", "champion", "metric", "bootstrap", "confidence", "seed",
-        "latency"}
+        "latency", "gate"}
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 BOOTSTRAP = (100, 100_000)
 CONFIDENCE = (0.5, 0.999)
@@ -81,7 +82,37 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
     }
     if params.get("latency") is not None:  # absent from the pipeline's comparisons
         checked["latency"] = _latency(params["latency"])
+    if params.get("gate") is not None:  # mlops check model's: the job itself does not read it
+        checked["gate"] = _gate(params["gate"])
     return checked
+
+
+def _gate(value: Any) -> dict[str, Any]:
+    """What `mlops check model` was asked with, kept with the job so that a job run again
+    after a restart is judged by it (not by the config then in force)."""
+    value = an_object(value, "gate")
+    no_unknown_keys(value, {"against", "max_latency_ms", "latency_bound_from", "minimum",
+                            "maximum", "min_improvement"}, "gate.")
+    return {"against": a_name(value.get("against"), "gate.against"),
+            "max_latency_ms": _number(value.get("max_latency_ms"), "gate.max_latency_ms",
+                                      positive=True),
+            "latency_bound_from": a_name(value.get("latency_bound_from"),
+                                         "gate.latency_bound_from"),
+            "minimum": _number(value.get("minimum"), "gate.minimum", optional=True),
+            "maximum": _number(value.get("maximum"), "gate.maximum", optional=True),
+            "min_improvement": _number(value.get("min_improvement", 0.0),
+                                       "gate.min_improvement")}
+
+
+def _number(value: Any, field: str, *, positive: bool = False, optional: bool = False
+            ) -> float | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+            value) or (positive and value <= 0):
+        kind = "a positive number" if positive else "a number"
+        raise InvalidParams(field, f"must be {kind}, got {value!r}")
+    return float(value)
 
 
 def _latency(value: Any) -> dict[str, int]:

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from mlopsd.api.job_routes import actor_of
 from mlopsd.api.model_names import known_model
 from mlopsd.api.params import Name, Version
+from mlopsd.api.upload_bound import max_upload_bytes, refuse_declared, stream_into
 from mlopsd.api.upload_names import check_upload_name
 from mlopsd.api.wire_out import out
 from mlopsd.client.wire import JobOut, ModelCheckRequest
@@ -26,7 +27,8 @@ router = APIRouter(prefix="/api/v1", tags=["checks"])
              "rules, storing nothing",
              description="The same checks as an ingest, in a worker (job `check_data`); the "
              "job's result is the report (a verdict per rule). No data version, no "
-             "quarantine, no move: the upload is removed when the job ends.")
+             "quarantine, no move: the upload is removed when the job ends. A body past `[ingest] "
+             "max_upload_mb` is a 413.")
 async def check_data(
     request: Request, name: Name,
     filename: Annotated[str, Query(max_length=255, description="the file's name (its "
@@ -34,6 +36,8 @@ async def check_data(
 ) -> JobOut:
     checks = request.app.state.daemon.data_checks
     check_upload_name(filename)
+    bound = max_upload_bytes(request)
+    refuse_declared(request, bound)
     await run_in_threadpool(checks.dataset, name)  # an unknown dataset before a byte is kept
     folder: Path = await run_in_threadpool(checks.folder)
     path = folder / filename
@@ -41,8 +45,7 @@ async def check_data(
         # File work on a thread: this loop also answers predictions. Synced: a check still
         # queued at a restart runs then, on the whole file.
         with open(path, "xb") as sink:
-            async for chunk in request.stream():
-                await run_in_threadpool(sink.write, chunk)
+            await stream_into(request, sink, bound)
             await run_in_threadpool(sink.flush)
             await run_in_threadpool(os.fsync, sink.fileno())
         job = await run_in_threadpool(lambda: checks.submit(name, path,

@@ -24,6 +24,7 @@ from mlopsd.api.params import (
     Sha256,
     Text,
 )
+from mlopsd.api.upload_bound import max_upload_bytes, refuse_declared, stream_into
 from mlopsd.api.upload_names import check_upload_name
 from mlopsd.api.wire_out import out
 from mlopsd.client.wire import (
@@ -117,7 +118,8 @@ def list_ingests(
     "/datasets/{name}/files", response_model=Upload, status_code=202,
     summary="Drop a file into a dataset's inbox (the body is the file's bytes)",
     description="Written to a temp name, fsynced and renamed in: the same path as a file "
-    "dropped into HOME/inbox/NAME/. The ingest job is queued at once.",
+    "dropped into HOME/inbox/NAME/. The ingest job is queued at once. A body past "
+    "`[ingest] max_upload_mb` is a 413, leaving nothing.",
 )
 async def upload(
     request: Request, name: Name,
@@ -127,6 +129,8 @@ async def upload(
     check_upload_name(filename)
     if not DATASET_NAME.match(name):
         raise ApiError(422, f"{name!r} is not a valid dataset name", field="name")
+    bound = max_upload_bytes(request)
+    refuse_declared(request, bound)
     folder: Path = daemon.home.inbox / name
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / filename
@@ -136,9 +140,8 @@ async def upload(
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
-            async for chunk in request.stream():
-                out.write(chunk)
-            out.flush()
+            await stream_into(request, out, bound)  # past the bound: the temp file goes
+            await run_in_threadpool(out.flush)
             await run_in_threadpool(os.fsync, out.fileno())
         os.link(tmp, final)  # fails if the name was taken meanwhile, unlike rename
     except FileExistsError:

@@ -45,21 +45,35 @@ class GateError(ServiceError):
 
 @dataclass(frozen=True)
 class _Asked:
-    """What a check was asked with, beyond the job's params: kept in memory; after a
-    restart it is read again from the config in force."""
+    """What a check was asked with: the label of the version it is judged against, the
+    policy's gates and the latency bound. Kept in the job's params (`gate`), so a job run
+    again after a restart is judged by what was asked, not by the config then in force."""
 
     against: str
     gates: GatesConfig
     bound_ms: float
     bound_from: str
 
+    def params(self) -> dict[str, Any]:
+        return {"against": self.against, "max_latency_ms": self.bound_ms,
+                "latency_bound_from": self.bound_from, "minimum": self.gates.minimum,
+                "maximum": self.gates.maximum,
+                "min_improvement": self.gates.min_improvement}
+
+    @classmethod
+    def of(cls, params: dict[str, Any]) -> _Asked:
+        gate = params["gate"]
+        gates = GatesConfig(metric=params["metric"], minimum=gate["minimum"],
+                            maximum=gate["maximum"], min_improvement=gate["min_improvement"],
+                            bootstrap=params["bootstrap"], confidence=params["confidence"],
+                            seed=params["seed"])
+        return cls(gate["against"], gates, gate["max_latency_ms"], gate["latency_bound_from"])
+
 
 class ModelGate:
     def __init__(self, store: Store, runner: JobRunner, config: Callable[[], Config]) -> None:
         self.store, self.runner, self.config = store, runner, config
-        self._asked: dict[int, _Asked] = {}
         runner.completions["gate_model"] = self._complete
-        runner.finished_hooks.append(self._finished)
 
     def submit(self, name: str, version: str, *, against: str = PRODUCTION,
                max_latency_ms: float | None = None, latency_rows: int = LATENCY_ROWS,
@@ -78,12 +92,11 @@ class ModelGate:
         params = compare_params(self.store, name, self._train_params(candidate), candidate,
                                 champion, metric, policy.gates)
         params["latency"] = {"rows": latency_rows}
-        bound_ms, bound_from = self._bound(declared, max_latency_ms)
-        job = self.runner.submit("gate_model", params, actor=actor)
         label = against if champion is None or against == champion.version else (
             f"{against} ({champion.version})")
-        self._asked[job.id] = _Asked(label, policy.gates, bound_ms, bound_from)
-        return job
+        params["gate"] = _Asked(label, policy.gates, *self._bound(declared, max_latency_ms)
+                                ).params()
+        return self.runner.submit("gate_model", params, actor=actor)
 
     def _champion(self, name: str, aliases: dict[str, str], against: str
                   ) -> model_repo.ModelVersion | None:
@@ -122,23 +135,11 @@ class ModelGate:
                     f"{declared.name}'s [model.monitoring] latency_p95_ms")
         return self.config().monitoring.latency_p95_ms, "[monitoring] latency_p95_ms"
 
-    def _again(self, job: Job) -> _Asked:
-        """After a restart: the policy and bound of the config in force."""
-        declared = self.config().models().get(job.params["model"])
-        policy = declared.retrain if declared else RetrainConfig()
-        champion = job.params["champion"]
-        return _Asked(champion["version"] if champion else PRODUCTION, policy.gates,
-                      *self._bound(declared, None))
-
-    def _finished(self, job: Job) -> None:
-        if job.kind == "gate_model":
-            self._asked.pop(job.id, None)
-
     # --- the report ------------------------------------------------------------------------
 
     def _complete(self, job: Job, result: dict[str, Any]) -> dict[str, Any]:
-        asked = self._asked.pop(job.id, None) or self._again(job)
         params, metric = job.params, result["metric"]
+        asked = _Asked.of(params)
         # As the pipeline's gate: without a champion there is no comparison to judge.
         comparison = result if params["champion"] is not None else None
         verdicts = gates.judge(asked.gates, metric, result["challenger"]["value"], comparison)

@@ -78,6 +78,9 @@ class JobRunner:
     """Per kind: turns a worker's result into store state before the job counts as done;
     what it returns is kept as the job's result, and if it raises the job fails."""
     finished_hooks: list[Callable[[Job], None]] = field(default_factory=list)
+    """Called once a job's end is committed, whatever its end: succeeded, failed, cancelled
+    (also while queued), interrupted by a stop (a crash's are left to each service's start,
+    as the hooks were not heard)."""
     preparers: dict[str, Callable[[Job], dict[str, Any]]] = field(default_factory=dict)
     """Per kind: the params the worker gets, built from the store when the job starts (not
     when it was queued), so it sees everything committed before it."""
@@ -198,7 +201,18 @@ class JobRunner:
             if not self._stop_running(job, actor, reason, message):
                 raise
             return job_repo.get_job(self.store, job_id)
+        self._ended(cancelled)
         return cancelled
+
+    def _ended(self, job: Job) -> None:
+        """The finished hooks of a job that ended without a worker (cancelled while queued,
+        or its preparation failed), as `Endings` calls them for one that ran: each kind's
+        leftovers (an upload, a reservation, a waiter) go whatever the end."""
+        for hook in self.finished_hooks:
+            try:
+                hook(job)
+            except Exception:
+                log.exception("handler for the end of job %s failed", job.id)
 
     def _stop_running(self, job: Job, actor: str, reason: str | None, message: str) -> bool:
         with self._lock:
@@ -285,8 +299,7 @@ class JobRunner:
                                                      error=f"preparing the job failed: {exc}")
                         self.bus.publish(JobFailed(job_id=job.id, kind=job.kind,
                                                    error=failed.error))
-                    for hook in self.finished_hooks:
-                        hook(failed)
+                    self._ended(failed)
                     continue
             self._launch(job)
 

@@ -13,6 +13,9 @@ job's error. The call waits a little for the check, so a version is usually READ
 reply (MLflow's client otherwise polls every 3 s).
 
 Aliases are ours (`deploys.move_alias`, called by the API as `mlops promote` does it).
+Descriptions and tags of a model or a numbered version are registry metadata MLflow's
+workflows decide on (a `validated` tag): each change, its audit entry (`model.update`, with
+the values) and `model.updated` in one transaction.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from mlopsd.client.events import ModelRegistered
+from mlopsd.client.events import ModelRegistered, ModelUpdated
 from mlopsd.config import DATASET_NAME
 from mlopsd.runtime.events import EventBus
 from mlopsd.runtime.runner import JobRunner
 from mlopsd.services.errors import ServiceError
+from mlopsd.services.mlflow_artifacts import checked_path
 from mlopsd.services.training import canonical_hash, signature_hash
 from store import audit, run_search
 from store import mlflow_artifacts as artifact_index
@@ -71,6 +75,46 @@ class MlflowRegistry:
                          subject=f"model:{name}", details={"via": "mlflow"})
         return model
 
+    def update_model(self, name: str, *, description: str | None = None,
+                     tags: dict[str, str] | None = None, drop_tag: str | None = None,
+                     actor: str) -> mlflow_model_repo.RegisteredModel:
+        """Its description set, tags merged in or one removed (one of them per call)."""
+        with self.store.transaction():
+            model = mlflow_model_repo.update_registered_model(
+                self.store, name, description=description, tags=tags, drop_tag=drop_tag)
+            self._updated(name, None, None, description, tags, drop_tag, actor)
+        return model
+
+    def update_version(self, name: str, number: int, *, description: str | None = None,
+                       tags: dict[str, str] | None = None, drop_tag: str | None = None,
+                       actor: str) -> mlflow_model_repo.NumberedVersion:
+        with self.store.transaction():
+            version = mlflow_model_repo.update_version(
+                self.store, name, number, description=description, tags=tags,
+                drop_tag=drop_tag)
+            self._updated(name, version.version, number, description, tags, drop_tag, actor)
+        return version
+
+    def _updated(self, name: str, version: str | None, number: int | None,
+                 description: str | None, tags: dict[str, str] | None,
+                 drop_tag: str | None, actor: str) -> None:
+        """Within the change's transaction: its audit entry and event."""
+        details: dict[str, Any] = {"via": "mlflow"}
+        if number is not None:
+            details |= {"number": number, "version": version}
+        if description is not None:
+            details["description"] = description
+        if tags:
+            details["tags"] = tags
+        if drop_tag is not None:
+            details["tag_removed"] = drop_tag
+        entry = audit.append(self.store, actor=actor, action="model.update",
+                             subject=f"model:{name}", details=details)
+        self.bus.publish(ModelUpdated(
+            model=name, version=version, number=number,
+            changed="description" if description is not None else "tags", actor=actor),
+            audit=entry)
+
     # --- versions ------------------------------------------------------------------------
 
     def create_version(self, name: str, *, source: str, run_id: str | None,
@@ -80,10 +124,12 @@ class MlflowRegistry:
         check_name(name)
         mlflow_model_repo.get_registered_model(self.store, name)
         folder = self.folder_of(source)
-        files = {f.path[len(folder) + 1:]: f.sha for f in artifact_index.under(self.store, folder)
-                 if "/" not in f.path[len(folder) + 1:]}
+        prefix = f"{folder}/" if folder else ""  # "": the artifact root
+        files = {f.path[len(prefix):]: f.sha for f in artifact_index.under(self.store, folder)
+                 if "/" not in f.path[len(prefix):]}
         if "MLmodel" not in files:
-            raise ServiceError(400, f"source: {source!r} holds no MLmodel file ({folder}/ has "
+            raise ServiceError(400, f"source: {source!r} holds no MLmodel file "
+                               f"({prefix or 'the artifact root'} has "
                                f"{sorted(files) or 'nothing'}): log the model first", "source")
         if run_id is not None:
             run_repo.get_run(self.store, run_id)
@@ -125,13 +171,14 @@ class MlflowRegistry:
             run = run_repo.get_run(self.store, run_id)
             experiment = mlflow_run_repo.mlflow_id(
                 run_search.get_experiment(self.store, run.experiment))
-            return "/".join(p for p in (f"{experiment}/{run_id}/artifacts", sub.strip("/"))
-                            if p)
+            return checked_path("/".join(p for p in (f"{experiment}/{run_id}/artifacts",
+                                                     sub.strip("/")) if p), field="source")
         if source.startswith("mlflow-artifacts:"):
             rest = source[len("mlflow-artifacts:"):]
             if rest.startswith("//"):  # mlflow-artifacts://host:port/path
                 rest = rest[2:].partition("/")[2]
-            return rest.strip("/")
+            folder = rest.strip("/")
+            return checked_path(folder, field="source") if folder else ""
         raise ServiceError(400, f"source: {source[:200]!r} is not in this server's artifact "
                            "store (models:/m-…, runs:/RUN_ID/PATH or mlflow-artifacts:/PATH)",
                            "source")

@@ -31,13 +31,14 @@ async def upload(request: Request, artifact_path: str) -> Response:
     written = await run_in_threadpool(proxy.artifacts.tmp_path, ".upload")
     size = 0
     try:
+        # File work on a thread: this loop also answers predictions.
         with written.open("wb") as out:
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > proxy.max_bytes:
                     raise proxy.too_large(size)
-                out.write(chunk)
-            out.flush()
+                await run_in_threadpool(out.write, chunk)
+            await run_in_threadpool(out.flush)
             await run_in_threadpool(os.fsync, out.fileno())
     except BaseException:
         written.unlink(missing_ok=True)

@@ -101,3 +101,9 @@ def name_pattern(filter_text: str | None, what: str) -> str | None:
     if match[1] != "=":
         return value
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def dangling_and(filter_text: str) -> MlflowError:
+    """A filter of `x = 'a' and` clauses whose last `and` joins nothing."""
+    return MlflowError(INVALID, f"filter: {filter_text[:200]!r} ends with 'and': a clause "
+                       "must follow it")

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from mlopsd.api.mlflow import render
 from mlopsd.api.mlflow.context import (
+    dangling_and,
     experiment_id,
     ok,
     page_size,
@@ -27,7 +28,7 @@ from store import runs as run_repo
 
 router = APIRouter(prefix="/mlflow/logged-models")
 _STATUSES = {"LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED"}
-_EQUALS = re.compile(r"\s*(?:attributes?\.)?(\w+)\s*=\s*(?:'([^']*)'|\"([^\"]*)\")\s*(?:and\b|$)",
+_EQUALS = re.compile(r"\s*(?:attributes?\.)?(\w+)\s*=\s*(?:'([^']*)'|\"([^\"]*)\")\s*(?:(and)\b|$)",
                      re.IGNORECASE)
 _COLUMNS = {"name": "name", "source_run_id": "source_run_id", "status": "status",
             "model_type": "model_type", "model_id": "id"}
@@ -98,6 +99,8 @@ def _equal(filter_text: str) -> dict[str, str]:
                               f"{filter_text[position:][:100]!r}")
         equal[_COLUMNS[match[1].lower()]] = match[2] if match[2] is not None else match[3]
         position = match.end()
+        if match[4] and not filter_text[position:].strip():
+            raise dangling_and(filter_text)
     return equal
 
 

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from mlopsd.api.mlflow.context import (
     actor_of,
     daemon_of,
+    dangling_and,
     ok,
     page_size,
     token_in,
@@ -23,7 +24,7 @@ from mlopsd.api.mlflow.registry_view import number_of, version_json
 from store import mlflow_models as mlflow_model_repo
 
 router = APIRouter(prefix="/mlflow/model-versions")
-_EQUALS = re.compile(r"\s*(name|run_id)\s*=\s*(?:'([^']*)'|\"([^\"]*)\")\s*(?:and\b|$)",
+_EQUALS = re.compile(r"\s*(name|run_id)\s*=\s*(?:'([^']*)'|\"([^\"]*)\")\s*(?:(and)\b|$)",
                      re.IGNORECASE)
 
 
@@ -57,6 +58,8 @@ def search_model_versions(request: Request, f: Given) -> Response:
                               f"and run_id = 'y', not {text[position:][:100]!r}")
         equal[match[1].lower()] = match[2] if match[2] is not None else match[3]
         position = match.end()
+        if match[4] and not text[position:].strip():
+            raise dangling_and(text)
     page = mlflow_model_repo.page_versions(
         store, model=equal.get("name"), run_id=equal.get("run_id"),
         after=token_in(f.text("page_token", required=False), "mlflow-model-versions"),
@@ -67,25 +70,26 @@ def search_model_versions(request: Request, f: Given) -> Response:
 
 @router.patch("/update")
 def update_model_version(request: Request, f: Given) -> Response:
-    store = daemon_of(request).store
-    version = mlflow_model_repo.update_version(
-        store, f.required("name"), number_of(f),
-        description=f.text("description", required=False) or "")
-    return ok({"model_version": version_json(store, version)})
+    daemon = daemon_of(request)
+    version = daemon.mlflow_registry.update_version(
+        f.required("name"), number_of(f),
+        description=f.text("description", required=False) or "", actor=actor_of(request))
+    return ok({"model_version": version_json(daemon.store, version)})
 
 
 @router.post("/set-tag")
 def set_model_version_tag(request: Request, f: Given) -> Response:
-    mlflow_model_repo.update_version(
-        daemon_of(request).store, f.required("name"), number_of(f),
-        tags={f.required("key"): f.text("value", required=False) or ""})
+    daemon_of(request).mlflow_registry.update_version(
+        f.required("name"), number_of(f),
+        tags={f.required("key"): f.text("value", required=False) or ""},
+        actor=actor_of(request))
     return ok({})
 
 
 @router.delete("/delete-tag")
 def delete_model_version_tag(request: Request, f: Given) -> Response:
-    mlflow_model_repo.update_version(daemon_of(request).store, f.required("name"),
-                                     number_of(f), drop_tag=f.required("key"))
+    daemon_of(request).mlflow_registry.update_version(
+        f.required("name"), number_of(f), drop_tag=f.required("key"), actor=actor_of(request))
     return ok({})
 
 

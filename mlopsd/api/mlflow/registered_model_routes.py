@@ -70,24 +70,25 @@ def search_registered_models(request: Request, f: Given) -> Response:
 
 @router.patch("/update")
 def update_registered_model(request: Request, f: Given) -> Response:
-    store = daemon_of(request).store
-    model = mlflow_model_repo.update_registered_model(
-        store, f.required("name"), description=f.text("description", required=False) or "")
-    return ok({"registered_model": registered_json(store, model)})
+    daemon = daemon_of(request)
+    model = daemon.mlflow_registry.update_model(
+        f.required("name"), description=f.text("description", required=False) or "",
+        actor=actor_of(request))
+    return ok({"registered_model": registered_json(daemon.store, model)})
 
 
 @router.post("/set-tag")
 def set_registered_model_tag(request: Request, f: Given) -> Response:
-    mlflow_model_repo.update_registered_model(
-        daemon_of(request).store, f.required("name"),
-        tags={f.required("key"): f.text("value", required=False) or ""})
+    daemon_of(request).mlflow_registry.update_model(
+        f.required("name"), tags={f.required("key"): f.text("value", required=False) or ""},
+        actor=actor_of(request))
     return ok({})
 
 
 @router.delete("/delete-tag")
 def delete_registered_model_tag(request: Request, f: Given) -> Response:
-    mlflow_model_repo.update_registered_model(daemon_of(request).store, f.required("name"),
-                                              drop_tag=f.required("key"))
+    daemon_of(request).mlflow_registry.update_model(
+        f.required("name"), drop_tag=f.required("key"), actor=actor_of(request))
     return ok({})
 
 

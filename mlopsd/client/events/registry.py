@@ -96,3 +96,18 @@ class ModelArchived(EventData):
     version: str
     actor: str
     reason: str | None = None
+
+
+class ModelUpdated(EventData):
+    """MLflow's client changed a registered model's or a numbered version's description or
+    tags (registry metadata, audited as `model.update` with the values)."""
+
+    name: ClassVar[str] = "model.updated"
+    model: str
+    version: str | None
+    """Our version, for a numbered version registered here; None for the model itself (or a
+    number whose check has not passed)."""
+    number: int | None
+    """MLflow's version number; None for the model itself."""
+    changed: Literal["description", "tags"]
+    actor: str
