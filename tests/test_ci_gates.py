@@ -1,28 +1,21 @@
 """CI gates (issue 15, part 2) on a real daemon with real training: `mlops check data` and
 `mlops check model` exit 0 / 1 / 2, print their table and write JUnit XML (parsed here,
-counts checked) and Markdown; the checks store, move and deploy nothing. And
-examples/ci/gate.sh, the script the GitHub Actions and GitLab CI examples run, run as they
-run it on a temp home."""
+counts checked) and Markdown; the checks store, move and deploy nothing. The example
+CI script and the reports' parts: tests/test_ci_gate_parts.py."""
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
-import orjson
 import polars as pl
 import pytest
-import yaml
 
-from mlopsd.cli.check_reports import junit_xml
 from mlopsd.client import Client
-from mlopsd.client.wire import CheckItem, CheckReport
-from mlopsd.retraining import signatures
-from tests.daemon_process import BIN, DaemonProcess, pid_alive, run_mlops, wait_until
+from tests.daemon_process import BIN, DaemonProcess, run_mlops, wait_until
 from tests.test_drift_daemon import _drop
 from tests.test_ingest_daemon import EXAMPLE
 
@@ -102,7 +95,7 @@ def _mlops(d: DaemonProcess, *args: str) -> subprocess.CompletedProcess[str]:
     return run_mlops(d.home.root, *args, timeout=300)
 
 
-def _junit(path: Path) -> tuple[ET.Element, dict[str, ET.Element]]:
+def read_junit(path: Path) -> tuple[ET.Element, dict[str, ET.Element]]:
     """The testsuite and its testcases by name (the XML is parsed: it must be well formed)."""
     root = ET.parse(path).getroot()
     assert root.tag == "testsuites"
@@ -113,7 +106,7 @@ def _junit(path: Path) -> tuple[ET.Element, dict[str, ET.Element]]:
     return suites[0], cases
 
 
-def _counts(suite: ET.Element) -> dict[str, int]:
+def junit_counts(suite: ET.Element) -> dict[str, int]:
     return {key: int(suite.get(key, "-1")) for key in ("failures", "errors", "skipped")}
 
 
@@ -154,8 +147,8 @@ def test_a_good_file_passes_and_nothing_is_stored_or_moved(
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "verdict: PASS" in done.stdout
-    suite, cases = _junit(junit)
-    assert _counts(suite) == {"failures": 0, "errors": 0, "skipped": 0}
+    suite, cases = read_junit(junit)
+    assert junit_counts(suite) == {"failures": 0, "errors": 0, "skipped": 0}
     # the contract's rules and the learned ones, each a testcase
     for name in ("read", "schema", "target bikers", "out_of_range temp", "allowed weathersit",
                  "unseen_categories weathersit", "duplicates"):
@@ -193,8 +186,8 @@ def test_a_file_breaking_the_contract_fails_naming_the_column_and_the_rule(
             "declared range [0, 1]") in done.stdout
     assert "failed: allowed weathersit: column 'weathersit' has 1 values not in its " \
            "allowed list" in done.stdout and "row 8 'sunny'" in done.stdout
-    suite, cases = _junit(junit)
-    assert _counts(suite) == {"failures": 2, "errors": 0, "skipped": 0}
+    suite, cases = read_junit(junit)
+    assert junit_counts(suite) == {"failures": 2, "errors": 0, "skipped": 0}
     failure = cases["out_of_range temp"].find("failure")
     assert failure is not None and "declared range [0, 1]" in failure.get("message", "")
     assert cases["allowed weathersit"].find("failure") is not None
@@ -223,8 +216,8 @@ def test_learned_rules_warn_and_fail_only_when_strict(
     assert "range learned from the reference data" in lenient.stdout
     assert strict.returncode == 1, strict.stdout + strict.stderr
     assert "verdict: FAIL (strict: warnings fail)" in strict.stdout
-    suite, cases = _junit(junit)
-    assert _counts(suite)["failures"] >= 1
+    suite, cases = read_junit(junit)
+    assert junit_counts(suite)["failures"] >= 1
     assert cases["out_of_range bikers"].find("failure") is not None
 
 
@@ -241,8 +234,8 @@ def test_a_check_that_cannot_be_made_exits_2_saying_what_and_where(
                      str(junit))
     assert unknown.returncode == 2
     assert "no dataset named 'bikez' (known: bikes)" in unknown.stderr
-    suite, cases = _junit(junit)
-    assert _counts(suite) == {"failures": 0, "errors": 1, "skipped": 0}
+    suite, cases = read_junit(junit)
+    assert junit_counts(suite) == {"failures": 0, "errors": 1, "skipped": 0}
     assert "bikez" in cases["check"].find("error").get("message", "")  # type: ignore[union-attr]
 
     garbage = tmp_path / "garbage.csv"
@@ -280,11 +273,11 @@ def test_a_better_version_passes_the_model_gates_and_nothing_moves(
     assert "verdict: PASS" in done.stdout
     assert "p95 of single-row predictions <= 200 ms ([monitoring] latency_p95_ms)" in \
         done.stdout
-    suite, cases = _junit(junit)
+    suite, cases = read_junit(junit)
     assert sorted(cases) == ["floor rmse", "latency single row", "signature inputs",
                              "significance rmse"]
     # no floor is set for riders: said, not passed
-    assert _counts(suite) == {"failures": 0, "errors": 0, "skipped": 1}
+    assert junit_counts(suite) == {"failures": 0, "errors": 0, "skipped": 1}
     assert cases["floor rmse"].find("skipped") is not None
     text = summary.read_text()
     assert text.startswith("### mlops check model riders:1.1.0 against production (1.0.0)")
@@ -309,8 +302,8 @@ def test_a_version_under_its_metric_floor_fails(d: DaemonProcess, tmp_path: Path
     assert "verdict: FAIL" in done.stdout
     assert "failed: floor rmse: rmse" in done.stdout and "<= 1: not reached" in done.stdout
     assert "<= 1000 ms (asked for (--max-latency-ms))" in done.stdout
-    suite, cases = _junit(junit)
-    assert _counts(suite) == {"failures": 1, "errors": 0, "skipped": 0}
+    suite, cases = read_junit(junit)
+    assert junit_counts(suite) == {"failures": 1, "errors": 0, "skipped": 0}
     failure = cases["floor rmse"].find("failure")
     assert failure is not None and "[model.retrain.gates] maximum" in failure.get("message", "")
     assert cases["significance rmse"].find("failure") is None
@@ -332,8 +325,8 @@ def test_a_model_check_that_cannot_be_made_exits_2(d: DaemonProcess, tmp_path: P
         done = _mlops(d, "check", "model", *args, "--junit", str(junit))
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         assert said in done.stderr, (args, done.stderr)
-        suite, _ = _junit(junit)
-        assert _counts(suite)["errors"] == 1
+        suite, _ = read_junit(junit)
+        assert junit_counts(suite)["errors"] == 1
 
 
 def _keep_the_workers_busy(client: Client) -> None:
@@ -393,81 +386,3 @@ def test_a_model_check_queued_at_a_kill_judges_what_was_asked_after_the_restart(
                             "(asked for (--max-latency-ms))")
     signature = next(c for c in report.checks if c.name == "signature")
     assert signature.rule.endswith("as production (1.0.0)")
-
-
-def test_junit_stays_xml_when_a_message_quotes_control_characters() -> None:
-    """A value quoted from the file (here a terminal colour code, ESC, in a category) was
-    written into the XML as it was: XML 1.0 cannot hold it, and a CI's reader refused the
-    whole report."""
-    found = "column 'weathersit' has 1 values not in its allowed list: row 3 '\x1b[31mred\x01'"
-    report = CheckReport(kind="data", subject="bikes", file="bad\x02.csv", verdict="fail",
-                         summary="1 failed", checks=[CheckItem(
-                             name="allowed", target="weathersit", status="failed",
-                             level="error", rule="one of the allowed values", message=found)])
-    root = ET.fromstring(junit_xml(report))
-    failure = root.find("testsuite/testcase/failure")
-    assert failure is not None
-    assert "row 3 '\\x1b[31mred\\x01'" in failure.get("message", "")
-    assert root.find("testsuite/properties/property[@name='file']").get("value") == \
-        "bad\\x02.csv"  # type: ignore[union-attr]
-
-
-# Slow (41-66 s: two trainings and both checks, as a CI runner runs them); the checks
-# themselves are tested above in the default run.
-@pytest.mark.slow
-def test_the_ci_examples_run_the_gate_script_and_it_passes(tmp_path: Path) -> None:
-    """The GitHub Actions and GitLab CI files are valid YAML and run examples/ci/gate.sh;
-    the script, run as they run it (a daemon on a temp home, the repository's data, two
-    trainings, both checks), exits 0, writes its reports and leaves no daemon behind."""
-    github = yaml.safe_load((CI / "github-actions.yml").read_text())
-    steps = github["jobs"]["gate"]["steps"]
-    assert any("examples/ci/gate.sh" in step.get("run", "") for step in steps)
-    uploads = [s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact")]
-    assert uploads and uploads[0]["if"] == "always()"
-    gitlab = yaml.safe_load((CI / "gitlab-ci.yml").read_text())
-    job = gitlab["mlops-gate"]
-    assert any("examples/ci/gate.sh" in line for line in job["script"])
-    assert job["artifacts"]["when"] == "always"
-    assert job["artifacts"]["reports"]["junit"] == "ci-reports/*.xml"
-
-    # As a CI runner runs it: no home named (the script makes a temp one, under TMPDIR).
-    scratch, reports = tmp_path / "tmp", tmp_path / "ci-reports"
-    scratch.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("MLOPS_HOME", "MLOPS_TOKEN")}
-    env.update(TMPDIR=str(scratch), PATH=f"{BIN}:{os.environ['PATH']}")
-    with open(tmp_path / "gate.out", "wb") as out:
-        gate = subprocess.Popen([str(CI / "gate.sh"), str(reports)], cwd=tmp_path, env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            code = gate.wait(timeout=600)
-        finally:
-            if gate.poll() is None:
-                os.killpg(gate.pid, signal.SIGKILL)
-    text = (tmp_path / "gate.out").read_text()
-    assert code == 0, text
-    assert "gate: exit 0 (data 0, model 0)" in text
-    data, data_cases = _junit(reports / "data.xml")
-    assert _counts(data) == {"failures": 0, "errors": 0, "skipped": 0}
-    assert "out_of_range temp" in data_cases and "allowed weathersit" in data_cases
-    model, model_cases = _junit(reports / "model.xml")
-    assert _counts(model) == {"failures": 0, "errors": 0, "skipped": 0}
-    assert sorted(model_cases) == ["floor rmse", "latency single row", "signature inputs",
-                                   "significance rmse"]
-    assert "**✅ PASS**" in (reports / "data.md").read_text()
-    assert "**✅ PASS**" in (reports / "model.md").read_text()
-    # the daemon it started (named by its log) is stopped, and its temp home removed
-    first = (reports / "daemon.log").read_text().splitlines()[0]
-    assert not pid_alive(orjson.loads(first)["pid"])
-    assert list(scratch.iterdir()) == []
-
-
-def test_a_signature_difference_names_the_version_it_was_checked_against() -> None:
-    """`--against staging` said "production's callers" all the same."""
-    candidate = {"task": "regression", "inputs": [{"name": "temp", "dtype": "float64"}]}
-    staging = {"task": "regression", "inputs": [{"name": "temp", "dtype": "int64"},
-                                                {"name": "hr", "dtype": "int64"}]}
-    found = signatures.differences(candidate, staging, against="staging (1.1.0)")
-    assert found == ["input 'hr' (int64) is not taken any more: staging (1.1.0)'s callers "
-                     "send it, the candidate ignores it",
-                     "input 'temp' is float64 (staging (1.1.0): int64)"]
-    assert signatures.differences(candidate, candidate) == []
