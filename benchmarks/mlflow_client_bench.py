@@ -2,7 +2,7 @@
 
     scripts/bench mlflow-client [--repeat 2]
 
-The notebook of tests/test_mlflow_client.py (tests/mlflow_notebook.py: a run with params,
+The notebook of tests/test_mlflow_client.py (examples/mlflow/notebook.py: a run with params,
 tags and 1,000 `log_metric` calls; `search_runs` with a filter and a metric's history;
 delete/restore; LightGBM under `mlflow.lightgbm.autolog()`; `register_model` and
 `set_registered_model_alias`), run unchanged by the same client (this venv's
@@ -50,7 +50,7 @@ from benchmarks.report import (
 )
 from tests import bikes
 
-NOTEBOOK = ROOT / "tests" / "mlflow_notebook.py"
+NOTEBOOK = ROOT / "examples" / "mlflow" / "notebook.py"
 clients: set[str] = set()
 """The MLflow client's version, as the notebook reports it."""
 PHASES = [

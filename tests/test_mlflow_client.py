@@ -1,5 +1,5 @@
 """MLflow's own client against a real daemon (issue 15, part 1): a notebook's MLflow code,
-unchanged (tests/mlflow_notebook.py, run by this venv's Python in a process of its own
+unchanged (examples/mlflow/notebook.py, run by this venv's Python in a process of its own
 with MLFLOW_TRACKING_URI and MLFLOW_TRACKING_TOKEN), tracks, searches, trains LightGBM
 under autolog, registers and aliases; then this system is asked what it recorded: the runs
 through our client, `mlops runs` and the terminal UI, the version in our registry, the
@@ -27,7 +27,7 @@ from tests.daemon_process import DaemonProcess, run_mlops
 from tests.tui_screen import Opened, loaded, pilot_test, type_text, wait_for, wait_for_text
 from tui.widgets.keyed_table import KeyedTable
 
-NOTEBOOK = Path(__file__).with_name("mlflow_notebook.py")
+NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "mlflow" / "notebook.py"
 MLFLOW = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The CI gate, as the GitHub Actions and GitLab CI examples run it (and tests/test_ci_gates.py):
+# The CI gate, as the GitHub Actions and GitLab CI examples run it (and tests/test_ci_gate_parts.py):
 # a daemon on a temp home, the repository's example data, a production model trained on the
 # first quarter of the year, then the new data checked (mlops check data), a candidate trained
 # on it and judged against production (mlops check model). Reports go to REPORTS_DIR

@@ -3,10 +3,11 @@
 1,000 metric steps, searches, deletes and restores a run, trains LightGBM under
 `mlflow.lightgbm.autolog()`, registers the model and gives it the alias `production`.
 
-    python tests/mlflow_notebook.py CSV OUT.json [EXPERIMENT] [MODEL]
+    python examples/mlflow/notebook.py CSV OUT.json [EXPERIMENT] [MODEL]
 
 It imports nothing of mlops: the same file runs against `mlflow server`
-(`scripts/bench mlflow-client`) and against mlopsd (tests/test_mlflow_client.py). OUT.json
+(`scripts/bench mlflow-client`) and against mlopsd (`scripts/demo`,
+tests/test_mlflow_client.py). OUT.json
 says what it made (ids, the version, the booster's predictions on a few rows) and how long
 each phase took, in seconds.
 """
