@@ -213,6 +213,7 @@ class Daemon:
                                                queue_size=self.config.serving.log_queue)
         self.prediction_log.start()
         self.runner.warm_up()
+        self.ingest.recover_files()
         self.runner.start()
         self.ingest.start()
         self.scoring.start()

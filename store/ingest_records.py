@@ -25,6 +25,18 @@ def stored_before(store: Store, dataset: str, source_name: str,
     return _ingest(row) if row else None
 
 
+def quarantined_before(store: Store, dataset: str, source_name: str,
+                       received_at: datetime) -> Ingest | None:
+    """The ingest that quarantined this very drop (name and arrival), if one did: a job run
+    again after a kill may find its file moved to quarantine by its first run."""
+    with store.reading() as cur:
+        row = cur.execute(
+            f"SELECT {_INGEST} FROM ingests WHERE dataset = ? AND source_name = ? "
+            "AND received_at = ? AND outcome = 'rejected' ORDER BY id LIMIT 1",
+            [dataset, source_name, naive_utc(received_at)]).fetchone()
+    return _ingest(row) if row else None
+
+
 _QUARANTINED = ("outcome = 'rejected' AND requeued_at IS NULL AND quarantine_path IS NOT "
                 "NULL")
 

@@ -82,13 +82,17 @@ class IngestService:
 
     # --- start-up ----------------------------------------------------------------------
 
+    def recover_files(self) -> None:
+        """What a crash left in the inbox and quarantine, put right before the runner starts:
+        a job queued again after a kill must find its file's quarantine recorded."""
+        recover(self.home.inbox, self.home.quarantine, self.store, self.bus)
+
     def start(self) -> None:
         for ds in self.declared.values():
             self._ensure(ds.name, by="mlops.toml")
             (self.home.inbox / ds.name).mkdir(parents=True, exist_ok=True)
         if self.labels is not None:
             self.labels.done = self.done
-        recover(self.home.inbox, self.home.quarantine, self.store, self.bus)
         # Ingests queued before a crash run again; the scan must not queue them twice. The
         # runner starts first and may have taken some already, so running ones count too
         # (queued first: one that starts between the two reads is in the second). Under the
@@ -277,6 +281,14 @@ class IngestService:
                      "more to do", dataset, path.name, earlier.job_id, earlier.version)
             summary.update(outcome="stored_before", version=earlier.version,
                            stored_by_job=earlier.job_id)
+        elif outcome == "vanished" and (earlier := ingest_records.quarantined_before(
+                self.store, dataset, path.name, received_at)) is not None:
+            # Killed after its first run moved the file to quarantine, before the store
+            # heard of it (recover_files recorded it at start): not vanished either.
+            log.info("%s/%s was quarantined by job %s before a restart (%s)", dataset,
+                     path.name, earlier.job_id, earlier.quarantine_path)
+            summary.update(outcome="quarantined_before", quarantined_as=earlier.quarantine_path,
+                           quarantined_by_job=earlier.job_id)
         elif outcome == "vanished":
             with self.store.transaction():
                 data_repo.record_ingest(self.store, dataset, path.name, "vanished",
