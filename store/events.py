@@ -1,9 +1,10 @@
 """The event outbox: events written in the transaction of the change they tell of, read back
-by id (a client resuming, the daemon's own subscribers), pruned by count and age; and the
-cursors of the daemon's own subscribers."""
+by id (a client resuming, the daemon's own subscribers), pruned by count and age (telemetry
+sooner); and the cursors of the daemon's own subscribers and of the pruning."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -62,32 +63,68 @@ def bounds(store: Store) -> tuple[int | None, int]:
     return low, int(high)
 
 
-def prune(store: Store, *, keep: int, older_than: datetime) -> int:
-    """Delete all but the newest `keep` events and those before `older_than` (never the
-    newest one); what is kept is always the newest ids without a hole. Returns how many
-    were deleted."""
+EXPIRED = "outbox.expired"
+"""The cursor (in `event_cursors`) holding the newest id pruned by count or age: every id up
+to it is gone, and a reader behind it has missed events. Telemetry pruned early leaves
+holes above it, which a reader does not miss (numbers while something ran, not changes)."""
+
+
+def prune(store: Store, *, keep: int, older_than: datetime,
+          telemetry: Collection[str] = (), telemetry_older_than: datetime | None = None
+          ) -> int:
+    """Delete telemetry (`telemetry` types) before `telemetry_older_than`, then all but the
+    newest `keep` events and those before `older_than`, never the newest one; moves
+    `EXPIRED` up to what the second kind of pruning reached. Returns how many were
+    deleted."""
     with store.transaction() as cur:
-        high = cur.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+        low, high = cur.execute("SELECT min(id), coalesce(max(id), 0) FROM events").fetchone()
+        expired = _cursor_in(cur, EXPIRED)
+        if expired is None:  # an outbox pruned without holes until now: min id less one
+            expired = (low - 1) if low is not None else high
+        deleted = 0
+        if telemetry and telemetry_older_than is not None:
+            marks = ", ".join("?" for _ in telemetry)
+            deleted += cur.execute(
+                f"DELETE FROM events WHERE id < ? AND type IN ({marks}) AND occurred_at < ?",
+                [high, *telemetry, naive_utc(telemetry_older_than)]).fetchone()[0]
+        beyond = cur.execute("SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?",
+                             [keep]).fetchone()
         aged = cur.execute("SELECT max(id) FROM events WHERE occurred_at < ?",
                            [naive_utc(older_than)]).fetchone()[0]
         # The newest event always stays: its id is where the next start counts on from.
-        cut = min(max(high - keep, aged or 0), high - 1)
-        if cut <= 0:
-            return 0
-        deleted = cur.execute("DELETE FROM events WHERE id <= ? RETURNING id",
-                              [cut]).fetchall()
-    return len(deleted)
+        cut = min(max(beyond[0] if beyond else 0, aged or 0), high - 1)
+        if cut > 0:
+            deleted += cur.execute("DELETE FROM events WHERE id <= ?", [cut]).fetchone()[0]
+        if max(cut, expired) != _cursor_in(cur, EXPIRED):
+            _set_cursor_in(cur, EXPIRED, max(cut, expired))
+    return deleted
+
+
+def expired_upto(store: Store) -> int:
+    """Every id up to this one is gone from the outbox (0: none yet)."""
+    found = cursor(store, EXPIRED)
+    if found is not None:
+        return found
+    low, high = bounds(store)
+    return (low - 1) if low is not None else high
+
+
+def _cursor_in(cur: Any, name: str) -> int | None:
+    row = cur.execute("SELECT last_id FROM event_cursors WHERE name = ?", [name]).fetchone()
+    return int(row[0]) if row else None
+
+
+def _set_cursor_in(cur: Any, name: str, last_id: int) -> None:
+    cur.execute("INSERT INTO event_cursors VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
+                "SET last_id = excluded.last_id, updated_at = excluded.updated_at",
+                [name, last_id, utcnow()])
 
 
 def cursor(store: Store, name: str) -> int | None:
     with store.reading() as cur:
-        row = cur.execute("SELECT last_id FROM event_cursors WHERE name = ?",
-                          [name]).fetchone()
-    return int(row[0]) if row else None
+        return _cursor_in(cur, name)
 
 
 def set_cursor(store: Store, name: str, last_id: int) -> None:
     with store.transaction() as cur:
-        cur.execute("INSERT INTO event_cursors VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
-                    "SET last_id = excluded.last_id, updated_at = excluded.updated_at",
-                    [name, last_id, utcnow()])
+        _set_cursor_in(cur, name, last_id)

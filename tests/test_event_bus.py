@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mlopsd.client.events import DatasetCreated, JobQueued, StreamLost
+from mlopsd.client.events import DatasetCreated, JobProgress, JobQueued, StreamLost
 from mlopsd.runtime.event_follower import EventFollower
 from mlopsd.runtime.events import EventBus
 from mlopsd.serving.stats import ServingStats
@@ -95,6 +95,30 @@ def test_age_prunes_but_the_newest_event_always_stays(store: Store) -> None:
         bus.publish(_queued(n))
     assert bus.prune(datetime.now(UTC) + timedelta(days=2)) == 2
     assert events_repo.bounds(store) == (3, 3), "the newest id is where the next start counts on"
+
+
+def test_telemetry_goes_sooner_and_never_crowds_the_changes_out(store: Store) -> None:
+    """A day of serving publishes 86,400 serving.stats: counted with the changes, they
+    pushed every change out of `keep` within a day. Telemetry past its hour goes first; a
+    reader from the start then misses nothing, though ids are gone between the changes."""
+    bus = _bus(store, keep=4, telemetry_age=timedelta(hours=1))
+    changes = []
+    for n in range(3):
+        changes.append(bus.publish(_queued(n)).id)
+        for step in range(5):  # numbers while something runs, between two changes
+            bus.publish(JobProgress(job_id=n, step=f"step {step}"))
+    newest = bus.publish(_queued(99)).id
+    assert bus.last_id() == 19
+    assert bus.prune(datetime.now(UTC) + timedelta(hours=2)) == 15
+    batch = bus.read(0)
+    assert batch.lost is None, "only telemetry went: nothing a reader was promised"
+    assert [e.id for e in batch.events] == [*changes, newest]
+    # Past `keep` (4 changes kept), the oldest change goes and a reader before it is told.
+    bus.publish(_queued(100))
+    assert bus.prune(datetime.now(UTC) + timedelta(hours=2)) == 1
+    lost = bus.read(0).lost
+    assert lost is not None and lost.resume_after == changes[0] and lost.missed == changes[0]
+    assert next(e.id for e in bus.read(lost.resume_after).events) == changes[1]
 
 
 def test_a_type_filter_skips_over_other_events(store: Store) -> None:

@@ -10,7 +10,11 @@ nothing and gets nothing twice; they go on counting across restarts (the outbox 
 newest). The newest `ring_size` events are kept in memory as well (filled from the outbox at
 start); older ones are read back from the outbox. The outbox keeps at most `keep` events and
 none older than `keep_age` (pruned every minute): a client asking for older ids is told how
-many it missed (`stream.lost`).
+many it missed (`stream.lost`). Telemetry (`TELEMETRY`: `serving.stats` once a second while
+requests come, training rounds, progress) is kept `telemetry_age` only, so it never crowds
+the changes out of `keep`: a day of traffic is 86,400 `serving.stats`, and with them in the
+count a client away for a day would have missed every change. A reader resuming past pruned
+telemetry misses nothing it was promised.
 
 Readers pull: an SSE stream (asyncio) or one of the daemon's own followers (a thread) is
 woken when events arrive and reads from its last id, so a slow reader falls behind but never
@@ -29,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mlopsd.client.events import CATALOGUE, EventData, StreamLost, UnknownEvent
+from mlopsd.client.events import CATALOGUE, TELEMETRY, EventData, StreamLost, UnknownEvent
 from store import events as events_repo
 from store.audit import AuditEntry
 from store.db import Store
@@ -40,6 +44,7 @@ log = logging.getLogger("mlops.events")
 RING_SIZE = 10_000
 KEEP = 100_000
 KEEP_AGE = timedelta(days=7)
+TELEMETRY_AGE = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -82,8 +87,9 @@ class Waiter:
 
 class EventBus:
     def __init__(self, *, ring_size: int = RING_SIZE, keep: int = KEEP,
-                 keep_age: timedelta = KEEP_AGE) -> None:
-        self.keep, self.keep_age = keep, keep_age
+                 keep_age: timedelta = KEEP_AGE, telemetry_age: timedelta = TELEMETRY_AGE
+                 ) -> None:
+        self.keep, self.keep_age, self.telemetry_age = keep, keep_age, telemetry_age
         self._cond = threading.Condition()
         self._ring: deque[Event] = deque(maxlen=ring_size)
         self._store: Store | None = None
@@ -212,12 +218,13 @@ class EventBus:
         return Batch(found, upto)
 
     def _read_outbox(self, after_id: int, types: tuple[str, ...] | None, limit: int) -> Batch:
-        oldest, _ = events_repo.bounds(self.store)
+        expired = events_repo.expired_upto(self.store)
         lost = None
-        if oldest is not None and after_id + 1 < oldest:
-            lost = StreamLost(missed=oldest - after_id - 1, reason="expired",
-                              oldest_kept_id=oldest, resume_after=oldest - 1)
-            after_id = oldest - 1
+        if after_id < expired:
+            oldest, _ = events_repo.bounds(self.store)
+            lost = StreamLost(missed=expired - after_id, reason="expired",
+                              oldest_kept_id=oldest, resume_after=expired)
+            after_id = expired
         found: list[Event] = []
         upto = after_id
         while len(found) < limit:
@@ -262,14 +269,20 @@ class EventBus:
     # --- keeping it bounded ------------------------------------------------------------------
 
     def prune(self, now: datetime | None = None) -> int:
-        """Drop what is past `keep` and `keep_age` from the outbox and from memory."""
+        """Drop telemetry past `telemetry_age`, then what is past `keep` and `keep_age`, from
+        the outbox and from memory."""
         now = now or datetime.now(UTC)
-        deleted = events_repo.prune(self.store, keep=self.keep, older_than=now - self.keep_age)
+        deleted = events_repo.prune(self.store, keep=self.keep, older_than=now - self.keep_age,
+                                    telemetry=TELEMETRY,
+                                    telemetry_older_than=now - self.telemetry_age)
         if deleted:
             oldest, _ = events_repo.bounds(self.store)
-            with self._cond:
-                while self._ring and oldest is not None and self._ring[0].id < oldest:
-                    self._ring.popleft()
+            aged = now - self.telemetry_age
+            with self._cond:  # memory answers as the outbox does
+                kept = [e for e in self._ring if (oldest is None or e.id >= oldest)
+                        and not (e.type in TELEMETRY and e.at < aged)]
+                if len(kept) < len(self._ring):
+                    self._ring = deque(kept, maxlen=self._ring.maxlen)
             log.info("pruned %s event(s) from the outbox (kept from id %s)", deleted, oldest)
         return deleted
 
