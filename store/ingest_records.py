@@ -13,27 +13,17 @@ from store.pages import Page, fetch_page
 from store.rows import naive_utc
 
 
-def stored_before(store: Store, dataset: str, source_name: str,
-                  received_at: datetime) -> Ingest | None:
-    """The ingest that stored this very drop (name and arrival), if one did: a job run
-    again after a kill may find its file already stored and moved by its first run."""
+def ended_before(store: Store, dataset: str, source_name: str, received_at: datetime,
+                 outcomes: tuple[str, ...]) -> Ingest | None:
+    """The ingest that ended this very drop (name and arrival) with one of `outcomes`, if
+    one did: a job run again after a kill may find its file already stored and moved to
+    .done/ (accepted, duplicate), or moved to quarantine (rejected), by its first run."""
+    marks = ", ".join("?" for _ in outcomes)
     with store.reading() as cur:
         row = cur.execute(
             f"SELECT {_INGEST} FROM ingests WHERE dataset = ? AND source_name = ? "
-            "AND received_at = ? AND outcome IN ('accepted', 'duplicate') ORDER BY id LIMIT 1",
-            [dataset, source_name, naive_utc(received_at)]).fetchone()
-    return _ingest(row) if row else None
-
-
-def quarantined_before(store: Store, dataset: str, source_name: str,
-                       received_at: datetime) -> Ingest | None:
-    """The ingest that quarantined this very drop (name and arrival), if one did: a job run
-    again after a kill may find its file moved to quarantine by its first run."""
-    with store.reading() as cur:
-        row = cur.execute(
-            f"SELECT {_INGEST} FROM ingests WHERE dataset = ? AND source_name = ? "
-            "AND received_at = ? AND outcome = 'rejected' ORDER BY id LIMIT 1",
-            [dataset, source_name, naive_utc(received_at)]).fetchone()
+            f"AND received_at = ? AND outcome IN ({marks}) ORDER BY id LIMIT 1",
+            [dataset, source_name, naive_utc(received_at), *outcomes]).fetchone()
     return _ingest(row) if row else None
 
 

@@ -273,16 +273,16 @@ class IngestService:
             where = self.outcomes.quarantine(path, dataset, job.id, result, received_at)
             summary.update(quarantined_as=str(where) if where else None,
                            errors=[e["message"] for e in result.get("errors", [])][:5])
-        elif outcome == "vanished" and (earlier := ingest_records.stored_before(
-                self.store, dataset, path.name, received_at)) is not None:
+        elif outcome == "vanished" and (earlier := ingest_records.ended_before(
+                self.store, dataset, path.name, received_at, ("accepted", "duplicate"))):
             # Killed after its first run stored the file and moved it to .done/, before
             # the job's end was written: run again, it finds the file gone. Not vanished.
             log.info("%s/%s was stored by job %s before a restart (version %s): nothing "
                      "more to do", dataset, path.name, earlier.job_id, earlier.version)
             summary.update(outcome="stored_before", version=earlier.version,
                            stored_by_job=earlier.job_id)
-        elif outcome == "vanished" and (earlier := ingest_records.quarantined_before(
-                self.store, dataset, path.name, received_at)) is not None:
+        elif outcome == "vanished" and (earlier := ingest_records.ended_before(
+                self.store, dataset, path.name, received_at, ("rejected",))):
             # Killed after its first run moved the file to quarantine, before the store
             # heard of it (recover_files recorded it at start): not vanished either.
             log.info("%s/%s was quarantined by job %s before a restart (%s)", dataset,
