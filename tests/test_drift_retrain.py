@@ -8,10 +8,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from tests.daemon_process import DaemonProcess, run_mlops, wait_until
+from tests.retraining_home import BASE, ended, example_frame, in_production
 from tests.test_drift_daemon import _drop
-from tests.test_retraining import BASE, _ended, _in_production, frame  # noqa: F401
+
+
+@pytest.fixture(scope="module")
+def frame() -> pl.DataFrame:
+    return example_frame()
+
 
 POLICY = """\
 retrain_on = ["drift"]
@@ -25,13 +32,13 @@ min_improvement = -1000.0
 
 
 def test_a_model_that_keeps_drifting_is_retrained_again(home: Path,
-                                                        frame: pl.DataFrame) -> None:  # noqa: F811
+                                                        frame: pl.DataFrame) -> None:
     d = DaemonProcess(home, config=BASE + POLICY).start()
     try:
         client = d.client
         assert client is not None
         reference = frame.sample(fraction=0.5, seed=1)
-        champion = _in_production(d, reference)
+        champion = in_production(d, reference)
         rest = frame.join(reference, on=frame.columns, how="anti")
         # Another climate: the first retrain learns it (training_window: the last version).
         _drop(d, rest.sample(n=1_500, seed=2).with_columns(
@@ -44,7 +51,7 @@ def test_a_model_that_keeps_drifting_is_retrained_again(home: Path,
         alert = next(a for a in client.alerts() if a.rule == "dataset_drift")
         assert first.trigger == "drift" and first.trigger_detail["alert_id"] == alert.id
         assert alert.detail["model_version"] == champion
-        done = _ended(client, first.id)
+        done = ended(client, first.id)
         assert done.state == "deployed", done.reason
         retrained = done.challenger
         assert client.get_model("riders").aliases["production"] == retrained != champion

@@ -16,11 +16,11 @@ from mlopsd.config import RetrainConfig
 from mlopsd.services import four_eyes
 from mlopsd.services.errors import ServiceError
 from tests.daemon_process import DaemonProcess, run_mlops
+from tests.retraining_home import BASE, ended, lenient
 from tests.test_drift_daemon import _drop
 from tests.test_ingest_daemon import EXAMPLE
-from tests.test_retraining import BASE, _ended, _lenient
 
-POLICY = _lenient(deploy="direct", watch="0s", approval="required").replace(
+POLICY = lenient(deploy="direct", watch="0s", approval="required").replace(
     'approval = "required"\n', 'approval = "required"\nseparate_approver = true\n')
 
 
@@ -50,7 +50,7 @@ def test_the_trainer_and_the_starter_may_not_approve_their_own(home: Path) -> No
 
         _drop(d, frame.sample(fraction=0.4, seed=2), "second.csv", 2)
         started = alice.retrain("riders", reason="new data").pipeline
-        pending = _ended(alice, started.id)
+        pending = ended(alice, started.id)
         assert pending.state == "awaiting_approval", pending.reason
         with pytest.raises(ApiError) as refused:
             alice.decide(started.id, True, note="mine is fine")
@@ -61,7 +61,7 @@ def test_the_trainer_and_the_starter_may_not_approve_their_own(home: Path) -> No
             alice.promote("riders", pending.challenger)
         assert refused.value.status == 403
         bob.decide(started.id, True, note="looks right")
-        done = _ended(bob, started.id)
+        done = ended(bob, started.id)
         assert done.state == "deployed", done.reason
         assert bob.get_model("riders").aliases["production"] == done.challenger
     finally:

@@ -22,8 +22,8 @@ import pytest
 
 from tests.daemon_process import DaemonProcess, wait_until
 from tests.load_clients import Clients, Pace, Timeline, per_phase, rss_mb, slope_mb_per_min, table
+from tests.retraining_home import BASE, INPUTS_DROPPED, in_production, lenient
 from tests.test_ingest_daemon import EXAMPLE
-from tests.test_retraining import BASE, INPUTS_DROPPED, _in_production, _lenient
 
 CLIENTS = 4
 PACE = Pace(per_client_rps=50.0, max_seconds=240.0)
@@ -37,7 +37,7 @@ still has traffic of its own on both sides of the switch."""
 ROUNDS = 300
 """More boosting rounds than the retraining tests' 40: the training then lasts a few
 seconds, so the retrain phase holds traffic while LightGBM has the cores."""
-POLICY = _lenient(deploy=f"canary 50% for {CANARY_REQUESTS} requests", watch="0s")
+POLICY = lenient(deploy=f"canary 50% for {CANARY_REQUESTS} requests", watch="0s")
 CONFIG = BASE.replace("rounds = 40", f"rounds = {ROUNDS}") + POLICY + """
 [serving]
 # The canary must be promoted: its latency verdict is for a real regression, not for the
@@ -95,7 +95,7 @@ def test_no_request_fails_while_files_come_in_a_retrain_a_canary_and_a_rollback(
         d: DaemonProcess, frame: pl.DataFrame, capsys: pytest.CaptureFixture[str]) -> None:
     client = d.client
     assert client is not None
-    champion = _in_production(d, frame.sample(fraction=0.4, seed=1))  # bikes@1, trained
+    champion = in_production(d, frame.sample(fraction=0.4, seed=1))  # bikes@1, trained
     clients = Clients(client.base_url, PATH, _bodies(frame), CLIENTS, PACE).start()
     timeline = Timeline()
     try:  # the phases one after another, the clients predicting throughout
@@ -184,7 +184,7 @@ def test_soak_memory_stays_flat_under_steady_traffic_and_drops(
         d: DaemonProcess, frame: pl.DataFrame, capsys: pytest.CaptureFixture[str]) -> None:
     client = d.client
     assert client is not None
-    _in_production(d, frame.sample(fraction=0.4, seed=1))
+    in_production(d, frame.sample(fraction=0.4, seed=1))
     clients = Clients(client.base_url, PATH, _bodies(frame), CLIENTS, SOAK_PACE).start()
     samples: list[tuple[float, float]] = []
     drops = 0

@@ -7,118 +7,39 @@ to pass (a missed schedule is made by moving its last run back while the daemon 
 
 from __future__ import annotations
 
-import contextlib
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from mlopsd.client import Client
 from store import pipelines as pipeline_repo
 from store.db import open_store
 from tests.daemon_process import DaemonProcess, run_mlops, wait_until
 from tests.paging import walk
+from tests.retraining_home import (
+    BASE,
+    ended,
+    example_frame,
+    in_production,
+    lenient,
+    lenient_daemon,
+    request_rows,
+    serve_until_ended,
+    start_daemon,
+    steps_of,
+)
 from tests.test_drift_daemon import _drop
-from tests.test_ingest_daemon import EXAMPLE
-
-BASE = """\
-[ingest]
-settle_s = 0.2
-
-[monitoring]
-min_labels = 20
-min_requests = 20
-
-[[dataset]]
-name = "bikes"
-target = "bikers"
-
-[[model]]
-name = "riders"
-data = "bikes@1"
-target = "bikers"
-exclude = ["casual", "registered"]
-rounds = 40
-
-[model.retrain]
-training_window = "last 1 versions"
-"""
-INPUTS_DROPPED = ("casual", "registered", "bikers")
 
 
 @pytest.fixture(scope="module")
 def frame() -> pl.DataFrame:
-    return pl.read_csv(EXAMPLE)
-
-
-def _start(home: Path, policy: str) -> DaemonProcess:
-    return DaemonProcess(home, config=BASE + policy).start()
-
-
-def _lenient(*, deploy: str, watch: str, approval: str = "auto") -> str:
-    """A policy whose gate lets any challenger through: for tests of what follows the gate."""
-    return (f'approval = "{approval}"\ndeploy = "{deploy}"\nwatch = "{watch}"\n\n'
-            "[model.retrain.gates]\nmin_improvement = -1000.0\n")
-
-
-@contextlib.contextmanager
-def _lenient_daemon(home: Path, frame: pl.DataFrame, **policy: str
-                    ) -> Iterator[tuple[DaemonProcess, Client, str]]:
-    """A daemon whose model has a lenient policy, a champion in production and new data
-    for a challenger: (daemon, client, champion)."""
-    d = _start(home, _lenient(**policy))
-    try:
-        assert d.client is not None
-        yield d, d.client, _champion_and_new_data(d, frame)
-    finally:
-        d.kill()
-
-
-def _serve_until_ended(client: Client, pipeline_id: int, rows: list[dict],
-                       timeout: float = 120) -> None:
-    """Traffic while a pipeline runs: a canary or shadow needs requests of its own."""
-    deadline = time.monotonic() + timeout
-    while client.pipeline(pipeline_id).state == "running" and time.monotonic() < deadline:
-        client.predict("riders", rows)
-
-
-def _in_production(d: DaemonProcess, data: pl.DataFrame) -> str:
-    """bikes@1 from `data`, riders trained on it and promoted: the champion."""
-    client = d.client
-    assert client is not None
-    _drop(d, data, "reference.csv", 1)
-    job = client.wait_job(client.train("riders").id, timeout=300)
-    assert job.state == "succeeded", job.error
-    client.promote("riders", job.result["version"])
-    return job.result["version"]
-
-
-def _champion_and_new_data(d: DaemonProcess, frame: pl.DataFrame) -> str:
-    """A champion on 40% of the rows, then another 40% as bikes@2 for its challenger."""
-    champion = _in_production(d, frame.sample(fraction=0.4, seed=1))
-    _drop(d, frame.sample(fraction=0.4, seed=2), "second.csv", 2)
-    return champion
-
-
-def _ended(client: Client, pipeline_id: int, timeout: float = 180):
-    return wait_until(lambda: (p := client.pipeline(pipeline_id)).state not in (
-        "running",) and p, timeout=timeout, what=f"pipeline {pipeline_id} to end or wait")
-
-
-def _steps(pipeline) -> dict[str, dict]:
-    return {s["step"]: s for s in pipeline.steps}
-
-
-def _rows(data: pl.DataFrame) -> list[dict]:
-    return data.drop(INPUTS_DROPPED).to_dicts()
+    return example_frame()
 
 
 def test_drift_retrains_a_better_challenger_through_a_canary_and_a_same_one_is_refused(
         home: Path, frame: pl.DataFrame) -> None:
-    d = _start(home, """\
+    d = start_daemon(home, """\
 retrain_on = ["drift", "performance_drop"]
 deploy = "canary 50% for 20 requests"
 watch = "1s"
@@ -131,7 +52,7 @@ bootstrap = 300
         client = d.client
         assert client is not None
         reference = frame.sample(fraction=0.5, seed=1)
-        champion = _in_production(d, reference)
+        champion = in_production(d, reference)
         rest = frame.join(reference, on=frame.columns, how="anti")
         # The world changed: another climate, and twice the riders for the same weather.
         drifted = rest.with_columns(
@@ -151,9 +72,9 @@ bootstrap = 300
                             what="the performance_drop trigger merged")
         assert merged[0]["trigger"] == "performance_drop"
         # The canary needs 20 of its own requests: serve traffic until it is promoted.
-        _serve_until_ended(client, started.id, _rows(drifted.head(5)))
-        done = _ended(client, started.id)
-        steps = _steps(done)
+        serve_until_ended(client, started.id, request_rows(drifted.head(5)))
+        done = ended(client, started.id)
+        steps = steps_of(done)
         assert done.state == "deployed", (done.reason, steps)
         assert [s["step"] for s in done.steps] == [
             "materialise", "validate", "train", "evaluate", "compare", "gate", "approval",
@@ -177,7 +98,7 @@ bootstrap = 300
         assert out.returncode == 1, out.stdout + out.stderr
         again = client.pipelines(model="riders")[0]
         assert again.state == "not_promoted" and again.trigger == "manual"
-        compare = _steps(again)["compare"]["detail"]
+        compare = steps_of(again)["compare"]["detail"]
         assert compare["ci"] == [0.0, 0.0] and compare["improvement"] == 0.0
         assert "did not pass the gate" in again.reason and "CI [0, 0]" in again.reason
         assert "CI [0, 0]" in out.stdout and "not_promoted" in out.stdout
@@ -188,13 +109,13 @@ bootstrap = 300
 
 def test_approval_one_training_for_two_triggers_approve_deploys_reject_archives(
         home: Path, frame: pl.DataFrame) -> None:
-    lenient = _lenient_daemon(home, frame, deploy="direct", watch="0s", approval="required")
+    lenient = lenient_daemon(home, frame, deploy="direct", watch="0s", approval="required")
     with lenient as (d, client, champion):
         first = client.retrain("riders", reason="first")
         second = client.retrain("riders", reason="second")
         assert not first.merged and second.merged
         assert second.pipeline.id == first.pipeline.id
-        pending = _ended(client, first.pipeline.id)
+        pending = ended(client, first.pipeline.id)
         assert pending.state == "awaiting_approval", pending.reason
         assert [m["trigger"] for m in pending.merged] == ["manual"]
         trainings = [j for j in client.list_jobs(kind="train")
@@ -207,9 +128,9 @@ def test_approval_one_training_for_two_triggers_approve_deploys_reject_archives(
 
         out = run_mlops(d.home.root, "approve", str(first.pipeline.id), "--note", "looks good")
         assert out.returncode == 0, out.stderr
-        done = _ended(client, first.pipeline.id)
+        done = ended(client, first.pipeline.id)
         assert done.state == "deployed", done.reason
-        approval = _steps(done)["approval"]["detail"]
+        approval = steps_of(done)["approval"]["detail"]
         assert approval["decision"] == "approved" and approval["note"] == "looks good"
         assert approval["by"].startswith("cli:")
         assert client.get_model("riders").aliases["production"] == done.challenger != champion
@@ -217,7 +138,7 @@ def test_approval_one_training_for_two_triggers_approve_deploys_reject_archives(
 
         _drop(d, frame.sample(fraction=0.4, seed=3), "third.csv", 3)
         third = client.retrain("riders").pipeline
-        assert _ended(client, third.id).state == "awaiting_approval"
+        assert ended(client, third.id).state == "awaiting_approval"
         out = run_mlops(d.home.root, "reject", str(third.id), "--note", "not this one")
         assert out.returncode == 0, out.stderr
         rejected = client.pipeline(third.id)
@@ -231,20 +152,20 @@ def test_approval_one_training_for_two_triggers_approve_deploys_reject_archives(
 
 def test_a_version_going_bad_in_its_watch_is_rolled_back(home: Path,
                                                           frame: pl.DataFrame) -> None:
-    lenient = _lenient_daemon(home, frame, deploy="direct", watch="90s")
+    lenient = lenient_daemon(home, frame, deploy="direct", watch="90s")
     with lenient as (_, client, champion):
         pipeline = client.retrain("riders").pipeline
-        wait_until(lambda: _steps(client.pipeline(pipeline.id)).get("watch"), timeout=180,
+        wait_until(lambda: steps_of(client.pipeline(pipeline.id)).get("watch"), timeout=180,
                    what="the watch window")
         challenger = client.pipeline(pipeline.id).challenger
         assert client.get_model("riders").aliases["production"] == challenger
 
         # Labels come back: the new version is far off (the truth is three times its guess).
         sample = frame.sample(n=40, seed=9)
-        client.predict("riders", _rows(sample), request_id="watched")
+        client.predict("riders", request_rows(sample), request_id="watched")
         client.feedback("riders", [{"request_id": "watched", "row": i, "label": y * 3}
                                    for i, y in enumerate(sample["bikers"].to_list())])
-        done = _ended(client, pipeline.id, timeout=60)
+        done = ended(client, pipeline.id, timeout=60)
         assert done.state == "rolled_back", done.reason
         assert "rmse" in done.reason and "labelled rows" in done.reason
         assert client.get_model("riders").aliases["production"] == champion
@@ -256,7 +177,7 @@ def test_a_version_going_bad_in_its_watch_is_rolled_back(home: Path,
 
 def test_a_schedule_missed_while_down_runs_once_after_the_restart(
         home: Path, frame: pl.DataFrame) -> None:
-    d = _start(home, """\
+    d = start_daemon(home, """\
 dry_run_schedule = ["0 3 * * *"]
 grace = "2d"
 """)
@@ -268,7 +189,7 @@ grace = "2d"
         failed = wait_until(lambda: (p := client.pipeline(failing.id)).state == "failed" and p,
                             timeout=30, what="the pipeline without data to fail")
         assert "no training data" in failed.reason
-        assert _steps(failed)["materialise"]["state"] == "failed"
+        assert steps_of(failed)["materialise"]["state"] == "failed"
         alert = next(a for a in client.alerts(state="open") if a.rule == "retrain_failed")
         # (one open alert per rule and model: a scheduled run failing just after this one
         # may have updated its message, so the pipeline it names can differ)
@@ -300,11 +221,11 @@ grace = "2d"
         missed = caught_up[0].trigger_detail["missed_while_down"]
         assert missed["missed"] >= 3 and missed["coalesced"] is True
         assert missed["late_s"] < 86_400
-        first = _ended(client, caught_up[0].id)
+        first = ended(client, caught_up[0].id)
         assert first.trigger == "schedule" and first.actor == "scheduler"
         assert first.state == "dry_run", first.reason
         assert "passed the gate and would be deployed" in first.reason
-        assert _steps(first)["compare"]["state"] == "skipped", "no production version yet"
+        assert steps_of(first)["compare"]["state"] == "skipped", "no production version yet"
         assert sum(map(len, walk(client.pipelines, limit=1, model="riders"))) == 2
 
         # A config edit is picked up by `mlops reload`, audited.
@@ -342,12 +263,12 @@ def test_a_pipeline_goes_on_after_a_kill_during_its_training(home: Path,
     # a training of several seconds, to be killed in the middle of
     slow = BASE.replace("rounds = 40\n", "rounds = 400\nearly_stopping = 0\n"
                         "params = {num_leaves = 255, learning_rate = 0.01}\n")
-    d = DaemonProcess(home, config=slow + _lenient(deploy="direct", watch="0s")).start()
+    d = DaemonProcess(home, config=slow + lenient(deploy="direct", watch="0s")).start()
     try:
         client = d.client
         assert client is not None
         big = pl.concat([frame] * 4)
-        champion = _in_production(d, big.sample(fraction=0.5, seed=1))
+        champion = in_production(d, big.sample(fraction=0.5, seed=1))
         _drop(d, big.sample(fraction=0.5, seed=2), "second.csv", 2)
         pipeline = client.retrain("riders").pipeline
         wait_until(lambda: [j for j in client.list_jobs(kind="train", state="running")
@@ -357,9 +278,9 @@ def test_a_pipeline_goes_on_after_a_kill_during_its_training(home: Path,
         d.start()
         client = d.client
         assert client is not None
-        done = _ended(client, pipeline.id, timeout=300)
+        done = ended(client, pipeline.id, timeout=300)
         assert done.state == "deployed", done.reason
-        train = _steps(done)["train"]["detail"]
+        train = steps_of(done)["train"]["detail"]
         assert train["interrupted"] and train["job_id"] not in train["interrupted"]
         assert client.get_job(train["job_id"]).retry_of == train["interrupted"][0]
         versions = [v.version for v in client.model_versions("riders")]
@@ -375,92 +296,9 @@ def test_a_pipeline_goes_on_after_a_kill_during_its_training(home: Path,
         assert out.returncode == 0, out.stderr
         cancelled = client.pipeline(again.id)
         assert cancelled.state == "cancelled" and "enough" in cancelled.reason
-        job = _steps(cancelled)["train"]["detail"]["job_id"]
+        job = steps_of(cancelled)["train"]["detail"]["job_id"]
         wait_until(lambda: client.get_job(job).state == "cancelled", timeout=30,
                    what="the training job to stop")
         assert client.get_model("riders").aliases["production"] == done.challenger
     finally:
         d.kill()
-
-
-def test_a_shadow_deploy_is_promoted_after_its_requests(home: Path,
-                                                        frame: pl.DataFrame) -> None:
-    lenient = _lenient_daemon(home, frame, deploy="shadow for 30 requests", watch="0s")
-    with lenient as (_, client, champion):
-        pipeline = client.retrain("riders").pipeline
-        rows = _rows(frame.head(3))
-        deadline = time.monotonic() + 120
-        while client.pipeline(pipeline.id).state == "running" and time.monotonic() < deadline:
-            reply = client.predict("riders", rows)
-            assert reply.version in (champion, client.pipeline(pipeline.id).challenger)
-        done = _ended(client, pipeline.id)
-        assert done.state == "deployed", done.reason
-        deploy = _steps(done)["deploy"]["detail"]
-        assert deploy["strategy"] == "shadow" and deploy["requests"] >= 30
-        assert deploy["trial"]["compared"] >= 30 and deploy["trial"]["errors"] == 0
-        assert deploy["trial"]["compared_rows"] == 3 * deploy["trial"]["compared"]
-        assert client.get_model("riders").aliases["production"] == done.challenger
-
-
-def test_an_error_rate_rise_in_the_watch_rolls_back(home: Path, frame: pl.DataFrame) -> None:
-    lenient = _lenient_daemon(home, frame, deploy="direct", watch="90s")
-    with lenient as (_, client, champion):
-        pipeline = client.retrain("riders").pipeline
-        wait_until(lambda: _steps(client.pipeline(pipeline.id)).get("watch"), timeout=180,
-                   what="the watch window")
-        # The new version starts failing (a drill): the previous one answers meanwhile.
-        client.drill("riders", failure_rate=1.0, requests=30, reason="test")
-        rows = _rows(frame.head(1))
-        answered = {client.predict("riders", rows).version for _ in range(30)}
-        assert answered == {champion}, "the fallback answered every failed request"
-        done = _ended(client, pipeline.id, timeout=60)
-        assert done.state == "rolled_back", done.reason
-        assert "error rate 100.0%" in done.reason
-        assert client.get_model("riders").aliases["production"] == champion
-
-
-def test_a_canary_whose_labels_show_a_drop_is_rolled_back(home: Path,
-                                                          frame: pl.DataFrame) -> None:
-    lenient = _lenient_daemon(home, frame, deploy="canary 50% for 1000 requests", watch="0s")
-    with lenient as (_, client, champion):
-        pipeline = client.retrain("riders").pipeline
-        wait_until(lambda: "deployment_id" in (_steps(client.pipeline(pipeline.id)).get(
-            "deploy") or {}).get("detail", {}), timeout=180, what="the canary")
-        challenger = client.pipeline(pipeline.id).challenger
-        sample = frame.sample(n=120, seed=5)
-        on_canary = []
-        for i, row in enumerate(_rows(sample)):
-            reply = client.predict("riders", [row], request_id=f"c-{i}")
-            if reply.version == challenger:
-                on_canary.append((f"c-{i}", sample["bikers"][i]))
-        assert len(on_canary) >= 30
-        # The truth is three times what the canary said: labels condemn it.
-        client.feedback("riders", [{"request_id": rid, "label": y * 3}
-                                   for rid, y in on_canary])
-        done = _ended(client, pipeline.id, timeout=60)
-        assert done.state == "rolled_back", done.reason
-        assert "canary" in done.reason and "labelled rows" in done.reason
-        assert client.get_model("riders").aliases["production"] == champion
-        deployment = client.deployments("riders")[0]
-        assert deployment.strategy == "canary" and deployment.state == "rolled-back"
-
-
-def test_a_canary_cut_by_a_kill_starts_again_after_the_restart(home: Path,
-                                                              frame: pl.DataFrame) -> None:
-    lenient = _lenient_daemon(home, frame, deploy="canary 50% for 20 requests", watch="0s")
-    with lenient as (d, client, _):
-        pipeline = client.retrain("riders").pipeline
-        wait_until(lambda: "deployment_id" in (_steps(client.pipeline(pipeline.id)).get(
-            "deploy") or {}).get("detail", {}), timeout=180, what="the canary")
-        d.kill()
-        d.start()
-        client = d.client
-        assert client is not None
-        _serve_until_ended(client, pipeline.id, _rows(frame.head(2)))
-        done = _ended(client, pipeline.id)
-        assert done.state == "deployed", done.reason
-        deploy = _steps(done)["deploy"]["detail"]
-        assert len(deploy["restarted"]) == 1 and deploy["requests"] >= 20
-        states = [x.state for x in client.deployments("riders") if x.strategy == "canary"]
-        assert states == ["promoted", "ended"], "the cut canary ended, the second promoted"
-        assert client.get_model("riders").aliases["production"] == done.challenger
