@@ -29,7 +29,6 @@ from mlopsd.atomic import write_bytes_atomic
 from mlopsd.client.events import (
     DaemonStarted,
     DaemonStopped,
-    FeedbackReceived,
 )
 from mlopsd.config import Config
 from mlopsd.config_reload import ConfigReload
@@ -60,7 +59,7 @@ from mlopsd.services.mlflow_runs import MlflowRuns
 from mlopsd.services.model_names import ModelNames
 from mlopsd.services.monitoring import MonitoringService
 from mlopsd.services.notify import Notifier
-from mlopsd.services.prediction_retention import PredictionRetention
+from mlopsd.services.prediction_records import PredictionRecords
 from mlopsd.services.registry import Registry
 from mlopsd.services.runs import Runs
 from mlopsd.services.scoring import ScoringService
@@ -75,7 +74,6 @@ from mlopsd.serving.served import ServedModels
 from mlopsd.serving.stats import BatchingStats, ServingStats
 from mlopsd.serving.stats_events import ServingStatsTicker
 from store import audit
-from store import predictions as prediction_repo
 from store.artifacts import ArtifactStore
 from store.db import Store, open_store
 
@@ -212,14 +210,15 @@ class Daemon:
         self.prediction_log = PredictionLogger(self.store, sample=self.config.serving.log_sample,
                                                queue_size=self.config.serving.log_queue)
         self.prediction_log.start()
+        self.prediction_records = PredictionRecords(self.store, self.bus,
+                                                    lambda: self.config.serving.log_keep_days)
         self.runner.warm_up()
         self.ingest.recover_files()
         self.runner.start()
         self.ingest.start()
         self.scoring.start()
         self.scheduler.start()
-        PredictionRetention(self.store, self.bus,
-                            lambda: self.config.serving.log_keep_days).start(self.scheduler.aps)
+        self.prediction_records.start(self.scheduler.aps)
         self.scheduler.aps.add_job(
             self.ingest.rescan, "interval", seconds=self.config.ingest.rescan_interval_s,
             id="inbox-rescan", name="inbox rescan",
@@ -288,15 +287,6 @@ class Daemon:
             message=f"{model}:{version} failed to predict ({error}); {answered_by} answered",
             detail={"version": version, "error": error, "answered_by": answered_by})
 
-    def _feedback(self, model: str, request_ids: list[str], rows: list[int | None],
-                  labels: list[str]) -> int:
-        with self.store.transaction():
-            matched = prediction_repo.add_feedback(self.store, model, request_ids, rows, labels,
-                                                   source="api")
-            self.bus.publish(FeedbackReceived(model=model, received=len(labels),
-                                              matched=matched))
-        return matched
-
     def _alert_limits(self, model: str) -> dict[str, float | None]:
         declared = self.config.models().get(model)
         if declared is None:
@@ -332,7 +322,7 @@ class Daemon:
         app = PredictionApp(
             create_app(self), served=self.served, logger=self.prediction_log,
             fallback=serving.fallback, on_failure=self._prediction_failed,
-            on_feedback=self._feedback, unseen=serving.unseen_categories,
+            on_feedback=self.prediction_records.feedback, unseen=serving.unseen_categories,
             stats=self.serving_stats, tokens=self.tokens,
             require_token=self.require_token_for_reads, max_rows=serving.max_rows,
             max_body_bytes=int(serving.max_body_mb * 1024 * 1024),

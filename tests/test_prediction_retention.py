@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from mlopsd.runtime.events import EventBus
-from mlopsd.services.prediction_retention import PredictionRetention
+from mlopsd.services.prediction_records import PredictionRecords
 from store import audit
 from store import events as events_repo
 from store import predictions as prediction_repo
@@ -54,7 +54,7 @@ def test_older_predictions_go_with_their_feedback_newer_ones_stay(store: Store) 
     for request_id in ("old", "edge", "new"):
         prediction_repo.add_feedback(store, "riders", [request_id], [None], ["7"],
                                      source="test")
-    retention = PredictionRetention(store, bus, lambda: 30.0)
+    retention = PredictionRecords(store, bus, lambda: 30.0)
 
     assert retention.prune(NOW) == (2, 1)
     left = prediction_repo.list_predictions(store, model="riders")

@@ -1,4 +1,7 @@
-"""Keeping the prediction log to `[serving] log_keep_days`: predictions older than that are
+"""The prediction log's doors, beside the serving path that appends to it: labels fed back
+for logged predictions (`feedback.received`), and its retention.
+
+Retention keeps the log to `[serving] log_keep_days`: predictions older than that are
 deleted with the feedback on them, hourly and at start, with an audit entry and a
 `predictions.pruned` event in the same transaction.
 
@@ -15,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
 
-from mlopsd.client.events import PredictionsPruned
+from mlopsd.client.events import FeedbackReceived, PredictionsPruned
 from mlopsd.runtime.events import EventBus
 from store import audit
 from store import predictions as prediction_repo
@@ -26,11 +29,21 @@ log = logging.getLogger("mlops.serving")
 PRUNE_EVERY_S = 3600.0
 
 
-class PredictionRetention:
+class PredictionRecords:
     def __init__(self, store: Store, bus: EventBus, keep_days: Callable[[], float]) -> None:
         self.store, self.bus = store, bus
         self.keep_days = keep_days
         """The setting in force (read at each pass: a config reload changes it)."""
+
+    def feedback(self, model: str, request_ids: list[str], rows: list[int | None],
+                 labels: list[str]) -> int:
+        """Labels (JSON texts) for logged predictions; how many match one now."""
+        with self.store.transaction():
+            matched = prediction_repo.add_feedback(self.store, model, request_ids, rows, labels,
+                                                   source="api")
+            self.bus.publish(FeedbackReceived(model=model, received=len(labels),
+                                              matched=matched))
+        return matched
 
     def start(self, aps: BaseScheduler) -> None:
         """A pass now (a daemon stopped for weeks comes back within its bound), then hourly."""
