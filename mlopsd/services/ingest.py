@@ -27,7 +27,6 @@ from mlopsd.client.events import (
     IngestCommitted,
     IngestDuplicate,
     IngestRequeued,
-    IngestVanished,
 )
 from mlopsd.config import DATASET_NAME, Config, DatasetConfig
 from mlopsd.home import Home
@@ -273,29 +272,8 @@ class IngestService:
             where = self.outcomes.quarantine(path, dataset, job.id, result, received_at)
             summary.update(quarantined_as=str(where) if where else None,
                            errors=[e["message"] for e in result.get("errors", [])][:5])
-        elif outcome == "vanished" and (earlier := ingest_records.ended_before(
-                self.store, dataset, path.name, received_at, ("accepted", "duplicate"))):
-            # Killed after its first run stored the file and moved it to .done/, before
-            # the job's end was written: run again, it finds the file gone. Not vanished.
-            log.info("%s/%s was stored by job %s before a restart (version %s): nothing "
-                     "more to do", dataset, path.name, earlier.job_id, earlier.version)
-            summary.update(outcome="stored_before", version=earlier.version,
-                           stored_by_job=earlier.job_id)
-        elif outcome == "vanished" and (earlier := ingest_records.ended_before(
-                self.store, dataset, path.name, received_at, ("rejected",))):
-            # Killed after its first run moved the file to quarantine, before the store
-            # heard of it (recover_files recorded it at start): not vanished either.
-            log.info("%s/%s was quarantined by job %s before a restart (%s)", dataset,
-                     path.name, earlier.job_id, earlier.quarantine_path)
-            summary.update(outcome="quarantined_before", quarantined_as=earlier.quarantine_path,
-                           quarantined_by_job=earlier.job_id)
         elif outcome == "vanished":
-            with self.store.transaction():
-                data_repo.record_ingest(self.store, dataset, path.name, "vanished",
-                                        received_at=received_at, job_id=job.id,
-                                        issues=result.get("errors"))
-                self.bus.publish(IngestVanished(dataset=dataset, file=path.name,
-                                                job_id=job.id))
+            summary.update(self.outcomes.vanished(path, dataset, job.id, result, received_at))
         elif outcome == "changed":
             self.bus.publish(IngestChanged(dataset=dataset, file=path.name, job_id=job.id))
         return summary

@@ -1,6 +1,6 @@
 """What an ingest outcome leaves behind besides a data version: a quarantined file with its
 reason, the alerts (`quarantined_file`, `data_quality`, `schema_change`), the schema change's
-audit entry, and the events."""
+audit entry, a vanished file's record, and the events."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from typing import Any
 
 import orjson
 
-from mlopsd.client.events import DatasetSchemaChanged, IngestQuarantined
+from mlopsd.client.events import DatasetSchemaChanged, IngestQuarantined, IngestVanished
 from mlopsd.config import DATASET_NAME
 from mlopsd.runtime.events import EventBus
 from mlopsd.runtime.file_moves import quarantine_file
 from mlopsd.services.alerts import Alerts
-from store import audit
+from store import audit, ingest_records
 from store import data as data_repo
 from store.db import Store
 
@@ -30,6 +30,31 @@ class IngestOutcomes:
     def __init__(self, quarantine_root: Path, store: Store, bus: EventBus) -> None:
         self.quarantine_root, self.store, self.bus = quarantine_root, store, bus
         self.alerts = Alerts(store, bus)
+
+    def vanished(self, path: Path, dataset: str, job_id: int, result: dict[str, Any],
+                 received_at: datetime) -> dict[str, Any]:
+        """A file gone when its job read it: recorded as vanished, unless this very drop
+        (name and arrival) was stored or quarantined by the job's first run, killed before
+        its end was written (the file moved to .done/ or to quarantine, recorded at start).
+        What to add to the job's summary."""
+        earlier = ingest_records.ended_before(self.store, dataset, path.name, received_at,
+                                              ("accepted", "duplicate", "rejected"))
+        if earlier is not None and earlier.outcome == "rejected":
+            log.info("%s/%s was quarantined by job %s before a restart (%s)", dataset,
+                     path.name, earlier.job_id, earlier.quarantine_path)
+            return {"outcome": "quarantined_before", "quarantined_as": earlier.quarantine_path,
+                    "quarantined_by_job": earlier.job_id}
+        if earlier is not None:
+            log.info("%s/%s was stored by job %s before a restart (version %s): nothing "
+                     "more to do", dataset, path.name, earlier.job_id, earlier.version)
+            return {"outcome": "stored_before", "version": earlier.version,
+                    "stored_by_job": earlier.job_id}
+        with self.store.transaction():
+            data_repo.record_ingest(self.store, dataset, path.name, "vanished",
+                                    received_at=received_at, job_id=job_id,
+                                    issues=result.get("errors"))
+            self.bus.publish(IngestVanished(dataset=dataset, file=path.name, job_id=job_id))
+        return {}
 
     def quarantine(self, path: Path, dataset: str, job_id: int | None,
                    result: dict[str, Any], received_at: datetime) -> Path | None:
