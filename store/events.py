@@ -77,10 +77,9 @@ def prune(store: Store, *, keep: int, older_than: datetime,
     `EXPIRED` up to what the second kind of pruning reached. Returns how many were
     deleted."""
     with store.transaction() as cur:
-        low, high = cur.execute("SELECT min(id), coalesce(max(id), 0) FROM events").fetchone()
-        expired = _cursor_in(cur, EXPIRED)
-        if expired is None:  # an outbox pruned without holes until now: min id less one
-            expired = (low - 1) if low is not None else high
+        kept = _cursor_in(cur, EXPIRED)
+        expired = _expired_in(cur) if kept is None else kept
+        high = cur.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
         deleted = 0
         if telemetry and telemetry_older_than is not None:
             marks = ", ".join("?" for _ in telemetry)
@@ -95,18 +94,24 @@ def prune(store: Store, *, keep: int, older_than: datetime,
         cut = min(max(beyond[0] if beyond else 0, aged or 0), high - 1)
         if cut > 0:
             deleted += cur.execute("DELETE FROM events WHERE id <= ?", [cut]).fetchone()[0]
-        if max(cut, expired) != _cursor_in(cur, EXPIRED):
+        if max(cut, expired) != kept:
             _set_cursor_in(cur, EXPIRED, max(cut, expired))
     return deleted
 
 
 def expired_upto(store: Store) -> int:
     """Every id up to this one is gone from the outbox (0: none yet)."""
-    found = cursor(store, EXPIRED)
+    with store.reading() as cur:
+        return _expired_in(cur)
+
+
+def _expired_in(cur: Any) -> int:
+    found = _cursor_in(cur, EXPIRED)
     if found is not None:
         return found
-    low, high = bounds(store)
-    return (low - 1) if low is not None else high
+    # An outbox pruned without holes until now (before the cursor): the oldest id less one.
+    low, high = cur.execute("SELECT min(id), coalesce(max(id), 0) FROM events").fetchone()
+    return (low - 1) if low is not None else int(high)
 
 
 def _cursor_in(cur: Any, name: str) -> int | None:
