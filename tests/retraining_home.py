@@ -106,3 +106,9 @@ def steps_of(pipeline) -> dict[str, dict]:
 
 def request_rows(data: pl.DataFrame) -> list[dict]:
     return data.drop(INPUTS_DROPPED).to_dicts()
+
+
+def wait_for_canary(client: Client, pipeline_id: int) -> None:
+    """Until the pipeline's deploy step has its canary deployment."""
+    wait_until(lambda: "deployment_id" in (steps_of(client.pipeline(pipeline_id)).get(
+        "deploy") or {}).get("detail", {}), timeout=180, what="the canary")

@@ -19,6 +19,7 @@ from tests.retraining_home import (
     request_rows,
     serve_until_ended,
     steps_of,
+    wait_for_canary,
 )
 
 
@@ -68,8 +69,7 @@ def test_a_canary_whose_labels_show_a_drop_is_rolled_back(home: Path,
     lenient = lenient_daemon(home, frame, deploy="canary 50% for 1000 requests", watch="0s")
     with lenient as (_, client, champion):
         pipeline = client.retrain("riders").pipeline
-        wait_until(lambda: "deployment_id" in (steps_of(client.pipeline(pipeline.id)).get(
-            "deploy") or {}).get("detail", {}), timeout=180, what="the canary")
+        wait_for_canary(client, pipeline.id)
         challenger = client.pipeline(pipeline.id).challenger
         sample = frame.sample(n=120, seed=5)
         on_canary = []
@@ -94,8 +94,7 @@ def test_a_canary_cut_by_a_kill_starts_again_after_the_restart(home: Path,
     lenient = lenient_daemon(home, frame, deploy="canary 50% for 20 requests", watch="0s")
     with lenient as (d, client, _):
         pipeline = client.retrain("riders").pipeline
-        wait_until(lambda: "deployment_id" in (steps_of(client.pipeline(pipeline.id)).get(
-            "deploy") or {}).get("detail", {}), timeout=180, what="the canary")
+        wait_for_canary(client, pipeline.id)
         d.kill()
         d.start()
         client = d.client
