@@ -19,7 +19,8 @@ from tests.configs import bikes_config
 from tests.daemon_process import DaemonProcess, wait_until
 from tests.test_ingest_daemon import EXAMPLE
 
-CONFIG = bikes_config(ingest="max_decompressed_mb = 8\nmax_upload_mb = 1")
+CONFIG = bikes_config(ingest="max_decompressed_mb = 8\nmax_upload_mb = 1") + (
+    "\n[tracking]\nmax_artifact_mb = 1\n")
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +111,19 @@ def test_an_upload_past_its_bound_is_refused_leaving_no_partial_file(
     assert [p.name for p in (d.home.inbox / "bikes").iterdir() if p.is_file()] == []
     checks = d.home.run / "checks"
     assert not checks.exists() or not any(checks.iterdir())
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_an_mlflow_artifact_past_its_bound_is_refused_leaving_no_partial_file(
+        d: DaemonProcess, declared: bool) -> None:
+    """MLflow's artifacts proxy counts a body as the other uploads do, with its own bound
+    ([tracking] max_artifact_mb) and MLflow's error shape."""
+    assert d.client is not None
+    body = b"x" * ((1 << 20) + 1)
+    content = body if declared else iter([body[:1 << 19], body[1 << 19:]])
+    reply = httpx.put(f"{d.client.base_url}/api/2.0/mlflow-artifacts/artifacts/1/big.bin",
+                      content=content, timeout=30,
+                      headers={"Authorization": f"Bearer {d.home.read_token()}"})
+    assert reply.status_code == 413, reply.text
+    assert "[tracking] max_artifact_mb" in reply.json()["message"], reply.text
+    assert not any((d.home.artifacts / "tmp").glob("*.upload")), "no partial file"

@@ -1,10 +1,12 @@
-"""The one bound on files uploaded to our API (a drop, a file `mlops check data` sends):
-`[ingest] max_upload_mb`. A declared length past it is refused before a byte is read; a
+"""How an upload is bounded: a drop or a file `mlops check data` sends by `[ingest]
+max_upload_mb`, a file MLflow's client logs by `[tracking] max_artifact_mb` (with its own
+error shape). A declared length past it is refused before a byte is read; a
 streamed body is counted as it comes and cut off past it. The caller removes what was
 written (the 413 leaves no partial file)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import BinaryIO
 
 from fastapi import Request
@@ -26,20 +28,29 @@ def too_large(size: int, bound: int, *, declared: bool) -> ApiError:
                     field="body")
 
 
-def refuse_declared(request: Request, bound: int) -> None:
+Refusal = Callable[[int, bool], Exception]
+"""(size, declared) -> the error to raise: ours by default; MLflow's routes pass theirs."""
+
+
+def refuse_declared(request: Request, bound: int, refuse: Refusal | None = None) -> None:
     """A Content-Length past the bound: refused before anything is written."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > bound:
-        raise too_large(int(declared), bound, declared=True)
+        raise (refuse or _ours(bound))(int(declared), True)
 
 
-async def stream_into(request: Request, sink: BinaryIO, bound: int) -> int:
+async def stream_into(request: Request, sink: BinaryIO, bound: int,
+                      refuse: Refusal | None = None) -> int:
     """The body into `sink` (written on a thread: this loop also answers predictions), at
     most `bound` bytes; returns how many were written."""
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > bound:
-            raise too_large(size, bound, declared=False)
+            raise (refuse or _ours(bound))(size, False)
         await run_in_threadpool(sink.write, chunk)
     return size
+
+
+def _ours(bound: int) -> Refusal:
+    return lambda size, declared: too_large(size, bound, declared=declared)

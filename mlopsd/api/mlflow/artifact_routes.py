@@ -14,6 +14,7 @@ from starlette.responses import FileResponse, Response
 
 from mlopsd.api.mlflow.context import daemon_of, ok
 from mlopsd.api.mlflow.errors import MISSING, MlflowError
+from mlopsd.api.upload_bound import refuse_declared, stream_into
 from mlopsd.services.mlflow_artifacts import checked_path
 from store import mlflow_artifacts as artifact_index
 from store.errors import NotFound
@@ -25,19 +26,17 @@ router = APIRouter(prefix="/mlflow-artifacts/artifacts")
 async def upload(request: Request, artifact_path: str) -> Response:
     proxy = daemon_of(request).mlflow_artifacts
     path = checked_path(artifact_path)
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > proxy.max_bytes:
-        raise proxy.too_large(int(declared))
+    bound = proxy.max_bytes
+
+    def refuse(size: int, _declared: bool) -> Exception:
+        return proxy.too_large(size)
+
+    refuse_declared(request, bound, refuse)
     written = await run_in_threadpool(proxy.artifacts.tmp_path, ".upload")
-    size = 0
     try:
         # File work on a thread: this loop also answers predictions.
         with written.open("wb") as out:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > proxy.max_bytes:
-                    raise proxy.too_large(size)
-                await run_in_threadpool(out.write, chunk)
+            size = await stream_into(request, out, bound, refuse)
             await run_in_threadpool(out.flush)
             await run_in_threadpool(os.fsync, out.fileno())
     except BaseException:
